@@ -1,0 +1,210 @@
+"""The embedded PBX: Debian sid's Asterisk 22 run from a debootstrap chroot.
+
+Each instance (the `make run` one, each test session's) lives in its own
+directory inside the chroot, with its own configuration rendered from
+`asterisk-conf/` plus the files generated from the YAML, its own ports, logs,
+spool and prompts. So two instances never collide, and the chroot itself is a
+read-mostly cache shared by all checkouts (`scripts/install-asterisk.sh`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import structlog
+
+log = structlog.get_logger(__name__)
+
+TEMPLATED = ("http.conf", "ari.conf", "manager.conf", "rtp.conf", "pjsip.conf", "asterisk.conf")
+
+
+class PbxError(Exception):
+    """The embedded Asterisk could not be set up or started."""
+
+
+@dataclass(frozen=True)
+class PbxPorts:
+    sip: int
+    http: int
+    ami: int
+    rtp_start: int
+    rtp_end: int
+
+    @classmethod
+    def free(cls) -> PbxPorts:
+        """Free loopback ports chosen by the kernel (RTP: a random 200-port range)."""
+        sip, http, ami = _free_port(socket.SOCK_DGRAM), _free_port(), _free_port()
+        rtp = 20000 + (_free_port() % 200) * 200
+        return cls(sip=sip, http=http, ami=ami, rtp_start=rtp, rtp_end=rtp + 199)
+
+
+@dataclass(frozen=True)
+class PbxCredentials:
+    ari_user: str
+    ari_password: str
+    ami_user: str
+    ami_password: str
+
+
+class EmbeddedAsterisk:
+    def __init__(
+        self,
+        *,
+        root: Path,
+        name: str,
+        conf_src: Path,
+        ports: PbxPorts,
+        credentials: PbxCredentials,
+    ) -> None:
+        if not (root / "usr/sbin/asterisk").exists():
+            raise PbxError(f"no Asterisk in {root}: run scripts/install-asterisk.sh first")
+        self.root = root
+        self.name = name
+        self.conf_src = conf_src
+        self.ports = ports
+        self.credentials = credentials
+        self.pbx_dir = f"/var/lib/hotline/{name}"
+        self.host_dir = root / self.pbx_dir.lstrip("/")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def etc_dir(self) -> Path:
+        return self.host_dir / "etc"
+
+    @property
+    def sounds_host_dir(self) -> Path:
+        return self.host_dir / "sounds"
+
+    @property
+    def sounds_pbx_dir(self) -> str:
+        return f"{self.pbx_dir}/sounds"
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}/ari"
+
+    @property
+    def log_path(self) -> Path:
+        return self.host_dir / "log" / "console.log"
+
+    def prepare(self) -> None:
+        """Render the base configuration into the instance's etc/ directory."""
+        for sub in ("etc", "lib", "spool", "run", "log", "sounds"):
+            (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
+        c = self.credentials
+        values = {
+            "@INSTANCE_DIR@": self.pbx_dir,
+            "@SIP_PORT@": str(self.ports.sip),
+            "@HTTP_PORT@": str(self.ports.http),
+            "@AMI_PORT@": str(self.ports.ami),
+            "@RTP_START@": str(self.ports.rtp_start),
+            "@RTP_END@": str(self.ports.rtp_end),
+            "@ARI_USER@": c.ari_user,
+            "@ARI_PASSWORD@": c.ari_password,
+            "@AMI_USER@": c.ami_user,
+            "@AMI_PASSWORD@": c.ami_password,
+        }
+        for src in sorted(self.conf_src.glob("*.conf")):
+            text = src.read_text(encoding="utf-8")
+            if src.name in TEMPLATED:
+                for key, value in values.items():
+                    text = text.replace(key, value)
+            target = self.etc_dir / src.name
+            target.write_text(text, encoding="utf-8")
+            if src.name in ("ari.conf", "manager.conf"):
+                target.chmod(0o600)
+        for generated in ("pjsip_desks.conf", "extensions.conf"):
+            if not (self.etc_dir / generated).exists():
+                (self.etc_dir / generated).write_text("", encoding="utf-8")
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self._proc is not None:
+            raise PbxError("already started")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        console = self.log_path.open("wb")
+        argv = ["chroot", str(self.root), "asterisk", "-C", f"{self.pbx_dir}/etc/asterisk.conf"]
+        self._proc = subprocess.Popen(
+            [*argv, "-f", "-n", "-q"], stdout=console, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        console.close()
+        try:
+            self._wait_ready(timeout)
+        except PbxError:
+            self.stop()
+            raise
+        log.info("asterisk started", instance=self.name, ari=self.ari_url, sip=self.ports.sip)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        auth = (self.credentials.ari_user, self.credentials.ari_password)
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise PbxError(f"asterisk exited with {self._proc.returncode}:\n{self.log_tail()}")
+            try:
+                r = httpx.get(f"{self.ari_url}/asterisk/info", auth=auth, timeout=1.0)
+                if r.status_code == 200 and self.fully_booted():
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise PbxError(f"ARI did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def fully_booted(self) -> bool:
+        try:
+            return "System uptime" in self.cli("core show uptime")
+        except PbxError:
+            return False
+
+    def cli(self, command: str) -> str:
+        argv = ["chroot", str(self.root), "asterisk", "-C", f"{self.pbx_dir}/etc/asterisk.conf"]
+        proc = subprocess.run(
+            [*argv, "-rx", command], capture_output=True, text=True, timeout=15, check=False
+        )
+        if proc.returncode != 0:
+            raise PbxError(f"asterisk -rx {command!r} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            self.cli("core stop now")
+            proc.wait(timeout=timeout)
+        except (PbxError, subprocess.TimeoutExpired):
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.info("asterisk stopped", instance=self.name)
+
+    def wait(self) -> int:
+        if self._proc is None:
+            return 0
+        return self._proc.wait()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.host_dir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 40) -> str:
+        texts = []
+        for path in (self.log_path, self.host_dir / "log" / "messages.log"):
+            if path.is_file():
+                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(texts) or "(Asterisk wrote no log)"
+
+
+def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -1,0 +1,52 @@
+"""The prompt catalogue: which prompts a call can hear and what each says.
+
+The texts come from the YAML (menu section and branch names); the audio files
+are made from them by `hotline.prompts` (espeak-ng + sox) or dropped in by an
+admin. Asterisk plays them by absolute path, so `media(name)` needs the
+directory as Asterisk sees it (inside the chroot for the embedded PBX).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from routing.config import HotlineConfig
+
+
+class Prompt(StrEnum):
+    GREETING = "greeting"
+    MENU = "menu"
+    INVALID = "invalid"
+    NO_INPUT = "no_input"
+    CONNECTING = "connecting"
+    DESK_UNREACHABLE = "desk_unreachable"
+    GOODBYE = "goodbye"
+
+
+def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
+    menu = config.menu
+    options = " ".join(f"Nhấn phím {b.key}: {b.name}." for b in sorted(config.branches, key=_key))
+    return {
+        Prompt.GREETING: menu.greeting,
+        Prompt.MENU: f"{menu.intro} {options}",
+        Prompt.INVALID: menu.invalid,
+        Prompt.NO_INPUT: menu.no_input,
+        Prompt.CONNECTING: menu.connecting,
+        Prompt.DESK_UNREACHABLE: menu.desk_unreachable,
+        Prompt.GOODBYE: menu.goodbye,
+    }
+
+
+@dataclass(frozen=True)
+class PromptLibrary:
+    """Where Asterisk finds the prompt files (a directory on the PBX host)."""
+
+    pbx_dir: str
+
+    def media(self, prompt: Prompt) -> str:
+        return f"sound:{self.pbx_dir.rstrip('/')}/{prompt.value}"
+
+
+def _key(branch: object) -> int:
+    return int(getattr(branch, "key", 0))
