@@ -40,7 +40,7 @@ class PbxPorts:
     def free(cls) -> PbxPorts:
         """Free loopback ports chosen by the kernel (RTP: a random 200-port range)."""
         sip, http, ami = _free_port(socket.SOCK_DGRAM), _free_port(), _free_port()
-        rtp = 20000 + (_free_port() % 200) * 200
+        rtp = 10000 + (_free_port() % 50) * 200
         return cls(sip=sip, http=http, ami=ami, rtp_start=rtp, rtp_end=rtp + 199)
 
 

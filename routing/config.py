@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}$")]
 DialNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,15}$")]

@@ -1,0 +1,122 @@
+"""What the call log records: one `CallRecord` per call, plus its `CallEvent` timeline.
+
+Pure domain objects, no SQLAlchemy. All times are timezone-aware and stored as UTC;
+reports convert them to Asia/Ho_Chi_Minh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+CALL_ID_MAX_LEN = 64
+EVENT_KIND_MAX_LEN = 32
+
+
+class Outcome(StrEnum):
+    """How a call ended. `None` on a `CallRecord` means the call is still in progress."""
+
+    CONNECTED = "connected"
+    ABANDONED_IN_MENU = "abandoned_in_menu"
+    NO_SELECTION = "no_selection"
+    DESK_UNREACHABLE = "desk_unreachable"
+    ABANDONED_WHILE_RINGING = "abandoned_while_ringing"
+    FAILED = "failed"
+    """Our own fault: the safety net caught an unexpected error."""
+
+
+EventDetail = dict[str, str | int | None]
+
+
+@dataclass
+class CallRecord:
+    """One row per call, saved again at every milestone (the save is an upsert)."""
+
+    call_id: str
+    caller_number: str
+    started_at: datetime
+    caller_name: str = ""
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    branch_key: int | None = None
+    branch_name: str | None = None
+    agency: str | None = None
+    desk_dialled: str | None = None
+    """Extension(s) last dialled, e.g. "2001" or "2001,2002"."""
+    desk_answered: str | None = None
+    bridged_at: datetime | None = None
+    outcome: Outcome | None = None
+    hangup_cause: int | None = None
+    """Q.850 cause code."""
+    hangup_cause_txt: str | None = None
+    hangup_by: str | None = None
+    """Who hung up: "caller", "desk" or "system"."""
+
+
+@dataclass
+class CallEvent:
+    """One entry of a call's append-only timeline."""
+
+    call_id: str
+    at: datetime
+    kind: str
+    """e.g. "answered", "prompt", "digit", "branch", "desk_dial", "desk_result", "bridged",
+    "hangup"."""
+    detail: EventDetail = field(default_factory=dict)
+    seq: int | None = None
+    """Position in the log, assigned by the store; increases with every append."""
+
+
+def as_utc(value: datetime, what: str) -> datetime:
+    """Return `value` converted to UTC; refuse naive datetimes (their zone is a guess)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+def check_call_id(call_id: str) -> None:
+    if not call_id or len(call_id) > CALL_ID_MAX_LEN:
+        raise ValueError(f"call_id must be 1..{CALL_ID_MAX_LEN} characters, got {call_id!r}")
+
+
+def normalised_record(call: CallRecord) -> CallRecord:
+    """A validated copy of `call` with every time in UTC, as every store keeps it."""
+    check_call_id(call.call_id)
+    return CallRecord(
+        call_id=call.call_id,
+        caller_number=call.caller_number,
+        started_at=as_utc(call.started_at, "started_at"),
+        caller_name=call.caller_name,
+        answered_at=_opt_utc(call.answered_at, "answered_at"),
+        ended_at=_opt_utc(call.ended_at, "ended_at"),
+        branch_key=call.branch_key,
+        branch_name=call.branch_name,
+        agency=call.agency,
+        desk_dialled=call.desk_dialled,
+        desk_answered=call.desk_answered,
+        bridged_at=_opt_utc(call.bridged_at, "bridged_at"),
+        outcome=None if call.outcome is None else Outcome(call.outcome),
+        hangup_cause=call.hangup_cause,
+        hangup_cause_txt=call.hangup_cause_txt,
+        hangup_by=call.hangup_by,
+    )
+
+
+def normalised_event(event: CallEvent) -> CallEvent:
+    """A validated copy of `event` (time in UTC, own detail dict, no seq yet)."""
+    check_call_id(event.call_id)
+    if not event.kind or len(event.kind) > EVENT_KIND_MAX_LEN:
+        raise ValueError(
+            f"event kind must be 1..{EVENT_KIND_MAX_LEN} characters, got {event.kind!r}"
+        )
+    return CallEvent(
+        call_id=event.call_id,
+        at=as_utc(event.at, "at"),
+        kind=event.kind,
+        detail=dict(event.detail),
+    )
+
+
+def _opt_utc(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else as_utc(value, what)

@@ -1,0 +1,141 @@
+"""The `hotline` command: serve, config check, asterisk-config, secrets init."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import structlog
+
+from dialplan.generate import desk_password, write_asterisk_config
+from hotline.embedded import embedded_pbx, provision, settings_for
+from hotline.pbx import PbxError
+from hotline.serve import serve
+from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
+from routing.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the Stasis application")
+    p_serve.add_argument("--embedded", action="store_true",
+                         help="also set up and run the embedded Asterisk 22 (chroot)")
+    p_config = sub.add_parser("config", help="configuration commands")
+    config_sub = p_config.add_subparsers(dest="config_command", required=True)
+    p_check = config_sub.add_parser("check", help="validate the YAML file")
+    p_check.add_argument("file", nargs="?", type=Path)
+    p_ast = sub.add_parser("asterisk-config", help="generate desk endpoints and dialplan")
+    p_ast.add_argument("--out", type=Path, required=True)
+    p_ast.add_argument("--prompts-dir", default=None, help="prompt directory on the PBX")
+    p_secrets = sub.add_parser("secrets", help="secrets file commands")
+    secrets_sub = p_secrets.add_subparsers(dest="secrets_command", required=True)
+    secrets_sub.add_parser("init", help="create the secrets file with random values")
+    secrets_sub.add_parser("desks", help="print each desk's SIP login (for phone set-up)")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    _configure_logging(settings.log_level)
+    try:
+        match args.command:
+            case "serve":
+                return _serve(settings, embedded=args.embedded)
+            case "config":
+                config = load_config(args.file or settings.config)
+                print(f"{args.file or settings.config}: OK — {len(config.branches)} branches, "
+                      f"{len(config.desks)} desks, hotline {config.hotline.number}")
+                return 0
+            case "asterisk-config":
+                config = load_config(settings.config)
+                prompts = args.prompts_dir or settings.prompts_dir
+                for path in write_asterisk_config(
+                    config, _sip_secret(settings), args.out, f"{prompts}/connecting"
+                ):
+                    print(path)
+                return 0
+            case "secrets":
+                return _secrets(args.secrets_command, settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except PbxError as exc:
+        print(f"embedded Asterisk: {exc}", file=sys.stderr)
+        return 3
+    return 1
+
+
+def _serve(settings: Settings, *, embedded: bool) -> int:
+    config = load_config(settings.config)
+    if not embedded:
+        asyncio.run(serve(settings, config))
+        return 0
+    pbx = embedded_pbx(settings)
+    provision(pbx, config, settings)
+    pbx.start()
+    try:
+        _print_banner(settings, config, pbx.ports.sip)
+        asyncio.run(serve(settings_for(pbx, settings), config))
+    finally:
+        pbx.stop()
+    return 0
+
+
+def _print_banner(settings: Settings, config: object, sip_port: int) -> None:
+    from routing.config import HotlineConfig
+
+    assert isinstance(config, HotlineConfig)
+    print(f"\n{config.hotline.name}")
+    print(f"  hotline number : {config.hotline.number}  (sip:{config.hotline.number}"
+          f"@127.0.0.1:{sip_port}, no login needed)")
+    for branch in config.branches:
+        print(f"  key {branch.key} -> desk(s) {', '.join(branch.desks)}  {branch.name}"
+              f" ({branch.agency})")
+    print("  desk logins    : `hotline secrets desks` (user = extension, registrar "
+          f"127.0.0.1:{sip_port})")
+    print("  test call      : any SIP softphone on this machine, dial the hotline number\n",
+          flush=True)
+
+
+def _secrets(command: str, settings: Settings) -> int:
+    import os
+
+    path = Path(os.environ.get("HOTLINE_SECRETS_FILE", str(DEFAULT_SECRETS_FILE))).expanduser()
+    if command == "init":
+        created = init_secrets_file(path)
+        print(f"{path}: {'created' if created else 'exists, kept'}")
+        return 0
+    config = load_config(settings.config)
+    for desk in config.desks:
+        print(f"{desk.extension}\t{desk_password(_sip_secret(settings), desk.extension)}"
+              f"\t{desk.name}")
+    return 0
+
+
+def _sip_secret(settings: Settings) -> str:
+    secret = settings.sip_secret.get_secret_value()
+    if not secret:
+        raise SystemExit("no SIP secret: set HOTLINE_SIP_SECRET or run `hotline secrets init`")
+    return secret
+
+
+def _configure_logging(level: str) -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The Stasis application: one task per call, events routed to calls in order.
+
+`HotlineApp.on_event` runs on the websocket reader, so it only routes: a new
+inbound channel starts a call task; every other event goes to the queue of
+the call that owns one of its channels (or the playback's target channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from calllog.model import CallRecord
+from calllog.store import CallLog
+from ivr.ari.client import AriClient
+from ivr.ari.models import Event, PlaybackFinished, PlaybackStarted, StasisStart
+from ivr.call import handle_call
+from ivr.context import CallContext, Clock
+from ivr.prompts import PromptLibrary
+from ivr.session import CallSession
+from routing.config import HotlineConfig
+
+log = structlog.get_logger(__name__)
+
+DESK_LEG_ARG = "desk"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HotlineApp:
+    def __init__(
+        self,
+        *,
+        ari: AriClient,
+        config: Callable[[], HotlineConfig],
+        prompts: PromptLibrary,
+        calllog: CallLog,
+        fallback_context: str,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._ari = ari
+        self._config = config
+        self._prompts = prompts
+        self._calllog = calllog
+        self._fallback_context = fallback_context
+        self._clock = clock
+        self._calls: dict[str, CallSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._tasks)
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, StasisStart) and self._is_new_call(event):
+            self._start_call(event)
+            return
+        session = self._owner(event)
+        if session is not None:
+            session.deliver(event)
+
+    def _is_new_call(self, event: StasisStart) -> bool:
+        if event.args and event.args[0] == DESK_LEG_ARG:
+            return False
+        return event.channel.id not in self._calls
+
+    def _owner(self, event: Event) -> CallSession | None:
+        ids = event.channel_ids()
+        if isinstance(event, PlaybackStarted | PlaybackFinished):
+            kind, _, target = event.playback.target_uri.partition(":")
+            if kind == "channel":
+                ids.add(target)
+        for channel_id in ids:
+            session = self._calls.get(channel_id)
+            if session is not None:
+                return session
+        # Desk legs join their call's routing table as soon as the call owns them.
+        for session in set(self._calls.values()):
+            if ids & session.channel_ids:
+                for channel_id in session.channel_ids:
+                    self._calls[channel_id] = session
+                return session
+        return None
+
+    def _start_call(self, event: StasisStart) -> None:
+        channel = event.channel
+        session = CallSession(channel.id)
+        self._calls[channel.id] = session
+        record = CallRecord(
+            call_id=channel.id,
+            caller_number=channel.caller.number,
+            caller_name=channel.caller.name,
+            started_at=self._clock(),
+        )
+        ctx = CallContext(
+            ari=self._ari,
+            session=session,
+            record=record,
+            calllog=self._calllog,
+            config=self._config(),
+            prompts=self._prompts,
+            clock=self._clock,
+            log=log.bind(call_id=channel.id, caller=channel.caller.number),
+            fallback_context=self._fallback_context,
+        )
+        task = asyncio.create_task(self._run_call(ctx), name=f"call-{channel.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_call(self, ctx: CallContext) -> None:
+        structlog.contextvars.bind_contextvars(call_id=ctx.channel_id)
+        try:
+            await handle_call(ctx)
+        except Exception:
+            # handle_call has its own safety net; this only catches a failing call log.
+            ctx.log.exception("call task failed")
+        finally:
+            for channel_id in ctx.session.channel_ids:
+                self._calls.pop(channel_id, None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for calls in progress to finish (on shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)

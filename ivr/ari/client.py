@@ -1,0 +1,262 @@
+"""ARI REST client: one method per ARI operation the hotline uses.
+
+The ``httpx.AsyncClient`` is built by the wiring (``base_url`` ending in
+``/ari``, ``auth=(user, password)``) and passed in; tests pass one with an
+``httpx.MockTransport``.  Paths and parameter names follow Asterisk 22's
+``rest-api/*.json``.  Non-2xx answers raise the errors of ``ivr.ari.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ivr.ari.errors import AriConnectionError, AriError, NotFound, http_error
+from ivr.ari.models import Bridge, Channel, Endpoint, Playback
+
+__all__ = ["AriClient"]
+
+_M = TypeVar("_M", bound=BaseModel)
+_Params = Mapping[str, str | int | None]
+
+
+def _seg(value: str) -> str:
+    """Quote one path segment (ids are ours or Asterisk's, but be safe)."""
+    return quote(value, safe="")
+
+
+class AriClient:
+    """Thin typed wrapper over ARI's REST API for one Stasis app."""
+
+    def __init__(self, http: httpx.AsyncClient, app: str) -> None:
+        self._http = http
+        self.app = app
+
+    # --- channels -------------------------------------------------------------
+
+    async def answer(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{_seg(channel_id)}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        """Hang up; raises ``ChannelGone`` if it is already gone."""
+        await self._request("DELETE", f"/channels/{_seg(channel_id)}", {"reason": reason})
+
+    async def ring(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{_seg(channel_id)}/ring")
+
+    async def ring_stop(self, channel_id: str) -> None:
+        await self._request("DELETE", f"/channels/{_seg(channel_id)}/ring")
+
+    async def play(
+        self,
+        channel_id: str,
+        media: str | list[str],
+        playback_id: str,
+        lang: str | None = None,
+    ) -> Playback:
+        """Start a playback with an id chosen by us (a DTMF can beat the answer).
+
+        A list of media is sent as one comma-separated ``media`` value, which
+        Asterisk splits (a repeated parameter would keep only the last one).
+        """
+        media_param = media if isinstance(media, str) else ",".join(media)
+        path = f"/channels/{_seg(channel_id)}/play/{_seg(playback_id)}"
+        response = await self._request("POST", path, {"media": media_param, "lang": lang})
+        return _parse(Playback, response)
+
+    async def stop_playback(self, playback_id: str) -> bool:
+        """Stop a playback; False if it had already finished (404)."""
+        try:
+            await self._request("DELETE", f"/playbacks/{_seg(playback_id)}")
+        except NotFound:
+            return False
+        return True
+
+    async def create_channel(
+        self,
+        endpoint: str,
+        *,
+        app_args: str = "",
+        channel_id: str | None = None,
+        originator: str | None = None,
+        formats: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Channel:
+        """Create (not dial) a channel into our app; dial it with ``dial``."""
+        params: _Params = {
+            "endpoint": endpoint,
+            "app": self.app,
+            "appArgs": app_args or None,
+            "channelId": channel_id,
+            "originator": originator,
+            "formats": formats,
+        }
+        body = {"variables": variables} if variables else None
+        response = await self._request("POST", "/channels/create", params, json=body)
+        return _parse(Channel, response)
+
+    async def dial(
+        self,
+        channel_id: str,
+        *,
+        caller: str | None = None,
+        timeout: int | None = None,
+    ) -> None:
+        """Dial a created channel; progress arrives as ``Dial`` events.
+
+        ``timeout`` is the ring time in seconds, enforced by Asterisk.
+        """
+        params: _Params = {"caller": caller, "timeout": timeout}
+        await self._request("POST", f"/channels/{_seg(channel_id)}/dial", params)
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        return _parse(Channel, await self._request("GET", f"/channels/{_seg(channel_id)}"))
+
+    async def list_channels(self) -> list[Channel]:
+        return _parse_list(Channel, await self._request("GET", "/channels"))
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Send the channel back to the dialplan (our safety net)."""
+        params: _Params = {
+            "context": context,
+            "extension": extension,
+            "priority": priority,
+            "label": label,
+        }
+        await self._request("POST", f"/channels/{_seg(channel_id)}/continue", params)
+
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        """Raises ``NotFound`` (not ``ChannelGone``) for an unset variable."""
+        path = f"/channels/{_seg(channel_id)}/variable"
+        response = await self._request("GET", path, {"variable": variable})
+        return str(_object(response).get("value", ""))
+
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        path = f"/channels/{_seg(channel_id)}/variable"
+        await self._request("POST", path, {"variable": variable, "value": value})
+
+    async def start_moh(self, channel_id: str, moh_class: str | None = None) -> None:
+        path = f"/channels/{_seg(channel_id)}/moh"
+        await self._request("POST", path, {"mohClass": moh_class})
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self._request("DELETE", f"/channels/{_seg(channel_id)}/moh")
+
+    # --- bridges --------------------------------------------------------------
+
+    async def create_bridge(
+        self, bridge_id: str, *, bridge_type: str = "mixing", name: str = ""
+    ) -> Bridge:
+        """Create a bridge with our id (``POST /bridges/{bridgeId}``)."""
+        params: _Params = {"type": bridge_type, "name": name or None}
+        response = await self._request("POST", f"/bridges/{_seg(bridge_id)}", params)
+        return _parse(Bridge, response)
+
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
+        """Raises ``ChannelGone`` if the channel is gone, ``NotFound`` if the bridge is."""
+        path = f"/bridges/{_seg(bridge_id)}/addChannel"
+        await self._request("POST", path, {"channel": channel_id})
+
+    async def remove_channel(self, bridge_id: str, channel_id: str) -> None:
+        path = f"/bridges/{_seg(bridge_id)}/removeChannel"
+        await self._request("POST", path, {"channel": channel_id})
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        """Destroy a bridge; False if it did not exist (404)."""
+        try:
+            await self._request("DELETE", f"/bridges/{_seg(bridge_id)}")
+        except NotFound:
+            return False
+        return True
+
+    async def list_bridges(self) -> list[Bridge]:
+        return _parse_list(Bridge, await self._request("GET", "/bridges"))
+
+    async def start_bridge_moh(self, bridge_id: str, moh_class: str | None = None) -> None:
+        path = f"/bridges/{_seg(bridge_id)}/moh"
+        await self._request("POST", path, {"mohClass": moh_class})
+
+    async def stop_bridge_moh(self, bridge_id: str) -> None:
+        await self._request("DELETE", f"/bridges/{_seg(bridge_id)}/moh")
+
+    # --- endpoints and server -------------------------------------------------
+
+    async def get_endpoint(self, technology: str, resource: str) -> Endpoint:
+        path = f"/endpoints/{_seg(technology)}/{_seg(resource)}"
+        return _parse(Endpoint, await self._request("GET", path))
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        return _parse_list(Endpoint, await self._request("GET", "/endpoints"))
+
+    async def ping(self) -> dict[str, Any]:
+        """``GET /asterisk/info``: a cheap readiness check of ARI and credentials."""
+        return _object(await self._request("GET", "/asterisk/info"))
+
+    # --- transport ------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: _Params | None = None,
+        *,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._http.request(method, path, params=query, json=json)
+        except httpx.TransportError as exc:
+            raise AriConnectionError(f"{method} {path}: {exc!r}") from exc
+        if response.is_success:
+            return response
+        channel = query.get("channel")
+        raise http_error(
+            method,
+            path,
+            response.status_code,
+            response.text,
+            channel_param=channel if isinstance(channel, str) else None,
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        request = response.request
+        raise AriError(f"{request.method} {request.url.path}: answer is not JSON") from exc
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    data = _json(response)
+    if not isinstance(data, dict):
+        raise AriError(f"{response.request.url.path}: expected a JSON object from ARI")
+    return data
+
+
+def _parse(model: type[_M], response: httpx.Response) -> _M:
+    try:
+        return model.model_validate(_json(response))
+    except ValidationError as exc:
+        raise AriError(f"unexpected {model.__name__} from ARI: {exc}") from exc
+
+
+def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
+    data = _json(response)
+    if not isinstance(data, list):
+        raise AriError(f"expected a list of {model.__name__} from ARI")
+    try:
+        return [model.model_validate(item) for item in data]
+    except ValidationError as exc:
+        raise AriError(f"unexpected {model.__name__} from ARI: {exc}") from exc

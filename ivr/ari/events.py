@@ -1,0 +1,155 @@
+"""ARI event websocket: connect, reconnect with backoff, parse, hand over.
+
+``EventStream.run`` is the reader.  It reconnects with the library's loop
+(``async for ws in websockets.asyncio.client.connect(...)``), whose backoff
+restarts after every successful session.  Asterisk drops a websocket whose
+reader stalls (``websocket_write_timeout``), so ``on_event`` must only hand
+the event over (put it in a per-call queue), never do the work itself.
+
+While the socket is down Asterisk keeps the channels already in Stasis but
+drops their events: ``on_connect`` runs after every (re)connect so the owner
+can reconcile with ``GET /channels`` and ``GET /bridges``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from typing import cast
+from urllib.parse import urlencode
+
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import backoff
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from ivr.ari.errors import AriError
+from ivr.ari.models import Event, parse_event
+
+__all__ = ["EventHandler", "EventStream", "Hook", "events_url"]
+
+EventHandler = Callable[[Event], Awaitable[None]] | Callable[[Event], None]
+Hook = Callable[[], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+def events_url(url: str, app: str, user: str, password: str) -> str:
+    """``ws://host:8088/ari`` -> the ``/events`` URL for one app, no ``subscribeAll``."""
+    query = urlencode({"app": app, "api_key": f"{user}:{password}", "subscribeAll": "false"})
+    return f"{url.rstrip('/')}/events?{query}"
+
+
+class EventStream:
+    """Reads ARI events for one app, forever, until cancelled."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        app: str,
+        user: str,
+        password: str,
+        on_event: EventHandler,
+        on_connect: Hook | None = None,
+        on_disconnect: Hook | None = None,
+        backoff_max: float = 5.0,
+        backoff_min: float = 0.5,
+    ) -> None:
+        self._url = events_url(url, app, user, password)
+        self._app = app
+        self._on_event = on_event
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._delays = functools.partial(
+            backoff,
+            initial_delay=min(backoff_min, backoff_max),
+            min_delay=min(backoff_min, backoff_max),
+            max_delay=backoff_max,
+        )
+        self._connected = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        """True while the websocket is open (Asterisk then knows our app)."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Return once connected; raises ``TimeoutError`` after ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
+
+    async def run(self) -> None:
+        """Connect and read until cancelled; connection errors are retried."""
+        connector = connect(
+            self._url,
+            process_exception=_retry_or_raise,
+            reconnect_delays=self._delays,
+            close_timeout=2,
+        )
+        # __aiter__ is an async generator: close it here, not in a GC finalizer.
+        sessions = cast(AsyncGenerator[ClientConnection, None], aiter(connector))
+        try:
+            async with aclosing(sessions):
+                async for ws in sessions:
+                    await self._session(ws)
+        finally:
+            self._connected.clear()
+
+    async def _session(self, ws: ClientConnection) -> None:
+        self._connected.set()
+        log.info("ari.events.connected", app=self._app)
+        await self._call_hook(self._on_connect, "on_connect")
+        try:
+            async for message in ws:
+                await self._dispatch(message)
+        except ConnectionClosed:
+            pass  # reported below; a clean close ends the loop without it
+        self._connected.clear()
+        log.warning(
+            "ari.events.disconnected",
+            app=self._app,
+            code=ws.close_code,
+            reason=ws.close_reason or "",
+        )
+        await self._call_hook(self._on_disconnect, "on_disconnect")
+
+    async def _dispatch(self, message: str | bytes) -> None:
+        try:
+            event = parse_event(message)
+        except AriError as exc:
+            log.warning("ari.events.unparseable", error=str(exc), message=_preview(message))
+            return
+        try:
+            result = self._on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # One bad event must not stop the events of every other call.
+            log.exception("ari.events.handler_failed", event_type=event.type)
+
+    async def _call_hook(self, hook: Hook | None, name: str) -> None:
+        if hook is None:
+            return
+        try:
+            await hook()
+        except Exception:
+            log.exception("ari.events.hook_failed", hook=name)
+
+
+def _retry_or_raise(exc: Exception) -> Exception | None:
+    """Retry what may heal: refused/reset sockets, timeouts, and any failed
+    handshake (401/404/503 while Asterisk and res_ari are still starting)."""
+    if isinstance(exc, OSError | TimeoutError | InvalidHandshake):
+        status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
+        log.warning("ari.events.connect_failed", error=str(exc), status=status)
+        return None
+    return exc
+
+
+def _preview(message: str | bytes, limit: int = 200) -> str:
+    text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+    return text[:limit]

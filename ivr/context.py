@@ -1,0 +1,53 @@
+"""Everything one call's coroutine needs, passed down the steps of the flow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from calllog.model import CallEvent, CallRecord
+from calllog.store import CallLog
+from ivr.ari.client import AriClient
+from ivr.prompts import Prompt, PromptLibrary
+from ivr.session import CallSession
+from routing.config import HotlineConfig
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CallContext:
+    ari: AriClient
+    session: CallSession
+    record: CallRecord
+    calllog: CallLog
+    config: HotlineConfig
+    prompts: PromptLibrary
+    clock: Clock
+    log: structlog.typing.FilteringBoundLogger
+    fallback_context: str = "hotline-fallback"
+
+    @property
+    def channel_id(self) -> str:
+        return self.session.channel_id
+
+    async def note(self, kind: str, **detail: str | int | None) -> None:
+        """Append one step to the call's timeline in the log."""
+        await self.calllog.append_event(
+            CallEvent(call_id=self.record.call_id, at=self.clock(), kind=kind, detail=detail)
+        )
+        self.log.debug(kind, **detail)
+
+    async def save(self) -> None:
+        await self.calllog.save(self.record)
+
+    def media(self, *prompts: Prompt) -> list[str]:
+        return [self.prompts.media(p) for p in prompts]
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,50 @@
+"""The voice menu: play with barge-in, collect one key, re-prompt a bounded number of times."""
+
+from __future__ import annotations
+
+import time
+
+from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
+from ivr.context import CallContext, new_id
+from ivr.prompts import Prompt
+from routing.config import Branch
+from routing.menu import GiveUp, Reprompt, SelectBranch, decide_menu
+
+REPROMPT_PREFIX = {"invalid": Prompt.INVALID, "no_input": Prompt.NO_INPUT}
+
+
+async def choose_branch(ctx: CallContext) -> Branch | None:
+    """Run the menu until the caller picks a branch; None when every attempt is used up."""
+    prompts = [Prompt.GREETING, Prompt.MENU]
+    attempt = 0
+    while True:
+        attempt += 1
+        digit = await play_and_collect(ctx, prompts, ctx.config.menu.digit_timeout_seconds)
+        await ctx.note("digit", digit=digit, attempt=attempt)
+        decision = decide_menu(ctx.config, digit, attempt)
+        match decision:
+            case SelectBranch(branch):
+                return branch
+            case Reprompt("repeat"):
+                attempt -= 1
+                prompts = [Prompt.MENU]
+            case Reprompt(reason):
+                prompts = [REPROMPT_PREFIX[reason], Prompt.MENU]
+            case GiveUp():
+                return None
+
+
+async def play_and_collect(ctx: CallContext, prompts: list[Prompt], timeout: float) -> str | None:
+    """Play `prompts`; the first key stops them. Wait `timeout` s after they end for a key."""
+    playback_id = new_id("menu")
+    await ctx.ari.play(ctx.channel_id, ctx.media(*prompts), playback_id=playback_id)
+    deadline: float | None = None
+    while True:
+        event = await ctx.session.events_until(deadline)
+        if event is None:
+            return None
+        if isinstance(event, ChannelDtmfReceived) and event.channel.id == ctx.channel_id:
+            await ctx.ari.stop_playback(playback_id)
+            return event.digit
+        if isinstance(event, PlaybackFinished) and event.playback.id == playback_id:
+            deadline = time.monotonic() + timeout

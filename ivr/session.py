@@ -1,0 +1,75 @@
+"""One call's view of ARI: its channels, its events in order, and waiting on them.
+
+The application routes every event that concerns a channel of this call into
+`events` (one queue per call keeps them in order and never blocks the
+websocket reader). The call flow awaits what it needs with `next_event`; the
+caller hanging up surfaces as `CallerHungUp`, raised from wherever the flow is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from ivr.ari.models import (
+    ChannelDestroyed,
+    ChannelHangupRequest,
+    Event,
+    StasisEnd,
+)
+
+
+class CallerHungUp(Exception):
+    """The caller's channel left Stasis or hung up; the call is over."""
+
+    def __init__(self, cause: int | None) -> None:
+        super().__init__(f"caller hung up (cause {cause})")
+        self.cause = cause
+
+
+@dataclass(eq=False)
+class CallSession:
+    channel_id: str
+    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    channel_ids: set[str] = field(default_factory=set)
+    caller_gone: bool = False
+    caller_hangup_cause: int | None = None
+
+    def __post_init__(self) -> None:
+        self.channel_ids.add(self.channel_id)
+
+    def own(self, channel_id: str) -> None:
+        """Route this channel's events (a desk leg) to this call from now on."""
+        self.channel_ids.add(channel_id)
+
+    def deliver(self, event: Event) -> None:
+        self.events.put_nowait(event)
+
+    async def next_event(self, timeout: float | None) -> Event | None:
+        """The next event of this call, or None when `timeout` seconds pass first."""
+        if self.caller_gone:
+            raise CallerHungUp(self.caller_hangup_cause)
+        try:
+            event = await asyncio.wait_for(self.events.get(), timeout)
+        except TimeoutError:
+            return None
+        self._check_caller(event)
+        return event
+
+    async def events_until(self, deadline: float | None) -> Event | None:
+        """Like `next_event`, with a monotonic deadline instead of a timeout."""
+        if deadline is None:
+            return await self.next_event(None)
+        return await self.next_event(max(0.0, deadline - time.monotonic()))
+
+    def _check_caller(self, event: Event) -> None:
+        if isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
+            self.caller_hangup_cause = event.cause
+            self.caller_gone = True
+        elif isinstance(event, StasisEnd | ChannelDestroyed) and event.channel.id == self.channel_id:
+            if isinstance(event, ChannelDestroyed):
+                self.caller_hangup_cause = self.caller_hangup_cause or event.cause
+            self.caller_gone = True
+        if self.caller_gone:
+            raise CallerHungUp(self.caller_hangup_cause)

@@ -1,0 +1,49 @@
+"""Pure menu decisions: what a caller's key press (or silence) leads to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from routing.config import Branch, HotlineConfig
+
+REPEAT_KEY = "*"
+
+
+@dataclass(frozen=True)
+class SelectBranch:
+    branch: Branch
+
+
+@dataclass(frozen=True)
+class Reprompt:
+    reason: Literal["invalid", "no_input", "repeat"]
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """The caller used up every attempt without choosing a branch."""
+
+    reason: Literal["invalid", "no_input"]
+
+
+MenuDecision = SelectBranch | Reprompt | GiveUp
+
+
+def decide_menu(config: HotlineConfig, digit: str | None, attempt: int) -> MenuDecision:
+    """Decide after `attempt` (1-based) ended with `digit` (None: the caller pressed nothing)."""
+    if digit is not None and digit.isdigit():
+        branch = config.branch(int(digit))
+        if branch is not None:
+            return SelectBranch(branch)
+    if digit == REPEAT_KEY:
+        return Reprompt("repeat")
+    reason: Literal["invalid", "no_input"] = "no_input" if digit is None else "invalid"
+    if attempt >= config.menu.max_attempts:
+        return GiveUp(reason)
+    return Reprompt(reason)
+
+
+def desks_to_ring(branch: Branch) -> list[str]:
+    """Desk extensions in the order they are tried (sequential for now)."""
+    return list(branch.desks)

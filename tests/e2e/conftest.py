@@ -1,0 +1,297 @@
+"""End-to-end fixtures: the real Asterisk 22 (Debian sid chroot), our service as
+a subprocess (`hotline serve`), and real pjsua2 SIP phones for callers and desks.
+
+One PBX, one service and one SIP stack per test session; every test gets a
+caller with its own number so its call-log row can be found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import os
+import secrets
+import signal
+import struct
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from calllog.db import make_engine, make_sessionmaker
+from calllog.model import CallEvent, CallRecord
+from calllog.store import CallLogStore
+from dialplan.generate import desk_password
+from hotline.embedded import embedded_pbx, provision
+from hotline.pbx import EmbeddedAsterisk, PbxPorts
+from hotline.settings import Settings
+from routing.config import HotlineConfig, load_config
+from tests.e2e.phones import Phone, SipStack
+
+REPO = Path(__file__).resolve().parents[2]
+CALLER_TONE_HZ = 700
+DESK_TONE_HZ = 1500
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Hotline:
+    config: HotlineConfig
+    settings: Settings
+    pbx: EmbeddedAsterisk
+    db_url: str
+
+    @property
+    def registrar(self) -> str:
+        return f"127.0.0.1:{self.pbx.ports.sip}"
+
+    def call_record(self, caller_number: str) -> CallRecord | None:
+        return asyncio.run(_latest_call(self.db_url, caller_number))
+
+    def call_events(self, call_id: str) -> list[CallEvent]:
+        return asyncio.run(_events(self.db_url, call_id))
+
+
+async def _latest_call(url: str, caller_number: str) -> CallRecord | None:
+    engine = make_engine(url)
+    try:
+        calls = await CallLogStore(make_sessionmaker(engine)).list_calls(limit=1000)
+        return next((c for c in calls if c.caller_number == caller_number), None)
+    finally:
+        await engine.dispose()
+
+
+async def _events(url: str, call_id: str) -> list[CallEvent]:
+    engine = make_engine(url)
+    try:
+        return await CallLogStore(make_sessionmaker(engine)).events(call_id)
+    finally:
+        await engine.dispose()
+
+
+def e2e_config(shipped: Path, out: Path) -> Path:
+    """The shipped YAML with a short greeting and quick timeouts, so tests run fast.
+
+    Branches, agencies and desks stay exactly as shipped."""
+    data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    data["menu"].update(
+        greeting="Tổng đài cải cách hành chính.",
+        intro="Mời chọn.",
+        digit_timeout_seconds=2,
+        max_attempts=2,
+    )
+    out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    tmp = tmp_path_factory.mktemp("hotline")
+    config_path = e2e_config(REPO / "config" / "hotline.yaml", tmp / "hotline.yaml")
+    config = load_config(config_path)
+    settings = Settings(
+        config=config_path,
+        database_url=f"sqlite+aiosqlite:///{tmp}/calls.db",
+        ari_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
+        ami_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
+        sip_secret=secrets.token_urlsafe(16),  # type: ignore[arg-type]
+        asterisk_root=Path(
+            os.environ.get("HOTLINE_ASTERISK_ROOT", "~/.cache/hotline/asterisk-sid")
+        ).expanduser(),
+        asterisk_conf=REPO / "asterisk-conf",
+        prompt_overrides=tmp / "no-overrides",
+    )
+    pbx = embedded_pbx(settings, name=f"e2e-{os.getpid()}", ports=PbxPorts.free())
+    provision(pbx, config, settings)
+    pbx.start()
+    service = _start_service(settings, pbx, tmp / "service.log")
+    try:
+        yield Hotline(config=config, settings=settings, pbx=pbx, db_url=settings.database_url)
+    finally:
+        _stop_service(service)
+        pbx.stop()
+        log = (tmp / "service.log").read_text(errors="replace")
+        if "Traceback" in log:
+            sys.stderr.write(f"--- hotline serve log ---\n{log[-20000:]}\n")
+        pbx.remove()
+
+
+def _start_service(settings: Settings, pbx: EmbeddedAsterisk, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "HOTLINE_SECRETS_FILE": "/nonexistent",
+        "HOTLINE_CONFIG": str(settings.config),
+        "HOTLINE_DATABASE_URL": settings.database_url,
+        "HOTLINE_ARI_URL": pbx.ari_url,
+        "HOTLINE_ARI_USER": settings.ari_user,
+        "HOTLINE_ARI_PASSWORD": settings.ari_password.get_secret_value(),
+        "HOTLINE_PROMPTS_DIR": pbx.sounds_pbx_dir,
+        "HOTLINE_LOG_LEVEL": "debug",
+        "PYTHONASYNCIODEBUG": "1",
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "serve"], env=env, stdout=out,
+            stderr=subprocess.STDOUT, cwd=REPO,
+        )
+    auth = (settings.ari_user, settings.ari_password.get_secret_value())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hotline serve exited:\n{log.read_text(errors='replace')}")
+        r = httpx.get(f"{pbx.ari_url}/applications/{settings.app}", auth=auth, timeout=2)
+        if r.status_code == 200:
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"hotline serve never registered its app:\n{log.read_text()}")
+
+
+def _stop_service(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def sip() -> Iterator[SipStack]:
+    stack = SipStack()
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+# pjsua2's wheel is built with PJSUA_MAX_ACC = 8 accounts per process: callers
+# need some, so at most this many desk phones are registered at a time.
+MAX_DESK_PHONES = 6
+
+
+class DeskBank:
+    """Registered, auto-answering desk phones, registered on demand."""
+
+    def __init__(self, hotline: Hotline, sip: SipStack) -> None:
+        self.hotline = hotline
+        self.sip = sip
+        self.phones: dict[str, Phone] = {}
+
+    def ensure(self, wanted: list[str]) -> dict[str, Phone]:
+        """Register `wanted` desks (in that order of priority), dropping others."""
+        wanted = wanted[:MAX_DESK_PHONES]
+        for ext in [e for e in self.phones if e not in wanted]:
+            phone = self.phones.pop(ext)
+            phone.release()
+            self.sip.phones.remove(phone)
+        secret = self.hotline.settings.sip_secret.get_secret_value()
+        for ext in wanted:
+            if ext not in self.phones:
+                self.phones[ext] = self.sip.phone(
+                    ext, self.hotline.registrar, desk_password(secret, ext), auto_answer=True
+                )
+        self.sip.wait_until(
+            lambda: all(p.registered for p in self.phones.values()), 15, "desks to register"
+        )
+        for ext in wanted:
+            self.phones[ext].auto_answer = True
+            self.phones[ext].answer_code = 200
+        return dict(self.phones)
+
+    def for_branch(self, key: int) -> dict[str, Phone]:
+        """The branch's desks first, then as many other desks as fit (to see they stay quiet)."""
+        branch = self.hotline.config.branch(key)
+        assert branch is not None
+        others = [d.extension for d in self.hotline.config.desks if d.extension not in branch.desks]
+        return self.ensure([*branch.desks, *others])
+
+
+@pytest.fixture(scope="session")
+def desk_bank(hotline: Hotline, sip: SipStack) -> DeskBank:
+    return DeskBank(hotline, sip)
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
+    """A citizen's phone with a number of its own (no registration, like a PSTN caller)."""
+    phone = sip.phone(f"09{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
+    yield phone
+    for call in phone.calls:
+        call.hangup_now() if not call.disconnected else None
+    sip.pump(0.3)
+    phone.release()
+    sip.phones.remove(phone)
+
+
+@pytest.fixture(autouse=True)
+def _clear_desk_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "desk_bank" in request.fixturenames:
+        bank: DeskBank = request.getfixturevalue("desk_bank")
+        for phone in bank.phones.values():
+            for call in phone.calls:
+                if not call.disconnected:
+                    call.hangup_now()
+        bank.sip.pump(0.2)
+        for phone in bank.phones.values():
+            for call in phone.calls:
+                call.release()
+            phone.calls.clear()
+
+
+@pytest.fixture(scope="session")
+def tones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("tones")
+    return {
+        "caller": write_tone(out / "caller.wav", CALLER_TONE_HZ, 20.0),
+        "desk": write_tone(out / "desk.wav", DESK_TONE_HZ, 20.0),
+    }
+
+
+def write_tone(path: Path, hz: float, seconds: float, rate: int = 8000) -> Path:
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * n / rate)))
+        for n in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(frames)
+    return path
+
+
+def read_samples(path: Path) -> tuple[list[int], int]:
+    with wave.open(str(path), "rb") as wav:
+        rate = wav.getframerate()
+        raw = wav.readframes(wav.getnframes())
+    count = len(raw) // 2
+    return list(struct.unpack(f"<{count}h", raw[: count * 2])), rate
+
+
+def tone_power(samples: list[int], rate: int, hz: float) -> float:
+    """Goertzel power of `hz` in `samples`, normalised by length."""
+    if not samples:
+        return 0.0
+    coeff = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coeff * s1 - s2, s1
+    return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / len(samples)
+
+
+def rms(samples: list[int]) -> float:
+    return math.sqrt(sum(x * x for x in samples) / len(samples)) if samples else 0.0

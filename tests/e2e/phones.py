@@ -1,0 +1,212 @@
+"""Real SIP phones for end-to-end tests: pjsua2 (SIP + RTP + RFC 4733 DTMF).
+
+pjsua2 runs on the test's own thread (threadCnt=0, mainThreadOnly): nothing
+happens unless `SipStack.wait_until` pumps `libHandleEvents`. Audio goes
+through pjsua2's conference bridge on the null sound device, so players and
+recorders see real RTP media. Calls and recorders must be released before
+`libDestroy` (the other order aborts the process).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pjsua2 as pj
+
+
+class SipStack:
+    def __init__(self) -> None:
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = 32
+        cfg.logConfig.level = 1
+        cfg.logConfig.consoleLevel = 1
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        self.ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = 0
+        tcfg.boundAddress = "127.0.0.1"
+        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        self.phones: list[Phone] = []
+        self.rtp_port = 30000 + (os.getpid() % 10) * 2000
+
+    def pump(self, seconds: float = 0.0) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            self.ep.libHandleEvents(10)
+            if time.monotonic() >= end:
+                return
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            self.ep.libHandleEvents(10)
+
+    def phone(
+        self, user: str, registrar: str, password: str | None = None, *, auto_answer: bool = False
+    ) -> Phone:
+        phone = Phone(self, user, registrar, password, auto_answer=auto_answer)
+        self.phones.append(phone)
+        return phone
+
+    def close(self) -> None:
+        for phone in self.phones:
+            phone.release()
+        self.phones.clear()
+        self.pump(0.2)
+        # No libDestroy: a PhoneCall still referenced (say, by a failed test's
+        # traceback) would be destroyed after it and abort the process.
+
+
+class Phone(pj.Account):  # type: ignore[misc]
+    """A SIP user agent: registers (when given a password), calls, auto-answers."""
+
+    def __init__(
+        self, stack: SipStack, user: str, registrar: str, password: str | None, *,
+        auto_answer: bool,
+    ) -> None:
+        super().__init__()
+        self.stack = stack
+        self.user = user
+        self.registrar = registrar
+        self.auto_answer = auto_answer
+        self.answer_code = 200
+        self.registered = False
+        self.reg_code = 0
+        self.calls: list[PhoneCall] = []
+        cfg = pj.AccountConfig()
+        cfg.idUri = f"sip:{user}@{registrar}"
+        cfg.mediaConfig.transportConfig.port = stack.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = 2000
+        cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        if password is not None:
+            cfg.regConfig.registrarUri = f"sip:{registrar}"
+            cfg.regConfig.timeoutSec = 300
+            cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+        else:
+            cfg.regConfig.registerOnAdd = False
+        self.create(cfg)
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 callback
+        self.reg_code = prm.code
+        self.registered = prm.code == 200 and prm.expiration > 0
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        call = PhoneCall(self, prm.callId)
+        self.calls.append(call)
+        op = pj.CallOpParam()
+        op.statusCode = self.answer_code if self.auto_answer else 180
+        call.answer(op)
+
+    def call(self, number: str) -> PhoneCall:
+        call = PhoneCall(self)
+        self.calls.append(call)
+        call.makeCall(f"sip:{number}@{self.registrar}", pj.CallOpParam(True))
+        return call
+
+    @property
+    def ringing_calls(self) -> list[PhoneCall]:
+        return [c for c in self.calls if c.state_seen]
+
+    def release(self) -> None:
+        for call in self.calls:
+            call.release()
+        self.calls.clear()
+        self.shutdown()
+
+
+@dataclass
+class _Media:
+    players: list[pj.AudioMediaPlayer] = field(default_factory=list)
+    recorders: list[pj.AudioMediaRecorder] = field(default_factory=list)
+
+
+class PhoneCall(pj.Call):  # type: ignore[misc]
+    def __init__(self, phone: Phone, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(phone, call_id)
+        self.phone = phone
+        self.states: list[int] = []
+        self.last_status = 0
+        self.audio: pj.AudioMedia | None = None
+        self.media = _Media()
+        self.state_seen = True
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+        info = self.getInfo()
+        self.states.append(info.state)
+        self.last_status = info.lastStatusCode
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        info = self.getInfo()
+        for index, media in enumerate(info.media):
+            if (
+                media.type == pj.PJMEDIA_TYPE_AUDIO
+                and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+            ):
+                self.audio = pj.AudioMedia.typecastFromMedia(self.getMedia(index))
+
+    @property
+    def confirmed(self) -> bool:
+        return pj.PJSIP_INV_STATE_CONFIRMED in self.states
+
+    @property
+    def disconnected(self) -> bool:
+        return pj.PJSIP_INV_STATE_DISCONNECTED in self.states
+
+    def send_digits(self, digits: str) -> None:
+        self.dialDtmf(digits)
+
+    def play(self, wav: Path) -> None:
+        assert self.audio is not None, "no active audio on this call"
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(str(wav), 0)
+        player.startTransmit(self.audio)
+        self.media.players.append(player)
+
+    def record(self, wav: Path) -> None:
+        assert self.audio is not None, "no active audio on this call"
+        recorder = pj.AudioMediaRecorder()
+        recorder.createRecorder(str(wav))
+        self.audio.startTransmit(recorder)
+        self.media.recorders.append(recorder)
+
+    def stop_media(self) -> None:
+        """Stop players and close recorders (a WAV's header is written on close)."""
+        for player in self.media.players:
+            if self.audio is not None:
+                player.stopTransmit(self.audio)
+        for recorder in self.media.recorders:
+            if self.audio is not None:
+                self.audio.stopTransmit(recorder)
+        while self.media.players:
+            del self.media.players[0]
+        while self.media.recorders:
+            del self.media.recorders[0]
+
+    def hangup_now(self) -> None:
+        if not self.disconnected:
+            op = pj.CallOpParam()
+            op.statusCode = 603 if not self.confirmed else 200
+            self.hangup(op)
+
+    def release(self) -> None:
+        self.stop_media()
+        try:
+            if self.isActive():
+                self.hangup(pj.CallOpParam())
+        except pj.Error:
+            pass

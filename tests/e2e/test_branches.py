@@ -1,0 +1,135 @@
+"""A citizen's call really reaches the right desk, with audio both ways, and is logged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from calllog.model import Outcome
+from tests.e2e.conftest import (
+    CALLER_TONE_HZ,
+    DESK_TONE_HZ,
+    DeskBank,
+    Hotline,
+    read_samples,
+    rms,
+    tone_power,
+)
+from tests.e2e.phones import Phone, PhoneCall, SipStack
+
+pytestmark = pytest.mark.e2e
+
+BRANCH_KEYS = list(range(1, 10))
+
+
+def _dial_hotline(sip: SipStack, caller: Phone, hotline: Hotline) -> PhoneCall:
+    call = caller.call(hotline.config.hotline.number)
+    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
+    return call
+
+
+def _wait_log(sip: SipStack, hotline: Hotline, number: str, outcome: Outcome) -> None:
+    def ended() -> bool:
+        record = hotline.call_record(number)
+        return record is not None and record.ended_at is not None
+
+    sip.wait_until(ended, 15, f"the call log row of {number} to be closed")
+    record = hotline.call_record(number)
+    assert record is not None
+    assert record.outcome == outcome, record
+
+
+@pytest.mark.parametrize("key", BRANCH_KEYS)
+def test_caller_reaches_the_desk_of_the_chosen_branch(
+    key: int, hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    tones: dict[str, Path], tmp_path: Path,
+) -> None:
+    branch = hotline.config.branch(key)
+    assert branch is not None
+    desks = desk_bank.for_branch(key)
+    desk = desks[branch.desks[0]]
+    started = datetime.now(UTC)
+
+    call = _dial_hotline(sip, caller, hotline)
+    sip.pump(1.0)  # into the greeting: the key must barge in
+    call.send_digits(str(key))
+    sip.wait_until(lambda: any(c.confirmed for c in desk.calls), 15, f"desk {desk.user} to answer")
+    others = [p.user for p in desks.values() if p is not desk and p.calls]
+    assert others == [], f"other desks rang: {others}"
+
+    desk_call = desk.calls[0]
+    sip.wait_until(lambda: desk_call.audio is not None, 5, "desk media")
+    sip.pump(0.5)  # let the bridge form
+    call.play(tones["caller"])
+    desk_call.play(tones["desk"])
+    call.record(tmp_path / "caller-heard.wav")
+    desk_call.record(tmp_path / "desk-heard.wav")
+    sip.pump(2.5)
+    call.stop_media()
+    desk_call.stop_media()
+
+    call.hangup_now()
+    sip.wait_until(lambda: desk_call.disconnected, 10, "the desk leg to be hung up")
+
+    _assert_heard(tmp_path / "desk-heard.wav", CALLER_TONE_HZ, DESK_TONE_HZ)
+    _assert_heard(tmp_path / "caller-heard.wav", DESK_TONE_HZ, CALLER_TONE_HZ)
+
+    _wait_log(sip, hotline, caller.user, Outcome.CONNECTED)
+    record = hotline.call_record(caller.user)
+    assert record is not None
+    assert record.branch_key == key
+    assert record.branch_name == branch.name
+    assert record.agency == branch.agency
+    assert record.desk_dialled == desk.user
+    assert record.desk_answered == desk.user
+    assert record.hangup_by == "caller"
+    assert record.answered_at and record.bridged_at and record.ended_at
+    assert started - timedelta(seconds=2) <= record.started_at <= record.answered_at
+    assert record.answered_at <= record.bridged_at <= record.ended_at
+    assert record.ended_at - record.started_at < timedelta(seconds=30)
+    events = hotline.call_events(record.call_id)
+    kinds = [e.kind for e in events]
+    assert kinds[:1] == ["answered"]
+    assert {"digit", "branch", "desk_dial", "bridged", "ended"} <= set(kinds)
+    # Asterisk was asked to ring this desk and no other (not only the phones we watch).
+    assert [e.detail["desk"] for e in events if e.kind == "desk_dial"] == [desk.user]
+
+
+def _assert_heard(recording: Path, expected_hz: int, own_hz: int) -> None:
+    samples, rate = read_samples(recording)
+    assert len(samples) > rate, f"{recording.name}: under a second of audio"
+    assert rms(samples) > 300, f"{recording.name}: silence (rms {rms(samples):.0f})"
+    heard = tone_power(samples, rate, expected_hz)
+    echo = tone_power(samples, rate, own_hz)
+    assert heard > 10 * max(echo, 1.0), (
+        f"{recording.name}: {expected_hz} Hz power {heard:.0f} vs own {own_hz} Hz {echo:.0f}"
+    )
+
+
+def test_caller_hanging_up_in_the_menu_is_logged_as_abandoned(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    desks = desk_bank.ensure([d.extension for d in hotline.config.desks])
+    call = _dial_hotline(sip, caller, hotline)
+    sip.pump(1.5)
+    call.hangup_now()
+    _wait_log(sip, hotline, caller.user, Outcome.ABANDONED_IN_MENU)
+    record = hotline.call_record(caller.user)
+    assert record is not None and record.branch_key is None and record.hangup_by == "caller"
+    assert not any(p.calls for p in desks.values())
+
+
+def test_caller_pressing_nothing_hears_the_menu_again_then_is_logged_no_selection(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    desks = desk_bank.ensure([d.extension for d in hotline.config.desks])
+    call = _dial_hotline(sip, caller, hotline)
+    sip.wait_until(lambda: call.disconnected, 120, "the hotline to give up and hang up")
+    _wait_log(sip, hotline, caller.user, Outcome.NO_SELECTION)
+    record = hotline.call_record(caller.user)
+    assert record is not None and record.hangup_by == "system"
+    digits = [e for e in hotline.call_events(record.call_id) if e.kind == "digit"]
+    assert [e.detail.get("digit") for e in digits] == [None] * hotline.config.menu.max_attempts
+    assert not any(p.calls for p in desks.values())
