@@ -39,10 +39,10 @@ async def handle_call(ctx: CallContext) -> None:
         record.hangup_by = "system"
         await _to_fallback(ctx)
     finally:
-        record.ended_at = ctx.clock()
-        await ctx.save()
         await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
                        cause=record.hangup_cause)
+        record.ended_at = ctx.clock()
+        await ctx.save()
         ctx.log.info("call ended", outcome=str(record.outcome), branch=record.branch_key,
                      desk=record.desk_answered, hangup_by=record.hangup_by)
 

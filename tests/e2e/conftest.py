@@ -54,6 +54,11 @@ class Hotline:
     def registrar(self) -> str:
         return f"127.0.0.1:{self.pbx.ports.sip}"
 
+    def endpoint_state(self, extension: str) -> str | None:
+        auth = (self.settings.ari_user, self.settings.ari_password.get_secret_value())
+        r = httpx.get(f"{self.pbx.ari_url}/endpoints/PJSIP/{extension}", auth=auth, timeout=2)
+        return str(r.json().get("state")) if r.status_code == 200 else None
+
     def call_record(self, caller_number: str) -> CallRecord | None:
         return asyncio.run(_latest_call(self.db_url, caller_number))
 
@@ -113,6 +118,9 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     pbx = embedded_pbx(settings, name=f"e2e-{os.getpid()}", ports=PbxPorts.free())
     provision(pbx, config, settings)
     pbx.start()
+    if os.environ.get("HOTLINE_E2E_SIP_DEBUG"):
+        pbx.cli("pjsip set logger on")
+        pbx.cli("rtp set debug on")
     service = _start_service(settings, pbx, tmp / "service.log")
     try:
         yield Hotline(config=config, settings=settings, pbx=pbx, db_url=settings.database_url)
@@ -122,6 +130,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         log = (tmp / "service.log").read_text(errors="replace")
         if "Traceback" in log:
             sys.stderr.write(f"--- hotline serve log ---\n{log[-20000:]}\n")
+        (tmp / "asterisk.log").write_text(pbx.log_tail(2000))
         pbx.remove()
 
 
@@ -191,9 +200,7 @@ class DeskBank:
         """Register `wanted` desks (in that order of priority), dropping others."""
         wanted = wanted[:MAX_DESK_PHONES]
         for ext in [e for e in self.phones if e not in wanted]:
-            phone = self.phones.pop(ext)
-            phone.release()
-            self.sip.phones.remove(phone)
+            self.sip.retire(self.phones.pop(ext))
         secret = self.hotline.settings.sip_secret.get_secret_value()
         for ext in wanted:
             if ext not in self.phones:
@@ -204,9 +211,23 @@ class DeskBank:
             lambda: all(p.registered for p in self.phones.values()), 15, "desks to register"
         )
         for ext in wanted:
+            self._wait_online(ext)
+        for ext in wanted:
             self.phones[ext].auto_answer = True
             self.phones[ext].answer_code = 200
         return dict(self.phones)
+
+    def _wait_online(self, ext: str) -> None:
+        """Asterisk's own view: the desk's AOR has a contact (pjsua2 can be wrong
+        when an account slot is reused while the old one's un-REGISTER is in flight)."""
+        for _ in range(3):
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                if self.hotline.endpoint_state(ext) == "online":
+                    return
+                self.sip.pump(0.1)
+            self.phones[ext].setRegistration(True)
+        raise AssertionError(f"desk {ext} never showed online in Asterisk")
 
     def for_branch(self, key: int) -> dict[str, Phone]:
         """The branch's desks first, then as many other desks as fit (to see they stay quiet)."""
@@ -232,8 +253,7 @@ def caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
     for call in phone.calls:
         call.hangup_now() if not call.disconnected else None
     sip.pump(0.3)
-    phone.release()
-    sip.phones.remove(phone)
+    sip.retire(phone)
 
 
 @pytest.fixture(autouse=True)
@@ -247,9 +267,7 @@ def _clear_desk_calls(request: pytest.FixtureRequest) -> Iterator[None]:
                     call.hangup_now()
         bank.sip.pump(0.2)
         for phone in bank.phones.values():
-            for call in phone.calls:
-                call.release()
-            phone.calls.clear()
+            phone.forget_calls()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ recorders see real RTP media. Calls and recorders must be released before
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ class SipStack:
         cfg.medConfig.sndClockRate = 8000
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
+        # Keep the (null) sound device open: it is the clock that sends RTP and DTMF.
+        cfg.medConfig.sndAutoCloseTime = -1
         self.ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = 0
@@ -40,7 +41,6 @@ class SipStack:
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         self.phones: list[Phone] = []
-        self.rtp_port = 30000 + (os.getpid() % 10) * 2000
 
     def pump(self, seconds: float = 0.0) -> None:
         end = time.monotonic() + seconds
@@ -63,13 +63,18 @@ class SipStack:
         self.phones.append(phone)
         return phone
 
+    def retire(self, phone: Phone) -> None:
+        """Unregister a phone and stop tracking it."""
+        phone.release()
+        self.phones.remove(phone)
+
     def close(self) -> None:
         for phone in self.phones:
             phone.release()
         self.phones.clear()
         self.pump(0.2)
-        # No libDestroy: a PhoneCall still referenced (say, by a failed test's
-        # traceback) would be destroyed after it and abort the process.
+        # No libDestroy: pjsua2 objects outlive it (see Phone.__init__); the
+        # process exit frees everything.
 
 
 class Phone(pj.Account):  # type: ignore[misc]
@@ -80,6 +85,9 @@ class Phone(pj.Account):  # type: ignore[misc]
         auto_answer: bool,
     ) -> None:
         super().__init__()
+        # pjsua2's destructors delete by id, which pjsua may have reused by then:
+        # we shut accounts down and hang calls up ourselves, and never destroy them.
+        self.thisown = False
         self.stack = stack
         self.user = user
         self.registrar = registrar
@@ -90,8 +98,7 @@ class Phone(pj.Account):  # type: ignore[misc]
         self.calls: list[PhoneCall] = []
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:{user}@{registrar}"
-        cfg.mediaConfig.transportConfig.port = stack.rtp_port
-        cfg.mediaConfig.transportConfig.portRange = 2000
+        cfg.mediaConfig.transportConfig.port = 0  # any free port pair
         cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
         if password is not None:
             cfg.regConfig.registrarUri = f"sip:{registrar}"
@@ -122,10 +129,14 @@ class Phone(pj.Account):  # type: ignore[misc]
     def ringing_calls(self) -> list[PhoneCall]:
         return [c for c in self.calls if c.state_seen]
 
-    def release(self) -> None:
+    def forget_calls(self) -> None:
+        """Hang up this phone's calls and stop tracking them."""
         for call in self.calls:
             call.release()
         self.calls.clear()
+
+    def release(self) -> None:
+        self.forget_calls()
         self.shutdown()
 
 
@@ -138,6 +149,7 @@ class _Media:
 class PhoneCall(pj.Call):  # type: ignore[misc]
     def __init__(self, phone: Phone, call_id: int = pj.PJSUA_INVALID_ID) -> None:
         super().__init__(phone, call_id)
+        self.thisown = False  # see Phone.__init__
         self.phone = phone
         self.states: list[int] = []
         self.last_status = 0
@@ -186,16 +198,19 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
 
     def stop_media(self) -> None:
         """Stop players and close recorders (a WAV's header is written on close)."""
-        for player in self.media.players:
-            if self.audio is not None:
-                player.stopTransmit(self.audio)
-        for recorder in self.media.recorders:
-            if self.audio is not None:
-                self.audio.stopTransmit(recorder)
+        audio = self.audio
         while self.media.players:
-            del self.media.players[0]
+            player = self.media.players.pop()
+            if audio is not None:
+                player.stopTransmit(audio)
+            del player
         while self.media.recorders:
-            del self.media.recorders[0]
+            recorder = self.media.recorders.pop()
+            if audio is not None:
+                audio.stopTransmit(recorder)
+            del recorder  # the last reference: pjsua2 then destroys it
+        # With mainThreadOnly, pjsua2 destroys media in libHandleEvents.
+        self.phone.stack.pump(0.1)
 
     def hangup_now(self) -> None:
         if not self.disconnected:
