@@ -15,7 +15,7 @@ from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import PbxError
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
-from routing.config import ConfigError, load_config
+from routing.config import ConfigError, HotlineConfig, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,10 +83,7 @@ def _serve(settings: Settings, *, embedded: bool) -> int:
     return 0
 
 
-def _print_banner(settings: Settings, config: object, sip_port: int) -> None:
-    from routing.config import HotlineConfig
-
-    assert isinstance(config, HotlineConfig)
+def _print_banner(settings: Settings, config: HotlineConfig, sip_port: int) -> None:
     print(f"\n{config.hotline.name}")
     print(f"  hotline number : {config.hotline.number}  (sip:{config.hotline.number}"
           f"@127.0.0.1:{sip_port}, no login needed)")
@@ -95,7 +92,8 @@ def _print_banner(settings: Settings, config: object, sip_port: int) -> None:
               f" ({branch.agency})")
     print("  desk logins    : `hotline secrets desks` (user = extension, registrar "
           f"127.0.0.1:{sip_port})")
-    print("  test call      : any SIP softphone on this machine, dial the hotline number\n",
+    print(f"  test call      : sipp -sn uac -s {config.hotline.number} 127.0.0.1:{sip_port} -m 1"
+          "  (or any softphone: dial the number, press 1-9)\n",
           flush=True)
 
 

@@ -10,7 +10,9 @@ from ivr.prompts import Prompt
 from routing.config import HotlineConfig
 
 
-def embedded_pbx(settings: Settings, name: str = "run", ports: PbxPorts | None = None) -> EmbeddedAsterisk:
+def embedded_pbx(
+    settings: Settings, name: str = "run", ports: PbxPorts | None = None
+) -> EmbeddedAsterisk:
     return EmbeddedAsterisk(
         root=settings.asterisk_root,
         name=name,

@@ -3,6 +3,7 @@ then bridge the caller with the desk that answers."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -123,7 +124,5 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str) -> None:
-    try:
+    with contextlib.suppress(ChannelGone):
         await ctx.ari.hangup(channel_id)
-    except ChannelGone:
-        pass

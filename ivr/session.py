@@ -67,7 +67,10 @@ class CallSession:
         if isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
             self.caller_hangup_cause = event.cause
             self.caller_gone = True
-        elif isinstance(event, StasisEnd | ChannelDestroyed) and event.channel.id == self.channel_id:
+        elif (
+            isinstance(event, StasisEnd | ChannelDestroyed)
+            and event.channel.id == self.channel_id
+        ):
             if isinstance(event, ChannelDestroyed):
                 self.caller_hangup_cause = self.caller_hangup_cause or event.cause
             self.caller_gone = True

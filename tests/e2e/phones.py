@@ -108,11 +108,11 @@ class Phone(pj.Account):  # type: ignore[misc]
             cfg.regConfig.registerOnAdd = False
         self.create(cfg)
 
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 callback
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         self.reg_code = prm.code
         self.registered = prm.code == 200 and prm.expiration > 0
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         call = PhoneCall(self, prm.callId)
         self.calls.append(call)
         op = pj.CallOpParam()
@@ -157,12 +157,12 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         self.media = _Media()
         self.state_seen = True
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         self.states.append(info.state)
         self.last_status = info.lastStatusCode
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for index, media in enumerate(info.media):
             if (

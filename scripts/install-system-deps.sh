@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Debian 12 packages the hotline needs on the host; installs only what is missing.
+#   debootstrap        builds the Debian sid chroot that holds Asterisk 22
+#   espeak-ng, sox     synthesise the Vietnamese prompts (8 kHz WAV)
+#   sip-tester         SIPp, for the load benchmarks
+#   postgresql         the throw-away PostgreSQL cluster of the database tests
+#   python3-venv, make, ca-certificates
+set -euo pipefail
+packages=(debootstrap espeak-ng sox sip-tester postgresql python3-venv make ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Debian postgresql package starts a cluster on 5432; the tests make their own.
+if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+  pg_ctlcluster --skip-systemctl-redirect 15 main stop 2>/dev/null || true
+fi
