@@ -10,7 +10,7 @@ db.py       make_engine, make_sessionmaker, upgrade (Alembic, `migrations/`)
 
 from calllog.errors import CallLogError, UnknownCallError
 from calllog.memory import InMemoryCallLog
-from calllog.model import CallEvent, CallRecord, Outcome
+from calllog.model import Callback, CallEvent, CallRecord, Outcome
 from calllog.store import CallLog, CallLogStore
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "CallLogError",
     "CallLogStore",
     "CallRecord",
+    "Callback",
     "InMemoryCallLog",
     "Outcome",
     "UnknownCallError",

@@ -12,7 +12,16 @@ import itertools
 from datetime import datetime
 
 from calllog.errors import UnknownCallError
-from calllog.model import CallEvent, CallRecord, as_utc, normalised_event, normalised_record
+from calllog.model import (
+    FIND_CALL_LIMIT,
+    Callback,
+    CallEvent,
+    CallRecord,
+    as_utc,
+    check_limit,
+    normalised_event,
+    normalised_record,
+)
 
 
 class InMemoryCallLog:
@@ -48,8 +57,7 @@ class InMemoryCallLog:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[CallRecord]:
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
+        check_limit(limit)
         since = None if since is None else as_utc(since, "since")
         until = None if until is None else as_utc(until, "until")
         calls = [
@@ -60,3 +68,29 @@ class InMemoryCallLog:
         ]
         calls.sort(key=lambda call: (call.started_at, call.call_id), reverse=True)
         return [dataclasses.replace(call) for call in calls[:limit]]
+
+    async def list_callbacks(
+        self, *, include_done: bool = False, limit: int = 500
+    ) -> list[CallRecord]:
+        check_limit(limit)
+        wanted = {Callback.PENDING, Callback.DONE} if include_done else {Callback.PENDING}
+        calls = [call for call in self._calls.values() if call.callback in wanted]
+        calls.sort(key=lambda call: (call.started_at, call.call_id))
+        return [dataclasses.replace(call) for call in calls[:limit]]
+
+    async def mark_callback_done(
+        self, call_id: str, *, at: datetime, note: str | None = None
+    ) -> bool:
+        at = as_utc(at, "at")
+        call = self._calls.get(call_id)
+        if call is None or call.callback != Callback.PENDING:
+            return False
+        self._calls[call_id] = dataclasses.replace(
+            call, callback=Callback.DONE, callback_done_at=at, callback_note=note
+        )
+        return True
+
+    async def find_call(self, prefix: str) -> list[CallRecord]:
+        calls = [call for call in self._calls.values() if call.call_id.startswith(prefix)]
+        calls.sort(key=lambda call: (call.started_at, call.call_id), reverse=True)
+        return [dataclasses.replace(call) for call in calls[:FIND_CALL_LIMIT]]

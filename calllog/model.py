@@ -12,6 +12,8 @@ from enum import StrEnum
 
 CALL_ID_MAX_LEN = 64
 EVENT_KIND_MAX_LEN = 32
+FIND_CALL_LIMIT = 20
+"""At most this many calls come back from `find_call`."""
 
 
 class Outcome(StrEnum):
@@ -24,6 +26,17 @@ class Outcome(StrEnum):
     ABANDONED_WHILE_RINGING = "abandoned_while_ringing"
     FAILED = "failed"
     """Our own fault: the safety net caught an unexpected error."""
+    CLOSED = "closed"
+    """Called outside business hours or on a holiday."""
+
+
+class Callback(StrEnum):
+    """Whether a call needs a call back. `None` on a `CallRecord` means it never did."""
+
+    PENDING = "pending"
+    """The citizen was not served (no desk answered, closed hours): staff must call back."""
+    DONE = "done"
+    """Staff handled it (`callback_done_at`, `callback_note`)."""
 
 
 EventDetail = dict[str, str | int | None]
@@ -52,6 +65,17 @@ class CallRecord:
     hangup_cause_txt: str | None = None
     hangup_by: str | None = None
     """Who hung up: "caller", "desk" or "system"."""
+    caller_agency: str | None = None
+    """The agency of a known station calling, e.g. "UBND xã Vị Tân"."""
+    recording: str | None = None
+    """Name of the caller's voice message as Asterisk stored it, e.g. "vm-1795464328-0"."""
+    recording_seconds: int | None = None
+    callback: str | None = None
+    """`Callback.PENDING` ("pending") when the call needs a call back, `Callback.DONE`
+    ("done") once staff handled it, None when it never needed one. Read back as a
+    `Callback` (a `str`, so it compares equal to the plain strings)."""
+    callback_done_at: datetime | None = None
+    callback_note: str | None = None
 
 
 @dataclass
@@ -80,6 +104,11 @@ def check_call_id(call_id: str) -> None:
         raise ValueError(f"call_id must be 1..{CALL_ID_MAX_LEN} characters, got {call_id!r}")
 
 
+def check_limit(limit: int) -> None:
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+
+
 def normalised_record(call: CallRecord) -> CallRecord:
     """A validated copy of `call` with every time in UTC, as every store keeps it."""
     check_call_id(call.call_id)
@@ -100,6 +129,12 @@ def normalised_record(call: CallRecord) -> CallRecord:
         hangup_cause=call.hangup_cause,
         hangup_cause_txt=call.hangup_cause_txt,
         hangup_by=call.hangup_by,
+        caller_agency=call.caller_agency,
+        recording=call.recording,
+        recording_seconds=call.recording_seconds,
+        callback=_opt_callback(call.callback),
+        callback_done_at=_opt_utc(call.callback_done_at, "callback_done_at"),
+        callback_note=call.callback_note,
     )
 
 
@@ -120,3 +155,13 @@ def normalised_event(event: CallEvent) -> CallEvent:
 
 def _opt_utc(value: datetime | None, what: str) -> datetime | None:
     return None if value is None else as_utc(value, what)
+
+
+def _opt_callback(value: str | None) -> Callback | None:
+    if value is None:
+        return None
+    try:
+        return Callback(value)
+    except ValueError:
+        allowed = ", ".join(repr(c.value) for c in Callback)
+        raise ValueError(f"callback must be None, {allowed}; got {value!r}") from None

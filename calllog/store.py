@@ -11,17 +11,20 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.errors import UnknownCallError
 from calllog.memory import InMemoryCallLog
 from calllog.model import (
+    FIND_CALL_LIMIT,
+    Callback,
     CallEvent,
     CallRecord,
     Outcome,
     as_utc,
+    check_limit,
     normalised_event,
     normalised_record,
 )
@@ -54,6 +57,24 @@ class CallLog(Protocol):
         limit: int = 1000,
     ) -> list[CallRecord]:
         """Calls with `since <= started_at < until`, newest first, at most `limit`."""
+
+    async def list_callbacks(
+        self, *, include_done: bool = False, limit: int = 500
+    ) -> list[CallRecord]:
+        """Calls waiting for a call back (and those already called back when
+        `include_done`), oldest first (the queue is worked oldest first), at most `limit`."""
+
+    async def mark_callback_done(
+        self, call_id: str, *, at: datetime, note: str | None = None
+    ) -> bool:
+        """Record that staff called back: callback "done", `callback_done_at`, `callback_note`.
+
+        False, and nothing changed, if the call does not exist or has no call back pending
+        (already done, or never needed)."""
+
+    async def find_call(self, prefix: str) -> list[CallRecord]:
+        """Calls whose id starts with `prefix` (an operator types a short id), newest
+        first, at most `FIND_CALL_LIMIT` (20)."""
 
 
 class CallLogStore:
@@ -109,8 +130,7 @@ class CallLogStore:
         until: datetime | None = None,
         limit: int = 1000,
     ) -> list[CallRecord]:
-        if limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
+        check_limit(limit)
         query = select(CallRow)
         if since is not None:
             query = query.where(CallRow.started_at >= as_utc(since, "since"))
@@ -121,11 +141,65 @@ class CallLogStore:
             rows = await session.scalars(query)
             return [_to_record(row) for row in rows]
 
+    async def list_callbacks(
+        self, *, include_done: bool = False, limit: int = 500
+    ) -> list[CallRecord]:
+        check_limit(limit)
+        wanted = [Callback.PENDING.value]
+        if include_done:
+            wanted.append(Callback.DONE.value)
+        query = (
+            select(CallRow)
+            .where(CallRow.callback.in_(wanted))
+            .order_by(CallRow.started_at, CallRow.call_id)
+            .limit(limit)
+        )
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [_to_record(row) for row in rows]
+
+    async def mark_callback_done(
+        self, call_id: str, *, at: datetime, note: str | None = None
+    ) -> bool:
+        # One conditional UPDATE: of two staff marking the same call, exactly one wins.
+        stmt = (
+            update(CallRow)
+            .where(CallRow.call_id == call_id, CallRow.callback == Callback.PENDING.value)
+            .values(
+                callback=Callback.DONE.value,
+                callback_done_at=as_utc(at, "at"),
+                callback_note=note,
+            )
+            .returning(CallRow.call_id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessionmaker.begin() as session:
+            updated = (await session.execute(stmt)).scalar_one_or_none()
+        return updated is not None
+
+    async def find_call(self, prefix: str) -> list[CallRecord]:
+        query = (
+            select(CallRow)
+            # LIKE can use an index on PostgreSQL, but on SQLite it ignores case: the
+            # substr comparison keeps the match exact (as str.startswith) everywhere.
+            .where(
+                CallRow.call_id.startswith(prefix, autoescape=True),
+                func.substr(CallRow.call_id, 1, len(prefix)) == prefix,
+            )
+            .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
+            .limit(FIND_CALL_LIMIT)
+        )
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [_to_record(row) for row in rows]
+
 
 def _row_values(call: CallRecord) -> dict[str, Any]:
     values = {name: getattr(call, name) for name in _RECORD_FIELDS}
     if call.outcome is not None:
         values["outcome"] = call.outcome.value
+    if call.callback is not None:
+        values["callback"] = Callback(call.callback).value
     return values
 
 
@@ -133,6 +207,8 @@ def _to_record(row: CallRow) -> CallRecord:
     values = {name: getattr(row, name) for name in _RECORD_FIELDS}
     if row.outcome is not None:
         values["outcome"] = Outcome(row.outcome)
+    if row.callback is not None:
+        values["callback"] = Callback(row.callback)
     return CallRecord(**values)
 
 

@@ -76,7 +76,10 @@ class Base(DeclarativeBase):
 
 class CallRow(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index(None, "started_at"),)
+    __table_args__ = (
+        Index(None, "started_at"),
+        Index(None, "callback", "started_at"),  # the call-back queue, oldest first
+    )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     caller_number: Mapped[str] = mapped_column(Text)
@@ -94,6 +97,12 @@ class CallRow(Base):
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_txt: Mapped[str | None] = mapped_column(Text)
     hangup_by: Mapped[str | None] = mapped_column(String(16))
+    caller_agency: Mapped[str | None] = mapped_column(Text)
+    recording: Mapped[str | None] = mapped_column(Text)
+    recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    callback: Mapped[str | None] = mapped_column(String(16))
+    callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_note: Mapped[str | None] = mapped_column(Text)
 
 
 class CallEventRow(Base):

@@ -1,13 +1,14 @@
 """What Asterisk itself runs, generated from the same YAML the service reads.
 
-* ``pjsip_desks.conf``: one endpoint/aor/auth per desk phone. Passwords are
+* ``pjsip_desks.conf``: one endpoint/aor/auth per desk phone and per station. Passwords are
   derived from a secret kept outside the repository (see `desk_password`), so
   nothing secret is committed and the admin never types one into the YAML.
 * ``extensions.conf``: the hotline's dialplan. Public callers land in
   ``hotline-public``, which reaches the Stasis application and, only if the
   application is down (``STASISSTATUS=FAILED``), a static fallback that rings
   the general desk. Desks land in ``hotline-desks``, which reaches desks and the
-  hotline number. Nothing else is dialable: no route leaves the PBX.
+  hotline number; stations land in ``hotline-stations``, which reaches stations,
+  desks and the hotline. Nothing else is dialable: no route leaves the PBX.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from routing.config import HotlineConfig
 STASIS_APP = "hotline"
 PUBLIC_CONTEXT = "hotline-public"
 DESK_CONTEXT = "hotline-desks"
+STATION_CONTEXT = "hotline-stations"
 FALLBACK_CONTEXT = "hotline-fallback"
 
 
@@ -33,20 +35,25 @@ def desk_password(secret: str, extension: str) -> str:
 def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
     blocks = ["; Generated from the hotline YAML by `hotline asterisk-config`. Do not edit.\n"]
     for desk in config.desks:
-        ext = desk.extension
-        blocks.append(
-            f"""
-; {desk.name}
+        blocks.append(_phone(desk.extension, desk.name, DESK_CONTEXT, secret))
+    for station in config.stations:
+        blocks.append(_phone(station.extension, station.agency, STATION_CONTEXT, secret))
+    return "".join(blocks)
+
+
+def _phone(ext: str, label: str, context: str, secret: str) -> str:
+    return f"""
+; {label}
 [{ext}]
 type = endpoint
-context = {DESK_CONTEXT}
+context = {context}
 disallow = all
 allow = ulaw,alaw
 dtmf_mode = rfc4733
 language = vi
 auth = {ext}-auth
 aors = {ext}
-callerid = "{_quote(desk.name)}" <{ext}>
+callerid = "{_quote(label)}" <{ext}>
 rtp_symmetric = yes
 force_rport = yes
 rewrite_contact = yes
@@ -64,17 +71,15 @@ max_contacts = 1
 remove_existing = yes
 qualify_frequency = 0
 """
-        )
-    return "".join(blocks)
 
 
 def render_extensions(config: HotlineConfig, fallback_sound: str) -> str:
     number = config.hotline.number
     general = config.branch(9) or config.branches[-1]
     fallback_dial = "&".join(f"PJSIP/{ext}" for ext in general.desks)
-    desk_lines = "\n".join(
-        f"exten => {d.extension},1,Dial(PJSIP/{d.extension},60)\n same => n,Hangup()"
-        for d in config.desks
+    internal = [d.extension for d in config.desks] + [s.extension for s in config.stations]
+    internal_lines = "\n".join(
+        f"exten => {ext},1,Dial(PJSIP/{ext},60)\n same => n,Hangup()" for ext in internal
     )
     return f"""; Generated from the hotline YAML by `hotline asterisk-config`. Do not edit.
 [general]
@@ -97,11 +102,18 @@ exten => s,1,Answer()
  same => n,Dial({fallback_dial},60)
  same => n,Hangup()
 
-[{DESK_CONTEXT}]
+[hotline-internal]
+; Desks and stations: each other and the hotline, nothing else.
 exten => {number},1,Goto({PUBLIC_CONTEXT},{number},1)
-{desk_lines}
+{internal_lines}
 exten => i,1,Hangup(1)
 exten => _[0-9*#+].,1,Hangup(1)
+
+[{DESK_CONTEXT}]
+include => hotline-internal
+
+[{STATION_CONTEXT}]
+include => hotline-internal
 """
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import structlog
 
 from dialplan.generate import desk_password, write_asterisk_config
+from hotline.callbacks import list_callbacks, mark_done
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import PbxError
 from hotline.serve import serve
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p_ast = sub.add_parser("asterisk-config", help="generate desk endpoints and dialplan")
     p_ast.add_argument("--out", type=Path, required=True)
     p_ast.add_argument("--prompts-dir", default=None, help="prompt directory on the PBX")
+    p_cb = sub.add_parser("callbacks", help="citizens waiting for a call back")
+    p_cb.add_argument("--all", action="store_true", help="include the handled ones")
+    cb_sub = p_cb.add_subparsers(dest="callbacks_command")
+    p_done = cb_sub.add_parser("done", help="mark a call back handled")
+    p_done.add_argument("call_id", help="the call's id (a unique prefix is enough)")
+    p_done.add_argument("--note", default=None)
     p_secrets = sub.add_parser("secrets", help="secrets file commands")
     secrets_sub = p_secrets.add_subparsers(dest="secrets_command", required=True)
     secrets_sub.add_parser("init", help="create the secrets file with random values")
@@ -46,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             case "config":
                 config = load_config(args.file or settings.config)
                 print(f"{args.file or settings.config}: OK — {len(config.branches)} branches, "
-                      f"{len(config.desks)} desks, hotline {config.hotline.number}")
+                      f"{len(config.desks)} desks, {len(config.stations)} stations, "
+                      f"hotline {config.hotline.number}")
                 return 0
             case "asterisk-config":
                 config = load_config(settings.config)
@@ -58,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             case "secrets":
                 return _secrets(args.secrets_command, settings)
+            case "callbacks":
+                if args.callbacks_command == "done":
+                    ok, message = asyncio.run(
+                        mark_done(settings.database_url, args.call_id, args.note)
+                    )
+                    print(message, file=sys.stdout if ok else sys.stderr)
+                    return 0 if ok else 4
+                print(asyncio.run(list_callbacks(settings.database_url, include_done=args.all)))
+                return 0
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

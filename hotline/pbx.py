@@ -95,7 +95,7 @@ class EmbeddedAsterisk:
 
     def prepare(self) -> None:
         """Render the base configuration into the instance's etc/ directory."""
-        for sub in ("etc", "lib", "spool", "run", "log", "sounds"):
+        for sub in ("etc", "lib", "spool/recording", "run", "log", "sounds"):
             (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
         c = self.credentials
         values = {

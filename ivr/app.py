@@ -16,7 +16,15 @@ import structlog
 from calllog.model import CallRecord
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
-from ivr.ari.models import Event, PlaybackFinished, PlaybackStarted, StasisStart
+from ivr.ari.models import (
+    Event,
+    PlaybackFinished,
+    PlaybackStarted,
+    RecordingFailed,
+    RecordingFinished,
+    RecordingStarted,
+    StasisStart,
+)
 from ivr.call import handle_call
 from ivr.context import CallContext, Clock
 from ivr.prompts import PromptLibrary
@@ -63,6 +71,8 @@ class HotlineApp:
         session = self._owner(event)
         if session is not None:
             session.deliver(event)
+        log.debug("ari event", type=event.type, channels=sorted(event.channel_ids()),
+                  call_id=session.channel_id if session else None)
 
     def _is_new_call(self, event: StasisStart) -> bool:
         if event.args and event.args[0] == DESK_LEG_ARG:
@@ -71,10 +81,14 @@ class HotlineApp:
 
     def _owner(self, event: Event) -> CallSession | None:
         ids = event.channel_ids()
+        target_uri = ""
         if isinstance(event, PlaybackStarted | PlaybackFinished):
-            kind, _, target = event.playback.target_uri.partition(":")
-            if kind == "channel":
-                ids.add(target)
+            target_uri = event.playback.target_uri
+        elif isinstance(event, RecordingStarted | RecordingFinished | RecordingFailed):
+            target_uri = event.recording.target_uri
+        kind, _, target = target_uri.partition(":")
+        if kind == "channel":
+            ids.add(target)
         for channel_id in ids:
             session = self._calls.get(channel_id)
             if session is not None:

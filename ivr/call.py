@@ -1,5 +1,6 @@
-"""One citizen's call, top to bottom: answer, menu, ring the branch's desks,
-talk, wrap up. Every path ends with a defined outcome in the call log."""
+"""One citizen's call, top to bottom: answer, check the hours, menu, ring the
+branch's desks, talk, wrap up. Every path ends with a defined outcome in the
+call log, and no path leaves the caller in silence or hangs up without a word."""
 
 from __future__ import annotations
 
@@ -10,24 +11,36 @@ from ivr.desk import ring_branch, talk
 from ivr.menu import choose_branch, play_and_collect
 from ivr.prompts import Prompt
 from ivr.session import CallerHungUp
+from ivr.voicemail import take_message
 from routing.config import Branch
+from routing.hours import OpenState, open_state
 
 
 async def handle_call(ctx: CallContext) -> None:
     record = ctx.record
-    ctx.log.info("call started", caller=record.caller_number)
+    station = ctx.config.station(record.caller_number)
+    record.caller_agency = station.agency if station else None
+    ctx.log.info("call started", caller=record.caller_number, agency=record.caller_agency)
     await ctx.save()
     try:
         await answer(ctx)
+        closed = _hotline_closed(ctx)
+        if closed is not None:
+            await _closed(ctx, closed)
+            return
         branch = await _choose(ctx)
         if branch is None:
             record.outcome = Outcome.NO_SELECTION
             await say_goodbye(ctx, Prompt.GOODBYE)
             return
+        state = open_state(ctx.config.calendar(branch), ctx.clock())
+        if not state.open:
+            await _closed(ctx, state)
+            return
         leg = await ring_branch(ctx, branch)
         if leg is None:
             record.outcome = Outcome.DESK_UNREACHABLE
-            await say_goodbye(ctx, Prompt.DESK_UNREACHABLE)
+            await take_message(ctx, Prompt.DESK_UNREACHABLE)
             return
         record.outcome = Outcome.CONNECTED
         record.hangup_by = await talk(ctx, leg)
@@ -54,14 +67,31 @@ async def answer(ctx: CallContext) -> None:
     await ctx.note("answered")
 
 
+def _hotline_closed(ctx: CallContext) -> OpenState | None:
+    """The hotline's own closed state when no branch at all takes calls now."""
+    now = ctx.clock()
+    if any(open_state(ctx.config.calendar(b), now).open for b in ctx.config.branches):
+        return None
+    return open_state(ctx.config.calendar(), now)
+
+
+async def _closed(ctx: CallContext, state: OpenState) -> None:
+    ctx.record.outcome = Outcome.CLOSED
+    await ctx.note("closed", reason=state.reason, holiday=state.holiday)
+    await take_message(ctx, Prompt.HOLIDAY if state.reason == "holiday" else Prompt.CLOSED)
+
+
 async def _choose(ctx: CallContext) -> Branch | None:
-    branch = await choose_branch(ctx)
-    if branch is not None:
-        ctx.record.branch_key = branch.key
-        ctx.record.branch_name = branch.name
-        ctx.record.agency = branch.agency
-        await ctx.save()
-        await ctx.note("branch", key=branch.key, agency=branch.agency)
+    selection = await choose_branch(ctx)
+    if selection is None:
+        return None
+    branch, by_default = selection
+    ctx.record.branch_key = branch.key
+    ctx.record.branch_name = branch.name
+    ctx.record.agency = branch.agency
+    await ctx.save()
+    await ctx.note("branch", key=branch.key, agency=branch.agency,
+                   chosen="default" if by_default else "caller")
     return branch
 
 

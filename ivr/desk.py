@@ -1,5 +1,6 @@
-"""Reach a desk: ring the branch's desks in turn while the caller hears ringback,
-then bridge the caller with the desk that answers."""
+"""Reach a desk: ring the branch's desks (in order, or all at once) while the
+caller hears ringback, fail over at once on busy/unreachable, after the ring
+timeout on no answer, within the branch's overall limit; then bridge."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from ivr.ari.errors import AriHttpError, ChannelGone
+from ivr.ari.errors import AriError, AriHttpError, ChannelGone
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, Dial, StasisEnd, StasisStart
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
 from routing.config import Branch
-from routing.menu import desks_to_ring
+from routing.desks import plan_desks
 
 RINGBACK = "tone:ring"
-# Dial states that end an attempt without an answer (Dial's DIALSTATUS values).
-FAILED_DIALSTATUS = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL", "DONTCALL"}
+# Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
+GUARD_SECONDS = 3.0
+# Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
+CAUSE_DIALSTATUS = {17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY", 34: "CONGESTION",
+                    38: "CONGESTION", 42: "CONGESTION"}
 
 
 @dataclass(frozen=True)
@@ -25,75 +29,153 @@ class DeskLeg:
     channel_id: str
 
 
-@dataclass(frozen=True)
-class DeskAttempt:
-    extension: str
-    dialstatus: str
-    cause: int | None = None
+@dataclass
+class _Ringback:
+    """The caller's ringback playback, swapped once for the "still trying" message."""
+
+    playback_id: str
+    still_trying_at: float
+    announced: bool = False
 
 
 async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
-    """Ring the branch's desks one after another; the first to answer is returned."""
-    ringback_id = new_id("ringback")
-    await ctx.ari.play(
-        ctx.channel_id, [ctx.prompts.media(Prompt.CONNECTING), RINGBACK], playback_id=ringback_id
-    )
+    """Ring the branch's desks per its strategy; the first to answer is returned."""
+    registered = {ext: await _is_registered(ctx, ext) for ext in branch.desks}
+    plan = plan_desks(branch, registered)
+    for extension in plan.skipped:
+        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
+    if not plan.waves:
+        return None
+    ringback = _Ringback(new_id("ringback"),
+                         time.monotonic() + ctx.config.menu.still_trying_after_seconds)
+    await ctx.ari.play(ctx.channel_id, [*ctx.media(Prompt.CONNECTING), RINGBACK],
+                       playback_id=ringback.playback_id)
+    overall = time.monotonic() + branch.max_wait_seconds
     try:
-        for extension in desks_to_ring(branch):
-            ctx.record.desk_dialled = extension
-            await ctx.save()
-            leg = await _ring_desk(ctx, extension, branch.ring_timeout_seconds)
+        for wave in plan.waves:
+            remaining = overall - time.monotonic()
+            if remaining < 1:
+                await ctx.note("desk_wait_limit", seconds=branch.max_wait_seconds)
+                break
+            leg = await _ring_wave(ctx, branch, wave, min(branch.ring_timeout_seconds, remaining),
+                                   ringback)
             if leg is not None:
                 return leg
         return None
     finally:
-        await ctx.ari.stop_playback(ringback_id)
+        await ctx.ari.stop_playback(ringback.playback_id)
 
 
-async def _ring_desk(ctx: CallContext, extension: str, ring_timeout: int) -> DeskLeg | None:
+async def _is_registered(ctx: CallContext, extension: str) -> bool:
+    try:
+        endpoint = await ctx.ari.get_endpoint("PJSIP", extension)
+    except AriError:
+        return False
+    return endpoint.state != "offline" and endpoint.state != "unknown"
+
+
+async def _ring_wave(
+    ctx: CallContext, branch: Branch, extensions: list[str], ring_timeout: float,
+    ringback: _Ringback,
+) -> DeskLeg | None:
+    """Ring `extensions` together; return the one that answers, hang up the rest."""
+    pending: dict[str, str] = {}  # channel id -> extension
+    last_status: dict[str, str] = {}
+    in_stasis: set[str] = set()
+    winner: DeskLeg | None = None
+    try:
+        for extension in extensions:
+            channel_id = await _dial_desk(ctx, branch, extension, int(ring_timeout))
+            if channel_id is not None:
+                pending[channel_id] = extension
+        deadline = time.monotonic() + ring_timeout + GUARD_SECONDS
+        while pending:
+            wake = min(deadline, ringback.still_trying_at) if not ringback.announced else deadline
+            event = await ctx.session.events_until(wake)
+            if (
+                event is None
+                and not ringback.announced
+                and time.monotonic() >= ringback.still_trying_at
+            ):
+                await _still_trying(ctx, ringback)
+                continue
+            if event is None:
+                for channel_id, extension in list(pending.items()):
+                    await _hangup_quietly(ctx, channel_id, "no_answer")
+                    await _attempt_ended(ctx, extension, "NOANSWER", 19, "ring timeout")
+                pending.clear()
+                return None
+            if isinstance(event, Dial) and event.peer.id in pending and event.dialstatus:
+                last_status[event.peer.id] = event.dialstatus
+            elif isinstance(event, StasisStart) and event.channel.id in pending:
+                in_stasis.add(event.channel.id)
+            elif isinstance(event, ChannelDestroyed) and event.channel.id in pending:
+                extension = pending.pop(event.channel.id)
+                status = last_status.get(event.channel.id, "")
+                if status in ("", "RINGING", "PROGRESS", "PROCEEDING"):
+                    status = CAUSE_DIALSTATUS.get(event.cause, "CHANUNAVAIL")
+                await _attempt_ended(ctx, extension, status, event.cause, event.cause_txt)
+                continue
+            else:
+                continue
+            # A desk has answered once Dial says ANSWER, and can join a bridge once
+            # its leg is in Stasis; the two events come in either order.
+            answered = [c for c in pending if last_status.get(c) == "ANSWER" and c in in_stasis]
+            if answered:
+                winner = DeskLeg(pending.pop(answered[0]), answered[0])
+                await _attempt_ended(ctx, winner.extension, "ANSWER", None, "answered")
+                return winner
+        return None
+    finally:
+        for channel_id in pending:
+            reason = "answered_elsewhere" if winner is not None else "normal"
+            await _hangup_quietly(ctx, channel_id, reason)
+
+
+async def _dial_desk(
+    ctx: CallContext, branch: Branch, extension: str, ring_timeout: int
+) -> str | None:
     channel_id = new_id("desk")
     ctx.session.own(channel_id)
-    await ctx.note("desk_dial", desk=extension, channel=channel_id)
+    ctx.record.desk_dialled = extension
+    await ctx.save()
+    await ctx.note("desk_dial", desk=extension, channel=channel_id, timeout=ring_timeout)
     try:
         await ctx.ari.create_channel(
             f"PJSIP/{extension}",
             app_args=f"desk,{ctx.channel_id}",
             channel_id=channel_id,
             originator=ctx.channel_id,
+            variables={
+                # What the desk phone shows: the citizen's number and the branch.
+                "CALLERID(num)": ctx.record.caller_number or "anonymous",
+                "CALLERID(name)": f"{branch.key}. {branch.name}",
+            },
         )
-        await ctx.ari.dial(channel_id, timeout=ring_timeout)
+        await ctx.ari.dial(channel_id, timeout=max(1, ring_timeout))
     except AriHttpError as exc:
-        # Asterisk refuses to create a leg to an endpoint with no contact.
-        await _attempt_failed(ctx, DeskAttempt(extension, "CHANUNAVAIL"), f"{exc.status}")
+        # Asterisk refuses to create a leg to an endpoint it cannot reach.
+        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, f"HTTP {exc.status}")
+        await _hangup_quietly(ctx, channel_id, "normal")
         return None
-    # Our own guard in case Asterisk never reports the end of the dial.
-    deadline = time.monotonic() + ring_timeout + 5
-    dialstatus = ""
-    while True:
-        event = await ctx.session.events_until(deadline)
-        if event is None:
-            await _hangup_quietly(ctx, channel_id)
-            await _attempt_failed(ctx, DeskAttempt(extension, "NOANSWER"), "guard timeout")
-            return None
-        if isinstance(event, Dial) and event.peer.id == channel_id and event.dialstatus:
-            dialstatus = event.dialstatus
-            if dialstatus == "ANSWER":
-                await ctx.note("desk_result", desk=extension, dialstatus=dialstatus)
-                return DeskLeg(extension, channel_id)
-        elif isinstance(event, StasisStart) and event.channel.id == channel_id:
-            return DeskLeg(extension, channel_id)
-        elif isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
-            status = dialstatus if dialstatus in FAILED_DIALSTATUS else "CHANUNAVAIL"
-            await _attempt_failed(ctx, DeskAttempt(extension, status, event.cause), event.cause_txt)
-            return None
+    return channel_id
 
 
-async def _attempt_failed(ctx: CallContext, attempt: DeskAttempt, why: str) -> None:
-    await ctx.note(
-        "desk_result", desk=attempt.extension, dialstatus=attempt.dialstatus,
-        cause=attempt.cause, detail=why,
-    )
-    ctx.log.info("desk did not answer", desk=attempt.extension, dialstatus=attempt.dialstatus)
+async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
+    ringback.announced = True
+    await ctx.ari.stop_playback(ringback.playback_id)
+    ringback.playback_id = new_id("ringback")
+    await ctx.ari.play(ctx.channel_id, [*ctx.media(Prompt.STILL_TRYING), RINGBACK],
+                       playback_id=ringback.playback_id)
+    await ctx.note("still_trying")
+
+
+async def _attempt_ended(
+    ctx: CallContext, extension: str, dialstatus: str, cause: int | None, why: str
+) -> None:
+    await ctx.note("desk_result", desk=extension, dialstatus=dialstatus, cause=cause, detail=why)
+    if dialstatus != "ANSWER":
+        ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)
 
 
 async def talk(ctx: CallContext, leg: DeskLeg) -> str:
@@ -116,13 +198,13 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
                 cause = event.cause if isinstance(event, ChannelHangupRequest) else None
                 if cause is not None:
                     ctx.record.hangup_cause = cause
-                await _hangup_quietly(ctx, ctx.channel_id)
+                await _hangup_quietly(ctx, ctx.channel_id, "normal")
                 return "desk"
     finally:
-        await _hangup_quietly(ctx, leg.channel_id)
+        await _hangup_quietly(ctx, leg.channel_id, "normal")
         await ctx.ari.destroy_bridge(bridge_id)
 
 
-async def _hangup_quietly(ctx: CallContext, channel_id: str) -> None:
+async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:
     with contextlib.suppress(ChannelGone):
-        await ctx.ari.hangup(channel_id)
+        await ctx.ari.hangup(channel_id, reason=reason)

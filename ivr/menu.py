@@ -10,23 +10,29 @@ from ivr.prompts import Prompt
 from routing.config import Branch
 from routing.menu import GiveUp, Reprompt, SelectBranch, decide_menu
 
+MAX_REPEATS = 5
 REPROMPT_PREFIX = {"invalid": Prompt.INVALID, "no_input": Prompt.NO_INPUT}
 
 
-async def choose_branch(ctx: CallContext) -> Branch | None:
-    """Run the menu until the caller picks a branch; None when every attempt is used up."""
+async def choose_branch(ctx: CallContext) -> tuple[Branch, bool] | None:
+    """Run the menu until a branch is chosen: (branch, by_default), or None when
+    every attempt is used up and no default branch is configured."""
     prompts = [Prompt.GREETING, Prompt.MENU]
-    attempt = 0
+    attempt = repeats = 0
     while True:
         attempt += 1
         digit = await play_and_collect(ctx, prompts, ctx.config.menu.digit_timeout_seconds)
         await ctx.note("digit", digit=digit, attempt=attempt)
         decision = decide_menu(ctx.config, digit, attempt)
         match decision:
-            case SelectBranch(branch):
-                return branch
-            case Reprompt("repeat"):
+            case SelectBranch(branch, by_default):
+                return branch, by_default
+            case Reprompt("repeat") if repeats < MAX_REPEATS:
+                # "*" replays the menu without using up an attempt (bounded).
                 attempt -= 1
+                repeats += 1
+                prompts = [Prompt.MENU]
+            case Reprompt("repeat"):
                 prompts = [Prompt.MENU]
             case Reprompt(reason):
                 prompts = [REPROMPT_PREFIX[reason], Prompt.MENU]

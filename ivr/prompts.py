@@ -22,6 +22,11 @@ class Prompt(StrEnum):
     CONNECTING = "connecting"
     DESK_UNREACHABLE = "desk_unreachable"
     GOODBYE = "goodbye"
+    CLOSED = "closed"
+    HOLIDAY = "holiday"
+    STILL_TRYING = "still_trying"
+    LEAVE_MESSAGE = "leave_message"
+    MESSAGE_SAVED = "message_saved"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -29,12 +34,17 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
     options = " ".join(f"Nhấn phím {b.key}: {b.name}." for b in sorted(config.branches, key=_key))
     return {
         Prompt.GREETING: menu.greeting,
-        Prompt.MENU: f"{menu.intro} {options}",
+        Prompt.MENU: f"{menu.intro} {options} {menu.repeat_hint}",
         Prompt.INVALID: menu.invalid,
         Prompt.NO_INPUT: menu.no_input,
         Prompt.CONNECTING: menu.connecting,
         Prompt.DESK_UNREACHABLE: menu.desk_unreachable,
         Prompt.GOODBYE: menu.goodbye,
+        Prompt.CLOSED: menu.closed,
+        Prompt.HOLIDAY: menu.holiday,
+        Prompt.STILL_TRYING: menu.still_trying,
+        Prompt.LEAVE_MESSAGE: menu.leave_message,
+        Prompt.MESSAGE_SAVED: menu.message_saved,
     }
 
 

@@ -28,6 +28,23 @@ def database_url() -> str:
 
 
 def configure(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        _run_migrations(connection)
+        return
+    # SQLite alters a table by copying it, dropping the original and renaming the copy
+    # (batch mode). With foreign keys on, dropping `calls` fails while `call_events`
+    # refers to it, so they are off during the migrations (the pragma does nothing
+    # inside a transaction, hence the commit before) and checked before the commit.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        _run_migrations(connection, check_foreign_keys=True)
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def _run_migrations(connection: Connection, *, check_foreign_keys: bool = False) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -35,6 +52,10 @@ def configure(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if check_foreign_keys:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:10]}")
 
 
 async def run_online(url: str) -> None:

@@ -8,17 +8,20 @@ so an admin can fix the file without reading a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
     model_validator,
 )
+
+from routing.hours import Calendar, Holiday, Period, Weekday, parse_period
 
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}$")]
 DialNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,15}$")]
@@ -42,8 +45,44 @@ class MenuConfig(_Strict):
     connecting: Text
     desk_unreachable: Text
     goodbye: Text
+    repeat_hint: Text = "Nhấn phím sao để nghe lại."
+    closed: Text = (
+        "Tổng đài hiện ngoài giờ làm việc. Giờ làm việc từ thứ Hai đến thứ Sáu, "
+        "buổi sáng từ 7 giờ đến 11 giờ 30, buổi chiều từ 13 giờ 30 đến 17 giờ."
+    )
+    holiday: Text = "Hôm nay là ngày nghỉ lễ, tổng đài tạm ngưng tiếp nhận cuộc gọi."
+    still_trying: Text = "Cán bộ phụ trách đang bận, xin quý vị vui lòng giữ máy."
+    leave_message: Text = (
+        "Xin quý vị để lại họ tên, số điện thoại và nội dung cần hỗ trợ sau tiếng bíp. "
+        "Nhấn phím thăng khi kết thúc. Cán bộ sẽ gọi lại cho quý vị."
+    )
+    message_saved: Text = "Lời nhắn của quý vị đã được ghi lại. Xin cảm ơn quý vị."
     digit_timeout_seconds: float = Field(default=6.0, gt=0, le=60)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    # After max_attempts without a valid key the caller is put through to this
+    # branch (general advice) instead of being hung up on; null: say goodbye.
+    default_branch: int | None = Field(default=9, ge=1, le=9)
+    # Ringing longer than this: tell the caller we are still trying (once).
+    still_trying_after_seconds: int = Field(default=20, ge=5, le=300)
+
+
+class VoicemailConfig(_Strict):
+    max_seconds: int = Field(default=120, ge=10, le=600)
+    # Quiet this long ends the message (a caller who forgot to press #).
+    max_silence_seconds: int = Field(default=10, ge=3, le=60)
+
+
+class HoursOverride(_Strict):
+    """A branch's own hours; what it leaves out comes from the hotline's `hours`."""
+
+    days: list[Weekday] | None = None
+    periods: list[Annotated[Period, BeforeValidator(parse_period)]] | None = None
+    holidays: list[Holiday] | None = None
+    extra_working_days: list[Holiday] | None = None
+
+
+Strategy = Literal["sequential", "ringall"]
+StationKind = Literal["department", "district", "commune", "other"]
 
 
 class Branch(_Strict):
@@ -51,7 +90,12 @@ class Branch(_Strict):
     name: Text
     agency: Text
     desks: list[Extension] = Field(min_length=1)
-    ring_timeout_seconds: int = Field(default=20, ge=5, le=120)
+    strategy: Strategy = "sequential"
+    # How long one desk (or, for ringall, all desks at once) rings.
+    ring_timeout_seconds: int = Field(default=20, ge=2, le=120)
+    # Overall limit on the caller's wait for a desk, across every attempt.
+    max_wait_seconds: int = Field(default=60, ge=5, le=600)
+    hours: HoursOverride | None = None
 
 
 class Desk(_Strict):
@@ -59,11 +103,22 @@ class Desk(_Strict):
     name: Text
 
 
+class Station(_Strict):
+    """An agency's line on the switchboard (one per Sở, district and commune UBND)."""
+
+    extension: Extension
+    agency: Text
+    kind: StationKind = "other"
+
+
 class HotlineConfig(_Strict):
     hotline: HotlineInfo
     menu: MenuConfig
+    voicemail: VoicemailConfig = VoicemailConfig()
+    hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)
+    stations: list[Station] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HotlineConfig:
@@ -76,6 +131,14 @@ class HotlineConfig(_Strict):
         if twice:
             raise ValueError(f"desk extension(s) listed more than once: {twice}")
         known = set(extensions)
+        stations = [s.extension for s in self.stations]
+        clash = sorted({e for e in stations if stations.count(e) > 1 or e in known})
+        if clash:
+            raise ValueError(f"station extension(s) used twice or also by a desk: {clash}")
+        if self.hotline.number in stations:
+            raise ValueError(f"hotline number {self.hotline.number} is also a station")
+        if self.menu.default_branch is not None and self.menu.default_branch not in keys:
+            raise ValueError(f"menu.default_branch {self.menu.default_branch} is not a branch key")
         for branch in self.branches:
             missing = [e for e in branch.desks if e not in known]
             if missing:
@@ -92,6 +155,16 @@ class HotlineConfig(_Strict):
 
     def desk(self, extension: str) -> Desk | None:
         return next((d for d in self.desks if d.extension == extension), None)
+
+    def station(self, extension: str) -> Station | None:
+        return next((s for s in self.stations if s.extension == extension), None)
+
+    def calendar(self, branch: Branch | None = None) -> Calendar:
+        """The hours that apply to `branch` (the hotline's own when None)."""
+        if branch is None or branch.hours is None:
+            return self.hours
+        override = branch.hours.model_dump(exclude_none=True)
+        return self.hours.model_copy(update=override)
 
 
 class ConfigError(Exception):

@@ -13,6 +13,8 @@ REPEAT_KEY = "*"
 @dataclass(frozen=True)
 class SelectBranch:
     branch: Branch
+    # True when the caller chose nothing valid and is put through to menu.default_branch.
+    by_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,9 @@ def decide_menu(config: HotlineConfig, digit: str | None, attempt: int) -> MenuD
     if digit == REPEAT_KEY:
         return Reprompt("repeat")
     reason: Literal["invalid", "no_input"] = "no_input" if digit is None else "invalid"
-    if attempt >= config.menu.max_attempts:
-        return GiveUp(reason)
-    return Reprompt(reason)
-
-
-def desks_to_ring(branch: Branch) -> list[str]:
-    """Desk extensions in the order they are tried (sequential for now)."""
-    return list(branch.desks)
+    if attempt < config.menu.max_attempts:
+        return Reprompt(reason)
+    default = config.branch(config.menu.default_branch) if config.menu.default_branch else None
+    if default is not None:
+        return SelectBranch(default, by_default=True)
+    return GiveUp(reason)

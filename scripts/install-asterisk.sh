@@ -13,8 +13,8 @@ fi
 # Use the Debian mirror apt already uses on this machine.
 mirror="${HOTLINE_DEBIAN_MIRROR:-}"
 if [ -z "$mirror" ]; then
-  mirror=$(grep -rhoE '^(URIs:|deb) +[a-z]+://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-    | awk '{print $2}' | grep -v security | head -n1)
+  mirror=$( (grep -rhoE '^(URIs:|deb) +[a-z]+://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true) \
+    | awk '$2 ~ /\/debian\/?$/ {print $2; exit}')
 fi
 mirror="${mirror%/}"
 [ -n "$mirror" ] || { echo "no Debian mirror found; set HOTLINE_DEBIAN_MIRROR" >&2; exit 1; }

@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ivr.ari.errors import AriConnectionError, AriError, NotFound, http_error
-from ivr.ari.models import Bridge, Channel, Endpoint, Playback
+from ivr.ari.models import Bridge, Channel, Endpoint, LiveRecording, Playback
 
 __all__ = ["AriClient"]
 
@@ -67,6 +67,40 @@ class AriClient:
         path = f"/channels/{_seg(channel_id)}/play/{_seg(playback_id)}"
         response = await self._request("POST", path, {"media": media_param, "lang": lang})
         return _parse(Playback, response)
+
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        format: str = "wav",
+        max_duration_seconds: int = 0,
+        max_silence_seconds: int = 0,
+        beep: bool = True,
+        terminate_on: str = "#",
+        if_exists: str = "overwrite",
+    ) -> LiveRecording:
+        """Record the channel into Asterisk's recording spool as ``name.format``."""
+        path = f"/channels/{_seg(channel_id)}/record"
+        params: dict[str, str | int | None] = {
+            "name": name,
+            "format": format,
+            "maxDurationSeconds": max_duration_seconds,
+            "maxSilenceSeconds": max_silence_seconds,
+            "beep": "true" if beep else "false",
+            "terminateOn": terminate_on,
+            "ifExists": if_exists,
+        }
+        response = await self._request("POST", path, params)
+        return _parse(LiveRecording, response)
+
+    async def stop_recording(self, name: str) -> bool:
+        """Stop and keep a live recording; False when it already ended (404)."""
+        try:
+            await self._request("POST", f"/recordings/live/{_seg(name)}/stop")
+        except NotFound:
+            return False
+        return True
 
     async def stop_playback(self, playback_id: str) -> bool:
         """Stop a playback; False if it had already finished (404)."""

@@ -40,9 +40,13 @@ __all__ = [
     "DialplanCEP",
     "Endpoint",
     "Event",
+    "LiveRecording",
     "Playback",
     "PlaybackFinished",
     "PlaybackStarted",
+    "RecordingFailed",
+    "RecordingFinished",
+    "RecordingStarted",
     "StasisEnd",
     "StasisStart",
     "UnknownEvent",
@@ -96,6 +100,17 @@ class Playback(_AriModel):
     media_uri: str
     target_uri: str
     state: str
+
+
+class LiveRecording(_AriModel):
+    name: str
+    format: str
+    state: str
+    target_uri: str = ""
+    duration: int | None = None
+    talking_duration: int | None = None
+    silence_duration: int | None = None
+    cause: str | None = None
 
 
 class Endpoint(_AriModel):
@@ -206,6 +221,18 @@ class ChannelUserevent(Event):
     channel: Channel | None = None
 
 
+class RecordingStarted(Event):
+    recording: LiveRecording
+
+
+class RecordingFinished(Event):
+    recording: LiveRecording
+
+
+class RecordingFailed(Event):
+    recording: LiveRecording
+
+
 class UnknownEvent(Event):
     """Any event type we do not model; ``raw`` is the whole message."""
 
@@ -237,6 +264,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChannelVarset,
         ApplicationReplaced,
         ChannelUserevent,
+        RecordingStarted,
+        RecordingFinished,
+        RecordingFailed,
     )
 }
 

@@ -8,6 +8,7 @@ caller with its own number so its call-log row can be found.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import os
@@ -18,9 +19,10 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,12 +45,54 @@ DESK_TONE_HZ = 1500
 pytestmark = pytest.mark.e2e
 
 
-@dataclass(frozen=True)
+@dataclass
 class Hotline:
     config: HotlineConfig
     settings: Settings
     pbx: EmbeddedAsterisk
     db_url: str
+    tmp: Path
+    service: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    def start_service(self, config_path: Path) -> None:
+        self.restarts += 1
+        self.config = load_config(config_path)
+        settings = self.settings.model_copy(update={"config": config_path})
+        self.service = _start_service(settings, self.pbx, self.tmp / f"service-{self.restarts}.log")
+
+    def stop_service(self) -> None:
+        if self.service is not None:
+            _stop_service(self.service)
+            self.service = None
+
+    @contextlib.contextmanager
+    def reconfigured(self, change: Callable[[dict[str, Any]], None]) -> Iterator[HotlineConfig]:
+        """Run the service on a changed copy of the e2e YAML, then back on the original."""
+        data = yaml.safe_load(Path(self.settings.config).read_text(encoding="utf-8"))
+        change(data)
+        path = self.tmp / f"hotline-{self.restarts + 1}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        self.stop_service()
+        self.start_service(path)
+        try:
+            yield self.config
+        finally:
+            self.stop_service()
+            self.start_service(Path(self.settings.config))
+
+    def callbacks_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HOTLINE_SECRETS_FILE": "/nonexistent",
+               "HOTLINE_DATABASE_URL": self.db_url}
+        return subprocess.run([sys.executable, "-m", "hotline.cli", "callbacks", *args],
+                              env=env, capture_output=True, text=True, cwd=REPO, timeout=60)
+
+    def station_password(self, extension: str) -> str:
+        return desk_password(self.settings.sip_secret.get_secret_value(), extension)
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.pbx.host_dir / "spool" / "recording"
 
     @property
     def registrar(self) -> str:
@@ -83,10 +127,13 @@ async def _events(url: str, call_id: str) -> list[CallEvent]:
         await engine.dispose()
 
 
-def e2e_config(shipped: Path, out: Path) -> Path:
-    """The shipped YAML with a short greeting and quick timeouts, so tests run fast.
+ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-    Branches, agencies and desks stay exactly as shipped."""
+
+def e2e_config(shipped: Path, out: Path) -> Path:
+    """The shipped YAML with a short greeting, quick timeouts and open round the
+    clock (tests that need closed hours change that), so tests run fast at any
+    hour. Branches, agencies, desks and stations stay exactly as shipped."""
     data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     data["menu"].update(
         greeting="Tổng đài cải cách hành chính.",
@@ -94,6 +141,11 @@ def e2e_config(shipped: Path, out: Path) -> Path:
         digit_timeout_seconds=2,
         max_attempts=2,
     )
+    data["hours"].update(days=ALL_DAYS, periods=["00:00-24:00"], holidays=[],
+                         extra_working_days=[])
+    data["voicemail"] = {"max_seconds": 20, "max_silence_seconds": 4}
+    for branch in data["branches"]:
+        branch["ring_timeout_seconds"] = 4
     out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return out
 
@@ -121,15 +173,18 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     if os.environ.get("HOTLINE_E2E_SIP_DEBUG"):
         pbx.cli("pjsip set logger on")
         pbx.cli("rtp set debug on")
-    service = _start_service(settings, pbx, tmp / "service.log")
+    hotline = Hotline(config=config, settings=settings, pbx=pbx, db_url=settings.database_url,
+                      tmp=tmp)
     try:
-        yield Hotline(config=config, settings=settings, pbx=pbx, db_url=settings.database_url)
+        hotline.start_service(config_path)
+        yield hotline
     finally:
-        _stop_service(service)
+        hotline.stop_service()
         pbx.stop()
-        log = (tmp / "service.log").read_text(errors="replace")
-        if "Traceback" in log:
-            sys.stderr.write(f"--- hotline serve log ---\n{log[-20000:]}\n")
+        for log_path in sorted(tmp.glob("service-*.log")):
+            log = log_path.read_text(errors="replace")
+            if "Traceback" in log:
+                sys.stderr.write(f"--- {log_path.name} ---\n{log[-20000:]}\n")
         (tmp / "asterisk.log").write_text(pbx.log_tail(2000))
         pbx.remove()
 
@@ -199,8 +254,13 @@ class DeskBank:
     def ensure(self, wanted: list[str]) -> dict[str, Phone]:
         """Register `wanted` desks (in that order of priority), dropping others."""
         wanted = wanted[:MAX_DESK_PHONES]
-        for ext in [e for e in self.phones if e not in wanted]:
+        evicted = [e for e in self.phones if e not in wanted]
+        for ext in evicted:
             self.sip.retire(self.phones.pop(ext))
+        self.sip.wait_until(
+            lambda: all(self.hotline.endpoint_state(e) != "online" for e in evicted), 10,
+            "dropped desks to unregister",
+        )
         secret = self.hotline.settings.sip_secret.get_secret_value()
         for ext in wanted:
             if ext not in self.phones:
@@ -215,6 +275,7 @@ class DeskBank:
         for ext in wanted:
             self.phones[ext].auto_answer = True
             self.phones[ext].answer_code = 200
+            self.phones[ext].answer_after = 0.0
         return dict(self.phones)
 
     def _wait_online(self, ext: str) -> None:

@@ -45,16 +45,21 @@ class SipStack:
     def pump(self, seconds: float = 0.0) -> None:
         end = time.monotonic() + seconds
         while True:
-            self.ep.libHandleEvents(10)
+            self._step()
             if time.monotonic() >= end:
                 return
+
+    def _step(self) -> None:
+        self.ep.libHandleEvents(10)
+        for phone in self.phones:
+            phone.answer_due_calls()
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-            self.ep.libHandleEvents(10)
+            self._step()
 
     def phone(
         self, user: str, registrar: str, password: str | None = None, *, auto_answer: bool = False
@@ -93,6 +98,8 @@ class Phone(pj.Account):  # type: ignore[misc]
         self.registrar = registrar
         self.auto_answer = auto_answer
         self.answer_code = 200
+        self.answer_after = 0.0  # seconds of ringing before auto-answer
+        self._due: list[tuple[float, PhoneCall]] = []
         self.registered = False
         self.reg_code = 0
         self.calls: list[PhoneCall] = []
@@ -116,8 +123,22 @@ class Phone(pj.Account):  # type: ignore[misc]
         call = PhoneCall(self, prm.callId)
         self.calls.append(call)
         op = pj.CallOpParam()
-        op.statusCode = self.answer_code if self.auto_answer else 180
+        if self.auto_answer and self.answer_after <= 0:
+            op.statusCode = self.answer_code
+        else:
+            op.statusCode = 180
+            if self.auto_answer:
+                self._due.append((time.monotonic() + self.answer_after, call))
         call.answer(op)
+
+    def answer_due_calls(self) -> None:
+        now = time.monotonic()
+        for due, call in [d for d in self._due if d[0] <= now]:
+            self._due.remove((due, call))
+            if not call.disconnected:
+                op = pj.CallOpParam()
+                op.statusCode = self.answer_code
+                call.answer(op)
 
     def call(self, number: str) -> PhoneCall:
         call = PhoneCall(self)

@@ -119,17 +119,3 @@ def test_caller_hanging_up_in_the_menu_is_logged_as_abandoned(
     record = hotline.call_record(caller.user)
     assert record is not None and record.branch_key is None and record.hangup_by == "caller"
     assert not any(p.calls for p in desks.values())
-
-
-def test_caller_pressing_nothing_hears_the_menu_again_then_is_logged_no_selection(
-    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
-) -> None:
-    desks = desk_bank.ensure([d.extension for d in hotline.config.desks])
-    call = _dial_hotline(sip, caller, hotline)
-    sip.wait_until(lambda: call.disconnected, 120, "the hotline to give up and hang up")
-    _wait_log(sip, hotline, caller.user, Outcome.NO_SELECTION)
-    record = hotline.call_record(caller.user)
-    assert record is not None and record.hangup_by == "system"
-    digits = [e for e in hotline.call_events(record.call_id) if e.kind == "digit"]
-    assert [e.detail.get("digit") for e in digits] == [None] * hotline.config.menu.max_attempts
-    assert not any(p.calls for p in desks.values())

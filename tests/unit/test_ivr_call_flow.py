@@ -1,0 +1,904 @@
+"""The call flow `ivr.call.handle_call`, driven like Asterisk 22 drives it.
+
+`FakeAri` stands in for `ivr.ari.client.AriClient`: same async methods and signatures
+(checked below), records every request, keeps the few facts ARI would (live channels,
+playbacks, bridges) and answers requests with the events Asterisk sends, shaped like
+the recorded traces in the shared `ari-traces/*.jsonl` and parsed with
+`ivr.ari.models.parse_event`. The test starts `handle_call` as a task and pushes
+what the people on the line do (press a key, pick up, hang up) into the `CallSession`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from calllog.memory import InMemoryCallLog
+from calllog.model import CallEvent, CallRecord, Outcome
+from ivr.ari.client import AriClient
+from ivr.ari.errors import AriHttpError, ChannelGone, NotFound
+from ivr.ari.models import Bridge, Channel, Event, Playback, StasisStart, parse_event
+from ivr.call import handle_call
+from ivr.context import CallContext
+from ivr.prompts import Prompt, PromptLibrary
+from ivr.session import CallSession
+from routing.config import HotlineConfig, load_config
+
+CONFIG = load_config(Path(__file__).resolve().parents[2] / "config" / "hotline.yaml")
+PROMPTS = PromptLibrary("/x")
+FALLBACK = "hotline-fallback"
+
+CALLER_ID = "1795456418.16"
+CALLER_NUMBER = "0939123456"
+T0 = datetime(2026, 11, 23, 2, 0, 0, tzinfo=UTC)
+
+ARI_TIME = "2026-11-23T09:00:00.000+0700"
+
+
+def media(*prompts: Prompt) -> list[str]:
+    return [PROMPTS.media(p) for p in prompts]
+
+
+def with_menu(config: HotlineConfig, **changes: Any) -> HotlineConfig:
+    return config.model_copy(update={"menu": config.menu.model_copy(update=changes)})
+
+
+# --- ARI events, shaped like the recorded ones ----------------------------------------
+
+
+def caller_channel(state: str = "Up") -> dict[str, Any]:
+    return {
+        "id": CALLER_ID,
+        "name": "PJSIP/trunk-00000008",
+        "state": state,
+        "protocol_id": "1-21062@127.0.0.1",
+        "caller": {"name": "", "number": CALLER_NUMBER},
+        "connected": {"name": "", "number": ""},
+        "accountcode": "",
+        "dialplan": {
+            "context": "from-trunk",
+            "exten": CONFIG.hotline.number,
+            "priority": 2,
+            "app_name": "Stasis",
+            "app_data": "hotline",
+        },
+        "creationtime": ARI_TIME,
+        "language": "en",
+    }
+
+
+def desk_channel(channel_id: str, extension: str, state: str, in_stasis: bool) -> dict[str, Any]:
+    app = ("Stasis", f"hotline,desk,{CALLER_ID}") if in_stasis else ("AppDial2", "(Outgoing Line)")
+    return {
+        "id": channel_id,
+        "name": f"PJSIP/{extension}-0000000a",
+        "state": state,
+        "protocol_id": "57ac4c18-af9f-43c5-b7da-67e1458035f0",
+        "caller": {"name": f"Desk {extension}", "number": CALLER_NUMBER},
+        "connected": {"name": "", "number": CALLER_NUMBER},
+        "accountcode": "",
+        "dialplan": {
+            "context": "from-desk",
+            "exten": "s",
+            "priority": 1,
+            "app_name": app[0],
+            "app_data": app[1],
+        },
+        "creationtime": ARI_TIME,
+        "language": "en",
+    }
+
+
+def ari_event(event_type: str, **fields: Any) -> Event:
+    return parse_event(
+        {
+            "type": event_type,
+            "timestamp": ARI_TIME,
+            **fields,
+            "asterisk_id": "02:fc:00:00:00:01",
+            "application": "hotline",
+        }
+    )
+
+
+def stasis_start_of_caller() -> StasisStart:
+    event = ari_event("StasisStart", args=[], channel=caller_channel(state="Ring"))
+    assert isinstance(event, StasisStart)
+    return event
+
+
+# --- the fake ARI client -------------------------------------------------------------
+
+SILENCE = None
+"""A menu step where the caller lets the prompt play to the end and presses nothing."""
+
+CallerAtMenu = str | None
+DeskBehaviour = Literal["answer", "busy", "ring"]
+
+
+@dataclass
+class AriCall:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass(repr=False)
+class FakeAri:
+    """`AriClient` as Asterisk 22 answers it, for one caller.
+
+    - `menu`: what the caller does at each menu prompt, in turn: a key (pressed while
+      the prompt plays: barge-in) or `SILENCE`. When the list is used up the prompt
+      keeps playing and the test decides what happens next.
+    - `desks`: how each desk answers `dial` (default "answer").
+    - `errors`: an exception a method raises (every time it is called).
+    - `when`: something that happens on the line as the flow makes a request, before
+      ARI answers it (once), e.g. `when["create_bridge"] = ari.caller_hangs_up`.
+    """
+
+    session: CallSession
+    menu: list[CallerAtMenu] = field(default_factory=list)
+    desks: dict[str, DeskBehaviour] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
+    when: dict[str, Callable[[], None]] = field(default_factory=dict)
+    calls: list[AriCall] = field(default_factory=list)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    playing: dict[str, str] = field(default_factory=dict)
+    bridges: dict[str, list[str]] = field(default_factory=dict)
+    owned_when_created: dict[str, bool] = field(default_factory=dict)
+    extensions: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.channels[CALLER_ID] = caller_channel()
+        self._requested = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"FakeAri(requests={self.methods}, live channels={sorted(self.channels)})"
+
+    # -- AriClient's methods used by ivr/ (signatures checked against AriClient) --
+
+    async def answer(self, channel_id: str) -> None:
+        await self._request("answer", channel_id=channel_id)
+        self._live(channel_id)
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self._request("hangup", channel_id=channel_id, reason=reason)
+        self._live(channel_id)
+        del self.channels[channel_id]
+
+    async def play(
+        self,
+        channel_id: str,
+        media: str | list[str],
+        playback_id: str,
+        lang: str | None = None,
+    ) -> Playback:
+        await self._request(
+            "play", channel_id=channel_id, media=media, playback_id=playback_id, lang=lang
+        )
+        self._live(channel_id)
+        items = [media] if isinstance(media, str) else list(media)
+        self.playing[playback_id] = channel_id
+        self._deliver("PlaybackStarted", playback=self._playback(playback_id, "playing"))
+        if PROMPTS.media(Prompt.MENU) in items:
+            if self.menu:
+                key = self.menu.pop(0)
+                if key is SILENCE:
+                    self._finish(playback_id, "done")
+                else:
+                    self.press(key)
+            # else the menu keeps playing: the test decides what the caller does
+        elif not any(item.startswith("tone:") for item in items):
+            self._finish(playback_id, "done")  # a message plays to its end; tones go on
+        return Playback.model_validate(self._playback(playback_id, "queued"))
+
+    async def stop_playback(self, playback_id: str) -> bool:
+        await self._request("stop_playback", playback_id=playback_id)
+        if playback_id not in self.playing:
+            return False
+        self._finish(playback_id, "done")
+        return True
+
+    async def create_channel(
+        self,
+        endpoint: str,
+        *,
+        app_args: str = "",
+        channel_id: str | None = None,
+        originator: str | None = None,
+        formats: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Channel:
+        await self._request(
+            "create_channel", endpoint=endpoint, app_args=app_args, channel_id=channel_id,
+            originator=originator, formats=formats, variables=variables,
+        )
+        assert channel_id is not None, "the flow chooses desk channel ids itself"
+        self.owned_when_created[channel_id] = channel_id in self.session.channel_ids
+        extension = endpoint.removeprefix("PJSIP/")
+        self.extensions[channel_id] = extension
+        self.channels[channel_id] = desk_channel(channel_id, extension, "Down", False)
+        return Channel.model_validate(self.channels[channel_id])
+
+    async def dial(
+        self,
+        channel_id: str,
+        *,
+        caller: str | None = None,
+        timeout: int | None = None,
+    ) -> None:
+        await self._request("dial", channel_id=channel_id, caller=caller, timeout=timeout)
+        self._live(channel_id)
+        extension = self.extensions[channel_id]
+        down = desk_channel(channel_id, extension, "Down", False)
+        self._deliver("Dial", dialstatus="", forward="", dialstring=extension, peer=down)
+        match self.desks.get(extension, "answer"):
+            case "answer":
+                ringing = desk_channel(channel_id, extension, "Ringing", False)
+                up = desk_channel(channel_id, extension, "Up", False)
+                self._deliver("Dial", dialstatus="RINGING", dialstring=extension, peer=ringing)
+                self._deliver("Dial", dialstatus="ANSWER", dialstring=extension, peer=up)
+                self.channels[channel_id] = desk_channel(channel_id, extension, "Up", True)
+                self._deliver(
+                    "StasisStart", args=["desk", CALLER_ID], channel=self.channels[channel_id]
+                )
+            case "busy":  # busy.jsonl: 486 from the phone
+                self._deliver("ChannelHangupRequest", cause=17, tech_cause=486, channel=down)
+                self._deliver("Dial", dialstatus="BUSY", dialstring=extension, peer=down)
+                self._gone(channel_id, 17, "User busy")
+            case "ring":
+                ringing = desk_channel(channel_id, extension, "Ringing", False)
+                self.channels[channel_id] = ringing
+                self._deliver("Dial", dialstatus="RINGING", dialstring=extension, peer=ringing)
+
+    async def create_bridge(
+        self, bridge_id: str, *, bridge_type: str = "mixing", name: str = ""
+    ) -> Bridge:
+        await self._request("create_bridge", bridge_id=bridge_id, bridge_type=bridge_type,
+                            name=name)
+        self.bridges[bridge_id] = []
+        return Bridge(id=bridge_id, technology="simple_bridge", bridge_type=bridge_type,
+                      bridge_class="stasis", name=name)
+
+    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
+        await self._request("add_channel", bridge_id=bridge_id, channel_id=channel_id)
+        path = f"/bridges/{bridge_id}/addChannel"
+        if bridge_id not in self.bridges:
+            raise NotFound("POST", path, 404, '{"message": "Bridge not found"}')
+        if channel_id not in self.channels:
+            raise ChannelGone("POST", path, 400, '{"message": "Channel not found"}',
+                              channel_id=channel_id)
+        self.bridges[bridge_id].append(channel_id)
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        await self._request("destroy_bridge", bridge_id=bridge_id)
+        return self.bridges.pop(bridge_id, None) is not None
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        await self._request("continue_in_dialplan", channel_id=channel_id, context=context,
+                            extension=extension, priority=priority, label=label)
+        self._live(channel_id)
+
+    # -- what the people on the line do ------------------------------------------
+
+    def press(self, digit: str) -> None:
+        self._deliver("ChannelDtmfReceived", digit=digit, duration_ms=280,
+                      channel=self.channels[CALLER_ID])
+
+    def caller_hangs_up(self, cause: int = 16) -> None:
+        """As caller-hangup.jsonl: hangup request, playbacks fail, StasisEnd (the
+        inbound channel gets no ChannelDestroyed once it has left Stasis)."""
+        channel = self.channels.pop(CALLER_ID)
+        self._deliver("ChannelHangupRequest", cause=cause, channel=channel)
+        for playback_id, target in list(self.playing.items()):
+            if target == CALLER_ID:
+                self._finish(playback_id, "failed")
+        self._deliver("StasisEnd", channel=channel)
+
+    def desk_hangs_up(self, channel_id: str, cause: int = 16) -> None:
+        channel = self.channels[channel_id]
+        self._deliver("ChannelHangupRequest", cause=cause, channel=channel)
+        self._deliver("StasisEnd", channel=channel)
+        self._gone(channel_id, cause, "Normal Clearing")
+
+    # -- what the test reads ------------------------------------------------------
+
+    def called(self, method: str) -> list[AriCall]:
+        return [call for call in self.calls if call.method == method]
+
+    @property
+    def methods(self) -> list[str]:
+        return [call.method for call in self.calls]
+
+    def index(self, method: str, **args: Any) -> int:
+        """Position of the first request to `method` with these arguments."""
+        for n, call in enumerate(self.calls):
+            if call.method == method and all(call.args[k] == v for k, v in args.items()):
+                return n
+        raise AssertionError(f"no {method}({args}) in {self.calls}")
+
+    def hung_up(self) -> list[str]:
+        return [call.args["channel_id"] for call in self.called("hangup")]
+
+    async def until(self, method: str, count: int = 1) -> None:
+        """Wait (at most a second) until the flow made `count` requests to `method`."""
+        async with asyncio.timeout(1.0):
+            while len(self.called(method)) < count:
+                self._requested.clear()
+                await self._requested.wait()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    async def _request(self, method: str, **args: Any) -> None:
+        await asyncio.sleep(0)  # an HTTP round trip lets other tasks run
+        # From here to the end of the fake's method nothing awaits: a test that sees
+        # the request in `calls` also sees the events Asterisk sent in answer to it.
+        self.calls.append(AriCall(method, args))
+        self._requested.set()
+        if method in self.when:
+            self.when.pop(method)()
+        if method in self.errors:
+            raise self.errors[method]
+
+    def _live(self, channel_id: str) -> None:
+        if channel_id not in self.channels:
+            raise ChannelGone("POST", f"/channels/{channel_id}", 404,
+                              '{"message": "Channel not found"}', channel_id=channel_id)
+
+    def _deliver(self, event_type: str, **fields: Any) -> None:
+        self.session.deliver(ari_event(event_type, **fields))
+
+    def _playback(self, playback_id: str, state: str) -> dict[str, Any]:
+        return {"id": playback_id, "media_uri": "sound:x", "language": "en",
+                "target_uri": f"channel:{self.playing.get(playback_id, CALLER_ID)}",
+                "state": state}
+
+    def _finish(self, playback_id: str, state: str) -> None:
+        self._deliver("PlaybackFinished", playback=self._playback(playback_id, state))
+        del self.playing[playback_id]
+
+    def _gone(self, channel_id: str, cause: int, cause_txt: str) -> None:
+        channel = self.channels.pop(channel_id)
+        self._deliver("ChannelDestroyed", cause=cause, cause_txt=cause_txt, channel=channel)
+
+
+def test_fake_has_the_signatures_of_the_real_client() -> None:
+    used_by_ivr = [
+        "answer", "play", "stop_playback", "create_channel", "dial", "hangup",
+        "create_bridge", "add_channel", "destroy_bridge", "continue_in_dialplan",
+    ]
+    for name in used_by_ivr:
+        real, fake = getattr(AriClient, name), getattr(FakeAri, name)
+        assert inspect.iscoroutinefunction(fake), name
+        assert inspect.signature(fake) == inspect.signature(real), name
+
+
+# --- one call -------------------------------------------------------------------------
+
+
+class TickingClock:
+    """A fixed start that moves on one second at every reading: times are
+    deterministic and each milestone is later than the one before."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += timedelta(seconds=1)
+        return now
+
+
+class WatchedCallLog(InMemoryCallLog):
+    """The in-memory call log, telling the test when the flow notes a step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._appended = asyncio.Event()
+
+    async def append_event(self, event: CallEvent) -> None:
+        await super().append_event(event)
+        self._appended.set()
+
+    async def until_noted(self, kind: str) -> None:
+        """Wait (at most a second) until the call's timeline has a `kind` step."""
+        async with asyncio.timeout(1.0):
+            while kind not in [e.kind for e in await self.events(CALLER_ID)]:
+                self._appended.clear()
+                await self._appended.wait()
+
+
+@dataclass
+class Call:
+    ari: FakeAri
+    calllog: WatchedCallLog
+    ctx: CallContext = field(repr=False)
+
+    async def run(self) -> asyncio.Task[None]:
+        return asyncio.create_task(handle_call(self.ctx), name=f"call-{CALLER_ID}")
+
+    async def record(self) -> CallRecord:
+        record = await self.calllog.get(CALLER_ID)
+        assert record is not None
+        return record
+
+    async def timeline(self) -> list[CallEvent]:
+        return await self.calllog.events(CALLER_ID)
+
+    async def kinds(self) -> list[str]:
+        return [event.kind for event in await self.timeline()]
+
+    async def details(self, kind: str) -> list[Mapping[str, str | int | None]]:
+        return [event.detail for event in await self.timeline() if event.kind == kind]
+
+    def desk_channel_id(self) -> str:
+        (create,) = self.ari.called("create_channel")
+        channel_id = create.args["channel_id"]
+        assert isinstance(channel_id, str)
+        return channel_id
+
+
+def new_call(config: HotlineConfig = CONFIG, calllog: WatchedCallLog | None = None) -> Call:
+    """A call as `HotlineApp._start_call` sets it up for a new StasisStart."""
+    channel = stasis_start_of_caller().channel
+    session = CallSession(channel.id)
+    clock = TickingClock(T0)
+    calllog = calllog or WatchedCallLog()
+    ctx = CallContext(
+        ari=FakeAri(session),  # type: ignore[arg-type]  # a typed fake, checked above
+        session=session,
+        record=CallRecord(
+            call_id=channel.id,
+            caller_number=channel.caller.number,
+            caller_name=channel.caller.name,
+            started_at=clock(),
+        ),
+        calllog=calllog,
+        config=config,
+        prompts=PROMPTS,
+        clock=clock,
+        log=structlog.get_logger("ivr.app").bind(call_id=channel.id,
+                                                 caller=channel.caller.number),
+        fallback_context=FALLBACK,
+    )
+    assert isinstance(ctx.ari, FakeAri)
+    return Call(ari=ctx.ari, calllog=calllog, ctx=ctx)
+
+
+async def finished(task: asyncio.Task[None]) -> None:
+    await asyncio.wait_for(task, timeout=2.0)
+
+
+async def connect_to_desk(call: Call, *keys: CallerAtMenu) -> asyncio.Task[None]:
+    """Start the call; the caller presses `keys`; wait until caller and desk are bridged."""
+    call.ari.menu = list(keys)
+    task = await call.run()
+    await call.calllog.until_noted("bridged")
+    return task
+
+
+# --- connected calls ------------------------------------------------------------------
+
+
+async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() -> None:
+    call = new_call()
+    task = await connect_to_desk(call, "4")
+    call.ari.caller_hangs_up(cause=16)
+    await finished(task)
+
+    ari = call.ari
+    desk = call.desk_channel_id()
+    assert ari.index("answer", channel_id=CALLER_ID) < ari.index("play")
+
+    (menu_play, ringback_play) = ari.called("play")[:2]
+    assert menu_play.args["media"] == media(Prompt.GREETING, Prompt.MENU)
+    assert ari.called("stop_playback")[0].args["playback_id"] == menu_play.args["playback_id"]
+    assert ringback_play.args["media"] == [*media(Prompt.CONNECTING), "tone:ring"]
+
+    (create,) = ari.called("create_channel")
+    assert create.args["endpoint"] == "PJSIP/1401"
+    assert create.args["app_args"] == f"desk,{CALLER_ID}"
+    assert create.args["originator"] == CALLER_ID
+    assert ari.owned_when_created[desk] is True  # its events reach this call from the start
+    assert desk in call.ctx.session.channel_ids
+    (dial,) = ari.called("dial")
+    assert dial.args == {"channel_id": desk, "caller": None, "timeout": 20}
+
+    (bridge,) = ari.called("create_bridge")
+    bridge_id = bridge.args["bridge_id"]
+    assert bridge.args["bridge_type"] == "mixing"
+    added = [c.args for c in ari.called("add_channel")]
+    assert added == [
+        {"bridge_id": bridge_id, "channel_id": CALLER_ID},
+        {"bridge_id": bridge_id, "channel_id": desk},
+    ]
+    assert ari.hung_up() == [desk]
+    assert [c.args["bridge_id"] for c in ari.called("destroy_bridge")] == [bridge_id]
+    assert ari.bridges == {}
+    assert ari.called("continue_in_dialplan") == []
+
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert (record.branch_key, record.branch_name) == (4, "Cải cách thủ tục hành chính")
+    assert record.agency == "Văn phòng Ủy ban nhân dân tỉnh"
+    assert (record.desk_dialled, record.desk_answered) == ("1401", "1401")
+    assert record.hangup_by == "caller"
+    assert record.hangup_cause == 16
+    assert record.caller_number == CALLER_NUMBER
+    assert record.answered_at is not None and record.bridged_at is not None
+    assert record.ended_at is not None
+    assert record.started_at < record.answered_at < record.bridged_at < record.ended_at
+
+    timeline = await call.timeline()
+    assert [e.kind for e in timeline] == [
+        "answered", "digit", "branch", "desk_dial", "desk_result", "bridged", "ended",
+    ]
+    assert [e.at for e in timeline] == sorted(e.at for e in timeline)
+    assert await call.details("digit") == [{"digit": "4", "attempt": 1}]
+    assert await call.details("branch") == [
+        {"key": 4, "agency": "Văn phòng Ủy ban nhân dân tỉnh"}
+    ]
+    assert await call.details("desk_result") == [{"desk": "1401", "dialstatus": "ANSWER"}]
+    assert (await call.details("ended"))[0]["outcome"] == "connected"
+
+
+async def test_desk_hanging_up_first_ends_the_call_for_the_caller() -> None:
+    call = new_call()
+    task = await connect_to_desk(call, "4")
+    desk = call.desk_channel_id()
+    call.ari.desk_hangs_up(desk, cause=16)
+    await finished(task)
+
+    assert CALLER_ID in call.ari.hung_up()
+    assert call.ari.bridges == {}
+    assert len(call.ari.called("destroy_bridge")) == 1
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert record.hangup_by == "desk"
+    assert record.desk_answered == "1401"
+    assert (await call.kinds())[-2:] == ["bridged", "ended"]
+
+
+async def test_call_started_and_call_ended_are_logged_at_info() -> None:
+    call = new_call()
+    with capture_logs() as logs:
+        task = await connect_to_desk(call, "4")
+        call.ari.caller_hangs_up()
+        await finished(task)
+
+    infos = [entry for entry in logs if entry["log_level"] == "info"]
+    assert [entry["event"] for entry in infos] == ["call started", "call ended"]
+    started, ended = infos
+    assert started["caller"] == CALLER_NUMBER
+    assert started["call_id"] == CALLER_ID
+    assert ended["call_id"] == CALLER_ID
+    assert ended["outcome"] == "connected"
+    assert ended["branch"] == 4
+    assert ended["desk"] == "1401"
+    assert ended["hangup_by"] == "caller"
+    assert all(entry["log_level"] in ("debug", "info") for entry in logs)
+
+
+# --- the menu -------------------------------------------------------------------------
+
+
+async def test_caller_hanging_up_during_the_menu_abandons_in_menu() -> None:
+    call = new_call()
+    task = await call.run()
+    await call.ari.until("play")
+    call.ari.caller_hangs_up(cause=16)
+    await finished(task)
+
+    assert "create_channel" not in call.ari.methods
+    assert "hangup" not in call.ari.methods
+    record = await call.record()
+    assert record.outcome is Outcome.ABANDONED_IN_MENU
+    assert record.hangup_by == "caller"
+    assert record.branch_key is None and record.desk_dialled is None
+    assert record.ended_at is not None
+    assert await call.kinds() == ["answered", "ended"]
+
+
+async def test_silence_on_every_attempt_says_goodbye_and_hangs_up() -> None:
+    call = new_call(with_menu(CONFIG, digit_timeout_seconds=0.05))
+    call.ari.menu = [SILENCE, SILENCE, SILENCE]
+    await finished(await call.run())
+
+    assert [c.args["media"] for c in call.ari.called("play")] == [
+        media(Prompt.GREETING, Prompt.MENU),
+        media(Prompt.NO_INPUT, Prompt.MENU),
+        media(Prompt.NO_INPUT, Prompt.MENU),
+        media(Prompt.GOODBYE),
+    ]
+    assert call.ari.hung_up() == [CALLER_ID]
+    assert "create_channel" not in call.ari.methods
+    record = await call.record()
+    assert record.outcome is Outcome.NO_SELECTION
+    assert record.hangup_by == "system"
+    assert record.branch_key is None
+    assert await call.details("digit") == [
+        {"digit": None, "attempt": 1},
+        {"digit": None, "attempt": 2},
+        {"digit": None, "attempt": 3},
+    ]
+    assert await call.kinds() == ["answered", "digit", "digit", "digit", "ended"]
+
+
+async def test_invalid_key_reprompts_then_a_valid_key_connects() -> None:
+    call = new_call()
+    task = await connect_to_desk(call, "0", "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    menu_plays = [c.args["media"] for c in call.ari.called("play")][:2]
+    assert menu_plays == [
+        media(Prompt.GREETING, Prompt.MENU),
+        media(Prompt.INVALID, Prompt.MENU),
+    ]
+    assert await call.details("digit") == [
+        {"digit": "0", "attempt": 1},
+        {"digit": "4", "attempt": 2},
+    ]
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert record.branch_key == 4
+
+
+async def test_star_repeats_the_menu_without_using_an_attempt() -> None:
+    call = new_call(with_menu(CONFIG, max_attempts=2))
+    task = await connect_to_desk(call, "*", "*", "0", "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert [c.args["media"] for c in call.ari.called("play")][:4] == [
+        media(Prompt.GREETING, Prompt.MENU),
+        media(Prompt.MENU),
+        media(Prompt.MENU),
+        media(Prompt.INVALID, Prompt.MENU),
+    ]
+    assert [d["attempt"] for d in await call.details("digit")] == [1, 1, 1, 2]
+    assert (await call.record()).branch_key == 4
+
+
+async def test_each_key_stops_its_own_prompt() -> None:
+    call = new_call()
+    task = await connect_to_desk(call, "0", "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    menu_ids = [c.args["playback_id"] for c in call.ari.called("play")][:2]
+    stopped = [c.args["playback_id"] for c in call.ari.called("stop_playback")][:2]
+    assert stopped == menu_ids
+    assert len(set(menu_ids)) == 2
+
+
+# --- desks that do not answer ---------------------------------------------------------
+
+
+async def test_busy_desk_tells_the_caller_and_hangs_up() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.desks["1401"] = "busy"
+    await finished(await call.run())
+
+    ari = call.ari
+    ringback = ari.called("play")[1].args["playback_id"]
+    unreachable = ari.index("play", media=media(Prompt.DESK_UNREACHABLE))
+    assert ari.index("stop_playback", playback_id=ringback) < unreachable
+    assert ari.index("hangup", channel_id=CALLER_ID) > unreachable
+    assert "create_bridge" not in ari.methods
+    record = await call.record()
+    assert record.outcome is Outcome.DESK_UNREACHABLE
+    assert record.hangup_by == "system"
+    assert (record.desk_dialled, record.desk_answered) == ("1401", None)
+    assert await call.details("desk_result") == [
+        {"desk": "1401", "dialstatus": "BUSY", "cause": 17, "detail": "User busy"}
+    ]
+    assert await call.kinds() == [
+        "answered", "digit", "branch", "desk_dial", "desk_result", "ended",
+    ]
+
+
+async def test_desk_asterisk_cannot_reach_is_unreachable() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.errors["create_channel"] = AriHttpError(
+        "POST", "/channels/create", 500, '{"message": "Allocation failed"}'
+    )
+    await finished(await call.run())
+
+    assert "dial" not in call.ari.methods
+    assert call.ari.index("play", media=media(Prompt.DESK_UNREACHABLE)) > 0
+    assert call.ari.hung_up() == [CALLER_ID]
+    record = await call.record()
+    assert record.outcome is Outcome.DESK_UNREACHABLE
+    assert record.hangup_by == "system"
+    (result,) = await call.details("desk_result")
+    assert result["dialstatus"] == "CHANUNAVAIL"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/desk.py::_ring_desk leaves the channel it created when dial() fails",
+)
+async def test_desk_channel_is_hung_up_when_asterisk_refuses_to_dial_it() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.errors["dial"] = AriHttpError(
+        "POST", "/channels/x/dial", 409, '{"message": "Channel is not in the expected state"}'
+    )
+    await finished(await call.run())
+
+    assert (await call.record()).outcome is Outcome.DESK_UNREACHABLE
+    assert call.desk_channel_id() in call.ari.hung_up()
+
+
+async def test_caller_hanging_up_while_the_desk_rings_abandons_while_ringing() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.desks["1401"] = "ring"
+    task = await call.run()
+    await call.ari.until("dial")
+    call.ari.caller_hangs_up(cause=16)
+    await finished(task)
+
+    record = await call.record()
+    assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
+    assert record.hangup_by == "caller"
+    assert (record.desk_dialled, record.desk_answered) == ("1401", None)
+    assert "create_bridge" not in call.ari.methods
+    assert await call.kinds() == ["answered", "digit", "branch", "desk_dial", "ended"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/desk.py::_ring_desk does not hang up the desk leg when the caller "
+    "hangs up while it rings; the desk phone rings on for the whole ring timeout",
+)
+async def test_desk_stops_ringing_when_the_caller_hangs_up() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.desks["1401"] = "ring"
+    task = await call.run()
+    await call.ari.until("dial")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert call.desk_channel_id() in call.ari.hung_up()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/call.py::handle_call sets outcome CONNECTED before talk() bridges, "
+    "so a caller gone before the bridge is counted as connected",
+)
+async def test_caller_gone_before_the_bridge_is_not_counted_as_connected() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.when["create_bridge"] = call.ari.caller_hangs_up  # just as the desk answered
+    await finished(await call.run())
+
+    assert call.desk_channel_id() in call.ari.hung_up()
+    record = await call.record()
+    assert record.bridged_at is None
+    assert record.outcome is not Outcome.CONNECTED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/call.py::handle_call takes every ChannelGone for the caller's: a desk "
+    "gone before the bridge leaves the caller in Stasis, in silence",
+)
+async def test_desk_gone_before_the_bridge_does_not_leave_the_caller_in_silence() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.when["create_bridge"] = lambda: call.ari.desk_hangs_up(call.desk_channel_id())
+    await finished(await call.run())
+
+    caller_released = CALLER_ID in call.ari.hung_up() or any(
+        c.args["channel_id"] == CALLER_ID for c in call.ari.called("continue_in_dialplan")
+    )
+    assert caller_released
+    assert (await call.record()).hangup_by != "caller"
+
+
+# --- the safety net -------------------------------------------------------------------
+
+
+async def test_unexpected_error_sends_the_caller_to_the_fallback_dialplan() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.errors["create_bridge"] = RuntimeError("boom")
+    with capture_logs() as logs:
+        await finished(await call.run())
+
+    (fallback,) = call.ari.called("continue_in_dialplan")
+    assert fallback.args == {
+        "channel_id": CALLER_ID, "context": FALLBACK, "extension": "s", "priority": 1,
+        "label": None,
+    }
+    record = await call.record()
+    assert record.outcome is Outcome.FAILED
+    assert record.hangup_by == "system"
+    assert record.ended_at is not None
+    assert (await call.kinds())[-1] == "ended"
+    (failure,) = [entry for entry in logs if entry["log_level"] == "error"]
+    assert failure["event"] == "call failed; sending the caller to the fallback dialplan"
+    assert failure["exc_info"] is True
+
+
+async def test_fallback_that_fails_too_still_ends_the_call_in_the_log() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.errors["create_bridge"] = RuntimeError("boom")
+    call.ari.errors["continue_in_dialplan"] = AriHttpError(
+        "POST", f"/channels/{CALLER_ID}/continue", 500, "{}"
+    )
+    with capture_logs():
+        await finished(await call.run())
+
+    record = await call.record()
+    assert record.outcome is Outcome.FAILED
+    assert record.ended_at is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/desk.py::talk creates the bridge outside its try/finally, so when "
+    "create_bridge fails the answered desk leg is never hung up",
+)
+async def test_desk_leg_is_hung_up_when_the_bridge_cannot_be_made() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.errors["create_bridge"] = RuntimeError("boom")
+    with capture_logs():
+        await finished(await call.run())
+
+    assert call.desk_channel_id() in call.ari.hung_up()
+
+
+class UnreachableCallLog(WatchedCallLog):
+    """The call log while its database is down."""
+
+    async def save(self, call: CallRecord) -> None:
+        raise ConnectionRefusedError("database unreachable")
+
+    async def append_event(self, event: CallEvent) -> None:
+        raise ConnectionRefusedError("database unreachable")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: ivr/call.py::handle_call saves the record before its try, so a call "
+    "log error skips the safety net and the caller waits in Stasis, in silence",
+)
+async def test_caller_is_not_left_in_silence_when_the_call_log_fails() -> None:
+    call = new_call(calllog=UnreachableCallLog())
+    call.ari.menu = ["4"]
+    with capture_logs(), contextlib.suppress(ConnectionRefusedError):
+        await finished(await call.run())  # may still surface to HotlineApp._run_call
+
+    assert call.ari.called("answer") or call.ari.called("continue_in_dialplan")
+
