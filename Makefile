@@ -8,6 +8,12 @@ export HOTLINE_ASTERISK_ROOT ?= $(ASTERISK_ROOT)
 
 .PHONY: run test unit integration e2e lint deps venv asterisk prompts clean
 
+# Prompts are rebuilt at every start of `make run`; this builds them alone (e.g.
+# to copy to a PBX of your own). Drop a recorded <name>.wav into config/prompts/
+# to replace a synthesised one.
+prompts: deps venv
+	$(VENV)/bin/hotline prompts --out var/prompts
+
 run: deps venv asterisk
 	@mkdir -p var
 	@$(VENV)/bin/hotline secrets init

@@ -14,6 +14,7 @@ from dialplan.generate import desk_password, write_asterisk_config
 from hotline.callbacks import list_callbacks, mark_done
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import PbxError
+from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
 from routing.config import ConfigError, HotlineConfig, load_config
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     p_ast = sub.add_parser("asterisk-config", help="generate desk endpoints and dialplan")
     p_ast.add_argument("--out", type=Path, required=True)
     p_ast.add_argument("--prompts-dir", default=None, help="prompt directory on the PBX")
+    p_prompts = sub.add_parser("prompts", help="synthesise the prompt WAVs from the YAML")
+    p_prompts.add_argument("--out", type=Path, default=Path("var/prompts"))
     p_cb = sub.add_parser("callbacks", help="citizens waiting for a call back")
     p_cb.add_argument("--all", action="store_true", help="include the handled ones")
     cb_sub = p_cb.add_subparsers(dest="callbacks_command")
@@ -66,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             case "secrets":
                 return _secrets(args.secrets_command, settings)
+            case "prompts":
+                config = load_config(settings.config)
+                built = build_prompts(config, args.out, settings.recorded_prompts)
+                for prompt, path in built.items():
+                    print(f"{path}  {wav_seconds(path):5.1f} s  {prompt.value}")
+                return 0
             case "callbacks":
                 if args.callbacks_command == "done":
                     ok, message = asyncio.run(
@@ -81,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except PbxError as exc:
         print(f"embedded Asterisk: {exc}", file=sys.stderr)
         return 3
+    except PromptBuildError as exc:
+        print(f"prompts: {exc}", file=sys.stderr)
+        return 5
     return 1
 
 

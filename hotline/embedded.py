@@ -39,8 +39,7 @@ def provision(pbx: EmbeddedAsterisk, config: HotlineConfig, settings: Settings) 
     pbx.prepare()
     fallback = f"{pbx.sounds_pbx_dir}/{Prompt.CONNECTING.value}"
     write_asterisk_config(config, settings.sip_secret.get_secret_value(), pbx.etc_dir, fallback)
-    overrides = settings.prompt_overrides if settings.prompt_overrides.is_dir() else None
-    build_prompts(config, pbx.sounds_host_dir, overrides)
+    build_prompts(config, pbx.sounds_host_dir, settings.recorded_prompts)
 
 
 def settings_for(pbx: EmbeddedAsterisk, settings: Settings) -> Settings:

@@ -47,6 +47,11 @@ class Settings(BaseModel):
     rtp_end: int = 10999
 
     @property
+    def recorded_prompts(self) -> Path | None:
+        """The admin's recorded prompts directory, when there is one."""
+        return self.prompt_overrides if self.prompt_overrides.is_dir() else None
+
+    @property
     def events_url(self) -> str:
         return "ws" + self.ari_url.removeprefix("http")
 

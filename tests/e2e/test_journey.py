@@ -317,3 +317,28 @@ def test_stations_call_each_other_directly(
     finally:
         sip.retire(caller)
         sip.retire(callee)
+
+
+@pytest.mark.parametrize("number", ["1101", "2001", "0909123456", "00442071234567"])
+def test_public_caller_reaches_nothing_but_the_hotline(
+    number: str, hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+) -> None:
+    desks = desk_bank.ensure(["1101", "1102"])
+    call = caller.call(number)
+    sip.wait_until(lambda: call.disconnected, 10, f"the call to {number} to be refused")
+    assert not call.confirmed
+    sip.pump(0.5)
+    assert not any(p.calls for p in desks.values())
+
+
+def test_desk_cannot_dial_out_of_the_switchboard(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank
+) -> None:
+    desks = desk_bank.ensure(["1101", "1102"])
+    call = desks["1101"].call("0909123456")
+    sip.wait_until(lambda: call.disconnected, 10, "the outside call to be refused")
+    assert not call.confirmed
+    inside = desks["1101"].call("1102")
+    answered_by(sip, desks["1102"])
+    sip.wait_until(lambda: inside.confirmed, 5, "desk-to-desk call")
+    inside.hangup_now()
