@@ -135,9 +135,10 @@ def _secrets(command: str, settings: Settings) -> int:
         print(f"{path}: {'created' if created else 'exists, kept'}")
         return 0
     config = load_config(settings.config)
-    for desk in config.desks:
-        print(f"{desk.extension}\t{desk_password(_sip_secret(settings), desk.extension)}"
-              f"\t{desk.name}")
+    logins = [(d.extension, d.name) for d in config.desks]
+    logins += [(s.extension, s.agency) for s in config.stations]
+    for extension, label in logins:
+        print(f"{extension}\t{desk_password(_sip_secret(settings), extension)}\t{label}")
     return 0
 
 
