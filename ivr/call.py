@@ -7,7 +7,7 @@ from __future__ import annotations
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
 from ivr.context import CallContext
-from ivr.desk import ring_branch, talk
+from ivr.desk import DeskLost, ring_branch, talk
 from ivr.menu import choose_branch, play_and_collect
 from ivr.prompts import Prompt
 from ivr.session import CallerHungUp
@@ -21,8 +21,8 @@ async def handle_call(ctx: CallContext) -> None:
     station = ctx.config.station(record.caller_number)
     record.caller_agency = station.agency if station else None
     ctx.log.info("call started", caller=record.caller_number, agency=record.caller_agency)
-    await ctx.save()
     try:
+        await ctx.save()
         await answer(ctx)
         closed = _hotline_closed(ctx)
         if closed is not None:
@@ -38,19 +38,23 @@ async def handle_call(ctx: CallContext) -> None:
             await _closed(ctx, state)
             return
         leg = await ring_branch(ctx, branch)
-        if leg is None:
-            record.outcome = Outcome.DESK_UNREACHABLE
-            await take_message(ctx, Prompt.DESK_UNREACHABLE)
-            return
-        record.outcome = Outcome.CONNECTED
-        record.hangup_by = await talk(ctx, leg)
-    except (CallerHungUp, ChannelGone) as exc:
+        if leg is not None:
+            try:
+                record.hangup_by = await talk(ctx, leg)
+                return
+            except DeskLost:
+                ctx.log.info("desk gone before the bridge", desk=leg.extension)
+        record.outcome = Outcome.DESK_UNREACHABLE
+        await take_message(ctx, Prompt.DESK_UNREACHABLE)
+    except CallerHungUp as exc:
         _caller_hung_up(ctx, exc)
+    except ChannelGone as exc:
+        if exc.channel_id not in (None, ctx.channel_id):
+            await _safety_net(ctx)
+        else:
+            _caller_hung_up(ctx, exc)
     except Exception:
-        ctx.log.exception("call failed; sending the caller to the fallback dialplan")
-        record.outcome = Outcome.FAILED
-        record.hangup_by = "system"
-        await _to_fallback(ctx)
+        await _safety_net(ctx)
     finally:
         await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
                        cause=record.hangup_cause)
@@ -116,6 +120,13 @@ def _caller_hung_up(ctx: CallContext, exc: Exception) -> None:
         record.outcome = Outcome.ABANDONED_WHILE_RINGING
     else:
         record.outcome = Outcome.ABANDONED_IN_MENU
+
+
+async def _safety_net(ctx: CallContext) -> None:
+    ctx.log.exception("call failed; sending the caller to the fallback dialplan")
+    ctx.record.outcome = Outcome.FAILED
+    ctx.record.hangup_by = "system"
+    await _to_fallback(ctx)
 
 
 async def _to_fallback(ctx: CallContext) -> None:

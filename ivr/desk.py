@@ -8,6 +8,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
+from calllog.model import Outcome
 from ivr.ari.errors import AriError, AriHttpError, ChannelGone
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, Dial, StasisEnd, StasisStart
 from ivr.context import CallContext, new_id
@@ -178,15 +179,27 @@ async def _attempt_ended(
         ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)
 
 
+class DeskLost(Exception):
+    """The desk that answered was gone before the caller could be bridged to it."""
+
+
 async def talk(ctx: CallContext, leg: DeskLeg) -> str:
-    """Bridge caller and desk until one hangs up; returns who hung up ("caller"/"desk")."""
-    bridge_id = new_id("bridge")
-    await ctx.ari.create_bridge(bridge_id, bridge_type="mixing", name=f"hotline-{ctx.channel_id}")
+    """Bridge caller and desk until one hangs up; returns who hung up ("caller"/"desk").
+
+    The call counts as connected from the moment both are in the bridge."""
+    bridge_id: str | None = None
     try:
+        bridge_id = new_id("bridge")
+        await ctx.ari.create_bridge(bridge_id, bridge_type="mixing",
+                                    name=f"hotline-{ctx.channel_id}")
         await ctx.ari.add_channel(bridge_id, ctx.channel_id)
-        await ctx.ari.add_channel(bridge_id, leg.channel_id)
+        try:
+            await ctx.ari.add_channel(bridge_id, leg.channel_id)
+        except ChannelGone as exc:
+            raise DeskLost(leg.extension) from exc
         ctx.record.desk_answered = leg.extension
         ctx.record.bridged_at = ctx.clock()
+        ctx.record.outcome = Outcome.CONNECTED
         await ctx.save()
         await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
         while True:
@@ -202,7 +215,8 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
                 return "desk"
     finally:
         await _hangup_quietly(ctx, leg.channel_id, "normal")
-        await ctx.ari.destroy_bridge(bridge_id)
+        if bridge_id is not None:
+            await ctx.ari.destroy_bridge(bridge_id)
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:

@@ -122,33 +122,47 @@ class HotlineConfig(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HotlineConfig:
-        keys = [b.key for b in self.branches]
-        duplicated = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicated:
-            raise ValueError(f"branch key(s) used more than once: {duplicated}")
-        extensions = [d.extension for d in self.desks]
-        twice = sorted({e for e in extensions if extensions.count(e) > 1})
-        if twice:
-            raise ValueError(f"desk extension(s) listed more than once: {twice}")
-        known = set(extensions)
-        stations = [s.extension for s in self.stations]
-        clash = sorted({e for e in stations if stations.count(e) > 1 or e in known})
-        if clash:
-            raise ValueError(f"station extension(s) used twice or also by a desk: {clash}")
-        if self.hotline.number in stations:
-            raise ValueError(f"hotline number {self.hotline.number} is also a station")
-        if self.menu.default_branch is not None and self.menu.default_branch not in keys:
-            raise ValueError(f"menu.default_branch {self.menu.default_branch} is not a branch key")
-        for branch in self.branches:
-            missing = [e for e in branch.desks if e not in known]
-            if missing:
-                raise ValueError(
-                    f"branch {branch.key} ({branch.name}) names desk(s) {missing} "
-                    "that are not in 'desks'"
-                )
-        if self.hotline.number in known:
-            raise ValueError(f"hotline number {self.hotline.number} is also a desk extension")
+        problems = self._cross_problems()
+        if problems:
+            raise CrossReferenceError(problems)
         return self
+
+    def _cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems between fields, each with the location of the offending value."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen_keys: set[int] = set()
+        for i, branch in enumerate(self.branches):
+            if branch.key in seen_keys:
+                problems.append((("branches", i, "key"), f"branch key {branch.key} is used "
+                                 "more than once"))
+            seen_keys.add(branch.key)
+        desk_exts: set[str] = set()
+        for i, desk in enumerate(self.desks):
+            if desk.extension in desk_exts:
+                problems.append((("desks", i, "extension"), f"desk extension {desk.extension} "
+                                 "is listed more than once"))
+            desk_exts.add(desk.extension)
+        for i, branch in enumerate(self.branches):
+            for j, ext in enumerate(branch.desks):
+                if ext not in desk_exts:
+                    problems.append((("branches", i, "desks", j), f"branch {branch.key} names "
+                                     f"desk {ext}, which is not in 'desks'"))
+        station_exts: set[str] = set()
+        for i, station in enumerate(self.stations):
+            if station.extension in station_exts or station.extension in desk_exts:
+                problems.append((("stations", i, "extension"), f"station extension "
+                                 f"{station.extension} is used twice or also by a desk"))
+            station_exts.add(station.extension)
+        number = self.hotline.number
+        if number in desk_exts or number in station_exts:
+            problems.append((("hotline", "number"), f"hotline number {number} is also a desk "
+                             "extension" if number in desk_exts else f"hotline number {number} "
+                             "is also a station"))
+        default = self.menu.default_branch
+        if default is not None and default not in seen_keys:
+            problems.append((("menu", "default_branch"), f"default_branch {default} is not a "
+                             "branch key"))
+        return problems
 
     def branch(self, key: int) -> Branch | None:
         return next((b for b in self.branches if b.key == key), None)
@@ -167,6 +181,14 @@ class HotlineConfig(_Strict):
         return self.hours.model_copy(update=override)
 
 
+class CrossReferenceError(ValueError):
+    """Fields that are each valid but do not fit together; each problem has its location."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(message for _, message in problems))
+
+
 class ConfigError(Exception):
     """The configuration file cannot be used; the message says where and why."""
 
@@ -182,15 +204,26 @@ def load_config(path: Path | str) -> HotlineConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [f"cannot read file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            path, [f"line {line}: the file must be saved as UTF-8 (byte {exc.start} is not)"]
+        ) from exc
     return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path) -> HotlineConfig:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(path, [f"not valid YAML: {exc}"]) from exc
+    duplicates = _duplicate_keys(root)
+    if duplicates:
+        raise ConfigError(path, [
+            f"line {line}: {'.'.join(str(p) for p in loc)}: given twice (only one is allowed)"
+            for loc, line in duplicates
+        ])
     if not isinstance(data, dict):
         raise ConfigError(path, ["line 1: the file must be a mapping (hotline:, menu:, ...)"])
     try:
@@ -198,11 +231,46 @@ def parse_config(text: str, path: Path) -> HotlineConfig:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(err["loc"])
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(root, loc)
-            problems.append(f"line {line}: {field}: {err['msg']}")
+            cause = err.get("ctx", {}).get("error")
+            located = (
+                [(tuple(err["loc"]) + loc, msg) for loc, msg in cause.problems]
+                if isinstance(cause, CrossReferenceError)
+                else [(tuple(err["loc"]), err["msg"])]
+            )
+            for loc, msg in located:
+                field = ".".join(str(p) for p in loc) or "(top level)"
+                problems.append(f"line {_line_of(root, loc)}: {field}: {msg}")
         raise ConfigError(path, problems) from exc
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic checks them (and an
+    impossible date such as 2026-02-30 is reported with its line, not a traceback)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _duplicate_keys(
+    node: yaml.Node | None, loc: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], int]]:
+    """Mapping keys given twice (PyYAML silently keeps the last), with their line."""
+    found: list[tuple[tuple[str | int, ...], int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            here = (*loc, key.value)
+            if key.value in seen:
+                found.append((here, key.start_mark.line + 1))
+            seen.add(key.value)
+            found.extend(_duplicate_keys(value, here))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, (*loc, i)))
+    return found
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:

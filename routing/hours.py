@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -36,6 +36,15 @@ class Period(BaseModel):
     @classmethod
     def _midnight(cls, value: object) -> object:
         return time.max if value == "24:00" else value
+
+    @model_validator(mode="after")
+    def _starts_before_it_ends(self) -> Period:
+        if self.start >= self.end:
+            raise ValueError(
+                f"period {self.start:%H:%M}-{self.end:%H:%M} ends before it starts "
+                "(split a period that crosses midnight in two)"
+            )
+        return self
 
     def contains(self, moment: time) -> bool:
         return self.start <= moment < self.end
@@ -65,7 +74,10 @@ class Calendar(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Ho_Chi_Minh)") from exc
         return value
 
 

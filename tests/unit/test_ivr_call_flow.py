@@ -1,11 +1,12 @@
 """The call flow `ivr.call.handle_call`, driven like Asterisk 22 drives it.
 
-`FakeAri` stands in for `ivr.ari.client.AriClient`: same async methods and signatures
-(checked below), records every request, keeps the few facts ARI would (live channels,
-playbacks, bridges) and answers requests with the events Asterisk sends, shaped like
-the recorded traces in the shared `ari-traces/*.jsonl` and parsed with
-`ivr.ari.models.parse_event`. The test starts `handle_call` as a task and pushes
-what the people on the line do (press a key, pick up, hang up) into the `CallSession`.
+`FakeAri` stands in for `ivr.ari.client.AriClient`: the same async methods with the
+same signatures (checked below); it records every request, keeps the few facts ARI
+would (live channels, playbacks, bridges) and answers requests with the events
+Asterisk sends, shaped like the recorded traces in the shared `ari-traces/*.jsonl`
+and parsed with `ivr.ari.models.parse_event`. A test starts `handle_call` as a task
+and pushes what the people on the line do (press a key, pick up, hang up) into the
+call's `CallSession`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from calllog.memory import InMemoryCallLog
 from calllog.model import CallEvent, CallRecord, Outcome
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriHttpError, ChannelGone, NotFound
-from ivr.ari.models import Bridge, Channel, Event, Playback, StasisStart, parse_event
+from ivr.ari.models import (
+    Bridge,
+    Channel,
+    Endpoint,
+    Event,
+    LiveRecording,
+    Playback,
+    StasisStart,
+    parse_event,
+)
 from ivr.call import handle_call
 from ivr.context import CallContext
 from ivr.prompts import Prompt, PromptLibrary
@@ -40,8 +50,7 @@ FALLBACK = "hotline-fallback"
 
 CALLER_ID = "1795456418.16"
 CALLER_NUMBER = "0939123456"
-T0 = datetime(2026, 11, 23, 2, 0, 0, tzinfo=UTC)
-
+MONDAY_9AM = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 in Hậu Giang: open
 ARI_TIME = "2026-11-23T09:00:00.000+0700"
 
 
@@ -51,6 +60,9 @@ def media(*prompts: Prompt) -> list[str]:
 
 def with_menu(config: HotlineConfig, **changes: Any) -> HotlineConfig:
     return config.model_copy(update={"menu": config.menu.model_copy(update=changes)})
+
+
+NO_DEFAULT_BRANCH = with_menu(CONFIG, default_branch=None)
 
 
 # --- ARI events, shaped like the recorded ones ----------------------------------------
@@ -123,7 +135,10 @@ SILENCE = None
 """A menu step where the caller lets the prompt play to the end and presses nothing."""
 
 CallerAtMenu = str | None
-DeskBehaviour = Literal["answer", "busy", "ring"]
+DeskBehaviour = Literal["answer", "busy", "noanswer", "ring", "refused"]
+"""How a desk phone reacts to `dial`: pick up; 486 Busy (busy.jsonl); ring out until
+Asterisk's dial timeout (noanswer-failover.jsonl); ring until the test acts; or
+Asterisk refuses to create the channel at all."""
 
 
 @dataclass
@@ -139,7 +154,8 @@ class FakeAri:
     - `menu`: what the caller does at each menu prompt, in turn: a key (pressed while
       the prompt plays: barge-in) or `SILENCE`. When the list is used up the prompt
       keeps playing and the test decides what happens next.
-    - `desks`: how each desk answers `dial` (default "answer").
+    - `desks`: how each desk reacts to `dial` (default "answer"); `unregistered`: desks
+      whose phone is offline.
     - `errors`: an exception a method raises (every time it is called).
     - `when`: something that happens on the line as the flow makes a request, before
       ARI answers it (once), e.g. `when["create_bridge"] = ari.caller_hangs_up`.
@@ -148,6 +164,8 @@ class FakeAri:
     session: CallSession
     menu: list[CallerAtMenu] = field(default_factory=list)
     desks: dict[str, DeskBehaviour] = field(default_factory=dict)
+    unregistered: set[str] = field(default_factory=set)
+    message_seconds: int = 7
     errors: dict[str, Exception] = field(default_factory=dict)
     when: dict[str, Callable[[], None]] = field(default_factory=dict)
     calls: list[AriCall] = field(default_factory=list)
@@ -208,6 +226,42 @@ class FakeAri:
         self._finish(playback_id, "done")
         return True
 
+    async def record(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        format: str = "wav",
+        max_duration_seconds: int = 0,
+        max_silence_seconds: int = 0,
+        beep: bool = True,
+        terminate_on: str = "#",
+        if_exists: str = "overwrite",
+    ) -> LiveRecording:
+        await self._request(
+            "record", channel_id=channel_id, name=name, format=format,
+            max_duration_seconds=max_duration_seconds, max_silence_seconds=max_silence_seconds,
+            beep=beep, terminate_on=terminate_on, if_exists=if_exists,
+        )
+        self._live(channel_id)
+        recording = {"name": name, "format": format, "target_uri": f"channel:{channel_id}"}
+        self._deliver("RecordingStarted", recording={**recording, "state": "recording"})
+        # The caller speaks, then presses '#'.
+        self._deliver(
+            "RecordingFinished",
+            recording={**recording, "state": "done", "duration": self.message_seconds},
+        )
+        return LiveRecording.model_validate({**recording, "state": "queued"})
+
+    async def stop_recording(self, name: str) -> bool:
+        await self._request("stop_recording", name=name)
+        return False
+
+    async def get_endpoint(self, technology: str, resource: str) -> Endpoint:
+        await self._request("get_endpoint", technology=technology, resource=resource)
+        state = "offline" if resource in self.unregistered else "online"
+        return Endpoint(technology=technology, resource=resource, state=state)
+
     async def create_channel(
         self,
         endpoint: str,
@@ -225,6 +279,9 @@ class FakeAri:
         assert channel_id is not None, "the flow chooses desk channel ids itself"
         self.owned_when_created[channel_id] = channel_id in self.session.channel_ids
         extension = endpoint.removeprefix("PJSIP/")
+        if self.desks.get(extension) == "refused":
+            raise AriHttpError("POST", "/channels/create", 500,
+                               '{"message": "Allocation failed"}')
         self.extensions[channel_id] = extension
         self.channels[channel_id] = desk_channel(channel_id, extension, "Down", False)
         return Channel.model_validate(self.channels[channel_id])
@@ -240,10 +297,10 @@ class FakeAri:
         self._live(channel_id)
         extension = self.extensions[channel_id]
         down = desk_channel(channel_id, extension, "Down", False)
+        ringing = desk_channel(channel_id, extension, "Ringing", False)
         self._deliver("Dial", dialstatus="", forward="", dialstring=extension, peer=down)
         match self.desks.get(extension, "answer"):
-            case "answer":
-                ringing = desk_channel(channel_id, extension, "Ringing", False)
+            case "answer":  # happy-path.jsonl
                 up = desk_channel(channel_id, extension, "Up", False)
                 self._deliver("Dial", dialstatus="RINGING", dialstring=extension, peer=ringing)
                 self._deliver("Dial", dialstatus="ANSWER", dialstring=extension, peer=up)
@@ -255,8 +312,11 @@ class FakeAri:
                 self._deliver("ChannelHangupRequest", cause=17, tech_cause=486, channel=down)
                 self._deliver("Dial", dialstatus="BUSY", dialstring=extension, peer=down)
                 self._gone(channel_id, 17, "User busy")
+            case "noanswer":  # noanswer-failover.jsonl: no Dial NOANSWER, only the cause
+                self._deliver("Dial", dialstatus="RINGING", dialstring=extension, peer=ringing)
+                self.channels[channel_id] = ringing
+                self._gone(channel_id, 19, "User alerting, no answer")
             case "ring":
-                ringing = desk_channel(channel_id, extension, "Ringing", False)
                 self.channels[channel_id] = ringing
                 self._deliver("Dial", dialstatus="RINGING", dialstring=extension, peer=ringing)
 
@@ -331,10 +391,16 @@ class FakeAri:
         for n, call in enumerate(self.calls):
             if call.method == method and all(call.args[k] == v for k, v in args.items()):
                 return n
-        raise AssertionError(f"no {method}({args}) in {self.calls}")
+        raise AssertionError(f"no {method}({args}) in {self.methods}")
+
+    def played(self) -> list[list[str]]:
+        return [call.args["media"] for call in self.called("play")]
 
     def hung_up(self) -> list[str]:
         return [call.args["channel_id"] for call in self.called("hangup")]
+
+    def dialled(self) -> list[str]:
+        return [call.args["endpoint"] for call in self.called("create_channel")]
 
     async def until(self, method: str, count: int = 1) -> None:
         """Wait (at most a second) until the flow made `count` requests to `method`."""
@@ -378,15 +444,31 @@ class FakeAri:
         self._deliver("ChannelDestroyed", cause=cause, cause_txt=cause_txt, channel=channel)
 
 
-def test_fake_has_the_signatures_of_the_real_client() -> None:
-    used_by_ivr = [
-        "answer", "play", "stop_playback", "create_channel", "dial", "hangup",
-        "create_bridge", "add_channel", "destroy_bridge", "continue_in_dialplan",
-    ]
-    for name in used_by_ivr:
-        real, fake = getattr(AriClient, name), getattr(FakeAri, name)
-        assert inspect.iscoroutinefunction(fake), name
-        assert inspect.signature(fake) == inspect.signature(real), name
+USED_BY_IVR = [
+    "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
+    "create_channel", "dial", "hangup", "create_bridge", "add_channel", "destroy_bridge",
+    "continue_in_dialplan",
+]
+
+
+@pytest.mark.parametrize("name", USED_BY_IVR)
+def test_fake_has_the_signature_of_the_real_client(name: str) -> None:
+    real, fake = getattr(AriClient, name), getattr(FakeAri, name)
+    assert inspect.iscoroutinefunction(fake)
+    assert inspect.signature(fake) == inspect.signature(real)
+
+
+def test_fake_covers_every_client_method_the_flow_calls() -> None:
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (Path(__file__).resolve().parents[2] / "ivr").glob("*.py")
+    )
+    client_methods = {
+        name for name, _ in inspect.getmembers(AriClient, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    }
+    used = {name for name in client_methods if f"ari.{name}(" in source}
+    assert used <= set(USED_BY_IVR)
 
 
 # --- one call -------------------------------------------------------------------------
@@ -447,18 +529,25 @@ class Call:
     async def details(self, kind: str) -> list[Mapping[str, str | int | None]]:
         return [event.detail for event in await self.timeline() if event.kind == kind]
 
-    def desk_channel_id(self) -> str:
-        (create,) = self.ari.called("create_channel")
-        channel_id = create.args["channel_id"]
-        assert isinstance(channel_id, str)
-        return channel_id
+    def desk_channel_id(self, extension: str = "1401") -> str:
+        for create in self.ari.called("create_channel"):
+            if create.args["endpoint"] == f"PJSIP/{extension}":
+                channel_id = create.args["channel_id"]
+                assert isinstance(channel_id, str)
+                return channel_id
+        raise AssertionError(f"desk {extension} was never dialled")
 
 
-def new_call(config: HotlineConfig = CONFIG, calllog: WatchedCallLog | None = None) -> Call:
+def new_call(
+    config: HotlineConfig = CONFIG,
+    *,
+    calllog: WatchedCallLog | None = None,
+    now: datetime = MONDAY_9AM,
+) -> Call:
     """A call as `HotlineApp._start_call` sets it up for a new StasisStart."""
     channel = stasis_start_of_caller().channel
     session = CallSession(channel.id)
-    clock = TickingClock(T0)
+    clock = TickingClock(now)
     calllog = calllog or WatchedCallLog()
     ctx = CallContext(
         ari=FakeAri(session),  # type: ignore[arg-type]  # a typed fake, checked above
@@ -503,10 +592,10 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     await finished(task)
 
     ari = call.ari
-    desk = call.desk_channel_id()
+    desk = call.desk_channel_id("1401")
     assert ari.index("answer", channel_id=CALLER_ID) < ari.index("play")
 
-    (menu_play, ringback_play) = ari.called("play")[:2]
+    menu_play, ringback_play = ari.called("play")
     assert menu_play.args["media"] == media(Prompt.GREETING, Prompt.MENU)
     assert ari.called("stop_playback")[0].args["playback_id"] == menu_play.args["playback_id"]
     assert ringback_play.args["media"] == [*media(Prompt.CONNECTING), "tone:ring"]
@@ -515,6 +604,10 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert create.args["endpoint"] == "PJSIP/1401"
     assert create.args["app_args"] == f"desk,{CALLER_ID}"
     assert create.args["originator"] == CALLER_ID
+    assert create.args["variables"] == {
+        "CALLERID(num)": CALLER_NUMBER,
+        "CALLERID(name)": "4. Cải cách thủ tục hành chính",
+    }
     assert ari.owned_when_created[desk] is True  # its events reach this call from the start
     assert desk in call.ctx.session.channel_ids
     (dial,) = ari.called("dial")
@@ -541,6 +634,7 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert record.hangup_by == "caller"
     assert record.hangup_cause == 16
     assert record.caller_number == CALLER_NUMBER
+    assert record.callback is None
     assert record.answered_at is not None and record.bridged_at is not None
     assert record.ended_at is not None
     assert record.started_at < record.answered_at < record.bridged_at < record.ended_at
@@ -552,17 +646,17 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert [e.at for e in timeline] == sorted(e.at for e in timeline)
     assert await call.details("digit") == [{"digit": "4", "attempt": 1}]
     assert await call.details("branch") == [
-        {"key": 4, "agency": "Văn phòng Ủy ban nhân dân tỉnh"}
+        {"key": 4, "agency": "Văn phòng Ủy ban nhân dân tỉnh", "chosen": "caller"}
     ]
-    assert await call.details("desk_result") == [{"desk": "1401", "dialstatus": "ANSWER"}]
+    (result,) = await call.details("desk_result")
+    assert (result["desk"], result["dialstatus"]) == ("1401", "ANSWER")
     assert (await call.details("ended"))[0]["outcome"] == "connected"
 
 
 async def test_desk_hanging_up_first_ends_the_call_for_the_caller() -> None:
     call = new_call()
     task = await connect_to_desk(call, "4")
-    desk = call.desk_channel_id()
-    call.ari.desk_hangs_up(desk, cause=16)
+    call.ari.desk_hangs_up(call.desk_channel_id("1401"), cause=16)
     await finished(task)
 
     assert CALLER_ID in call.ari.hung_up()
@@ -592,7 +686,7 @@ async def test_call_started_and_call_ended_are_logged_at_info() -> None:
     assert ended["branch"] == 4
     assert ended["desk"] == "1401"
     assert ended["hangup_by"] == "caller"
-    assert all(entry["log_level"] in ("debug", "info") for entry in logs)
+    assert {entry["log_level"] for entry in logs} <= {"debug", "info"}
 
 
 # --- the menu -------------------------------------------------------------------------
@@ -605,8 +699,8 @@ async def test_caller_hanging_up_during_the_menu_abandons_in_menu() -> None:
     call.ari.caller_hangs_up(cause=16)
     await finished(task)
 
-    assert "create_channel" not in call.ari.methods
-    assert "hangup" not in call.ari.methods
+    assert call.ari.dialled() == []
+    assert call.ari.hung_up() == []
     record = await call.record()
     assert record.outcome is Outcome.ABANDONED_IN_MENU
     assert record.hangup_by == "caller"
@@ -615,19 +709,19 @@ async def test_caller_hanging_up_during_the_menu_abandons_in_menu() -> None:
     assert await call.kinds() == ["answered", "ended"]
 
 
-async def test_silence_on_every_attempt_says_goodbye_and_hangs_up() -> None:
-    call = new_call(with_menu(CONFIG, digit_timeout_seconds=0.05))
+async def test_silence_on_every_attempt_says_goodbye_when_there_is_no_default_branch() -> None:
+    call = new_call(with_menu(NO_DEFAULT_BRANCH, digit_timeout_seconds=0.05))
     call.ari.menu = [SILENCE, SILENCE, SILENCE]
     await finished(await call.run())
 
-    assert [c.args["media"] for c in call.ari.called("play")] == [
+    assert call.ari.played() == [
         media(Prompt.GREETING, Prompt.MENU),
         media(Prompt.NO_INPUT, Prompt.MENU),
         media(Prompt.NO_INPUT, Prompt.MENU),
         media(Prompt.GOODBYE),
     ]
     assert call.ari.hung_up() == [CALLER_ID]
-    assert "create_channel" not in call.ari.methods
+    assert call.ari.dialled() == []
     record = await call.record()
     assert record.outcome is Outcome.NO_SELECTION
     assert record.hangup_by == "system"
@@ -640,14 +734,28 @@ async def test_silence_on_every_attempt_says_goodbye_and_hangs_up() -> None:
     assert await call.kinds() == ["answered", "digit", "digit", "digit", "ended"]
 
 
+async def test_silence_on_every_attempt_puts_the_caller_through_to_the_default_branch() -> None:
+    call = new_call(with_menu(CONFIG, digit_timeout_seconds=0.05))
+    task = await connect_to_desk(call, SILENCE, SILENCE, SILENCE)
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert call.ari.dialled() == ["PJSIP/1901"]
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert (record.branch_key, record.desk_answered) == (9, "1901")
+    assert await call.details("branch") == [
+        {"key": 9, "agency": "Tổ vận hành Tổng đài (Sở Nội vụ)", "chosen": "default"}
+    ]
+
+
 async def test_invalid_key_reprompts_then_a_valid_key_connects() -> None:
     call = new_call()
     task = await connect_to_desk(call, "0", "4")
     call.ari.caller_hangs_up()
     await finished(task)
 
-    menu_plays = [c.args["media"] for c in call.ari.called("play")][:2]
-    assert menu_plays == [
+    assert call.ari.played()[:2] == [
         media(Prompt.GREETING, Prompt.MENU),
         media(Prompt.INVALID, Prompt.MENU),
     ]
@@ -661,12 +769,12 @@ async def test_invalid_key_reprompts_then_a_valid_key_connects() -> None:
 
 
 async def test_star_repeats_the_menu_without_using_an_attempt() -> None:
-    call = new_call(with_menu(CONFIG, max_attempts=2))
+    call = new_call(with_menu(NO_DEFAULT_BRANCH, max_attempts=2))
     task = await connect_to_desk(call, "*", "*", "0", "4")
     call.ari.caller_hangs_up()
     await finished(task)
 
-    assert [c.args["media"] for c in call.ari.called("play")][:4] == [
+    assert call.ari.played()[:4] == [
         media(Prompt.GREETING, Prompt.MENU),
         media(Prompt.MENU),
         media(Prompt.MENU),
@@ -691,53 +799,99 @@ async def test_each_key_stops_its_own_prompt() -> None:
 # --- desks that do not answer ---------------------------------------------------------
 
 
-async def test_busy_desk_tells_the_caller_and_hangs_up() -> None:
+async def test_busy_desk_fails_over_to_the_next_desk_of_the_branch() -> None:
+    call = new_call()
+    call.ari.desks["1401"] = "busy"
+    task = await connect_to_desk(call, "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert call.ari.dialled() == ["PJSIP/1401", "PJSIP/1402"]
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert (record.desk_dialled, record.desk_answered) == ("1402", "1402")
+    results = await call.details("desk_result")
+    assert [(r["desk"], r["dialstatus"], r["cause"]) for r in results] == [
+        ("1401", "BUSY", 17),
+        ("1402", "ANSWER", None),
+    ]
+
+
+async def test_desk_ringing_out_fails_over_to_the_next_desk() -> None:
+    call = new_call()
+    call.ari.desks["1401"] = "noanswer"
+    task = await connect_to_desk(call, "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    results = await call.details("desk_result")
+    assert [(r["desk"], r["dialstatus"], r["cause"]) for r in results] == [
+        ("1401", "NOANSWER", 19),
+        ("1402", "ANSWER", None),
+    ]
+    assert (await call.record()).desk_answered == "1402"
+
+
+async def test_unregistered_desk_is_skipped_without_ringing() -> None:
+    call = new_call()
+    call.ari.unregistered.add("1401")
+    task = await connect_to_desk(call, "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert call.ari.dialled() == ["PJSIP/1402"]
+    results = await call.details("desk_result")
+    assert [(r["desk"], r["dialstatus"]) for r in results] == [
+        ("1401", "CHANUNAVAIL"),
+        ("1402", "ANSWER"),
+    ]
+
+
+async def test_every_desk_busy_tells_the_caller_takes_a_message_and_hangs_up() -> None:
     call = new_call()
     call.ari.menu = ["4"]
-    call.ari.desks["1401"] = "busy"
+    call.ari.desks.update({"1401": "busy", "1402": "busy"})
     await finished(await call.run())
 
     ari = call.ari
     ringback = ari.called("play")[1].args["playback_id"]
-    unreachable = ari.index("play", media=media(Prompt.DESK_UNREACHABLE))
+    unreachable = ari.index("play", media=media(Prompt.DESK_UNREACHABLE, Prompt.LEAVE_MESSAGE))
     assert ari.index("stop_playback", playback_id=ringback) < unreachable
-    assert ari.index("hangup", channel_id=CALLER_ID) > unreachable
+    assert unreachable < ari.index("record") < ari.index("play", media=media(
+        Prompt.MESSAGE_SAVED)) < ari.index("hangup", channel_id=CALLER_ID)
     assert "create_bridge" not in ari.methods
+    assert ari.hung_up() == [CALLER_ID]
     record = await call.record()
     assert record.outcome is Outcome.DESK_UNREACHABLE
     assert record.hangup_by == "system"
-    assert (record.desk_dialled, record.desk_answered) == ("1401", None)
-    assert await call.details("desk_result") == [
-        {"desk": "1401", "dialstatus": "BUSY", "cause": 17, "detail": "User busy"}
-    ]
-    assert await call.kinds() == [
-        "answered", "digit", "branch", "desk_dial", "desk_result", "ended",
+    assert (record.desk_dialled, record.desk_answered) == ("1402", None)
+    assert record.callback == "pending"
+    assert record.recording is not None and record.recording_seconds == 7
+    results = await call.details("desk_result")
+    assert [(r["desk"], r["dialstatus"], r["cause"], r["detail"]) for r in results] == [
+        ("1401", "BUSY", 17, "User busy"),
+        ("1402", "BUSY", 17, "User busy"),
     ]
 
 
-async def test_desk_asterisk_cannot_reach_is_unreachable() -> None:
+async def test_desks_asterisk_cannot_reach_are_unreachable() -> None:
     call = new_call()
     call.ari.menu = ["4"]
-    call.ari.errors["create_channel"] = AriHttpError(
-        "POST", "/channels/create", 500, '{"message": "Allocation failed"}'
-    )
+    call.ari.desks.update({"1401": "refused", "1402": "refused"})
     await finished(await call.run())
 
-    assert "dial" not in call.ari.methods
-    assert call.ari.index("play", media=media(Prompt.DESK_UNREACHABLE)) > 0
-    assert call.ari.hung_up() == [CALLER_ID]
+    assert call.ari.called("dial") == []
+    assert call.ari.hung_up()[-1] == CALLER_ID
     record = await call.record()
     assert record.outcome is Outcome.DESK_UNREACHABLE
     assert record.hangup_by == "system"
-    (result,) = await call.details("desk_result")
-    assert result["dialstatus"] == "CHANUNAVAIL"
+    results = await call.details("desk_result")
+    assert [(r["desk"], r["dialstatus"]) for r in results] == [
+        ("1401", "CHANUNAVAIL"),
+        ("1402", "CHANUNAVAIL"),
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/desk.py::_ring_desk leaves the channel it created when dial() fails",
-)
 async def test_desk_channel_is_hung_up_when_asterisk_refuses_to_dial_it() -> None:
     call = new_call()
     call.ari.menu = ["4"]
@@ -747,10 +901,11 @@ async def test_desk_channel_is_hung_up_when_asterisk_refuses_to_dial_it() -> Non
     await finished(await call.run())
 
     assert (await call.record()).outcome is Outcome.DESK_UNREACHABLE
-    assert call.desk_channel_id() in call.ari.hung_up()
+    assert call.desk_channel_id("1401") in call.ari.hung_up()
+    assert call.desk_channel_id("1402") in call.ari.hung_up()
 
 
-async def test_caller_hanging_up_while_the_desk_rings_abandons_while_ringing() -> None:
+async def test_caller_hanging_up_while_the_desk_rings_stops_the_desk_ringing() -> None:
     call = new_call()
     call.ari.menu = ["4"]
     call.ari.desks["1401"] = "ring"
@@ -759,67 +914,55 @@ async def test_caller_hanging_up_while_the_desk_rings_abandons_while_ringing() -
     call.ari.caller_hangs_up(cause=16)
     await finished(task)
 
+    assert call.ari.hung_up() == [call.desk_channel_id("1401")]
+    assert "create_bridge" not in call.ari.methods
     record = await call.record()
     assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
     assert record.hangup_by == "caller"
     assert (record.desk_dialled, record.desk_answered) == ("1401", None)
-    assert "create_bridge" not in call.ari.methods
     assert await call.kinds() == ["answered", "digit", "branch", "desk_dial", "ended"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/desk.py::_ring_desk does not hang up the desk leg when the caller "
-    "hangs up while it rings; the desk phone rings on for the whole ring timeout",
-)
-async def test_desk_stops_ringing_when_the_caller_hangs_up() -> None:
-    call = new_call()
+async def test_caller_kept_waiting_hears_that_we_are_still_trying() -> None:
+    call = new_call(with_menu(CONFIG, still_trying_after_seconds=0.05))
     call.ari.menu = ["4"]
     call.ari.desks["1401"] = "ring"
     task = await call.run()
-    await call.ari.until("dial")
+    await call.calllog.until_noted("still_trying")
     call.ari.caller_hangs_up()
     await finished(task)
 
-    assert call.desk_channel_id() in call.ari.hung_up()
+    first_ringback, still_trying = call.ari.called("play")[1:3]
+    assert still_trying.args["media"] == [*media(Prompt.STILL_TRYING), "tone:ring"]
+    stopped = [c.args["playback_id"] for c in call.ari.called("stop_playback")]
+    assert first_ringback.args["playback_id"] in stopped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/call.py::handle_call sets outcome CONNECTED before talk() bridges, "
-    "so a caller gone before the bridge is counted as connected",
+# --- closed hours ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "prompt", "reason"),
+    [
+        (datetime(2026, 11, 23, 13, 0, tzinfo=UTC), Prompt.CLOSED, "closed_hours"),  # 20:00
+        (datetime(2026, 11, 22, 2, 0, tzinfo=UTC), Prompt.CLOSED, "closed_day"),  # Sunday
+        (datetime(2026, 9, 2, 2, 0, tzinfo=UTC), Prompt.HOLIDAY, "holiday"),  # Quốc khánh
+    ],
+    ids=["evening", "sunday", "national-day"],
 )
-async def test_caller_gone_before_the_bridge_is_not_counted_as_connected() -> None:
-    call = new_call()
-    call.ari.menu = ["4"]
-    call.ari.when["create_bridge"] = call.ari.caller_hangs_up  # just as the desk answered
+async def test_call_outside_working_hours_says_so_and_takes_a_message(
+    now: datetime, prompt: Prompt, reason: str
+) -> None:
+    call = new_call(now=now)
     await finished(await call.run())
 
-    assert call.desk_channel_id() in call.ari.hung_up()
+    assert call.ari.played()[0] == media(prompt, Prompt.LEAVE_MESSAGE)
+    assert call.ari.dialled() == []
+    assert call.ari.hung_up() == [CALLER_ID]
     record = await call.record()
-    assert record.bridged_at is None
-    assert record.outcome is not Outcome.CONNECTED
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/call.py::handle_call takes every ChannelGone for the caller's: a desk "
-    "gone before the bridge leaves the caller in Stasis, in silence",
-)
-async def test_desk_gone_before_the_bridge_does_not_leave_the_caller_in_silence() -> None:
-    call = new_call()
-    call.ari.menu = ["4"]
-    call.ari.when["create_bridge"] = lambda: call.ari.desk_hangs_up(call.desk_channel_id())
-    await finished(await call.run())
-
-    caller_released = CALLER_ID in call.ari.hung_up() or any(
-        c.args["channel_id"] == CALLER_ID for c in call.ari.called("continue_in_dialplan")
-    )
-    assert caller_released
-    assert (await call.record()).hangup_by != "caller"
+    assert record.outcome is Outcome.CLOSED
+    assert record.callback == "pending"
+    assert (await call.details("closed"))[0]["reason"] == reason
 
 
 # --- the safety net -------------------------------------------------------------------
@@ -862,12 +1005,6 @@ async def test_fallback_that_fails_too_still_ends_the_call_in_the_log() -> None:
     assert record.ended_at is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/desk.py::talk creates the bridge outside its try/finally, so when "
-    "create_bridge fails the answered desk leg is never hung up",
-)
 async def test_desk_leg_is_hung_up_when_the_bridge_cannot_be_made() -> None:
     call = new_call()
     call.ari.menu = ["4"]
@@ -875,7 +1012,32 @@ async def test_desk_leg_is_hung_up_when_the_bridge_cannot_be_made() -> None:
     with capture_logs():
         await finished(await call.run())
 
-    assert call.desk_channel_id() in call.ari.hung_up()
+    assert call.desk_channel_id("1401") in call.ari.hung_up()
+
+
+async def test_caller_gone_before_the_bridge_is_not_counted_as_connected() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.when["create_bridge"] = call.ari.caller_hangs_up  # just as the desk answered
+    await finished(await call.run())
+
+    assert call.desk_channel_id("1401") in call.ari.hung_up()
+    record = await call.record()
+    assert record.bridged_at is None
+    assert record.outcome is not Outcome.CONNECTED
+
+
+async def test_desk_gone_before_the_bridge_does_not_leave_the_caller_in_silence() -> None:
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.when["create_bridge"] = lambda: call.ari.desk_hangs_up(call.desk_channel_id())
+    await finished(await call.run())
+
+    caller_released = CALLER_ID in call.ari.hung_up() or any(
+        c.args["channel_id"] == CALLER_ID for c in call.ari.called("continue_in_dialplan")
+    )
+    assert caller_released
+    assert (await call.record()).hangup_by != "caller"
 
 
 class UnreachableCallLog(WatchedCallLog):
@@ -888,12 +1050,6 @@ class UnreachableCallLog(WatchedCallLog):
         raise ConnectionRefusedError("database unreachable")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: ivr/call.py::handle_call saves the record before its try, so a call "
-    "log error skips the safety net and the caller waits in Stasis, in silence",
-)
 async def test_caller_is_not_left_in_silence_when_the_call_log_fails() -> None:
     call = new_call(calllog=UnreachableCallLog())
     call.ari.menu = ["4"]
@@ -901,4 +1057,3 @@ async def test_caller_is_not_left_in_silence_when_the_call_log_fails() -> None:
         await finished(await call.run())  # may still surface to HotlineApp._run_call
 
     assert call.ari.called("answer") or call.ari.called("continue_in_dialplan")
-
