@@ -8,7 +8,6 @@ numbers, asserts nothing. Run: `.venv/bin/python -m benchmarks.answer_to_desk [N
 from __future__ import annotations
 
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -21,9 +20,8 @@ from dialplan.generate import desk_password
 from hotline.embedded import embedded_pbx, provision
 from hotline.pbx import PbxPorts
 from hotline.prompts import wav_seconds
-from hotline.settings import Settings
 from routing.config import load_config
-from tests.e2e.conftest import _start_service, _stop_service
+from tests.e2e.conftest import _start_service, _stop_service, throwaway_settings
 from tests.e2e.phones import SipStack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,16 +36,7 @@ def main(calls: int) -> None:
     config_path = tmp / "hotline.yaml"
     config_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     config = load_config(config_path)
-    settings = Settings(
-        config=config_path,
-        database_url=f"sqlite+aiosqlite:///{tmp}/calls.db",
-        ari_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
-        sip_secret=secrets.token_urlsafe(16),  # type: ignore[arg-type]
-        asterisk_root=Path(os.environ.get("HOTLINE_ASTERISK_ROOT",
-                                          "~/.cache/hotline/asterisk-sid")).expanduser(),
-        asterisk_conf=REPO / "asterisk-conf",
-        prompt_overrides=tmp / "none",
-    )
+    settings = throwaway_settings(config_path, tmp)
     pbx = embedded_pbx(settings, name=f"bench-{os.getpid()}", ports=PbxPorts.free())
     provision(pbx, config, settings)
     sounds = pbx.sounds_host_dir

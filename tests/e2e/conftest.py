@@ -150,12 +150,9 @@ def e2e_config(shipped: Path, out: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
-    tmp = tmp_path_factory.mktemp("hotline")
-    config_path = e2e_config(REPO / "config" / "hotline.yaml", tmp / "hotline.yaml")
-    config = load_config(config_path)
-    settings = Settings(
+def throwaway_settings(config_path: Path, tmp: Path) -> Settings:
+    """Settings for a PBX + service of our own: random secrets, SQLite in `tmp`."""
+    return Settings(
         config=config_path,
         database_url=f"sqlite+aiosqlite:///{tmp}/calls.db",
         ari_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
@@ -167,6 +164,14 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         asterisk_conf=REPO / "asterisk-conf",
         prompt_overrides=tmp / "no-overrides",
     )
+
+
+@pytest.fixture(scope="session")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    tmp = tmp_path_factory.mktemp("hotline")
+    config_path = e2e_config(REPO / "config" / "hotline.yaml", tmp / "hotline.yaml")
+    config = load_config(config_path)
+    settings = throwaway_settings(config_path, tmp)
     pbx = embedded_pbx(settings, name=f"e2e-{os.getpid()}", ports=PbxPorts.free())
     provision(pbx, config, settings)
     pbx.start()

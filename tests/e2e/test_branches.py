@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,4 +119,23 @@ def test_caller_hanging_up_in_the_menu_is_logged_as_abandoned(
     _wait_log(sip, hotline, caller.user, Outcome.ABANDONED_IN_MENU)
     record = hotline.call_record(caller.user)
     assert record is not None and record.branch_key is None and record.hangup_by == "caller"
+    assert not any(p.calls for p in desks.values())
+
+
+def test_caller_pressing_nothing_is_logged_no_selection_when_there_is_no_default_branch(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    def no_default(data: dict[str, Any]) -> None:
+        data["menu"].update(default_branch=None, max_attempts=1)
+
+    with hotline.reconfigured(no_default):
+        desks = desk_bank.ensure(["1901", "1902"])
+        call = _dial_hotline(sip, caller, hotline)
+        sip.wait_until(lambda: call.disconnected, 90, "the hotline to say goodbye and hang up")
+        _wait_log(sip, hotline, caller.user, Outcome.NO_SELECTION)
+    record = hotline.call_record(caller.user)
+    assert record is not None and record.hangup_by == "system" and record.branch_key is None
+    digits = [e.detail.get("digit") for e in hotline.call_events(record.call_id)
+              if e.kind == "digit"]
+    assert digits == [None]
     assert not any(p.calls for p in desks.values())
