@@ -1,24 +1,34 @@
-"""Call backs on real SQLite and PostgreSQL databases (see conftest.py): the fields
-added by revision 0002, the call-back queue, `find_call`, and the migration itself."""
+"""Call backs on real SQLite and PostgreSQL databases (see conftest.py): the shared
+scenarios for the fields added by revision 0002, the call-back queue and `find_call`
+(tests/calllog_contract.py, also run against InMemoryCallLog by
+tests/unit/test_calllog_memory_callbacks.py), concurrent marks, and the migration."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from calllog.db import downgrade_async, make_engine, make_sessionmaker, upgrade_async
-from calllog.model import Callback, CallEvent, CallRecord, Outcome
+from calllog.model import CallEvent, Outcome
 from calllog.store import CallLogStore
 from calllog.tables import CallEventRow
 
-ICT = timezone(timedelta(hours=7), "ICT")
-T0 = datetime(2025, 3, 4, 2, 15, 30, 123456, tzinfo=UTC)
+# for this folder; asserts in the shared scenarios should report values like ours.
+from tests.calllog_contract import (
+    CALLBACK_SCENARIOS,
+    T0,
+    Scenario,
+    closed_hours_call,
+    new_call,
+    scenario_id,
+    without_new_fields,
+)
+
 NEW_COLUMNS = {
     "caller_agency",
     "recording",
@@ -38,137 +48,9 @@ async def store(db_url: str) -> AsyncIterator[CallLogStore]:
         await engine.dispose()
 
 
-def new_call(
-    call_id: str = "1741054530.42", started_at: datetime = T0, callback: str | None = None
-) -> CallRecord:
-    return CallRecord(
-        call_id=call_id, caller_number="0901234567", started_at=started_at, callback=callback
-    )
-
-
-def without_new_fields(call: CallRecord) -> CallRecord:
-    """`call` as revision 0001 could store it."""
-    return dataclasses.replace(
-        call,
-        caller_agency=None,
-        recording=None,
-        recording_seconds=None,
-        callback=None,
-        callback_done_at=None,
-        callback_note=None,
-    )
-
-
-def closed_hours_call(call_id: str = "1741054530.42") -> CallRecord:
-    call = new_call(call_id, callback="pending")
-    call.caller_agency = "UBND xã Vị Tân"
-    call.recording, call.recording_seconds = "vm-1795464328-0", 42
-    call.ended_at, call.outcome = T0 + timedelta(minutes=1), Outcome.CLOSED
-    return call
-
-
-async def test_new_fields_round_trip(store: CallLogStore) -> None:
-    call = closed_hours_call()
-    await store.save(call)
-    stored = await store.get(call.call_id)
-    assert stored == call
-    assert stored is not None
-    assert stored.outcome is Outcome.CLOSED and stored.callback is Callback.PENDING
-
-    call.callback = "done"
-    call.callback_done_at = datetime(2025, 3, 4, 14, 0, tzinfo=ICT)
-    call.callback_note = "Đã gọi lại, hướng dẫn nộp hồ sơ trực tuyến"
-    await store.save(call)
-    stored = await store.get(call.call_id)
-    assert stored == call
-    assert stored is not None and stored.callback_done_at is not None
-    assert stored.callback_done_at.tzinfo is UTC
-    assert stored.callback_done_at == datetime(2025, 3, 4, 7, 0, tzinfo=UTC)
-    assert await store.list_calls() == [call]
-
-
-async def test_save_overwrites_new_fields_that_went_back_to_none(store: CallLogStore) -> None:
-    call = closed_hours_call()
-    await store.save(call)
-    call = without_new_fields(call)
-    await store.save(call)
-    assert await store.get(call.call_id) == call
-
-
-async def test_unknown_callback_states_and_naive_times_are_refused(store: CallLogStore) -> None:
-    with pytest.raises(ValueError, match="callback"):
-        await store.save(new_call(callback="later"))
-    call = new_call(callback="done")
-    call.callback_done_at = datetime(2025, 3, 4, 9, 0)
-    with pytest.raises(ValueError, match="timezone-aware"):
-        await store.save(call)
-    await store.save(new_call(callback="pending"))
-    with pytest.raises(ValueError, match="timezone-aware"):
-        await store.mark_callback_done("1741054530.42", at=datetime(2025, 3, 4, 9, 0))
-    assert [c.callback for c in await store.list_callbacks()] == ["pending"]
-
-
-async def test_list_callbacks_is_the_pending_queue_oldest_first(store: CallLogStore) -> None:
-    states = ["pending", None, "done", "pending", "pending", None, "done"]
-    for i, state in reversed(list(enumerate(states))):  # saved out of order
-        await store.save(new_call(f"c{i}", T0 + timedelta(hours=i), callback=state))
-    await store.save(new_call("c4-same-time", T0 + timedelta(hours=4), callback="pending"))
-
-    assert [c.call_id for c in await store.list_callbacks()] == ["c0", "c3", "c4", "c4-same-time"]
-    assert [c.call_id for c in await store.list_callbacks(include_done=True)] == [
-        "c0",
-        "c2",
-        "c3",
-        "c4",
-        "c4-same-time",
-        "c6",
-    ]
-    assert [c.call_id for c in await store.list_callbacks(limit=2)] == ["c0", "c3"]
-    assert await store.list_callbacks(limit=0) == []
-    with pytest.raises(ValueError, match="limit"):
-        await store.list_callbacks(limit=-1)
-
-
-async def test_mark_callback_done_takes_the_call_off_the_queue(store: CallLogStore) -> None:
-    call = closed_hours_call("a")
-    await store.save(call)
-    await store.save(new_call("b", T0 + timedelta(minutes=5), callback="pending"))
-    at = datetime(2025, 3, 4, 15, 30, tzinfo=ICT)
-
-    assert await store.mark_callback_done("a", at=at, note="Đã gọi lại") is True
-
-    stored = await store.get("a")
-    assert stored is not None
-    assert stored.callback is Callback.DONE
-    assert stored.callback_done_at == at and stored.callback_done_at.tzinfo is UTC
-    assert stored.callback_note == "Đã gọi lại"
-    call.callback, call.callback_done_at, call.callback_note = "done", at, "Đã gọi lại"
-    assert stored == call  # nothing else changed
-    assert [c.call_id for c in await store.list_callbacks()] == ["b"]
-    assert [c.call_id for c in await store.list_callbacks(include_done=True)] == ["a", "b"]
-
-    assert await store.mark_callback_done("b", at=at) is True
-    stored_b = await store.get("b")
-    assert stored_b is not None and stored_b.callback_note is None
-    assert await store.list_callbacks() == []
-
-
-async def test_mark_callback_done_is_false_and_changes_nothing_otherwise(
-    store: CallLogStore,
-) -> None:
-    first, later = T0 + timedelta(hours=8), T0 + timedelta(hours=9)
-    await store.save(new_call("done", callback="pending"))
-    assert await store.mark_callback_done("done", at=first, note="lần đầu") is True
-    await store.save(new_call("served"))  # never needed a call back
-    before = {c.call_id: c for c in await store.list_calls()}
-
-    assert await store.mark_callback_done("done", at=later, note="lần hai") is False
-    assert await store.mark_callback_done("served", at=later, note="?") is False
-    assert await store.mark_callback_done("never-saved", at=later) is False
-    assert await store.mark_callback_done("x" * 65, at=later) is False
-
-    assert {c.call_id: c for c in await store.list_calls()} == before
-    assert await store.get("never-saved") is None
+@pytest.mark.parametrize("scenario", CALLBACK_SCENARIOS, ids=scenario_id)
+async def test_call_log_scenario(store: CallLogStore, scenario: Scenario) -> None:
+    await scenario(store)
 
 
 async def test_of_concurrent_marks_exactly_one_wins(store: CallLogStore) -> None:
@@ -187,50 +69,6 @@ async def test_of_concurrent_marks_exactly_one_wins(store: CallLogStore) -> None
         T0 + timedelta(hours=winner),
         f"n{winner}",
     )
-
-
-async def test_find_call_by_id_prefix_newest_first(store: CallLogStore) -> None:
-    await store.save(new_call("1741054530.42", T0))
-    await store.save(new_call("1741054530.420", T0 + timedelta(seconds=1)))
-    await store.save(new_call("1741054531.7", T0 + timedelta(seconds=2)))
-    await store.save(new_call("1799999999.1", T0 + timedelta(seconds=3)))
-
-    assert [c.call_id for c in await store.find_call("17410545")] == [
-        "1741054531.7",
-        "1741054530.420",
-        "1741054530.42",
-    ]
-    assert [c.call_id for c in await store.find_call("1741054530.42")] == [
-        "1741054530.420",
-        "1741054530.42",
-    ]
-    assert [c.call_id for c in await store.find_call("1741054530.420")] == ["1741054530.420"]
-    assert await store.find_call("2") == []
-    assert await store.find_call("41054530") == []  # a prefix, not a substring
-    assert [c.call_id for c in await store.find_call("")] == [
-        "1799999999.1",
-        "1741054531.7",
-        "1741054530.420",
-        "1741054530.42",
-    ]
-    [found] = await store.find_call("17999")
-    assert found == new_call("1799999999.1", T0 + timedelta(seconds=3))
-
-
-async def test_find_call_is_exact_about_case_and_like_wildcards(store: CallLogStore) -> None:
-    for call_id in ["abc-1", "ABC-2", "a%c-3", "a_c-4", "axc-5"]:
-        await store.save(new_call(call_id))
-    assert [c.call_id for c in await store.find_call("abc")] == ["abc-1"]
-    assert [c.call_id for c in await store.find_call("ABC")] == ["ABC-2"]
-    assert [c.call_id for c in await store.find_call("a%")] == ["a%c-3"]
-    assert [c.call_id for c in await store.find_call("a_c")] == ["a_c-4"]
-
-
-async def test_find_call_returns_at_most_twenty(store: CallLogStore) -> None:
-    for i in range(25):
-        await store.save(new_call(f"1741054530.{i:02d}", T0 + timedelta(seconds=i)))
-    found = await store.find_call("1741054530.")
-    assert [c.call_id for c in found] == [f"1741054530.{i:02d}" for i in range(24, 4, -1)]
 
 
 async def test_downgrade_to_0001_and_up_again_keeps_existing_rows(db_url: str) -> None:

@@ -1,0 +1,366 @@
+"""What every `CallLog` must do: the scenarios that `InMemoryCallLog` (the fake the
+call-flow unit tests trust) and `CallLogStore` (SQLite and PostgreSQL) must both pass.
+
+Each scenario is an `async def` that takes an empty `CallLog` and asserts. They are
+run by tests/unit/test_calllog_memory*.py against the fake and by
+tests/integration/test_calllog_{store,callbacks}.py against the real databases; what
+only one side can show (copy-safety of the fake, concurrency, migrations) stays in
+those files.
+
+Test modules call `pytest.register_assert_rewrite(__name__ of this module)` before
+importing it, so a failing assert here reports its values like one in a test module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from calllog.errors import UnknownCallError
+from calllog.model import Callback, CallEvent, CallRecord, Outcome
+from calllog.store import CallLog
+
+Scenario = Callable[[CallLog], Awaitable[None]]
+
+ICT = timezone(timedelta(hours=7), "ICT")
+T0 = datetime(2025, 3, 4, 2, 15, 30, 123456, tzinfo=UTC)
+
+
+def new_call(
+    call_id: str = "1741054530.42", started_at: datetime = T0, callback: str | None = None
+) -> CallRecord:
+    return CallRecord(
+        call_id=call_id, caller_number="0901234567", started_at=started_at, callback=callback
+    )
+
+
+def closed_hours_call(call_id: str = "1741054530.42") -> CallRecord:
+    call = new_call(call_id, callback="pending")
+    call.caller_agency = "UBND xã Vị Tân"
+    call.recording, call.recording_seconds = "vm-1795464328-0", 42
+    call.ended_at, call.outcome = T0 + timedelta(minutes=1), Outcome.CLOSED
+    return call
+
+
+def without_new_fields(call: CallRecord) -> CallRecord:
+    """`call` as revision 0001 could store it (without the call-back fields of 0002)."""
+    return dataclasses.replace(
+        call,
+        caller_agency=None,
+        recording=None,
+        recording_seconds=None,
+        callback=None,
+        callback_done_at=None,
+        callback_note=None,
+    )
+
+
+def scenario_id(scenario: Scenario) -> str:
+    """The test id of a scenario: its function name."""
+    return getattr(scenario, "__name__", repr(scenario))
+
+
+# --- calls and their timelines -------------------------------------------------------
+
+
+async def saving_again_at_each_milestone_updates_the_same_row(log: CallLog) -> None:
+    call = new_call()
+    await log.save(call)
+    assert await log.get(call.call_id) == call
+
+    call.caller_name = "Nguyễn Văn Ánh"
+    call.answered_at = T0 + timedelta(seconds=1)
+    call.branch_key, call.branch_name = 4, "Cải cách thủ tục hành chính"
+    call.agency = "Văn phòng UBND tỉnh"
+    call.desk_dialled = "2041,2042"
+    await log.save(call)
+    call.desk_answered, call.bridged_at = "2042", T0 + timedelta(seconds=20)
+    call.ended_at = T0 + timedelta(minutes=3)
+    call.outcome = Outcome.CONNECTED
+    call.hangup_cause, call.hangup_cause_txt, call.hangup_by = 16, "Normal Clearing", "caller"
+    await log.save(call)
+
+    stored = await log.get(call.call_id)
+    assert stored == call
+    assert stored is not None and stored.outcome is Outcome.CONNECTED
+    assert await log.list_calls() == [call]
+
+
+async def save_overwrites_fields_that_went_back_to_none(log: CallLog) -> None:
+    call = new_call()
+    call.desk_dialled, call.outcome = "2041", Outcome.FAILED
+    await log.save(call)
+    call.desk_dialled, call.outcome = None, None
+    await log.save(call)
+    assert await log.get(call.call_id) == call
+
+
+async def save_is_idempotent(log: CallLog) -> None:
+    call = new_call()
+    call.outcome = Outcome.NO_SELECTION
+    for _ in range(3):
+        await log.save(call)
+    assert await log.list_calls() == [call]
+
+
+async def times_come_back_as_aware_utc(log: CallLog) -> None:
+    local_start = datetime(2025, 3, 4, 9, 15, 30, 123456, tzinfo=ICT)  # == T0
+    call = new_call(started_at=local_start)
+    call.answered_at = local_start + timedelta(seconds=2)
+    await log.save(call)
+    await log.append_event(CallEvent(call.call_id, local_start, "answered"))
+
+    stored = await log.get(call.call_id)
+    assert stored is not None
+    assert stored.started_at == T0 and stored.started_at.tzinfo is UTC
+    assert stored.answered_at == T0 + timedelta(seconds=2)
+    assert stored.answered_at is not None and stored.answered_at.tzinfo is UTC
+    [event] = await log.events(call.call_id)
+    assert event.at == T0 and event.at.tzinfo is UTC
+
+
+async def naive_times_are_refused(log: CallLog) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.save(new_call(started_at=datetime(2025, 3, 4, 9, 0)))
+    await log.save(new_call())
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.append_event(CallEvent("1741054530.42", datetime(2025, 3, 4), "answered"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.list_calls(since=datetime(2025, 3, 4))
+
+
+async def ids_and_kinds_too_long_for_the_tables_are_refused(log: CallLog) -> None:
+    with pytest.raises(ValueError, match="call_id"):
+        await log.save(new_call("x" * 65))
+    await log.save(new_call())
+    with pytest.raises(ValueError, match="kind"):
+        await log.append_event(CallEvent("1741054530.42", T0, "k" * 33))
+
+
+async def events_come_back_in_append_order_with_their_detail(log: CallLog) -> None:
+    await log.save(new_call("a"))
+    await log.save(new_call("b"))
+    timeline = [
+        CallEvent("a", T0, "answered"),
+        CallEvent("a", T0, "prompt", {"prompt": "menu-chinh", "attempt": 1}),
+        CallEvent("b", T0, "answered"),
+        CallEvent("a", T0 + timedelta(seconds=4), "digit", {"digit": "4"}),
+        CallEvent("a", T0 + timedelta(seconds=4), "branch", {"key": 4, "name": "Cải cách TTHC"}),
+        CallEvent("a", T0 + timedelta(seconds=5), "desk_dial", {"desk": "2041", "cause": None}),
+    ]
+    for event in timeline:
+        await log.append_event(event)
+
+    events = await log.events("a")
+    assert [(e.kind, e.at, e.detail) for e in events] == [
+        (e.kind, e.at, e.detail) for e in timeline if e.call_id == "a"
+    ]
+    seqs = [e.seq for e in events if e.seq is not None]
+    assert len(seqs) == len(events)
+    assert seqs == sorted(set(seqs))
+    assert [e.kind for e in await log.events("b")] == ["answered"]
+    assert await log.events("never-saved") == []
+
+
+async def append_event_for_an_unsaved_call_raises(log: CallLog) -> None:
+    with pytest.raises(UnknownCallError, match="never-saved"):
+        await log.append_event(CallEvent("never-saved", T0, "answered"))
+
+
+async def get_of_an_unknown_call_is_none(log: CallLog) -> None:
+    assert await log.get("never-saved") is None
+
+
+async def list_calls_filters_on_start_time_newest_first(log: CallLog) -> None:
+    for i in range(5):
+        await log.save(new_call(f"c{i}", T0 + timedelta(hours=i)))
+
+    assert [c.call_id for c in await log.list_calls()] == ["c4", "c3", "c2", "c1", "c0"]
+    since, until = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    assert [c.call_id for c in await log.list_calls(since=since)] == ["c4", "c3", "c2", "c1"]
+    assert [c.call_id for c in await log.list_calls(until=until)] == ["c2", "c1", "c0"]
+    in_window = await log.list_calls(since=since, until=until)
+    assert [c.call_id for c in in_window] == ["c2", "c1"]
+    assert [c.call_id for c in await log.list_calls(limit=2)] == ["c4", "c3"]
+    # Bounds in another zone mean the same instants.
+    local = await log.list_calls(since=since.astimezone(ICT), until=until.astimezone(ICT))
+    assert local == in_window
+
+
+CALL_SCENARIOS: tuple[Scenario, ...] = (
+    saving_again_at_each_milestone_updates_the_same_row,
+    save_overwrites_fields_that_went_back_to_none,
+    save_is_idempotent,
+    times_come_back_as_aware_utc,
+    naive_times_are_refused,
+    ids_and_kinds_too_long_for_the_tables_are_refused,
+    events_come_back_in_append_order_with_their_detail,
+    append_event_for_an_unsaved_call_raises,
+    get_of_an_unknown_call_is_none,
+    list_calls_filters_on_start_time_newest_first,
+)
+
+
+# --- call backs (revision 0002) and find_call ----------------------------------------
+
+
+async def new_fields_round_trip(log: CallLog) -> None:
+    call = closed_hours_call()
+    await log.save(call)
+    stored = await log.get(call.call_id)
+    assert stored == call
+    assert stored is not None
+    assert stored.outcome is Outcome.CLOSED and stored.callback is Callback.PENDING
+
+    call.callback = "done"
+    call.callback_done_at = datetime(2025, 3, 4, 14, 0, tzinfo=ICT)
+    call.callback_note = "Đã gọi lại, hướng dẫn nộp hồ sơ trực tuyến"
+    await log.save(call)
+    stored = await log.get(call.call_id)
+    assert stored == call
+    assert stored is not None and stored.callback_done_at is not None
+    assert stored.callback_done_at.tzinfo is UTC
+    assert stored.callback_done_at == datetime(2025, 3, 4, 7, 0, tzinfo=UTC)
+    assert await log.list_calls() == [call]
+
+
+async def save_overwrites_new_fields_that_went_back_to_none(log: CallLog) -> None:
+    call = closed_hours_call()
+    await log.save(call)
+    call = without_new_fields(call)
+    await log.save(call)
+    assert await log.get(call.call_id) == call
+
+
+async def unknown_callback_states_and_naive_times_are_refused(log: CallLog) -> None:
+    with pytest.raises(ValueError, match="callback"):
+        await log.save(new_call(callback="later"))
+    call = new_call(callback="done")
+    call.callback_done_at = datetime(2025, 3, 4, 9, 0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.save(call)
+    await log.save(new_call(callback="pending"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.mark_callback_done("1741054530.42", at=datetime(2025, 3, 4, 9, 0))
+    assert [c.callback for c in await log.list_callbacks()] == ["pending"]
+
+
+async def list_callbacks_is_the_pending_queue_oldest_first(log: CallLog) -> None:
+    states = ["pending", None, "done", "pending", "pending", None, "done"]
+    for i, state in reversed(list(enumerate(states))):  # saved out of order
+        await log.save(new_call(f"c{i}", T0 + timedelta(hours=i), callback=state))
+    await log.save(new_call("c4-same-time", T0 + timedelta(hours=4), callback="pending"))
+
+    assert [c.call_id for c in await log.list_callbacks()] == ["c0", "c3", "c4", "c4-same-time"]
+    assert [c.call_id for c in await log.list_callbacks(include_done=True)] == [
+        "c0",
+        "c2",
+        "c3",
+        "c4",
+        "c4-same-time",
+        "c6",
+    ]
+    assert [c.call_id for c in await log.list_callbacks(limit=2)] == ["c0", "c3"]
+    assert await log.list_callbacks(limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        await log.list_callbacks(limit=-1)
+
+
+async def mark_callback_done_takes_the_call_off_the_queue(log: CallLog) -> None:
+    call = closed_hours_call("a")
+    await log.save(call)
+    await log.save(new_call("b", T0 + timedelta(minutes=5), callback="pending"))
+    at = datetime(2025, 3, 4, 15, 30, tzinfo=ICT)
+
+    assert await log.mark_callback_done("a", at=at, note="Đã gọi lại") is True
+
+    stored = await log.get("a")
+    assert stored is not None
+    assert stored.callback is Callback.DONE
+    assert stored.callback_done_at == at and stored.callback_done_at.tzinfo is UTC
+    assert stored.callback_note == "Đã gọi lại"
+    call.callback, call.callback_done_at, call.callback_note = "done", at, "Đã gọi lại"
+    assert stored == call  # nothing else changed
+    assert [c.call_id for c in await log.list_callbacks()] == ["b"]
+    assert [c.call_id for c in await log.list_callbacks(include_done=True)] == ["a", "b"]
+
+    assert await log.mark_callback_done("b", at=at) is True
+    stored_b = await log.get("b")
+    assert stored_b is not None and stored_b.callback_note is None
+    assert await log.list_callbacks() == []
+
+
+async def mark_callback_done_is_false_and_changes_nothing_otherwise(log: CallLog) -> None:
+    first, later = T0 + timedelta(hours=8), T0 + timedelta(hours=9)
+    await log.save(new_call("done", callback="pending"))
+    assert await log.mark_callback_done("done", at=first, note="lần đầu") is True
+    await log.save(new_call("served"))  # never needed a call back
+    before = {c.call_id: c for c in await log.list_calls()}
+
+    assert await log.mark_callback_done("done", at=later, note="lần hai") is False
+    assert await log.mark_callback_done("served", at=later, note="?") is False
+    assert await log.mark_callback_done("never-saved", at=later) is False
+    assert await log.mark_callback_done("x" * 65, at=later) is False
+
+    assert {c.call_id: c for c in await log.list_calls()} == before
+    assert await log.get("never-saved") is None
+
+
+async def find_call_by_id_prefix_newest_first(log: CallLog) -> None:
+    await log.save(new_call("1741054530.42", T0))
+    await log.save(new_call("1741054530.420", T0 + timedelta(seconds=1)))
+    await log.save(new_call("1741054531.7", T0 + timedelta(seconds=2)))
+    await log.save(new_call("1799999999.1", T0 + timedelta(seconds=3)))
+
+    assert [c.call_id for c in await log.find_call("17410545")] == [
+        "1741054531.7",
+        "1741054530.420",
+        "1741054530.42",
+    ]
+    assert [c.call_id for c in await log.find_call("1741054530.42")] == [
+        "1741054530.420",
+        "1741054530.42",
+    ]
+    assert [c.call_id for c in await log.find_call("1741054530.420")] == ["1741054530.420"]
+    assert await log.find_call("2") == []
+    assert await log.find_call("41054530") == []  # a prefix, not a substring
+    assert [c.call_id for c in await log.find_call("")] == [
+        "1799999999.1",
+        "1741054531.7",
+        "1741054530.420",
+        "1741054530.42",
+    ]
+    [found] = await log.find_call("17999")
+    assert found == new_call("1799999999.1", T0 + timedelta(seconds=3))
+
+
+async def find_call_is_exact_about_case_and_like_wildcards(log: CallLog) -> None:
+    for call_id in ["abc-1", "ABC-2", "a%c-3", "a_c-4", "axc-5"]:
+        await log.save(new_call(call_id))
+    assert [c.call_id for c in await log.find_call("abc")] == ["abc-1"]
+    assert [c.call_id for c in await log.find_call("ABC")] == ["ABC-2"]
+    assert [c.call_id for c in await log.find_call("a%")] == ["a%c-3"]
+    assert [c.call_id for c in await log.find_call("a_c")] == ["a_c-4"]
+
+
+async def find_call_returns_at_most_twenty(log: CallLog) -> None:
+    for i in range(25):
+        await log.save(new_call(f"1741054530.{i:02d}", T0 + timedelta(seconds=i)))
+    found = await log.find_call("1741054530.")
+    assert [c.call_id for c in found] == [f"1741054530.{i:02d}" for i in range(24, 4, -1)]
+
+
+CALLBACK_SCENARIOS: tuple[Scenario, ...] = (
+    new_fields_round_trip,
+    save_overwrites_new_fields_that_went_back_to_none,
+    unknown_callback_states_and_naive_times_are_refused,
+    list_callbacks_is_the_pending_queue_oldest_first,
+    mark_callback_done_takes_the_call_off_the_queue,
+    mark_callback_done_is_false_and_changes_nothing_otherwise,
+    find_call_by_id_prefix_newest_first,
+    find_call_is_exact_about_case_and_like_wildcards,
+    find_call_returns_at_most_twenty,
+)
