@@ -16,6 +16,7 @@ import structlog
 from calllog.model import CallRecord
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
+from ivr.ari.errors import AriError
 from ivr.ari.models import (
     Event,
     PlaybackFinished,
@@ -59,6 +60,7 @@ class HotlineApp:
         self._clock = clock
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
 
     @property
     def active_calls(self) -> int:
@@ -66,7 +68,10 @@ class HotlineApp:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, StasisStart) and self._is_new_call(event):
-            self._start_call(event)
+            if self._draining:
+                self._refuse(event.channel.id)
+            else:
+                self._start_call(event)
             return
         session = self._owner(event)
         if session is not None:
@@ -126,6 +131,20 @@ class HotlineApp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _refuse(self, channel_id: str) -> None:
+        """A call arriving while we stop: the fallback dialplan takes it."""
+
+        async def to_fallback() -> None:
+            try:
+                await self._ari.continue_in_dialplan(channel_id, context=self._fallback_context,
+                                                     extension="s", priority=1)
+            except AriError:
+                log.warning("could not hand a new call to the fallback", channel=channel_id)
+
+        task = asyncio.create_task(to_fallback())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _run_call(self, ctx: CallContext) -> None:
         structlog.contextvars.bind_contextvars(call_id=ctx.channel_id)
         try:
@@ -138,6 +157,13 @@ class HotlineApp:
                 self._calls.pop(channel_id, None)
 
     async def drain(self, timeout: float) -> None:
-        """Wait for calls in progress to finish (on shutdown)."""
+        """On shutdown: stop taking calls, let calls in progress finish for up to
+        `timeout` s, then stop the rest (each hands its caller to the fallback
+        dialplan; bridged calls are left talking in Asterisk)."""
+        self._draining = True
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in set(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)

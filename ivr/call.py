@@ -4,6 +4,8 @@ call log, and no path leaves the caller in silence or hangs up without a word.""
 
 from __future__ import annotations
 
+import asyncio
+
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
 from ivr.context import CallContext
@@ -55,13 +57,35 @@ async def handle_call(ctx: CallContext) -> None:
             _caller_hung_up(ctx, exc)
     except Exception:
         await _safety_net(ctx)
+    except asyncio.CancelledError:
+        await _service_stopping(ctx)
+        raise
     finally:
-        await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
-                       cause=record.hangup_cause)
-        record.ended_at = ctx.clock()
+        await _wrap_up(ctx)
+
+
+async def _wrap_up(ctx: CallContext) -> None:
+    record = ctx.record
+    if record.bridged_at is not None and record.hangup_by is None:
+        # Our service stopped while the call talks on in Asterisk: the row stays open.
+        await ctx.note("service_stopped")
         await ctx.save()
-        ctx.log.info("call ended", outcome=str(record.outcome), branch=record.branch_key,
-                     desk=record.desk_answered, hangup_by=record.hangup_by)
+        ctx.log.info("call left talking in Asterisk", desk=record.desk_answered)
+        return
+    await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
+                   cause=record.hangup_cause)
+    record.ended_at = ctx.clock()
+    await ctx.save()
+    ctx.log.info("call ended", outcome=str(record.outcome), branch=record.branch_key,
+                 desk=record.desk_answered, hangup_by=record.hangup_by)
+
+
+async def _service_stopping(ctx: CallContext) -> None:
+    """Our service stops: a caller not yet bridged goes to the fallback dialplan."""
+    if ctx.record.bridged_at is None:
+        ctx.record.outcome = ctx.record.outcome or Outcome.FAILED
+        ctx.record.hangup_by = "system"
+        await _to_fallback(ctx)
 
 
 async def answer(ctx: CallContext) -> None:

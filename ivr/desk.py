@@ -4,12 +4,13 @@ timeout on no answer, within the branch's overall limit; then bridge."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
 
 from calllog.model import Outcome
-from ivr.ari.errors import AriError, AriHttpError, ChannelGone
+from ivr.ari.errors import AriError, AriHttpError, ChannelGone, NotFound
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, Dial, StasisEnd, StasisStart
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
@@ -20,8 +21,8 @@ RINGBACK = "tone:ring"
 # Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
 GUARD_SECONDS = 3.0
 # Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
-CAUSE_DIALSTATUS = {17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY", 34: "CONGESTION",
-                    38: "CONGESTION", 42: "CONGESTION"}
+CAUSE_DIALSTATUS = {16: "NOANSWER", 17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY",
+                    34: "CONGESTION", 38: "CONGESTION", 42: "CONGESTION"}
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
 async def _is_registered(ctx: CallContext, extension: str) -> bool:
     try:
         endpoint = await ctx.ari.get_endpoint("PJSIP", extension)
-    except AriError:
+    except NotFound:
         return False
-    return endpoint.state != "offline" and endpoint.state != "unknown"
+    except AriError:
+        return True  # cannot tell (ARI slow or busy): try the desk rather than skip it
+    return endpoint.state != "offline"
 
 
 async def _ring_wave(
@@ -86,9 +89,10 @@ async def _ring_wave(
     winner: DeskLeg | None = None
     try:
         for extension in extensions:
-            channel_id = await _dial_desk(ctx, branch, extension, int(ring_timeout))
-            if channel_id is not None:
-                pending[channel_id] = extension
+            channel_id = new_id("desk")
+            pending[channel_id] = extension  # owned before it exists: never leaked
+            if not await _dial_desk(ctx, branch, extension, channel_id, int(ring_timeout)):
+                pending.pop(channel_id)
         deadline = time.monotonic() + ring_timeout + GUARD_SECONDS
         while pending:
             wake = min(deadline, ringback.still_trying_at) if not ringback.announced else deadline
@@ -134,9 +138,9 @@ async def _ring_wave(
 
 
 async def _dial_desk(
-    ctx: CallContext, branch: Branch, extension: str, ring_timeout: int
-) -> str | None:
-    channel_id = new_id("desk")
+    ctx: CallContext, branch: Branch, extension: str, channel_id: str, ring_timeout: int
+) -> bool:
+    """Create and dial the desk leg; False when Asterisk refused it (already recorded)."""
     ctx.session.own(channel_id)
     ctx.record.desk_dialled = extension
     await ctx.save()
@@ -158,8 +162,8 @@ async def _dial_desk(
         # Asterisk refuses to create a leg to an endpoint it cannot reach.
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, f"HTTP {exc.status}")
         await _hangup_quietly(ctx, channel_id, "normal")
-        return None
-    return channel_id
+        return False
+    return True
 
 
 async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
@@ -188,6 +192,7 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
 
     The call counts as connected from the moment both are in the bridge."""
     bridge_id: str | None = None
+    leave_talking = False
     try:
         bridge_id = new_id("bridge")
         await ctx.ari.create_bridge(bridge_id, bridge_type="mixing",
@@ -195,8 +200,11 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
         await ctx.ari.add_channel(bridge_id, ctx.channel_id)
         try:
             await ctx.ari.add_channel(bridge_id, leg.channel_id)
-        except ChannelGone as exc:
-            raise DeskLost(leg.extension) from exc
+        except AriHttpError as exc:
+            # Its StasisStart was seen, so 422 "not in Stasis" means it already left.
+            if isinstance(exc, ChannelGone) or exc.status == 422:
+                raise DeskLost(leg.extension) from exc
+            raise
         ctx.record.desk_answered = leg.extension
         ctx.record.bridged_at = ctx.clock()
         ctx.record.outcome = Outcome.CONNECTED
@@ -208,15 +216,23 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
                 isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed)
                 and event.channel.id == leg.channel_id
             ):
-                cause = event.cause if isinstance(event, ChannelHangupRequest) else None
-                if cause is not None:
-                    ctx.record.hangup_cause = cause
+                if isinstance(event, ChannelDestroyed):
+                    ctx.record.hangup_cause = event.cause
+                    ctx.record.hangup_cause_txt = event.cause_txt
+                elif isinstance(event, ChannelHangupRequest) and not event.soft:
+                    # With soft=true, `cause` is Asterisk's soft-hangup flag, not Q.850.
+                    ctx.record.hangup_cause = event.cause
                 await _hangup_quietly(ctx, ctx.channel_id, "normal")
                 return "desk"
+    except asyncio.CancelledError:
+        # Our service stops: a bridged call talks on in Asterisk, untouched.
+        leave_talking = ctx.record.bridged_at is not None
+        raise
     finally:
-        await _hangup_quietly(ctx, leg.channel_id, "normal")
-        if bridge_id is not None:
-            await ctx.ari.destroy_bridge(bridge_id)
+        if not leave_talking:
+            await _hangup_quietly(ctx, leg.channel_id, "normal")
+            if bridge_id is not None:
+                await ctx.ari.destroy_bridge(bridge_id)
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:

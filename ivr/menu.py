@@ -23,16 +23,14 @@ async def choose_branch(ctx: CallContext) -> tuple[Branch, bool] | None:
         attempt += 1
         digit = await play_and_collect(ctx, prompts, ctx.config.menu.digit_timeout_seconds)
         await ctx.note("digit", digit=digit, attempt=attempt)
-        decision = decide_menu(ctx.config, digit, attempt)
+        decision = decide_menu(ctx.config, digit, attempt, can_repeat=repeats < MAX_REPEATS)
         match decision:
             case SelectBranch(branch, by_default):
                 return branch, by_default
-            case Reprompt("repeat") if repeats < MAX_REPEATS:
+            case Reprompt("repeat"):
                 # "*" replays the menu without using up an attempt (bounded).
                 attempt -= 1
                 repeats += 1
-                prompts = [Prompt.MENU]
-            case Reprompt("repeat"):
                 prompts = [Prompt.MENU]
             case Reprompt(reason):
                 prompts = [REPROMPT_PREFIX[reason], Prompt.MENU]

@@ -65,7 +65,8 @@ class CallSession:
 
     def _check_caller(self, event: Event) -> None:
         if isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
-            self.caller_hangup_cause = event.cause
+            # With soft=true, `cause` is Asterisk's soft-hangup flag, not a Q.850 cause.
+            self.caller_hangup_cause = None if event.soft else event.cause
             self.caller_gone = True
         elif (
             isinstance(event, StasisEnd | ChannelDestroyed)

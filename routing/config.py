@@ -177,7 +177,8 @@ class HotlineConfig(_Strict):
         """The hours that apply to `branch` (the hotline's own when None)."""
         if branch is None or branch.hours is None:
             return self.hours
-        override = branch.hours.model_dump(exclude_none=True)
+        # Field by field, keeping the validated models (a dump would leave dicts).
+        override = {name: value for name, value in branch.hours if value is not None}
         return self.hours.model_copy(update=override)
 
 

@@ -32,13 +32,18 @@ class GiveUp:
 MenuDecision = SelectBranch | Reprompt | GiveUp
 
 
-def decide_menu(config: HotlineConfig, digit: str | None, attempt: int) -> MenuDecision:
-    """Decide after `attempt` (1-based) ended with `digit` (None: the caller pressed nothing)."""
+def decide_menu(
+    config: HotlineConfig, digit: str | None, attempt: int, *, can_repeat: bool = True
+) -> MenuDecision:
+    """Decide after `attempt` (1-based) ended with `digit` (None: the caller pressed nothing).
+
+    `*` replays the menu while `can_repeat`; after that it counts as an invalid key, so a
+    stuck key or talk-off cannot keep a call in the menu for ever."""
     if digit is not None and digit.isdigit():
         branch = config.branch(int(digit))
         if branch is not None:
             return SelectBranch(branch)
-    if digit == REPEAT_KEY:
+    if digit == REPEAT_KEY and can_repeat:
         return Reprompt("repeat")
     reason: Literal["invalid", "no_input"] = "no_input" if digit is None else "invalid"
     if attempt < config.menu.max_attempts:

@@ -1057,3 +1057,36 @@ async def test_caller_is_not_left_in_silence_when_the_call_log_fails() -> None:
         await finished(await call.run())  # may still surface to HotlineApp._run_call
 
     assert call.ari.called("answer") or call.ari.called("continue_in_dialplan")
+
+
+# --- our service stopping --------------------------------------------------------------
+
+
+async def test_service_stopping_leaves_a_bridged_call_talking_in_asterisk() -> None:
+    call = new_call()
+    task = await connect_to_desk(call, "4")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await finished(task)
+
+    assert call.desk_channel_id("1401") not in call.ari.hung_up()
+    assert CALLER_ID not in call.ari.hung_up()
+    assert not call.ari.called("destroy_bridge")
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED and record.ended_at is None
+    assert (await call.kinds())[-1] == "service_stopped"
+
+
+async def test_service_stopping_hands_a_caller_in_the_menu_to_the_fallback() -> None:
+    call = new_call()
+    call.ari.menu = []  # the caller listens to the menu
+    task = await call.run()
+    await call.calllog.until_noted("answered")
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await finished(task)
+
+    fallback = call.ari.called("continue_in_dialplan")
+    assert [c.args["context"] for c in fallback] == [FALLBACK]
+    record = await call.record()
+    assert record.outcome is Outcome.FAILED and record.ended_at is not None

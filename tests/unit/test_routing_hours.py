@@ -90,3 +90,17 @@ def test_shipped_calendar_closes_tet_2027() -> None:
     config = load_config("config/hotline.yaml")
     state = open_state(config.calendar(), at(date(2027, 2, 8), 9))
     assert state.reason == "holiday" and state.holiday and "Tết" in state.holiday
+
+
+def test_branch_override_of_periods_and_holidays_gives_a_working_calendar() -> None:
+    config = load_config("config/hotline.yaml")
+    override = HoursOverride.model_validate(
+        {"periods": ["08:00-10:00"], "holidays": [{"date": "2026-11-24", "name": "Lễ"}],
+         "extra_working_days": [{"date": "2026-11-28", "name": "Làm bù"}]}
+    )
+    branch = config.branches[0].model_copy(update={"hours": override})
+    calendar = config.calendar(branch)
+    assert open_state(calendar, at(MONDAY, 9)).open
+    assert not open_state(calendar, at(MONDAY, 10, 30)).open
+    assert open_state(calendar, at(MONDAY + timedelta(days=1), 9)).reason == "holiday"
+    assert open_state(calendar, at(MONDAY + timedelta(days=5), 9)).open

@@ -136,3 +136,11 @@ def test_chosen_branch_is_the_configured_one_and_not_by_default() -> None:
     assert decision.branch is SHIPPED.branch(4)
     assert decision.by_default is False
     assert decision.branch.agency == "Văn phòng Ủy ban nhân dân tỉnh"
+
+
+def test_star_counts_as_an_invalid_key_once_repeats_are_used_up() -> None:
+    config = load_config("config/hotline.yaml")
+    assert decide_menu(config, "*", 1, can_repeat=False) == Reprompt("invalid")
+    last = config.menu.max_attempts
+    decision = decide_menu(config, "*", last, can_repeat=False)
+    assert isinstance(decision, SelectBranch) and decision.by_default
