@@ -61,36 +61,28 @@ def digits(events: list[CallEvent]) -> list[Any]:
     return [e.detail["digit"] for e in events if e.kind == "digit"]
 
 
-def test_star_repeats_the_menu_without_using_an_attempt(
-    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+@pytest.mark.parametrize(
+    ("first", "then", "key"),
+    [("*", "5", 5), ("0", "3", 3)],
+    ids=["star-repeats-the-menu", "invalid-key-is-said-then-valid-key-routes"],
+)
+def test_a_second_key_after_star_or_an_invalid_key_routes_the_call(
+    first: str, then: str, key: int, hotline: Hotline, sip: SipStack, desk_bank: DeskBank,
+    caller: Phone,
 ) -> None:
-    desks = desk_bank.for_branch(5)
+    desk = f"1{key}01"
+    desks = desk_bank.for_branch(key)
     call = dial(sip, caller, hotline)
-    call.send_digits("*")
+    call.send_digits(first)
     sip.pump(1.5)
-    call.send_digits("5")
-    answered_by(sip, desks["1501"])
+    call.send_digits(then)
+    answered_by(sip, desks[desk])
     bridged(sip, hotline, caller)
     call.hangup_now()
     record, events = finished(sip, hotline, caller)
-    assert digits(events) == ["*", "5"]
-    assert record.outcome == Outcome.CONNECTED and record.branch_key == 5
-
-
-def test_invalid_digit_is_said_and_the_next_valid_digit_routes(
-    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
-) -> None:
-    desks = desk_bank.for_branch(3)
-    call = dial(sip, caller, hotline)
-    call.send_digits("0")
-    sip.pump(1.5)
-    call.send_digits("3")
-    answered_by(sip, desks["1301"])
-    bridged(sip, hotline, caller)
-    call.hangup_now()
-    record, events = finished(sip, hotline, caller)
-    assert digits(events) == ["0", "3"]
-    assert record.branch_key == 3 and record.desk_answered == "1301"
+    assert digits(events) == [first, then]
+    assert record.outcome == Outcome.CONNECTED
+    assert (record.branch_key, record.desk_answered) == (key, desk)
 
 
 def test_retries_exhausted_puts_the_caller_through_to_the_default_branch(

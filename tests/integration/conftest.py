@@ -28,7 +28,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
-from calllog.db import upgrade_async
+from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.store import CallLogStore
 
 PG_URL_ENV = "HOTLINE_TEST_PG_URL"
 PG_BINDIR_ENV = "HOTLINE_TEST_PG_BINDIR"
@@ -118,3 +119,13 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[CallLogStore]:
+    """The SQL call log on a migrated database (SQLite and PostgreSQL)."""
+    engine = make_engine(db_url)
+    try:
+        yield CallLogStore(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()

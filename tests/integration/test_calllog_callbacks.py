@@ -6,7 +6,6 @@ tests/unit/test_calllog_memory_callbacks.py), concurrent marks, and the migratio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -37,15 +36,6 @@ NEW_COLUMNS = {
     "callback_done_at",
     "callback_note",
 }
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[CallLogStore]:
-    engine = make_engine(db_url)
-    try:
-        yield CallLogStore(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.parametrize("scenario", CALLBACK_SCENARIOS, ids=scenario_id)

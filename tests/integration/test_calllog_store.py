@@ -5,7 +5,6 @@ tests/unit/test_calllog_memory.py), concurrency, and the migrations."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -20,15 +19,6 @@ from calllog.tables import metadata
 
 # for this folder; asserts in the shared scenarios should report values like ours.
 from tests.calllog_contract import CALL_SCENARIOS, T0, Scenario, new_call, scenario_id
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[CallLogStore]:
-    engine = make_engine(db_url)
-    try:
-        yield CallLogStore(make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.parametrize("scenario", CALL_SCENARIOS, ids=scenario_id)
