@@ -11,6 +11,7 @@ import structlog
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.store import CallLogStore
 from dialplan.generate import FALLBACK_CONTEXT
+from hotline.reload import ConfigHolder
 from hotline.settings import Settings
 from ivr.app import HotlineApp
 from ivr.ari.client import AriClient
@@ -25,6 +26,7 @@ DRAIN_SECONDS = 30.0
 
 async def serve(settings: Settings, config: HotlineConfig) -> None:
     await upgrade_async(settings.database_url)
+    holder = ConfigHolder(settings.config, config)
     engine = make_engine(settings.database_url)
     password = settings.ari_password.get_secret_value()
     try:
@@ -33,7 +35,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
         ) as http:
             app = HotlineApp(
                 ari=AriClient(http, settings.app),
-                config=lambda: config,
+                config=holder,
                 prompts=PromptLibrary(settings.prompts_dir),
                 calllog=CallLogStore(make_sessionmaker(engine)),
                 fallback_context=FALLBACK_CONTEXT,
@@ -48,7 +50,10 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 password=password, on_event=app.on_event, on_connect=connected,
             )
             reader = asyncio.create_task(stream.run(), name="ari-events")
+            watcher = asyncio.create_task(holder.watch(), name="config-watch")
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
             await _until_signal_or_done(reader)
+            watcher.cancel()
             if not reader.done():
                 log.info("stopping: waiting for calls in progress", calls=app.active_calls)
                 await app.drain(DRAIN_SECONDS)
