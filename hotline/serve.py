@@ -44,6 +44,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             async def connected() -> None:
                 log.info("hotline ready", app=settings.app, ari=settings.ari_url,
                          number=config.hotline.number)
+                await app.reconcile()
 
             stream = EventStream(
                 url=settings.events_url, app=settings.app, user=settings.ari_user,

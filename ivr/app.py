@@ -18,6 +18,7 @@ from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.models import (
+    ApplicationReplaced,
     Event,
     PlaybackFinished,
     PlaybackStarted,
@@ -66,7 +67,27 @@ class HotlineApp:
     def active_calls(self) -> int:
         return len(self._tasks)
 
+    async def reconcile(self) -> None:
+        """After a (re)connect: calls whose channels vanished while we were deaf are
+        told so, so no call task waits for ever for a hangup event that was lost."""
+        if not self._calls:
+            return
+        try:
+            live = {channel.id for channel in await self._ari.list_channels()}
+        except AriError:
+            log.warning("could not list channels to reconcile calls")
+            return
+        for session in {id(s): s for s in self._calls.values()}.values():
+            for channel_id in sorted(session.channel_ids - live):
+                log.info("channel vanished while disconnected", call_id=session.channel_id,
+                         channel=channel_id)
+                session.vanished(channel_id)
+
     def on_event(self, event: Event) -> None:
+        if isinstance(event, ApplicationReplaced):
+            log.error("another connection took over the ARI application: no more events "
+                      "reach this service", app=event.application)
+            return
         if isinstance(event, StasisStart) and self._is_new_call(event):
             if self._draining:
                 self._refuse(event.channel.id)

@@ -14,6 +14,7 @@ from ivr.ari.errors import AriError, AriHttpError, ChannelGone, NotFound
 from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, Dial, StasisEnd, StasisStart
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
+from ivr.session import ChannelVanished
 from routing.config import Branch
 from routing.desks import plan_desks
 
@@ -121,6 +122,10 @@ async def _ring_wave(
                     status = CAUSE_DIALSTATUS.get(event.cause, "CHANUNAVAIL")
                 await _attempt_ended(ctx, extension, status, event.cause, event.cause_txt)
                 continue
+            elif isinstance(event, ChannelVanished) and event.channel_id in pending:
+                extension = pending.pop(event.channel_id)
+                await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "vanished")
+                continue
             else:
                 continue
             # A desk has answered once Dial says ANSWER, and can join a bridge once
@@ -212,6 +217,9 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
         await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
         while True:
             event = await ctx.session.next_event(None)
+            if isinstance(event, ChannelVanished) and event.channel_id == leg.channel_id:
+                await _hangup_quietly(ctx, ctx.channel_id, "normal")
+                return "desk"
             if (
                 isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed)
                 and event.channel.id == leg.channel_id

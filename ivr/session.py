@@ -20,6 +20,16 @@ from ivr.ari.models import (
 )
 
 
+class ChannelVanished(Event):
+    """Not from Asterisk: after a reconnect, one of our channels no longer exists
+    (its hangup events were lost while the websocket was down)."""
+
+    channel_id: str
+
+    def channel_ids(self) -> set[str]:
+        return {self.channel_id}
+
+
 class CallerHungUp(Exception):
     """The caller's channel left Stasis or hung up; the call is over."""
 
@@ -46,6 +56,10 @@ class CallSession:
     def deliver(self, event: Event) -> None:
         self.events.put_nowait(event)
 
+    def vanished(self, channel_id: str) -> None:
+        """Reconciliation found `channel_id` gone: wake the call as if its hangup arrived."""
+        self.deliver(ChannelVanished(type="ChannelVanished", channel_id=channel_id))
+
     async def next_event(self, timeout: float | None) -> Event | None:
         """The next event of this call, or None when `timeout` seconds pass first."""
         if self.caller_gone:
@@ -64,6 +78,8 @@ class CallSession:
         return await self.next_event(max(0.0, deadline - time.monotonic()))
 
     def _check_caller(self, event: Event) -> None:
+        if isinstance(event, ChannelVanished) and event.channel_id == self.channel_id:
+            self.caller_gone = True
         if isinstance(event, ChannelHangupRequest) and event.channel.id == self.channel_id:
             # With soft=true, `cause` is Asterisk's soft-hangup flag, not a Q.850 cause.
             self.caller_hangup_cause = None if event.soft else event.cause

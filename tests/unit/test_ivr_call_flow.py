@@ -257,6 +257,10 @@ class FakeAri:
         await self._request("stop_recording", name=name)
         return False
 
+    async def list_channels(self) -> list[Channel]:
+        await self._request("list_channels")
+        return []
+
     async def get_endpoint(self, technology: str, resource: str) -> Endpoint:
         await self._request("get_endpoint", technology=technology, resource=resource)
         state = "offline" if resource in self.unregistered else "online"
@@ -447,7 +451,7 @@ class FakeAri:
 USED_BY_IVR = [
     "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
     "create_channel", "dial", "hangup", "create_bridge", "add_channel", "destroy_bridge",
-    "continue_in_dialplan",
+    "continue_in_dialplan", "list_channels",
 ]
 
 
