@@ -1,0 +1,57 @@
+"""Faults survived, against the real Asterisk (more of these come with issue 5)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from calllog.model import Outcome
+from tests.e2e.conftest import DeskBank, Hotline
+from tests.e2e.phones import Phone, SipStack
+
+pytestmark = pytest.mark.e2e
+
+
+def app_registered(hotline: Hotline) -> bool:
+    auth = (hotline.settings.ari_user, hotline.settings.ari_password.get_secret_value())
+    try:
+        r = httpx.get(f"{hotline.pbx.ari_url}/applications/{hotline.settings.app}", auth=auth,
+                      timeout=1)
+    except httpx.TransportError:
+        return False
+    return r.status_code == 200
+
+
+def test_asterisk_restart_service_reconnects_and_takes_new_calls(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+) -> None:
+    hotline.pbx.stop()
+    restarted = time.monotonic()
+    hotline.pbx.start()
+    sip.wait_until(lambda: app_registered(hotline), 30, "the service to reconnect to ARI")
+    reconnect_seconds = time.monotonic() - restarted
+    desks = desk_bank.for_branch(3)  # re-registers any desk Asterisk forgot
+
+    call = caller.call(hotline.config.hotline.number)
+    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
+    sip.pump(0.8)
+    call.send_digits("3")
+    sip.wait_until(lambda: any(c.confirmed for c in desks["1301"].calls), 15, "desk 1301")
+
+    def bridged() -> bool:
+        record = hotline.call_record(caller.user)
+        return record is not None and record.bridged_at is not None
+
+    sip.wait_until(bridged, 10, "the bridge")
+    call.hangup_now()
+
+    def ended() -> bool:
+        record = hotline.call_record(caller.user)
+        return record is not None and record.ended_at is not None
+
+    sip.wait_until(ended, 15, "the row to close")
+    record = hotline.call_record(caller.user)
+    assert record is not None and record.outcome == Outcome.CONNECTED
+    print(f"ARI reconnect after Asterisk restart: {reconnect_seconds:.1f} s")
