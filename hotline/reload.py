@@ -10,6 +10,7 @@ Every attempt is logged with the file's SHA-256.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class ConfigHolder:
         self.path = path
         self._config = config
         self._sha256 = _digest(path)
+        self.counts: collections.Counter[str] = collections.Counter()
 
     def __call__(self) -> HotlineConfig:
         return self._config
@@ -48,8 +50,10 @@ class ConfigHolder:
             log.error("config refused; the previous one stays in force", file=str(self.path),
                       sha256=sha256, problems=exc.problems)
             self._sha256 = sha256  # do not refuse the same bytes every poll
+            self.counts["refused"] += 1
             return ReloadResult("refused", sha256, tuple(exc.problems))
         self._config, self._sha256 = config, sha256
+        self.counts["applied"] += 1
         log.info("config applied to new calls", file=str(self.path), sha256=sha256,
                  branches=len(config.branches), desks=len(config.desks))
         return ReloadResult("applied", sha256)

@@ -11,6 +11,7 @@ import structlog
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.store import CallLogStore
 from dialplan.generate import FALLBACK_CONTEXT
+from hotline.health import HealthServer, HealthSources
 from hotline.reload import ConfigHolder
 from hotline.settings import Settings
 from ivr.app import HotlineApp
@@ -50,6 +51,14 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 url=settings.events_url, app=settings.app, user=settings.ari_user,
                 password=password, on_event=app.on_event, on_connect=connected,
             )
+            health = None
+            if settings.health_port:
+                health = await HealthServer(HealthSources(
+                    ari_connected=lambda: stream.connected,
+                    active_calls=lambda: app.active_calls,
+                    calls_by_outcome=lambda: dict(app.calls_by_outcome),
+                    reloads=lambda: dict(holder.counts),
+                )).serve("127.0.0.1", settings.health_port)
             reader = asyncio.create_task(stream.run(), name="ari-events")
             watcher = asyncio.create_task(holder.watch(), name="config-watch")
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
@@ -60,6 +69,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 await app.drain(DRAIN_SECONDS)
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            if health is not None:
+                health.close()
             if not reader.cancelled() and reader.exception() is not None:
                 raise RuntimeError("ARI event reader failed") from reader.exception()
     finally:

@@ -37,6 +37,8 @@ class Settings(BaseModel):
     # Admin-recorded prompts that replace the synthesised ones.
     prompt_overrides: Path = Path("config/prompts")
     log_level: str = "info"
+    # Liveness/readiness/metrics on 127.0.0.1 (0: off).
+    health_port: int = Field(default=9180, ge=0, le=65535)
     # The embedded PBX (`hotline serve --embedded`).
     asterisk_root: Path = Path("~/.cache/hotline/asterisk-sid").expanduser()
     asterisk_conf: Path = Path("asterisk-conf")

@@ -8,6 +8,7 @@ the call that owns one of its channels (or the playback's target channel).
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -62,6 +63,7 @@ class HotlineApp:
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
+        self.calls_by_outcome: collections.Counter[str] = collections.Counter()
 
     @property
     def active_calls(self) -> int:
@@ -176,6 +178,8 @@ class HotlineApp:
         finally:
             for channel_id in ctx.session.channel_ids:
                 self._calls.pop(channel_id, None)
+            if ctx.record.ended_at is not None:
+                self.calls_by_outcome[str(ctx.record.outcome)] += 1
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: stop taking calls, let calls in progress finish for up to

@@ -163,6 +163,7 @@ def throwaway_settings(config_path: Path, tmp: Path) -> Settings:
         ).expanduser(),
         asterisk_conf=REPO / "asterisk-conf",
         prompt_overrides=tmp / "no-overrides",
+        health_port=PbxPorts.free().http,  # a free loopback TCP port
     )
 
 
@@ -204,6 +205,7 @@ def _start_service(settings: Settings, pbx: EmbeddedAsterisk, log: Path) -> subp
         "HOTLINE_ARI_USER": settings.ari_user,
         "HOTLINE_ARI_PASSWORD": settings.ari_password.get_secret_value(),
         "HOTLINE_PROMPTS_DIR": pbx.sounds_pbx_dir,
+        "HOTLINE_HEALTH_PORT": str(settings.health_port),
         "HOTLINE_LOG_LEVEL": "debug",
         "PYTHONASYNCIODEBUG": "1",
     }

@@ -55,3 +55,25 @@ def test_asterisk_restart_service_reconnects_and_takes_new_calls(
     record = hotline.call_record(caller.user)
     assert record is not None and record.outcome == Outcome.CONNECTED
     print(f"ARI reconnect after Asterisk restart: {reconnect_seconds:.1f} s")
+
+    health = f"http://127.0.0.1:{hotline.settings.health_port}"
+    assert httpx.get(f"{health}/readyz", timeout=2).status_code == 200
+    metrics = httpx.get(f"{health}/metrics", timeout=2).text
+    assert "hotline_ari_connected 1.0" in metrics
+    assert 'hotline_calls_total{outcome="connected"}' in metrics
+
+
+def test_readiness_reports_the_ari_websocket_down_while_asterisk_is_stopped(
+    hotline: Hotline, sip: SipStack
+) -> None:
+    health = f"http://127.0.0.1:{hotline.settings.health_port}"
+    hotline.pbx.stop()
+    try:
+        sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 503,
+                       10, "readiness to drop")
+        metrics = httpx.get(f"{health}/metrics", timeout=2).text
+        assert "hotline_ari_connected 0.0" in metrics
+    finally:
+        hotline.pbx.start()
+    sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 200,
+                   30, "readiness to come back")

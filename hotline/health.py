@@ -1,0 +1,97 @@
+"""Liveness, readiness and Prometheus metrics over HTTP on loopback.
+
+    GET /healthz  200 while the process runs
+    GET /readyz   200 when the ARI event websocket is connected, else 503
+    GET /metrics  Prometheus text: calls by outcome, current calls, ARI connected,
+                  config reloads by result
+
+A few lines of asyncio instead of a web framework: three fixed GET routes on
+loopback do not justify one, and the service stays on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class HealthSources:
+    """What the endpoints read, at request time (no state of their own)."""
+
+    ari_connected: Callable[[], bool]
+    active_calls: Callable[[], int]
+    calls_by_outcome: Callable[[], dict[str, int]]
+    reloads: Callable[[], dict[str, int]]
+
+
+class _Collector(Collector):
+    def __init__(self, sources: HealthSources) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily("hotline_calls", "Calls ended, by outcome",
+                                    labels=["outcome"])
+        for outcome, count in sorted(self._sources.calls_by_outcome().items()):
+            calls.add_metric([outcome], count)
+        yield calls
+        yield GaugeMetricFamily("hotline_calls_active", "Calls in progress",
+                                value=self._sources.active_calls())
+        yield GaugeMetricFamily("hotline_ari_connected", "1 when the ARI websocket is up",
+                                value=1 if self._sources.ari_connected() else 0)
+        reloads = CounterMetricFamily("hotline_config_reloads", "Config reloads, by result",
+                                      labels=["result"])
+        for result, count in sorted(self._sources.reloads().items()):
+            reloads.add_metric([result], count)
+        yield reloads
+
+
+class HealthServer:
+    def __init__(self, sources: HealthSources) -> None:
+        self._sources = sources
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(_Collector(sources))
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        server = await asyncio.start_server(self._handle, host, port)
+        log.info("health endpoint listening", url=f"http://{host}:{port}/readyz")
+        return server
+
+    def respond(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/healthz":
+            return 200, "text/plain", b"ok\n"
+        if path == "/readyz":
+            ready = self._sources.ari_connected()
+            return (200, "text/plain", b"ready\n") if ready else (
+                503, "text/plain", b"not ready: ARI websocket down\n")
+        if path == "/metrics":
+            return 200, "text/plain; version=0.0.4", generate_latest(self._registry)
+        return 404, "text/plain", b"not found\n"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 5)
+            parts = request.decode("latin-1").split()
+            status, kind, body = (
+                self.respond(parts[1].split("?")[0]) if len(parts) >= 2 and parts[0] == "GET"
+                else (405, "text/plain", b"GET only\n")
+            )
+            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
+                      503: "Service Unavailable"}[status]
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
