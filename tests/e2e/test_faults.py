@@ -77,3 +77,49 @@ def test_readiness_reports_the_ari_websocket_down_while_asterisk_is_stopped(
         hotline.pbx.start()
     sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 200,
                    30, "readiness to come back")
+
+
+def test_dtmf_storm_in_the_menu_ends_in_a_defined_outcome(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+) -> None:
+    desks = desk_bank.for_branch(9)
+    call = caller.call(hotline.config.hotline.number)
+    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
+    call.send_digits("0#*0#*#00**#0")  # keys during every prompt, none a branch
+    sip.wait_until(lambda: any(c.confirmed for c in desks["1901"].calls) or call.disconnected,
+                   60, "the storm to end somewhere")
+
+    def ended() -> bool:
+        call.hangup_now()
+        record = hotline.call_record(caller.user)
+        return record is not None and record.ended_at is not None
+
+    sip.wait_until(ended, 20, "the row to close")
+    record = hotline.call_record(caller.user)
+    assert record is not None
+    assert record.outcome in {Outcome.CONNECTED, Outcome.ABANDONED_WHILE_RINGING,
+                              Outcome.ABANDONED_IN_MENU, Outcome.NO_SELECTION}
+    assert record.outcome != Outcome.FAILED
+
+
+def test_desk_that_answers_and_hangs_up_at_once_ends_the_call_cleanly(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+) -> None:
+    desks = desk_bank.for_branch(5)
+    call = caller.call(hotline.config.hotline.number)
+    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
+    sip.pump(0.8)
+    call.send_digits("5")
+    desk = desks["1501"]
+    sip.wait_until(lambda: any(c.confirmed for c in desk.calls), 15, "desk 1501 to answer")
+    next(c for c in desk.calls if c.confirmed).hangup_now()
+    sip.wait_until(lambda: call.disconnected, 30, "the caller to be released")
+
+    def ended() -> bool:
+        record = hotline.call_record(caller.user)
+        return record is not None and record.ended_at is not None
+
+    sip.wait_until(ended, 20, "the row to close")
+    record = hotline.call_record(caller.user)
+    assert record is not None and record.outcome != Outcome.FAILED
+    assert record.hangup_by in {"desk", "system"}
