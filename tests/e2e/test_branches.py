@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from calllog.model import Outcome
+from tests.e2e.calls import answer_hotline, finished
 from tests.e2e.conftest import (
     CALLER_TONE_HZ,
     DESK_TONE_HZ,
@@ -18,28 +19,11 @@ from tests.e2e.conftest import (
     rms,
     tone_power,
 )
-from tests.e2e.phones import Phone, PhoneCall, SipStack
+from tests.e2e.phones import Phone, SipStack
 
 pytestmark = pytest.mark.e2e
 
 BRANCH_KEYS = list(range(1, 10))
-
-
-def _dial_hotline(sip: SipStack, caller: Phone, hotline: Hotline) -> PhoneCall:
-    call = caller.call(hotline.config.hotline.number)
-    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
-    return call
-
-
-def _wait_log(sip: SipStack, hotline: Hotline, number: str, outcome: Outcome) -> None:
-    def ended() -> bool:
-        record = hotline.call_record(number)
-        return record is not None and record.ended_at is not None
-
-    sip.wait_until(ended, 15, f"the call log row of {number} to be closed")
-    record = hotline.call_record(number)
-    assert record is not None
-    assert record.outcome == outcome, record
 
 
 @pytest.mark.parametrize("key", BRANCH_KEYS)
@@ -53,7 +37,7 @@ def test_caller_reaches_the_desk_of_the_chosen_branch(
     desk = desks[branch.desks[0]]
     started = datetime.now(UTC)
 
-    call = _dial_hotline(sip, caller, hotline)
+    call = answer_hotline(sip, caller, hotline)
     sip.pump(1.0)  # into the greeting: the key must barge in
     call.send_digits(str(key))
     sip.wait_until(lambda: any(c.confirmed for c in desk.calls), 15, f"desk {desk.user} to answer")
@@ -77,7 +61,7 @@ def test_caller_reaches_the_desk_of_the_chosen_branch(
     _assert_heard(tmp_path / "desk-heard.wav", CALLER_TONE_HZ, DESK_TONE_HZ)
     _assert_heard(tmp_path / "caller-heard.wav", DESK_TONE_HZ, CALLER_TONE_HZ)
 
-    _wait_log(sip, hotline, caller.user, Outcome.CONNECTED)
+    assert finished(sip, hotline, caller)[0].outcome == Outcome.CONNECTED
     record = hotline.call_record(caller.user)
     assert record is not None
     assert record.branch_key == key
@@ -113,10 +97,10 @@ def test_caller_hanging_up_in_the_menu_is_logged_as_abandoned(
     hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
 ) -> None:
     desks = desk_bank.ensure([d.extension for d in hotline.config.desks])
-    call = _dial_hotline(sip, caller, hotline)
+    call = answer_hotline(sip, caller, hotline)
     sip.pump(1.5)
     call.hangup_now()
-    _wait_log(sip, hotline, caller.user, Outcome.ABANDONED_IN_MENU)
+    assert finished(sip, hotline, caller)[0].outcome == Outcome.ABANDONED_IN_MENU
     record = hotline.call_record(caller.user)
     assert record is not None and record.branch_key is None and record.hangup_by == "caller"
     assert not any(p.calls for p in desks.values())
@@ -130,9 +114,9 @@ def test_caller_pressing_nothing_is_logged_no_selection_when_there_is_no_default
 
     with hotline.reconfigured(no_default):
         desks = desk_bank.ensure(["1901", "1902"])
-        call = _dial_hotline(sip, caller, hotline)
+        call = answer_hotline(sip, caller, hotline)
         sip.wait_until(lambda: call.disconnected, 90, "the hotline to say goodbye and hang up")
-        _wait_log(sip, hotline, caller.user, Outcome.NO_SELECTION)
+        assert finished(sip, hotline, caller)[0].outcome == Outcome.NO_SELECTION
     record = hotline.call_record(caller.user)
     assert record is not None and record.hangup_by == "system" and record.branch_key is None
     digits = [e.detail.get("digit") for e in hotline.call_events(record.call_id)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from calllog.model import Outcome
+from tests.e2e.calls import answer_hotline, answered_by, bridged, dial, finished
 from tests.e2e.conftest import DeskBank, Hotline
 from tests.e2e.phones import Phone, SipStack
 
@@ -34,26 +35,13 @@ def test_asterisk_restart_service_reconnects_and_takes_new_calls(
     reconnect_seconds = time.monotonic() - restarted
     desks = desk_bank.for_branch(3)  # re-registers any desk Asterisk forgot
 
-    call = caller.call(hotline.config.hotline.number)
-    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
-    sip.pump(0.8)
+    call = dial(sip, caller, hotline)
     call.send_digits("3")
-    sip.wait_until(lambda: any(c.confirmed for c in desks["1301"].calls), 15, "desk 1301")
-
-    def bridged() -> bool:
-        record = hotline.call_record(caller.user)
-        return record is not None and record.bridged_at is not None
-
-    sip.wait_until(bridged, 10, "the bridge")
+    answered_by(sip, desks["1301"])
+    bridged(sip, hotline, caller)
     call.hangup_now()
-
-    def ended() -> bool:
-        record = hotline.call_record(caller.user)
-        return record is not None and record.ended_at is not None
-
-    sip.wait_until(ended, 15, "the row to close")
-    record = hotline.call_record(caller.user)
-    assert record is not None and record.outcome == Outcome.CONNECTED
+    record, _ = finished(sip, hotline, caller)
+    assert record.outcome == Outcome.CONNECTED
     print(f"ARI reconnect after Asterisk restart: {reconnect_seconds:.1f} s")
 
     health = f"http://127.0.0.1:{hotline.settings.health_port}"
@@ -83,20 +71,13 @@ def test_dtmf_storm_in_the_menu_ends_in_a_defined_outcome(
     hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
 ) -> None:
     desks = desk_bank.for_branch(9)
-    call = caller.call(hotline.config.hotline.number)
-    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
+    call = answer_hotline(sip, caller, hotline)
     call.send_digits("0#*0#*#00**#0")  # keys during every prompt, none a branch
     sip.wait_until(lambda: any(c.confirmed for c in desks["1901"].calls) or call.disconnected,
                    60, "the storm to end somewhere")
 
-    def ended() -> bool:
-        call.hangup_now()
-        record = hotline.call_record(caller.user)
-        return record is not None and record.ended_at is not None
-
-    sip.wait_until(ended, 20, "the row to close")
-    record = hotline.call_record(caller.user)
-    assert record is not None
+    call.hangup_now()
+    record, _ = finished(sip, hotline, caller)
     assert record.outcome in {Outcome.CONNECTED, Outcome.ABANDONED_WHILE_RINGING,
                               Outcome.ABANDONED_IN_MENU, Outcome.NO_SELECTION}
     assert record.outcome != Outcome.FAILED
@@ -106,20 +87,10 @@ def test_desk_that_answers_and_hangs_up_at_once_ends_the_call_cleanly(
     hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
 ) -> None:
     desks = desk_bank.for_branch(5)
-    call = caller.call(hotline.config.hotline.number)
-    sip.wait_until(lambda: call.confirmed and call.audio is not None, 10, "the hotline to answer")
-    sip.pump(0.8)
+    call = dial(sip, caller, hotline)
     call.send_digits("5")
-    desk = desks["1501"]
-    sip.wait_until(lambda: any(c.confirmed for c in desk.calls), 15, "desk 1501 to answer")
-    next(c for c in desk.calls if c.confirmed).hangup_now()
+    answered_by(sip, desks["1501"]).hangup_now()
     sip.wait_until(lambda: call.disconnected, 30, "the caller to be released")
-
-    def ended() -> bool:
-        record = hotline.call_record(caller.user)
-        return record is not None and record.ended_at is not None
-
-    sip.wait_until(ended, 20, "the row to close")
-    record = hotline.call_record(caller.user)
-    assert record is not None and record.outcome != Outcome.FAILED
+    record, _ = finished(sip, hotline, caller)
+    assert record.outcome != Outcome.FAILED
     assert record.hangup_by in {"desk", "system"}
