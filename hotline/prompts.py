@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import wave
 from pathlib import Path
 
 import structlog
@@ -64,8 +65,6 @@ def _to_telephony_wav(source: Path, target: Path) -> None:
 
 
 def wav_seconds(path: Path) -> float:
-    import wave
-
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
 

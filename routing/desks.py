@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 from routing.config import Branch
 
-# Asterisk's dial statuses that move on to the next desk at once.
-FAIL_AT_ONCE = frozenset({"BUSY", "CHANUNAVAIL", "CONGESTION"})
-
 
 @dataclass(frozen=True)
 class DeskPlan:
