@@ -54,16 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             case "serve":
                 return _serve(settings, embedded=args.embedded)
             case "config":
-                config = load_config(args.file or settings.config)
-                print(f"{args.file or settings.config}: OK — {len(config.branches)} branches, "
-                      f"{len(config.desks)} desks, {len(config.stations)} stations, "
-                      f"hotline {config.hotline.number}")
-                return 0
+                return _config_check(args.file or settings.config)
             case "asterisk-config":
                 config = load_config(settings.config)
                 prompts = args.prompts_dir or settings.prompts_dir
                 for path in write_asterisk_config(
-                    config, _sip_secret(settings), args.out, f"{prompts}/connecting"
+                    config, _sip_secret(settings), args.out, prompts
                 ):
                     print(path)
                 return 0
@@ -94,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prompts: {exc}", file=sys.stderr)
         return 5
     return 1
+
+
+def _config_check(path: Path) -> int:
+    """Print every problem of the file, one `file:line field: message` per line, or OK."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(f"{path}: OK — {len(config.branches)} branches, {len(config.desks)} desks, "
+          f"{len(config.stations)} stations, hotline {config.hotline.number}")
+    return 0
 
 
 def _serve(settings: Settings, *, embedded: bool) -> int:

@@ -2,13 +2,19 @@
 
 `load_config` is the only way in: it parses the YAML, validates it and, when
 anything is wrong, raises `ConfigError` naming the file, the line and the field
-so an admin can fix the file without reading a traceback.
+so an admin can fix the file without reading a traceback. Each problem reads
+
+    config/hotline.yaml:42 branches[3].desks[0]: String should match pattern ...
+
+(`file:line field: message`; `file:line message` or `file: message` when there is
+no field or no line).
 """
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -204,12 +210,13 @@ def load_config(path: Path | str) -> HotlineConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(path, [f"cannot read file: {exc.strerror}"]) from exc
+        problem = _problem(path, None, f"cannot read file: {exc.strerror}")
+        raise ConfigError(path, [problem]) from exc
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            path, [f"line {line}: the file must be saved as UTF-8 (byte {exc.start} is not)"]
-        ) from exc
+        raise ConfigError(path, [_problem(
+            path, line, f"the file must be saved as UTF-8 (byte {exc.start} is not)"
+        )]) from exc
     return parse_config(text, path)
 
 
@@ -218,15 +225,17 @@ def parse_config(text: str, path: Path) -> HotlineConfig:
         root = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(path, [f"not valid YAML: {exc}"]) from exc
+        raise ConfigError(path, [_yaml_problem(path, exc)]) from exc
     duplicates = _duplicate_keys(root)
     if duplicates:
         raise ConfigError(path, [
-            f"line {line}: {'.'.join(str(p) for p in loc)}: given twice (only one is allowed)"
+            _problem(path, line, "given twice (only one is allowed)", loc)
             for loc, line in duplicates
         ])
     if not isinstance(data, dict):
-        raise ConfigError(path, ["line 1: the file must be a mapping (hotline:, menu:, ...)"])
+        raise ConfigError(
+            path, [_problem(path, 1, "the file must be a mapping (hotline:, menu:, ...)")]
+        )
     try:
         return HotlineConfig.model_validate(data)
     except ValidationError as exc:
@@ -236,12 +245,85 @@ def parse_config(text: str, path: Path) -> HotlineConfig:
             located = (
                 [(tuple(err["loc"]) + loc, msg) for loc, msg in cause.problems]
                 if isinstance(cause, CrossReferenceError)
-                else [(tuple(err["loc"]), err["msg"])]
+                else [(tuple(err["loc"]), _message(err["type"], tuple(err["loc"]), err["msg"]))]
             )
             for loc, msg in located:
-                field = ".".join(str(p) for p in loc) or "(top level)"
-                problems.append(f"line {_line_of(root, loc)}: {field}: {msg}")
+                problems.append(_problem(path, _line_of(root, loc), msg, loc))
         raise ConfigError(path, problems) from exc
+
+
+def _problem(
+    path: Path, line: int | None, message: str, loc: tuple[str | int, ...] | None = None
+) -> str:
+    """One problem as `file:line field: message` (`file:line message` without a field,
+    `file: message` without a line)."""
+    where = f"{path}:{line}" if line is not None else f"{path}:"
+    if loc is None:
+        return f"{where} {message}"
+    return f"{where} {_field_path(loc)}: {message}"
+
+
+def _field_path(loc: tuple[str | int, ...]) -> str:
+    """`("branches", 3, "desks", 0)` as `branches[3].desks[0]`; `()` as `(top level)`."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return _problem(path, None, f"not valid YAML: {exc}")
+    what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
+    return _problem(
+        path, mark.line + 1, f"not valid YAML: {what or 'syntax error'} (column {mark.column + 1})"
+    )
+
+
+def _message(kind: str, loc: tuple[str | int, ...], default: str) -> str:
+    """Pydantic's message, or a friendlier one where it has a better one to give."""
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        if model is not None:
+            return f"unknown key (not one of: {', '.join(model.model_fields)})"
+        return "unknown key"
+    return default
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that validates the mapping at `loc` (None when `loc` is not a model)."""
+    kind: Any = HotlineConfig
+    for part in loc:
+        kind = _unwrapped(kind)
+        if isinstance(part, int):
+            if get_origin(kind) is not list:
+                return None
+            kind = get_args(kind)[0]
+        elif isinstance(kind, type) and issubclass(kind, BaseModel) and part in kind.model_fields:
+            kind = kind.model_fields[part].annotation
+        else:
+            return None
+    kind = _unwrapped(kind)
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _unwrapped(kind: Any) -> Any:
+    """`kind` without `Annotated[...]` and without `| None`."""
+    while True:
+        origin = get_origin(kind)
+        if origin is Annotated:
+            kind = get_args(kind)[0]
+        elif origin in (Union, types.UnionType):
+            options = [arg for arg in get_args(kind) if arg is not type(None)]
+            if len(options) != 1:
+                return kind
+            kind = options[0]
+        else:
+            return kind
 
 
 class _Loader(yaml.SafeLoader):
@@ -275,12 +357,17 @@ def _duplicate_keys(
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest YAML node that `loc` reaches."""
+    """1-based line of what `loc` names: the key's line when it ends at a mapping key
+    (`voicemail:` rather than the first line under it), else the deepest node it reaches."""
     line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
+    for depth, part in enumerate(loc, start=1):
         child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
+            pair = next(((k, v) for k, v in node.value if k.value == part), None)
+            if pair is not None:
+                key, child = pair
+                if depth == len(loc):
+                    return int(key.start_mark.line) + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             child = node.value[part] if part < len(node.value) else None
         if child is None:

@@ -1,14 +1,17 @@
 """`routing.config`: the shipped YAML loads as designed, and every broken variant an
-admin could write is refused with a `ConfigError` naming file, line and field."""
+admin could write is refused with a `ConfigError` naming file, line and field, each
+problem as `file:line field: message` (e.g. `hotline.yaml:42 branches[3].desks[0]: ...`)."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
+from hotline import cli
 from routing.config import ConfigError, HotlineConfig, load_config, parse_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "hotline.yaml"
@@ -59,11 +62,12 @@ def refused(path: Path) -> ConfigError:
 
 
 def assert_names_line_and_field(error: ConfigError, line: int, field: str) -> None:
-    pattern = rf"^line {line}: {re.escape(field)}: "
-    assert any(re.search(pattern, p) for p in error.problems), (
-        f"no problem says 'line {line}: {field}: ...' in {error.problems}"
+    """Some problem reads `<file>:<line> <field>: ...`, and the error's text shows it."""
+    where = f"{error.path}:{line} {field}: "
+    assert any(p.startswith(where) for p in error.problems), (
+        f"no problem says '{where}...' in {error.problems}"
     )
-    assert f"line {line}: {field}: " in str(error)
+    assert any(text.startswith(where) for text in str(error).splitlines())
 
 
 # --- the shipped file ----------------------------------------------------------
@@ -125,8 +129,9 @@ def test_parse_config_gives_the_same_config_as_load_config(shipped: HotlineConfi
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    error = refused(tmp_path / "hotline.yaml")
-    assert "cannot read file" in str(error)
+    path = tmp_path / "hotline.yaml"
+    error = refused(path)
+    assert error.problems == [f"{path}: cannot read file: No such file or directory"]
 
 
 def test_unreadable_path_is_a_config_error(tmp_path: Path) -> None:
@@ -141,6 +146,9 @@ def test_file_not_in_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(SHIPPED_TEXT.encode("utf-8").replace("Sở Tư pháp".encode(), windows_1258))
     error = refused(path)
     assert "utf-8" in str(error).lower()  # tell the admin which encoding to save in
+    first = SHIPPED_TEXT[: SHIPPED_TEXT.index("Sở Tư pháp")].count("\n") + 1
+    [problem] = error.problems
+    assert problem.startswith(f"{path}:{first} the file must be saved as UTF-8")
 
 
 # --- broken variants --------------------------------------------------------------
@@ -150,10 +158,13 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     text = edited(
         'intro: "Xin vui lòng chọn lĩnh vực cần hỗ trợ."', "intro: Xin vui lòng: chọn lĩnh vực"
     )
-    error = refused(write(tmp_path, text))
-    message = str(error)
-    assert "not valid YAML" in message
-    assert f"line {line_of(text, 'intro: Xin vui lòng: chọn')}," in message
+    path = write(tmp_path, text)
+    error = refused(path)
+    line = line_of(text, "intro: Xin vui lòng: chọn")
+    assert error.problems == [
+        f"{path}:{line} not valid YAML: mapping values are not allowed here (column 22)"
+    ]
+    assert error.problems[0] in str(error).splitlines()
 
 
 @pytest.mark.parametrize(
@@ -162,28 +173,30 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     ids=["list", "string", "number", "empty"],
 )
 def test_top_level_that_is_not_a_mapping_is_refused(tmp_path: Path, text: str) -> None:
-    error = refused(write(tmp_path, text))
-    assert error.problems == ["line 1: the file must be a mapping (hotline:, menu:, ...)"]
+    path = write(tmp_path, text)
+    error = refused(path)
+    assert error.problems == [f"{path}:1 the file must be a mapping (hotline:, menu:, ...)"]
 
 
 FIELD_ERRORS = [
     pytest.param(
         edited('desks: ["1201", "1202"]\n', 'desks: ["1201", "1202"]\n    colour: "xanh"\n'),
-        "branches.1.colour",
+        "branches[1].colour",
         'colour: "xanh"',
-        "Extra inputs are not permitted",
+        "unknown key (not one of: key, name, agency, desks, strategy, ring_timeout_seconds, "
+        "max_wait_seconds, hours)",
         id="unknown-field",
     ),
     pytest.param(
         edited("  max_attempts: 3\n", "  max_attempts: 3\n  retries: 2\n"),
         "menu.retries",
         "retries: 2",
-        "Extra inputs are not permitted",
+        "unknown key (not one of: greeting, intro, invalid, no_input, connecting,",
         id="unknown-menu-field",
     ),
     pytest.param(
         edited('    agency: "Sở Tư pháp"\n', ""),
-        "branches.2.agency",
+        "branches[2].agency",
         "- key: 3",
         "Field required",
         id="missing-field",
@@ -197,28 +210,28 @@ FIELD_ERRORS = [
     ),
     pytest.param(
         edited("  - key: 9\n", "  - key: 10\n"),
-        "branches.8.key",
+        "branches[8].key",
         "- key: 10",
         "less than or equal to 9",
         id="key-10",
     ),
     pytest.param(
         edited("  - key: 1\n", "  - key: 0\n"),
-        "branches.0.key",
+        "branches[0].key",
         "- key: 0",
         "greater than or equal to 1",
         id="key-0",
     ),
     pytest.param(
         edited('{extension: "1901"', '{extension: "19O1"'),
-        "desks.16.extension",
+        "desks[16].extension",
         '{extension: "19O1"',
         "should match pattern",
         id="non-digit-desk-extension",
     ),
     pytest.param(
         edited('desks: ["1301", "1302"]', 'desks: ["1301", "13-02"]'),
-        "branches.2.desks.1",
+        "branches[2].desks[1]",
         'desks: ["1301", "13-02"]',
         "should match pattern",
         id="non-digit-branch-desk",
@@ -232,14 +245,14 @@ FIELD_ERRORS = [
     ),
     pytest.param(
         edited('"13:30-17:00"]', '"13:30-25:00"]'),
-        "hours.periods.1.end",
+        "hours.periods[1].end",
         '"13:30-25:00"]',
         "valid time",
         id="hour-25",
     ),
     pytest.param(
         edited("days: [mon, tue, wed, thu, fri]", "days: [mon, tue, wed, thur, fri]"),
-        "hours.days.3",
+        "hours.days[3]",
         "days: [mon, tue, wed, thur, fri]",
         "Input should be",
         id="unknown-weekday",
@@ -268,21 +281,21 @@ CROSS_FIELD_ERRORS = [
     pytest.param(
         edited("  - key: 9\n", "  - key: 8\n"),
         "used more than once",
-        "branches.8.key",
+        "branches[8].key",
         ("- key: 8", 2),
         id="duplicate-branch-key",
     ),
     pytest.param(
         edited('desks: ["1901", "1902"]', 'desks: ["1901", "1903"]'),
         "not in 'desks'",
-        "branches.8.desks.1",
+        "branches[8].desks[1]",
         ('desks: ["1901", "1903"]', 1),
         id="desk-not-listed",
     ),
     pytest.param(
         edited('{extension: "1902"', '{extension: "1901"'),
         "listed more than once",
-        "desks.17.extension",
+        "desks[17].extension",
         ('{extension: "1901"', 2),
         id="duplicate-desk-extension",
     ),
@@ -336,13 +349,13 @@ def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
 def test_impossible_holiday_date_is_refused(tmp_path: Path) -> None:
     text = edited("{date: 2026-09-02,", "{date: 2026-02-30,")
     error = refused(write(tmp_path, text))
-    assert f"line {line_of(text, '2026-02-30')}" in str(error)
+    assert_names_line_and_field(error, line_of(text, "2026-02-30"), "hours.holidays[10].date")
 
 
 def test_period_ending_before_it_starts_is_refused(tmp_path: Path) -> None:
     text = edited('"13:30-17:00"]', '"17:00-13:30"]')
     error = refused(write(tmp_path, text))
-    assert_names_line_and_field(error, line_of(text, '"17:00-13:30"]'), "hours.periods.1")
+    assert_names_line_and_field(error, line_of(text, '"17:00-13:30"]'), "hours.periods[1]")
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -350,5 +363,180 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = edited('{extension: "1901"', '{extension: "19O1"', text)
     error = refused(write(tmp_path, text))
     assert len(error.problems) == 2
-    assert_names_line_and_field(error, line_of(text, "- key: 10"), "branches.8.key")
-    assert_names_line_and_field(error, line_of(text, "19O1"), "desks.16.extension")
+    assert_names_line_and_field(error, line_of(text, "- key: 10"), "branches[8].key")
+    assert_names_line_and_field(error, line_of(text, "19O1"), "desks[16].extension")
+
+
+# --- the form of a problem: `file:line field: message` -------------------------------
+
+
+def test_list_indices_are_shown_in_brackets(tmp_path: Path) -> None:
+    text = edited('desks: ["1401", "1402"]', 'desks: ["14O1", "1402"]')
+    path = write(tmp_path, text)
+    error = refused(path)
+    line = line_of(text, 'desks: ["14O1", "1402"]')
+    assert error.problems == [
+        f"{path}:{line} branches[3].desks[0]: String should match pattern '^[0-9]{{2,8}}$'"
+    ]
+
+
+def test_problems_name_the_file_as_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    text = edited("  - key: 9\n", "  - key: 10\n")
+    (tmp_path / "config" / "hotline.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config("config/hotline.yaml")
+    assert info.value.problems == [
+        f"config/hotline.yaml:{line_of(text, '- key: 10')} branches[8].key: "
+        "Input should be less than or equal to 9"
+    ]
+    assert str(info.value).startswith("config/hotline.yaml: invalid configuration:\n")
+
+
+def test_parse_config_names_the_path_it_is_given() -> None:
+    text = edited("  max_attempts: 3\n", "  max_attempts: 0\n")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, Path("hotline.yaml"))
+    assert info.value.problems == [
+        f"hotline.yaml:{line_of(text, 'max_attempts: 0')} menu.max_attempts: "
+        "Input should be greater than or equal to 1"
+    ]
+
+
+def test_every_problem_appears_verbatim_in_the_message(tmp_path: Path) -> None:
+    text = edited("  - key: 9\n", "  - key: 10\n")
+    text = edited('{extension: "1901"', '{extension: "19O1"', text)
+    error = refused(write(tmp_path, text))
+    assert str(error).splitlines() == [f"{error.path}: invalid configuration:", *error.problems]
+
+
+# --- unknown keys -------------------------------------------------------------------
+
+
+def _models(kind: Any, seen: set[type[BaseModel]]) -> set[type[BaseModel]]:
+    """`kind` and every model its fields reach, through lists, unions and Annotated."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and kind not in seen:
+        seen.add(kind)
+        for field in kind.model_fields.values():
+            _models(field.annotation, seen)
+    for arg in get_args(kind):
+        _models(arg, seen)
+    return seen
+
+
+def test_every_model_of_the_config_refuses_unknown_keys() -> None:
+    models = _models(HotlineConfig, set())
+    assert {m.__name__ for m in models} >= {
+        "HotlineConfig", "HotlineInfo", "MenuConfig", "VoicemailConfig", "Calendar", "Period",
+        "Holiday", "Branch", "HoursOverride", "Desk", "Station",
+    }
+    for model in models:
+        assert model.model_config.get("extra") == "forbid", model.__name__
+
+
+UNKNOWN_KEYS = [
+    pytest.param(
+        edited('{extension: "1201", name:', '{extension: "1201", floor: 2, name:'),
+        "desks[2].floor",
+        "floor: 2",
+        "unknown key (not one of: extension, name)",
+        id="desk",
+    ),
+    pytest.param(
+        edited('desks: ["1301", "1302"]\n', 'desks: ["1301", "1302"]\n    hours:\n'
+               '      holidays:\n        - {date: 2026-03-02, name: "Họp", note: "x"}\n'),
+        "branches[2].hours.holidays[0].note",
+        'note: "x"',
+        "unknown key (not one of: date, name)",
+        id="branch-hours-holiday",
+    ),
+    pytest.param(
+        edited("  max_silence_seconds: 10\n", "  max_silence_seconds: 10\n  beep: yes\n"),
+        "voicemail.beep",
+        "beep: yes",
+        "unknown key (not one of: max_seconds, max_silence_seconds)",
+        id="voicemail",
+    ),
+    pytest.param(
+        edited("voicemail:\n", "voicemai:\n  x: 1\nvoicemail:\n"),
+        "voicemai",
+        "voicemai:",
+        "unknown key (not one of: hotline, menu, voicemail, hours, branches, desks, stations)",
+        id="top-level",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "needle", "message"), UNKNOWN_KEYS)
+def test_unknown_key_is_refused_with_its_line_path_and_the_allowed_keys(
+    tmp_path: Path, text: str, field: str, needle: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    error = refused(path)
+    assert error.problems == [f"{path}:{line_of(text, needle)} {field}: {message}"]
+
+
+# --- `hotline config check` -------------------------------------------------------------
+
+
+@pytest.fixture
+def check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """`hotline config check ARGS...` in-process: settings from a clean environment and
+    no structlog set-up (which would keep pytest's captured stderr after the test)."""
+    for name in ("HOTLINE_CONFIG", "HOTLINE_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "no-secrets.env"))
+    monkeypatch.setattr(cli, "_configure_logging", lambda level: None)
+    return lambda *args: cli.main(["config", "check", *args])
+
+
+def test_config_check_prints_every_problem_and_fails(
+    tmp_path: Path, check: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = edited("  - key: 9\n", "  - key: 10\n")
+    text = edited('{extension: "1901"', '{extension: "19O1"', text)
+    path = write(tmp_path, text)
+    assert check(str(path)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{path}:{line_of(text, '- key: 10')} branches[8].key: "
+        "Input should be less than or equal to 9",
+        f"{path}:{line_of(text, '19O1')} desks[16].extension: "
+        "String should match pattern '^[0-9]{2,8}$'",
+    ]
+
+
+def test_config_check_reports_a_yaml_syntax_error_with_its_line(
+    tmp_path: Path, check: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = edited("  max_attempts: 3\n", "  max_attempts: [3\n")
+    path = write(tmp_path, text)
+    assert check(str(path)) == 2
+    [problem] = capsys.readouterr().err.splitlines()
+    assert problem.startswith(f"{path}:")
+    line = int(problem.removeprefix(f"{path}:").split(" ", 1)[0])
+    assert line >= line_of(text, "max_attempts: [3")  # where the parser gave up
+    assert " not valid YAML: " in problem
+
+
+def test_config_check_accepts_the_shipped_file(
+    check: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(str(SHIPPED)) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (f"{SHIPPED}: OK — 9 branches, 18 desks, 106 stations, hotline 19001080\n")
+
+
+def test_config_check_without_a_file_checks_the_configured_one(
+    tmp_path: Path, check: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "missing.yaml"
+    monkeypatch.setenv("HOTLINE_CONFIG", str(path))
+    assert check() == 2
+    assert capsys.readouterr().err == f"{path}: cannot read file: No such file or directory\n"
