@@ -4,16 +4,20 @@ model.py    CallRecord, CallEvent, Outcome (pure dataclasses)
 errors.py   the exception tree
 tables.py   SQLAlchemy mapping of `calls` and `call_events`
 store.py    the `CallLog` protocol and `CallLogStore` (SQLite / PostgreSQL)
+spool.py    `SpooledCallLog`: writes journaled locally, applied to the store in the
+            background, so calls never wait for (or on a down) database
 memory.py   `InMemoryCallLog`, the fake for unit tests
 db.py       make_engine, make_sessionmaker, upgrade (Alembic, `migrations/`)
 """
 
 from calllog.errors import CallLogError, UnknownCallError
 from calllog.memory import InMemoryCallLog
-from calllog.model import Callback, CallEvent, CallRecord, Outcome
-from calllog.store import CallLog, CallLogStore
+from calllog.model import Callback, CallEvent, CallRecord, Outcome, Write
+from calllog.spool import SpooledCallLog
+from calllog.store import BatchCallLog, CallLog, CallLogStore
 
 __all__ = [
+    "BatchCallLog",
     "CallEvent",
     "CallLog",
     "CallLogError",
@@ -22,5 +26,7 @@ __all__ = [
     "Callback",
     "InMemoryCallLog",
     "Outcome",
+    "SpooledCallLog",
     "UnknownCallError",
+    "Write",
 ]

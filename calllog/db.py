@@ -25,6 +25,10 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS_PACKAGE = "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 5.0
+"""asyncpg waits 60 s by default for an unreachable server: the spool's retry loop
+should see the failure (and back off) much sooner."""
+PG_POOL_TIMEOUT_S = 10.0
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -44,6 +48,8 @@ def make_engine(url: str) -> AsyncEngine:
             max_overflow=5,
             pool_pre_ping=True,  # survive a database restart without failing a call
             pool_recycle=1800,
+            pool_timeout=PG_POOL_TIMEOUT_S,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
         )
     return create_async_engine(parsed, pool_pre_ping=True)
 

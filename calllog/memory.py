@@ -2,13 +2,15 @@
 
 Behaves like `CallLogStore` on every point a caller can observe: it keeps copies (a
 record changed after `save` is not changed in the log), times come back in UTC,
-events need a saved call and get an increasing `seq`.
+events need a saved call and get an increasing `seq`, a keyed event is appended once,
+a call back marked done survives later saves, and `apply` is all or nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 
 from calllog.errors import UnknownCallError
@@ -17,10 +19,14 @@ from calllog.model import (
     Callback,
     CallEvent,
     CallRecord,
+    CloseIfOpen,
+    ConfigReload,
+    Write,
     as_utc,
     check_limit,
     normalised_event,
     normalised_record,
+    normalised_write,
 )
 
 
@@ -28,15 +34,68 @@ class InMemoryCallLog:
     def __init__(self) -> None:
         self._calls: dict[str, CallRecord] = {}
         self._events: dict[str, list[CallEvent]] = {}
+        self._keys: set[str] = set()
+        self._reloads: list[ConfigReload] = []
         self._seq = itertools.count(1)
 
     async def save(self, call: CallRecord) -> None:
-        self._calls[call.call_id] = normalised_record(call)
+        self._save(normalised_record(call))
 
     async def append_event(self, event: CallEvent) -> None:
-        stored = normalised_event(event)
+        self._append(normalised_event(event))
+
+    async def close_if_open(self, call: CallRecord) -> None:
+        self._close_if_open(normalised_record(call))
+
+    async def record_reload(self, reload: ConfigReload) -> None:
+        await self.apply([reload])
+
+    async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
+        check_limit(limit)
+        return list(self._reloads[-limit:]) if limit else []
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        normalised = [normalised_write(w) for w in writes]
+        calls, keys, reloads = dict(self._calls), set(self._keys), list(self._reloads)
+        events = {call_id: list(timeline) for call_id, timeline in self._events.items()}
+        try:
+            for write in normalised:
+                if isinstance(write, CallRecord):
+                    self._save(write)
+                elif isinstance(write, CloseIfOpen):
+                    self._close_if_open(write.call)
+                elif isinstance(write, CallEvent):
+                    self._append(write)
+                else:
+                    self._reloads.append(write)
+        except BaseException:  # a transaction rolls back
+            self._calls, self._events, self._keys = calls, events, keys
+            self._reloads = reloads
+            raise
+
+    def _close_if_open(self, call: CallRecord) -> None:
+        existing = self._calls.get(call.call_id)
+        if existing is None or existing.ended_at is None:
+            self._save(call)
+
+    def _save(self, call: CallRecord) -> None:
+        existing = self._calls.get(call.call_id)
+        if existing is not None and existing.callback == Callback.DONE:
+            call = dataclasses.replace(
+                call,
+                callback=existing.callback,
+                callback_done_at=existing.callback_done_at,
+                callback_note=existing.callback_note,
+            )
+        self._calls[call.call_id] = call
+
+    def _append(self, stored: CallEvent) -> None:
         if stored.call_id not in self._calls:
             raise UnknownCallError(stored.call_id)
+        if stored.key is not None:
+            if stored.key in self._keys:
+                return
+            self._keys.add(stored.key)
         stored.seq = next(self._seq)
         self._events.setdefault(stored.call_id, []).append(stored)
 

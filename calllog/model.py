@@ -12,6 +12,7 @@ from enum import StrEnum
 
 CALL_ID_MAX_LEN = 64
 EVENT_KIND_MAX_LEN = 32
+EVENT_KEY_MAX_LEN = 80
 FIND_CALL_LIMIT = 20
 """At most this many calls come back from `find_call`."""
 
@@ -90,6 +91,39 @@ class CallEvent:
     detail: EventDetail = field(default_factory=dict)
     seq: int | None = None
     """Position in the log, assigned by the store; increases with every append."""
+    key: str | None = None
+    """Makes the append idempotent: an event whose key is already in the log is not
+    appended again. The spool sets it ("<spool id>:<spool seq>") so that replaying its
+    journal after a crash duplicates nothing; None appends unconditionally."""
+
+
+@dataclass(frozen=True)
+class CloseIfOpen:
+    """Upsert `call` only where the log has no row for it yet or its row is still open
+    (`ended_at` unset). For closing calls the service did not see end (from Asterisk's
+    CEL): never overrides what a call's own flow wrote."""
+
+    call: CallRecord
+
+
+@dataclass(frozen=True)
+class ConfigReload:
+    """One attempt to reload the YAML: applied, or refused with its problems."""
+
+    at: datetime
+    file: str
+    sha256: str
+    status: str
+    """"applied" or "refused"."""
+    problems: str = ""
+    """The refusal's messages, one per line (as `hotline config check` prints them)."""
+    pbx_error: str | None = None
+    """Applied, but Asterisk could not be reloaded: why."""
+
+
+Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload
+"""One write to the call log: a call row to upsert, an event to append, a row to close
+if still open, a config reload to record."""
 
 
 def as_utc(value: datetime, what: str) -> datetime:
@@ -145,11 +179,32 @@ def normalised_event(event: CallEvent) -> CallEvent:
         raise ValueError(
             f"event kind must be 1..{EVENT_KIND_MAX_LEN} characters, got {event.kind!r}"
         )
+    if event.key is not None and not 0 < len(event.key) <= EVENT_KEY_MAX_LEN:
+        raise ValueError(
+            f"event key must be None or 1..{EVENT_KEY_MAX_LEN} characters, got {event.key!r}"
+        )
     return CallEvent(
         call_id=event.call_id,
         at=as_utc(event.at, "at"),
         kind=event.kind,
         detail=dict(event.detail),
+        key=event.key,
+    )
+
+
+def normalised_write(write: Write) -> Write:
+    """`write` validated and in UTC, whichever kind it is."""
+    if isinstance(write, CallRecord):
+        return normalised_record(write)
+    if isinstance(write, CallEvent):
+        return normalised_event(write)
+    if isinstance(write, CloseIfOpen):
+        return CloseIfOpen(normalised_record(write.call))
+    if write.status not in ("applied", "refused"):
+        raise ValueError(f"reload status must be applied or refused, got {write.status!r}")
+    return ConfigReload(
+        at=as_utc(write.at, "at"), file=write.file, sha256=write.sha256, status=write.status,
+        problems=write.problems, pbx_error=write.pbx_error,
     )
 
 

@@ -114,6 +114,21 @@ class CallEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(DetailJSON)
+    # Idempotent appends (revision 0003): the spool's replay inserts ON CONFLICT DO
+    # NOTHING. NULL (events written before 0003, or without a key) never conflicts.
+    key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
+
+
+class ConfigReloadRow(Base):
+    __tablename__ = "config_reloads"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    file: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    problems: Mapped[str] = mapped_column(Text, server_default="")
+    pbx_error: Mapped[str | None] = mapped_column(Text)
 
 
 metadata = Base.metadata

@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import time
 from pathlib import Path
 
 from routing.config import HotlineConfig
+from routing.hours import WEEKDAYS
 
 STASIS_APP = "hotline"
 PUBLIC_CONTEXT = "hotline-public"
 DESK_CONTEXT = "hotline-desks"
 STATION_CONTEXT = "hotline-stations"
 FALLBACK_CONTEXT = "hotline-fallback"
+BRANCH_CONTEXT = "hotline-fallback-branch"
+HOURS_CONTEXT = "hotline-fallback-hours"
+HOLIDAY_CONTEXT = "hotline-fallback-holidays"
+WORKDAY_CONTEXT = "hotline-fallback-workdays"
 
 
 def desk_password(secret: str, extension: str) -> str:
@@ -73,10 +79,9 @@ qualify_frequency = 0
 """
 
 
-def render_extensions(config: HotlineConfig, fallback_sound: str) -> str:
+def render_extensions(config: HotlineConfig, sounds_dir: str) -> str:
+    """The dialplan; `sounds_dir` is where Asterisk finds the synthesised prompts."""
     number = config.hotline.number
-    general = config.branch(9) or config.branches[-1]
-    fallback_dial = "&".join(f"PJSIP/{ext}" for ext in general.desks)
     internal = [d.extension for d in config.desks] + [s.extension for s in config.stations]
     internal_lines = "\n".join(
         f"exten => {ext},1,Dial(PJSIP/{ext},60)\n same => n,Hangup()" for ext in internal
@@ -94,14 +99,7 @@ exten => {number},1,NoOp(hotline call from ${{CALLERID(num)}})
  same => n,Hangup()
 exten => i,1,Hangup(1)
 exten => _[0-9*#+].,1,Hangup(1)
-
-[{FALLBACK_CONTEXT}]
-; The application is unreachable: never leave the caller in silence.
-exten => s,1,Answer()
- same => n,Playback({fallback_sound})
- same => n,Dial({fallback_dial},60)
- same => n,Hangup()
-
+{render_fallback(config, sounds_dir)}
 [hotline-internal]
 ; Desks and stations: each other and the hotline, nothing else.
 exten => {number},1,Goto({PUBLIC_CONTEXT},{number},1)
@@ -117,18 +115,138 @@ include => hotline-internal
 """
 
 
+def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:
+    """The fallback IVR: the service's menu, hours and desks, run by Asterisk alone.
+
+    Reached when `Stasis()` fails (our process is down) or when the service hands a
+    call over. It leaves its trail in CEL (`CELGenUserEvent`): `hotline_fallback`,
+    `hotline_branch,<key>`, `hotline_message,<name>`, which the service imports into
+    the call log once it is back. Per-branch hours overrides are not applied here:
+    the fallback only uses the hotline's own calendar.
+    """
+    menu = config.menu
+    voicemail = config.voicemail
+
+    def snd(prompt: str) -> str:
+        return f"{sounds_dir.rstrip('/')}/{prompt}"
+
+    default = menu.default_branch
+    after_retries = (
+        f"{BRANCH_CONTEXT},{default},1" if default is not None and config.branch(default)
+        else "bye"
+    )
+    branches = []
+    for branch in sorted(config.branches, key=lambda b: b.key):
+        if branch.strategy == "ringall":
+            dials = [f"Dial({'&'.join(f'PJSIP/{d}' for d in branch.desks)},"
+                     f"{branch.ring_timeout_seconds})"]
+        else:
+            dials = [f"Dial(PJSIP/{d},{branch.ring_timeout_seconds})" for d in branch.desks]
+        lines = [
+            f"exten => {branch.key},1,CELGenUserEvent(hotline_branch,{branch.key})",
+            f" same => n,Playback({snd('connecting')})",
+            *(f" same => n,{dial}" for dial in dials),
+            f" same => n,Goto({FALLBACK_CONTEXT},unreachable,1)",
+        ]
+        branches.append("\n".join(lines))
+    branch_lines = "\n".join(branches)
+    hours = render_fallback_hours(config)
+    timeout = max(1, round(menu.digit_timeout_seconds))
+    return f"""
+[{FALLBACK_CONTEXT}]
+; The application is unreachable: the same menu and desks, run by Asterisk alone.
+exten => s,1,Answer()
+ same => n,CELGenUserEvent(hotline_fallback)
+ same => n,Gosub({HOURS_CONTEXT},s,1)
+ same => n,GotoIf($["${{HOTLINE_OPEN}}" != "open"]?closed,1)
+ same => n,Set(TRIES=0)
+ same => n,Set(MENU={snd('greeting')}&{snd('menu')})
+ same => n(menu),Set(TRIES=$[${{TRIES}} + 1])
+ same => n,Read(DIGIT,${{MENU}},1,,1,{timeout})
+ same => n,Set(MENU={snd('menu')})
+ same => n,GotoIf($["${{DIGIT}}" = ""]?nodigit)
+ same => n,GotoIf($["${{DIGIT}}" = "*"]?again)
+ same => n,GotoIf(${{DIALPLAN_EXISTS({BRANCH_CONTEXT},${{DIGIT}},1)}}?{BRANCH_CONTEXT},${{DIGIT}},1)
+ same => n,Playback({snd('invalid')})
+ same => n(again),GotoIf($[${{TRIES}} < {menu.max_attempts}]?menu)
+ same => n,Goto({after_retries})
+ same => n(nodigit),Playback({snd('no_input')})
+ same => n,Goto(again)
+ same => n(bye),CELGenUserEvent(hotline_no_selection)
+ same => n,Playback({snd('goodbye')})
+ same => n,Hangup()
+exten => closed,1,CELGenUserEvent(hotline_closed,${{HOTLINE_OPEN}})
+ same => n,Playback({snd('${HOTLINE_OPEN}')})
+ same => n,Goto(message,1)
+exten => unreachable,1,CELGenUserEvent(hotline_unreachable)
+ same => n,Playback({snd('desk_unreachable')})
+ same => n,Goto(message,1)
+exten => message,1,Playback({snd('leave_message')})
+ same => n,CELGenUserEvent(hotline_message,vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}})
+ same => n,Record(${{ASTSPOOLDIR}}/recording/vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}}.wav,{voicemail.max_silence_seconds},{voicemail.max_seconds})
+ same => n,Playback({snd('message_saved')})
+ same => n,Hangup()
+
+[{BRANCH_CONTEXT}]
+{branch_lines}
+{hours}"""
+
+
+def render_fallback_hours(config: HotlineConfig) -> str:
+    """A subroutine setting HOTLINE_OPEN to open, closed or holiday, as `routing.hours`
+    decides for the hotline's calendar (days, periods, holidays, make-up days)."""
+    cal = config.hours
+    tz = cal.timezone
+    days = ",".join(str(WEEKDAYS.index(d) + 1) for d in cal.days)
+    periods = " | ".join(
+        f"(${{HM}} >= {p.start:%H%M} & ${{HM}} < {_hhmm_end(p.end)})" for p in cal.periods
+    )
+    holidays = "\n".join(
+        f"exten => {h.date:%Y%m%d},1,NoOp() ; {h.name}" for h in cal.holidays
+    )
+    workdays = "\n".join(
+        f"exten => {h.date:%Y%m%d},1,NoOp() ; {h.name}" for h in cal.extra_working_days
+    )
+    return f"""
+[{HOURS_CONTEXT}]
+exten => s,1,Set(LOCAL(DAY)=${{STRFTIME(${{EPOCH}},{tz},%Y%m%d)}})
+ same => n,Set(LOCAL(HM)=${{STRFTIME(${{EPOCH}},{tz},%H%M)}})
+ same => n,Set(LOCAL(WD)=${{STRFTIME(${{EPOCH}},{tz},%u)}})
+ same => n,Set(HOTLINE_OPEN=holiday)
+ same => n,ExecIf(${{DIALPLAN_EXISTS({HOLIDAY_CONTEXT},${{DAY}},1)}}?Return())
+ same => n,Set(HOTLINE_OPEN=closed)
+ same => n,GotoIf(${{DIALPLAN_EXISTS({WORKDAY_CONTEXT},${{DAY}},1)}}?time)
+ same => n,ExecIf($[${{REGEX("^[{days.replace(',', '')}]$" ${{WD}})}} = 0]?Return())
+ same => n(time),ExecIf($[{periods or '0'}]?Set(HOTLINE_OPEN=open))
+ same => n,Return()
+
+[{HOLIDAY_CONTEXT}]
+{holidays}
+
+[{WORKDAY_CONTEXT}]
+{workdays}
+"""
+
+
+def _hhmm_end(end: time) -> str:
+    return "2400" if end == time.max else f"{end:%H%M}"
+
+
 def write_asterisk_config(
-    config: HotlineConfig, secret: str, out_dir: Path, fallback_sound: str
+    config: HotlineConfig, secret: str, out_dir: Path, sounds_dir: str
 ) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "pjsip_desks.conf": render_pjsip_desks(config, secret),
-        "extensions.conf": render_extensions(config, fallback_sound),
+        "extensions.conf": render_extensions(config, sounds_dir),
     }
     written = []
     for name, text in files.items():
         path = out_dir / name
-        path.write_text(text, encoding="utf-8")
+        # Asterisk may be reading the old file (a reload): replace it in one step.
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
         written.append(path)
     return written
 

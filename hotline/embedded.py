@@ -6,7 +6,6 @@ from dialplan.generate import write_asterisk_config
 from hotline.pbx import EmbeddedAsterisk, PbxCredentials, PbxPorts
 from hotline.prompts import build_prompts
 from hotline.settings import Settings
-from ivr.prompts import Prompt
 from routing.config import HotlineConfig
 
 
@@ -37,15 +36,21 @@ def embedded_pbx(
 def provision(pbx: EmbeddedAsterisk, config: HotlineConfig, settings: Settings) -> None:
     """Render base config, generate desks + dialplan from the YAML, build the prompts."""
     pbx.prepare()
-    fallback = f"{pbx.sounds_pbx_dir}/{Prompt.CONNECTING.value}"
-    write_asterisk_config(config, settings.sip_secret.get_secret_value(), pbx.etc_dir, fallback)
+    write_asterisk_config(config, settings.sip_secret.get_secret_value(), pbx.etc_dir,
+                          pbx.sounds_pbx_dir)
     build_prompts(config, pbx.sounds_host_dir, settings.recorded_prompts)
 
 
 def settings_for(pbx: EmbeddedAsterisk, settings: Settings) -> Settings:
     """The service settings that point at this embedded PBX."""
     return settings.model_copy(
-        update={"ari_url": pbx.ari_url, "prompts_dir": pbx.sounds_pbx_dir}
+        update={
+            "ari_url": pbx.ari_url,
+            "prompts_dir": pbx.sounds_pbx_dir,
+            "prompts_host_dir": pbx.sounds_host_dir,
+            "asterisk_etc_dir": pbx.etc_dir,
+            "cel_db": pbx.cel_db,
+        }
     )
 
 

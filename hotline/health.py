@@ -3,7 +3,7 @@
     GET /healthz  200 while the process runs
     GET /readyz   200 when the ARI event websocket is connected, else 503
     GET /metrics  Prometheus text: calls by outcome, current calls, ARI connected,
-                  config reloads by result
+                  config reloads by result, spool depth, database reachable
 
 A few lines of asyncio instead of a web framework: three fixed GET routes on
 loopback do not justify one, and the service stays on one event loop.
@@ -31,6 +31,8 @@ class HealthSources:
     active_calls: Callable[[], int]
     calls_by_outcome: Callable[[], dict[str, int]]
     reloads: Callable[[], dict[str, int]]
+    spool_depth: Callable[[], int] = lambda: 0
+    database_ok: Callable[[], bool] = lambda: True
 
 
 class _Collector(Collector):
@@ -52,6 +54,12 @@ class _Collector(Collector):
         for result, count in sorted(self._sources.reloads().items()):
             reloads.add_metric([result], count)
         yield reloads
+        yield GaugeMetricFamily("hotline_spool_depth",
+                                "Call-log writes journaled but not yet in the database",
+                                value=self._sources.spool_depth())
+        yield GaugeMetricFamily("hotline_database_ok",
+                                "1 when the last call-log write to the database succeeded",
+                                value=1 if self._sources.database_ok() else 0)
 
 
 class HealthServer:

@@ -78,6 +78,11 @@ class EmbeddedAsterisk:
         return self.host_dir / "etc"
 
     @property
+    def cel_db(self) -> Path:
+        """Asterisk's CEL trail (cel_sqlite3_custom.conf writes `<astlogdir>/cel.db`)."""
+        return self.host_dir / "log" / "cel.db"
+
+    @property
     def sounds_host_dir(self) -> Path:
         return self.host_dir / "sounds"
 

@@ -4,48 +4,101 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 
 import httpx
 import structlog
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from dialplan.generate import FALLBACK_CONTEXT
 from hotline.health import HealthServer, HealthSources
+from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
 from hotline.settings import Settings
-from ivr.app import HotlineApp
+from ivr.app import HotlineApp, utc_now
 from ivr.ari.client import AriClient
 from ivr.ari.events import EventStream
 from ivr.prompts import PromptLibrary
+from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
 
 log = structlog.get_logger(__name__)
 
 DRAIN_SECONDS = 30.0
+RECOVERY_RETRY_SECONDS = 5.0
+RECOVERY_FLUSH_SECONDS = 10.0
+SCHEMA_UPGRADE_SECONDS = 30.0
+WATCHDOG_SECONDS = 30.0
 
 
 async def serve(settings: Settings, config: HotlineConfig) -> None:
-    await upgrade_async(settings.database_url)
-    holder = ConfigHolder(settings.config, config)
+    try:
+        await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
+    except Exception:
+        # Calls are taken anyway: the spool journals them and upgrades once it can.
+        log.warning("database unreachable at start; the call log is journaled until it is",
+                    exc_info=True)
     engine = make_engine(settings.database_url)
+    calllog = SpooledCallLog(
+        CallLogStore(make_sessionmaker(engine)), settings.spool_dir,
+        ensure_schema=lambda: upgrade_async(settings.database_url),
+    )
     password = settings.ari_password.get_secret_value()
+    background: list[asyncio.Task[None]] = []
     try:
         async with httpx.AsyncClient(
             base_url=settings.ari_url, auth=(settings.ari_user, password), timeout=10.0
         ) as http:
+            ari = AriClient(http, settings.app)
+            applier = PbxApplier(
+                ari=ari, etc_dir=settings.asterisk_etc_dir,
+                prompts_host_dir=settings.prompts_host_dir, prompts_pbx_dir=settings.prompts_dir,
+                sip_secret=settings.sip_secret.get_secret_value(),
+                prompt_overrides=settings.recorded_prompts,
+            )
+            holder = ConfigHolder(
+                settings.config, config,
+                apply=applier,
+                record=calllog.record_reload,
+            )
+            trail: CallTrail | None = None
             app = HotlineApp(
-                ari=AriClient(http, settings.app),
-                config=holder,
-                prompts=PromptLibrary(settings.prompts_dir),
-                calllog=CallLogStore(make_sessionmaker(engine)),
-                fallback_context=FALLBACK_CONTEXT,
+                ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
+                calllog=calllog, fallback_context=FALLBACK_CONTEXT,
+                on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
+            )
+            trail = CallTrail(
+                ari=ari, calllog=calllog, config=holder, cel_db=settings.cel_db,
+                mark_file=settings.spool_dir / "cel.mark", is_active=app.is_active,
+                clock=utc_now,
             )
 
+            async def recover_left_behind() -> None:
+                assert trail is not None
+                # What a previous process journaled must be in the database first.
+                await calllog.flushed(RECOVERY_FLUSH_SECONDS)
+                await _retrying("recovery", lambda: recover(
+                    ari=ari, calllog=calllog, app_name=settings.app, hooks=app, trail=trail,
+                    fallback_context=FALLBACK_CONTEXT, clock=utc_now,
+                ))
+
+            first_connect = True
+
             async def connected() -> None:
+                nonlocal first_connect
                 log.info("hotline ready", app=settings.app, ari=settings.ari_url,
                          number=config.hotline.number)
+                if first_connect:
+                    # Asterisk runs what this YAML says, whatever it ran before we started.
+                    first_connect = False
+                    try:
+                        await applier(holder())
+                    except Exception:
+                        log.exception("could not apply the config to Asterisk at start")
                 await app.reconcile()
+                background.append(asyncio.create_task(recover_left_behind(), name="recovery"))
 
             stream = EventStream(
                 url=settings.events_url, app=settings.app, user=settings.ari_user,
@@ -58,23 +111,56 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     active_calls=lambda: app.active_calls,
                     calls_by_outcome=lambda: dict(app.calls_by_outcome),
                     reloads=lambda: dict(holder.counts),
+                    spool_depth=lambda: calllog.depth,
+                    database_ok=lambda: calllog.db_ok,
                 )).serve("127.0.0.1", settings.health_port)
+            await calllog.start()
+            background += [
+                asyncio.create_task(holder.watch(), name="config-watch"),
+                asyncio.create_task(trail.run(), name="call-trail"),
+                asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
+            ]
             reader = asyncio.create_task(stream.run(), name="ari-events")
-            watcher = asyncio.create_task(holder.watch(), name="config-watch")
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload_soon)
             await _until_signal_or_done(reader)
-            watcher.cancel()
             if not reader.done():
                 log.info("stopping: waiting for calls in progress", calls=app.active_calls)
                 await app.drain(DRAIN_SECONDS)
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            await calllog.close()  # drains the journal for a few seconds, then stops
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             if health is not None:
                 health.close()
             if not reader.cancelled() and reader.exception() is not None:
                 raise RuntimeError("ARI event reader failed") from reader.exception()
     finally:
+        await calllog.close()
         await engine.dispose()
+
+
+async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+    """Watchdog: a hangup event lost without the websocket dropping would leave a call
+    task waiting for ever; `reconcile` wakes calls whose channels are gone."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await step()
+        except Exception:
+            log.warning("watchdog step failed", exc_info=True)
+
+
+async def _retrying(what: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run `step` until it succeeds (e.g. the database is down at start)."""
+    while True:
+        try:
+            await step()
+            return
+        except Exception:
+            log.warning(f"{what} failed; retrying", exc_info=True)
+            await asyncio.sleep(RECOVERY_RETRY_SECONDS)
 
 
 async def _until_signal_or_done(task: asyncio.Task[None]) -> None:
@@ -85,3 +171,4 @@ async def _until_signal_or_done(task: asyncio.Task[None]) -> None:
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+

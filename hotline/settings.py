@@ -37,6 +37,14 @@ class Settings(BaseModel):
     # Admin-recorded prompts that replace the synthesised ones.
     prompt_overrides: Path = Path("config/prompts")
     log_level: str = "info"
+    # The call log's write-ahead journal: local disk, survives a database outage.
+    spool_dir: Path = Path("var/spool")
+    # Asterisk's CEL file (cel_sqlite3_custom): how calls the service did not see ended.
+    cel_db: Path | None = None
+    # Where this host writes the generated Asterisk config and prompts on a reload
+    # (None: Asterisk is managed elsewhere; only new calls see the new YAML).
+    asterisk_etc_dir: Path | None = None
+    prompts_host_dir: Path | None = None
     # Liveness/readiness/metrics on 127.0.0.1 (0: off).
     health_port: int = Field(default=9180, ge=0, le=65535)
     # The embedded PBX (`hotline serve --embedded`).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 
 import structlog
@@ -28,9 +28,12 @@ from ivr.ari.models import (
     RecordingStarted,
     StasisStart,
 )
-from ivr.call import handle_call
+from ivr.call import handle_call, resume_call
+from ivr.cel import extension_of
 from ivr.context import CallContext, Clock
+from ivr.desk import DeskLeg
 from ivr.prompts import PromptLibrary
+from ivr.recovery import Adoption
 from ivr.session import CallSession
 from routing.config import HotlineConfig
 
@@ -53,6 +56,7 @@ class HotlineApp:
         calllog: CallLog,
         fallback_context: str,
         clock: Clock = utc_now,
+        on_left_open: Callable[[str], None] = lambda call_id: None,
     ) -> None:
         self._ari = ari
         self._config = config
@@ -64,10 +68,26 @@ class HotlineApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
+        # A call task ended with its row still open (handed to the fallback dialplan).
+        self._on_left_open = on_left_open
 
     @property
     def active_calls(self) -> int:
         return len(self._tasks)
+
+    def is_active(self, channel_id: str) -> bool:
+        return channel_id in self._calls
+
+    def adopt(self, adoption: Adoption) -> None:
+        """Watch a call bridged by a previous run of the service to its end."""
+        record, desk = adoption.record, adoption.desk_channel
+        session = CallSession(record.call_id)
+        session.own(desk.id)
+        self._calls[record.call_id] = session
+        self._calls[desk.id] = session
+        extension = record.desk_answered or extension_of(desk.name)
+        ctx = self._context(session, record)
+        self._spawn(resume_call(ctx, DeskLeg(extension, desk.id), adoption.bridge_id), ctx)
 
     async def reconcile(self) -> None:
         """After a (re)connect: calls whose channels vanished while we were deaf are
@@ -139,7 +159,11 @@ class HotlineApp:
             caller_name=channel.caller.name,
             started_at=self._clock(),
         )
-        ctx = CallContext(
+        ctx = self._context(session, record)
+        self._spawn(handle_call(ctx), ctx)
+
+    def _context(self, session: CallSession, record: CallRecord) -> CallContext:
+        return CallContext(
             ari=self._ari,
             session=session,
             record=record,
@@ -147,10 +171,12 @@ class HotlineApp:
             config=self._config(),
             prompts=self._prompts,
             clock=self._clock,
-            log=log.bind(call_id=channel.id, caller=channel.caller.number),
+            log=log.bind(call_id=record.call_id, caller=record.caller_number),
             fallback_context=self._fallback_context,
         )
-        task = asyncio.create_task(self._run_call(ctx), name=f"call-{channel.id}")
+
+    def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
+        task = asyncio.create_task(self._run_call(flow, ctx), name=f"call-{ctx.channel_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -168,10 +194,10 @@ class HotlineApp:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_call(self, ctx: CallContext) -> None:
+    async def _run_call(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
         structlog.contextvars.bind_contextvars(call_id=ctx.channel_id)
         try:
-            await handle_call(ctx)
+            await flow
         except Exception:
             # handle_call has its own safety net; this only catches a failing call log.
             ctx.log.exception("call task failed")
@@ -180,6 +206,8 @@ class HotlineApp:
                 self._calls.pop(channel_id, None)
             if ctx.record.ended_at is not None:
                 self.calls_by_outcome[str(ctx.record.outcome)] += 1
+            else:
+                self._on_left_open(ctx.record.call_id)
 
     async def drain(self, timeout: float) -> None:
         """On shutdown: stop taking calls, let calls in progress finish for up to

@@ -9,7 +9,7 @@ import asyncio
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
 from ivr.context import CallContext
-from ivr.desk import DeskLost, ring_branch, talk
+from ivr.desk import DeskLeg, DeskLost, ring_branch, talk
 from ivr.menu import choose_branch, play_and_collect
 from ivr.prompts import Prompt
 from ivr.session import CallerHungUp
@@ -64,13 +64,37 @@ async def handle_call(ctx: CallContext) -> None:
         await _wrap_up(ctx)
 
 
+async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
+    """A call bridged before our process restarted: see it to its end and close its row."""
+    try:
+        await ctx.note("adopted", desk=leg.extension, bridge=bridge_id)
+        ctx.log.info("bridged call adopted after a restart", desk=leg.extension)
+        ctx.record.hangup_by = await talk(ctx, leg, bridge_id)
+    except CallerHungUp as exc:
+        _caller_hung_up(ctx, exc)
+    except ChannelGone as exc:
+        _caller_hung_up(ctx, exc)
+    except Exception:
+        ctx.log.exception("adopted call failed")
+        ctx.record.hangup_by = ctx.record.hangup_by or "system"
+    finally:
+        await _wrap_up(ctx)
+
+
 async def _wrap_up(ctx: CallContext) -> None:
     record = ctx.record
     if record.bridged_at is not None and record.hangup_by is None:
-        # Our service stopped while the call talks on in Asterisk: the row stays open.
+        # Our service stopped while the call talks on in Asterisk: the row stays open
+        # until the next start adopts the call or reads its end from Asterisk's CEL.
         await ctx.note("service_stopped")
         await ctx.save()
         ctx.log.info("call left talking in Asterisk", desk=record.desk_answered)
+        return
+    if ctx.handed_over:
+        # The fallback dialplan has the caller now; its CEL trail closes the row.
+        await ctx.note("to_fallback", outcome=str(record.outcome))
+        await ctx.save()
+        ctx.log.info("call handed to the fallback dialplan")
         return
     await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
                    cause=record.hangup_cause)
@@ -157,5 +181,6 @@ async def _to_fallback(ctx: CallContext) -> None:
     try:
         await ctx.ari.continue_in_dialplan(ctx.channel_id, context=ctx.fallback_context,
                                            extension="s", priority=1)
+        ctx.handed_over = True
     except AriError:
         ctx.log.warning("could not send the caller to the fallback dialplan")

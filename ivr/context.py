@@ -30,6 +30,8 @@ class CallContext:
     clock: Clock
     log: structlog.typing.FilteringBoundLogger
     fallback_context: str = "hotline-fallback"
+    handed_over: bool = False
+    """The caller was sent on to the fallback dialplan (the row stays open)."""
 
     @property
     def channel_id(self) -> str:
@@ -47,6 +49,16 @@ class CallContext:
 
     def media(self, *prompts: Prompt) -> list[str]:
         return [self.prompts.media(p) for p in prompts]
+
+    async def play(self, kind: str, prompts: list[Prompt], *extra_media: str) -> str:
+        """Start playing `prompts` (then `extra_media`) to the caller; returns the
+        playback id. The timeline notes it, so a restarted service can stop it."""
+        playback_id = new_id(kind)
+        await self.note("prompt", playback=playback_id,
+                        prompts=",".join(p.value for p in prompts))
+        await self.ari.play(self.channel_id, [*self.media(*prompts), *extra_media],
+                            playback_id=playback_id)
+        return playback_id
 
 
 def new_id(prefix: str) -> str:

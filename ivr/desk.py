@@ -49,10 +49,8 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
     if not plan.waves:
         return None
-    ringback = _Ringback(new_id("ringback"),
+    ringback = _Ringback(await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK),
                          time.monotonic() + ctx.config.menu.still_trying_after_seconds)
-    await ctx.ari.play(ctx.channel_id, [*ctx.media(Prompt.CONNECTING), RINGBACK],
-                       playback_id=ringback.playback_id)
     overall = time.monotonic() + branch.max_wait_seconds
     try:
         for wave in plan.waves:
@@ -174,10 +172,8 @@ async def _dial_desk(
 async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
     ringback.announced = True
     await ctx.ari.stop_playback(ringback.playback_id)
-    ringback.playback_id = new_id("ringback")
-    await ctx.ari.play(ctx.channel_id, [*ctx.media(Prompt.STILL_TRYING), RINGBACK],
-                       playback_id=ringback.playback_id)
     await ctx.note("still_trying")
+    ringback.playback_id = await ctx.play("ringback", [Prompt.STILL_TRYING], RINGBACK)
 
 
 async def _attempt_ended(
@@ -192,29 +188,16 @@ class DeskLost(Exception):
     """The desk that answered was gone before the caller could be bridged to it."""
 
 
-async def talk(ctx: CallContext, leg: DeskLeg) -> str:
+async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> str:
     """Bridge caller and desk until one hangs up; returns who hung up ("caller"/"desk").
 
-    The call counts as connected from the moment both are in the bridge."""
-    bridge_id: str | None = None
+    The call counts as connected from the moment both are in the bridge. With
+    `bridge_id`, they already are (a call adopted after our process restarted)."""
     leave_talking = False
     try:
-        bridge_id = new_id("bridge")
-        await ctx.ari.create_bridge(bridge_id, bridge_type="mixing",
-                                    name=f"hotline-{ctx.channel_id}")
-        await ctx.ari.add_channel(bridge_id, ctx.channel_id)
-        try:
-            await ctx.ari.add_channel(bridge_id, leg.channel_id)
-        except AriHttpError as exc:
-            # Its StasisStart was seen, so 422 "not in Stasis" means it already left.
-            if isinstance(exc, ChannelGone) or exc.status == 422:
-                raise DeskLost(leg.extension) from exc
-            raise
-        ctx.record.desk_answered = leg.extension
-        ctx.record.bridged_at = ctx.clock()
-        ctx.record.outcome = Outcome.CONNECTED
-        await ctx.save()
-        await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
+        if bridge_id is None:
+            bridge_id = new_id("bridge")
+            await _bridge(ctx, leg, bridge_id)
         while True:
             event = await ctx.session.next_event(None)
             if isinstance(event, ChannelVanished) and event.channel_id == leg.channel_id:
@@ -241,6 +224,23 @@ async def talk(ctx: CallContext, leg: DeskLeg) -> str:
             await _hangup_quietly(ctx, leg.channel_id, "normal")
             if bridge_id is not None:
                 await ctx.ari.destroy_bridge(bridge_id)
+
+
+async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
+    await ctx.ari.create_bridge(bridge_id, bridge_type="mixing", name=f"hotline-{ctx.channel_id}")
+    await ctx.ari.add_channel(bridge_id, ctx.channel_id)
+    try:
+        await ctx.ari.add_channel(bridge_id, leg.channel_id)
+    except AriHttpError as exc:
+        # Its StasisStart was seen, so 422 "not in Stasis" means it already left.
+        if isinstance(exc, ChannelGone) or exc.status == 422:
+            raise DeskLost(leg.extension) from exc
+        raise
+    ctx.record.desk_answered = leg.extension
+    ctx.record.bridged_at = ctx.clock()
+    ctx.record.outcome = Outcome.CONNECTED
+    await ctx.save()
+    await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
-from ivr.context import CallContext, new_id
+from ivr.context import CallContext
 from ivr.prompts import Prompt
 from routing.config import Branch
 from routing.menu import GiveUp, Reprompt, SelectBranch, decide_menu
@@ -40,15 +40,17 @@ async def choose_branch(ctx: CallContext) -> tuple[Branch, bool] | None:
 
 async def play_and_collect(ctx: CallContext, prompts: list[Prompt], timeout: float) -> str | None:
     """Play `prompts`; the first key stops them. Wait `timeout` s after they end for a key."""
-    playback_id = new_id("menu")
-    await ctx.ari.play(ctx.channel_id, ctx.media(*prompts), playback_id=playback_id)
+    playback_id = await ctx.play("menu", prompts)
     deadline: float | None = None
     while True:
         event = await ctx.session.events_until(deadline)
         if event is None:
             return None
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == ctx.channel_id:
-            await ctx.ari.stop_playback(playback_id)
+            if deadline is None:
+                await ctx.ari.stop_playback(playback_id)
+                await ctx.note("prompt_end", playback=playback_id, reason="digit")
             return event.digit
         if isinstance(event, PlaybackFinished) and event.playback.id == playback_id:
+            await ctx.note("prompt_end", playback=playback_id, reason="finished")
             deadline = time.monotonic() + timeout

@@ -3,9 +3,12 @@ call-flow unit tests trust) and `CallLogStore` (SQLite and PostgreSQL) must both
 
 Each scenario is an `async def` that takes an empty `CallLog` and asserts. They are
 run by tests/unit/test_calllog_memory*.py against the fake and by
-tests/integration/test_calllog_{store,callbacks}.py against the real databases; what
-only one side can show (copy-safety of the fake, concurrency, migrations) stays in
-those files.
+tests/integration/test_calllog_{store,callbacks}.py against the real databases, and
+against `SpooledCallLog` over both by tests/unit/test_calllog_spool.py and
+tests/integration/test_calllog_spool_db.py; what only one side can show (copy-safety
+of the fake, concurrency, migrations) stays in those files.
+`BATCH_SCENARIOS` take a `BatchCallLog` (the stores behind the spool); the spool runs
+the others as `ReadsAfterFlush(spool)`, its reads being eventually consistent.
 
 Test modules call `pytest.register_assert_rewrite(__name__ of this module)` before
 importing it, so a failing assert here reports its values like one in a test module.
@@ -20,10 +23,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from calllog.errors import UnknownCallError
-from calllog.model import Callback, CallEvent, CallRecord, Outcome
-from calllog.store import CallLog
+from calllog.model import Callback, CallEvent, CallRecord, ConfigReload, Outcome
+from calllog.spool import SpooledCallLog
+from calllog.store import BatchCallLog, CallLog
 
 Scenario = Callable[[CallLog], Awaitable[None]]
+BatchScenario = Callable[[BatchCallLog], Awaitable[None]]
 
 ICT = timezone(timedelta(hours=7), "ICT")
 T0 = datetime(2025, 3, 4, 2, 15, 30, 123456, tzinfo=UTC)
@@ -58,7 +63,63 @@ def without_new_fields(call: CallRecord) -> CallRecord:
     )
 
 
-def scenario_id(scenario: Scenario) -> str:
+class ReadsAfterFlush:
+    """The spool as the scenarios see a `CallLog`: reads wait for the writes to land."""
+
+    def __init__(self, spool: SpooledCallLog) -> None:
+        self.spool = spool
+
+    async def _flushed(self) -> None:
+        assert await self.spool.flushed(5)
+
+    async def save(self, call: CallRecord) -> None:
+        await self.spool.save(call)
+
+    async def append_event(self, event: CallEvent) -> None:
+        await self.spool.append_event(event)
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        await self._flushed()
+        return await self.spool.get(call_id)
+
+    async def events(self, call_id: str) -> list[CallEvent]:
+        await self._flushed()
+        return await self.spool.events(call_id)
+
+    async def list_calls(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 1000
+    ) -> list[CallRecord]:
+        await self._flushed()
+        return await self.spool.list_calls(since=since, until=until, limit=limit)
+
+    async def list_callbacks(
+        self, *, include_done: bool = False, limit: int = 500
+    ) -> list[CallRecord]:
+        await self._flushed()
+        return await self.spool.list_callbacks(include_done=include_done, limit=limit)
+
+    async def mark_callback_done(
+        self, call_id: str, *, at: datetime, note: str | None = None
+    ) -> bool:
+        await self._flushed()
+        return await self.spool.mark_callback_done(call_id, at=at, note=note)
+
+    async def find_call(self, prefix: str) -> list[CallRecord]:
+        await self._flushed()
+        return await self.spool.find_call(prefix)
+
+    async def close_if_open(self, call: CallRecord) -> None:
+        await self.spool.close_if_open(call)
+
+    async def record_reload(self, reload: ConfigReload) -> None:
+        await self.spool.record_reload(reload)
+
+    async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
+        await self._flushed()
+        return await self.spool.list_reloads(limit=limit)
+
+
+def scenario_id(scenario: Scenario | BatchScenario) -> str:
     """The test id of a scenario: its function name."""
     return getattr(scenario, "__name__", repr(scenario))
 
@@ -190,6 +251,70 @@ async def list_calls_filters_on_start_time_newest_first(log: CallLog) -> None:
     assert local == in_window
 
 
+async def an_event_whose_key_is_in_the_log_is_not_appended_again(log: CallLog) -> None:
+    await log.save(new_call("a"))
+    await log.save(new_call("b"))
+    await log.append_event(CallEvent("a", T0, "answered", key="spool-1:2"))
+    await log.append_event(CallEvent("a", T0, "answered", key="spool-1:2"))  # replayed
+    await log.append_event(CallEvent("b", T0, "answered", key="spool-1:2"))  # same key
+    await log.append_event(CallEvent("a", T0, "digit", {"digit": "4"}, key="spool-1:3"))
+    await log.append_event(CallEvent("a", T0, "prompt"))  # no key: always appended
+    await log.append_event(CallEvent("a", T0, "prompt"))
+
+    events = await log.events("a")
+    assert [e.kind for e in events] == ["answered", "digit", "prompt", "prompt"]
+    # (a spool gives unkeyed events keys of its own)
+    assert [e.key for e in events[:2]] == ["spool-1:2", "spool-1:3"]
+    assert await log.events("b") == []
+    with pytest.raises(ValueError, match="key"):
+        await log.append_event(CallEvent("a", T0, "prompt", key="k" * 81))
+    with pytest.raises(ValueError, match="key"):
+        await log.append_event(CallEvent("a", T0, "prompt", key=""))
+
+
+async def close_if_open_fills_in_or_closes_a_row_but_never_rewrites_a_closed_one(
+    log: CallLog,
+) -> None:
+    # No row yet (a call the fallback IVR took alone): inserted.
+    fallback = dataclasses.replace(new_call("fb"), ended_at=T0 + timedelta(seconds=30),
+                                   outcome=Outcome.CONNECTED, desk_answered="1201")
+    await log.close_if_open(fallback)
+    assert await log.get("fb") == fallback
+    # An open row (the service died mid-call): closed.
+    await log.save(new_call("open"))
+    closed = dataclasses.replace(new_call("open"), ended_at=T0 + timedelta(seconds=9),
+                                 outcome=Outcome.FAILED, hangup_by="caller")
+    await log.close_if_open(closed)
+    assert await log.get("open") == closed
+    # A row the call's own flow closed: left exactly as it was.
+    done = dataclasses.replace(new_call("done"), ended_at=T0 + timedelta(seconds=5),
+                               outcome=Outcome.ABANDONED_IN_MENU, hangup_by="caller")
+    await log.save(done)
+    await log.close_if_open(dataclasses.replace(done, outcome=Outcome.FAILED,
+                                                ended_at=T0 + timedelta(hours=1)))
+    assert await log.get("done") == done
+    # Events may follow a close, as after a save.
+    await log.append_event(CallEvent("fb", T0, "fallback", {"source": "cel"}, key="cel:fb:1"))
+    assert [e.kind for e in await log.events("fb")] == ["fallback"]
+
+
+async def reloads_are_kept_oldest_first_with_their_problems(log: CallLog) -> None:
+    applied = ConfigReload(at=T0, file="config/hotline.yaml", sha256="a" * 64,
+                           status="applied")
+    refused = ConfigReload(at=T0.astimezone(ICT) + timedelta(minutes=1),
+                           file="config/hotline.yaml", sha256="b" * 64, status="refused",
+                           problems="config/hotline.yaml:42 branches[3].desks[0]: bad\nx")
+    await log.record_reload(applied)
+    await log.record_reload(refused)
+    reloads = await log.list_reloads()
+    assert [(r.sha256, r.status) for r in reloads] == [("a" * 64, "applied"), ("b" * 64, "refused")]
+    assert reloads[1].problems == refused.problems
+    assert reloads[1].at == T0 + timedelta(minutes=1) and reloads[1].at.tzinfo == UTC
+    assert [r.sha256 for r in await log.list_reloads(limit=1)] == ["b" * 64]
+    with pytest.raises(ValueError, match="status"):
+        await log.record_reload(dataclasses.replace(applied, status="maybe"))
+
+
 CALL_SCENARIOS: tuple[Scenario, ...] = (
     saving_again_at_each_milestone_updates_the_same_row,
     save_overwrites_fields_that_went_back_to_none,
@@ -201,6 +326,9 @@ CALL_SCENARIOS: tuple[Scenario, ...] = (
     append_event_for_an_unsaved_call_raises,
     get_of_an_unknown_call_is_none,
     list_calls_filters_on_start_time_newest_first,
+    an_event_whose_key_is_in_the_log_is_not_appended_again,
+    close_if_open_fills_in_or_closes_a_row_but_never_rewrites_a_closed_one,
+    reloads_are_kept_oldest_first_with_their_problems,
 )
 
 
@@ -353,6 +481,31 @@ async def find_call_returns_at_most_twenty(log: CallLog) -> None:
     assert [c.call_id for c in found] == [f"1741054530.{i:02d}" for i in range(24, 4, -1)]
 
 
+async def a_later_save_does_not_undo_a_done_call_back(log: CallLog) -> None:
+    """A save replayed from the spool after staff marked the call back keeps the mark."""
+    call = closed_hours_call()
+    await log.save(call)
+    at = datetime(2025, 3, 4, 15, 30, tzinfo=ICT)
+    assert await log.mark_callback_done(call.call_id, at=at, note="Đã gọi lại") is True
+
+    call.hangup_by = "caller"  # the (older) record still says "pending"
+    await log.save(call)
+    stored = await log.get(call.call_id)
+    assert stored is not None
+    assert (stored.callback, stored.callback_done_at, stored.callback_note) == (
+        Callback.DONE,
+        at,
+        "Đã gọi lại",
+    )
+    assert stored.hangup_by == "caller"  # the rest of the row is saved as usual
+    await log.save(without_new_fields(call))  # not even cleared
+    stored = await log.get(call.call_id)
+    assert stored is not None and stored.callback is Callback.DONE
+    assert stored.recording is None
+    assert [c.call_id for c in await log.list_callbacks(include_done=True)] == [call.call_id]
+    assert await log.list_callbacks() == []
+
+
 CALLBACK_SCENARIOS: tuple[Scenario, ...] = (
     new_fields_round_trip,
     save_overwrites_new_fields_that_went_back_to_none,
@@ -363,4 +516,72 @@ CALLBACK_SCENARIOS: tuple[Scenario, ...] = (
     find_call_by_id_prefix_newest_first,
     find_call_is_exact_about_case_and_like_wildcards,
     find_call_returns_at_most_twenty,
+    a_later_save_does_not_undo_a_done_call_back,
+)
+
+
+# --- apply: the spool's batches (BatchCallLog) ----------------------------------------
+
+
+async def apply_writes_saves_and_events_in_order(log: BatchCallLog) -> None:
+    call = new_call()
+    final = dataclasses.replace(call, ended_at=T0 + timedelta(minutes=1))
+    final.outcome = Outcome.ABANDONED_IN_MENU
+    await log.apply(
+        [
+            call,
+            CallEvent(call.call_id, T0, "answered", key="s:2"),
+            CallEvent(call.call_id, T0, "digit", {"digit": "9"}, key="s:3"),
+            final,
+            CallEvent(call.call_id, T0 + timedelta(minutes=1), "hangup", key="s:5"),
+        ]
+    )
+    assert await log.get(call.call_id) == final
+    assert [(e.kind, e.key) for e in await log.events(call.call_id)] == [
+        ("answered", "s:2"),
+        ("digit", "s:3"),
+        ("hangup", "s:5"),
+    ]
+    await log.apply([])
+
+
+async def apply_is_all_or_nothing(log: BatchCallLog) -> None:
+    await log.save(new_call("a"))
+    with pytest.raises(UnknownCallError, match="never-saved"):
+        await log.apply(
+            [
+                new_call("b"),
+                CallEvent("a", T0, "answered", key="s:2"),
+                dataclasses.replace(new_call("a"), caller_name="changed"),
+                CallEvent("never-saved", T0, "answered", key="s:4"),
+            ]
+        )
+    assert await log.get("b") is None
+    assert await log.get("a") == new_call("a")
+    assert await log.events("a") == []
+    # The keys of the rolled back events are free again.
+    await log.apply([CallEvent("a", T0, "answered", key="s:2")])
+    assert [e.key for e in await log.events("a")] == ["s:2"]
+
+
+async def applying_the_same_writes_again_changes_nothing(log: BatchCallLog) -> None:
+    """What a replay after a crash does: the same journal entries, once more."""
+    call = closed_hours_call()
+    writes = [
+        call,
+        CallEvent(call.call_id, T0, "answered", key="s:2"),
+        CallEvent(call.call_id, T0, "recording", {"name": "vm-1"}, key="s:3"),
+    ]
+    await log.apply(writes)
+    first = await log.events(call.call_id)
+    await log.apply(writes)
+    await log.apply(writes[1:])
+    assert await log.events(call.call_id) == first
+    assert await log.list_calls() == [call]
+
+
+BATCH_SCENARIOS: tuple[BatchScenario, ...] = (
+    apply_writes_saves_and_events_in_order,
+    apply_is_all_or_nothing,
+    applying_the_same_writes_again_changes_nothing,
 )

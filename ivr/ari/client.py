@@ -237,6 +237,11 @@ class AriClient:
         """``GET /asterisk/info``: a cheap readiness check of ARI and credentials."""
         return _object(await self._request("GET", "/asterisk/info"))
 
+    async def reload_module(self, module: str) -> None:
+        """``PUT /asterisk/modules/{module}``: reload one module's configuration
+        (e.g. ``res_pjsip.so``, ``pbx_config.so``); calls in progress are untouched."""
+        await self._request("PUT", f"/asterisk/modules/{_seg(module)}")
+
     # --- transport ------------------------------------------------------------
 
     async def _request(

@@ -145,7 +145,13 @@ def _retry_or_raise(exc: Exception) -> Exception | None:
     handshake (401/404/503 while Asterisk and res_ari are still starting)."""
     if isinstance(exc, OSError | TimeoutError | InvalidHandshake):
         status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
-        log.warning("ari.events.connect_failed", error=str(exc), status=status)
+        if status == 401:
+            # Retried (ari.conf may be reloading), but said loudly: nothing works until fixed.
+            log.error("ari.events.credentials_refused", status=status,
+                      hint="HOTLINE_ARI_USER / HOTLINE_ARI_PASSWORD do not match Asterisk's "
+                      "ari.conf")
+        else:
+            log.warning("ari.events.connect_failed", error=str(exc), status=status)
         return None
     return exc
 

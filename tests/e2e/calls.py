@@ -3,8 +3,17 @@ the bridge, and the closed call-log row."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from calllog.model import CallEvent, CallRecord
-from tests.e2e.conftest import Hotline
+from tests.e2e.conftest import (
+    CALLER_TONE_HZ,
+    DESK_TONE_HZ,
+    Hotline,
+    read_samples,
+    rms,
+    tone_power,
+)
 from tests.e2e.phones import Phone, PhoneCall, SipStack
 
 
@@ -36,7 +45,11 @@ def bridged(sip: SipStack, hotline: Hotline, caller: Phone) -> None:
     sip.wait_until(check, 10, "the caller and the desk to be bridged")
 
 
-def finished(sip: SipStack, hotline: Hotline, caller: Phone) -> tuple[CallRecord, list[CallEvent]]:
+def finished(
+    sip: SipStack, hotline: Hotline, caller: Phone, last_event: str | None = None
+) -> tuple[CallRecord, list[CallEvent]]:
+    """The caller's row once closed (and, if given, once `last_event` is in its timeline:
+    a closing write and the events after it may reach the database a moment apart)."""
     def ended() -> bool:
         record = hotline.call_record(caller.user)
         return record is not None and record.ended_at is not None
@@ -44,4 +57,36 @@ def finished(sip: SipStack, hotline: Hotline, caller: Phone) -> tuple[CallRecord
     sip.wait_until(ended, 40, f"the call log row of {caller.user} to be closed")
     record = hotline.call_record(caller.user)
     assert record is not None
+    if last_event is not None:
+        call_id = record.call_id
+        sip.wait_until(lambda: last_event in [e.kind for e in hotline.call_events(call_id)], 10,
+                       f"the {last_event!r} event of {caller.user}")
     return record, hotline.call_events(record.call_id)
+
+
+def audio_flows(
+    sip: SipStack, call: PhoneCall, desk_call: PhoneCall, tones: dict[str, Path], out: Path
+) -> None:
+    """Caller and desk each play a tone for a while; each hears the other's, not its own."""
+    sip.wait_until(lambda: desk_call.audio is not None and call.audio is not None, 5,
+                   "media on both legs")
+    call.play(tones["caller"])
+    desk_call.play(tones["desk"])
+    call.record(out / "caller-heard.wav")
+    desk_call.record(out / "desk-heard.wav")
+    sip.pump(2.5)
+    call.stop_media()
+    desk_call.stop_media()
+    assert_heard(out / "desk-heard.wav", CALLER_TONE_HZ, DESK_TONE_HZ)
+    assert_heard(out / "caller-heard.wav", DESK_TONE_HZ, CALLER_TONE_HZ)
+
+
+def assert_heard(recording: Path, expected_hz: int, own_hz: int) -> None:
+    samples, rate = read_samples(recording)
+    assert len(samples) > rate, f"{recording.name}: under a second of audio"
+    assert rms(samples) > 300, f"{recording.name}: silence (rms {rms(samples):.0f})"
+    heard = tone_power(samples, rate, expected_hz)
+    echo = tone_power(samples, rate, own_hz)
+    assert heard > 10 * max(echo, 1.0), (
+        f"{recording.name}: {expected_hz} Hz power {heard:.0f} vs own {own_hz} Hz {echo:.0f}"
+    )

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from calllog.db import make_engine, make_sessionmaker
-from calllog.model import CallEvent, CallRecord
+from calllog.model import CallEvent, CallRecord, ConfigReload
 from calllog.store import CallLogStore
 from dialplan.generate import desk_password
 from hotline.embedded import embedded_pbx, provision
@@ -50,21 +50,40 @@ class Hotline:
     config: HotlineConfig
     settings: Settings
     pbx: EmbeddedAsterisk
-    db_url: str
     tmp: Path
     service: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    ari_url: str | None = None
+    """The service's way to ARI when not Asterisk's own (a proxy that can cut it)."""
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.database_url
 
     def start_service(self, config_path: Path) -> None:
         self.restarts += 1
         self.config = load_config(config_path)
         settings = self.settings.model_copy(update={"config": config_path})
-        self.service = _start_service(settings, self.pbx, self.tmp / f"service-{self.restarts}.log")
+        self.service = _start_service(settings, self.pbx, self.tmp / f"service-{self.restarts}.log",
+                                      self.ari_url)
 
     def stop_service(self) -> None:
         if self.service is not None:
             _stop_service(self.service)
             self.service = None
+
+    def kill_service(self) -> None:
+        """SIGKILL: no drain, no goodbye; Asterisk keeps whatever we left in it."""
+        if self.service is not None:
+            self.service.kill()
+            self.service.wait()
+            self.service = None
+
+    def restart_service(self, **overrides: Any) -> None:
+        """Start (again) on the current YAML, with settings `overrides` if any."""
+        self.stop_service()
+        self.settings = self.settings.model_copy(update=overrides)
+        self.start_service(Path(self.settings.config))
 
     @contextlib.contextmanager
     def reconfigured(self, change: Callable[[dict[str, Any]], None]) -> Iterator[HotlineConfig]:
@@ -109,12 +128,23 @@ class Hotline:
     def call_events(self, call_id: str) -> list[CallEvent]:
         return asyncio.run(_events(self.db_url, call_id))
 
+    def config_reloads(self) -> list[ConfigReload]:
+        return asyncio.run(_reloads(self.db_url))
+
 
 async def _latest_call(url: str, caller_number: str) -> CallRecord | None:
     engine = make_engine(url)
     try:
         calls = await CallLogStore(make_sessionmaker(engine)).list_calls(limit=1000)
         return next((c for c in calls if c.caller_number == caller_number), None)
+    finally:
+        await engine.dispose()
+
+
+async def _reloads(url: str) -> list[ConfigReload]:
+    engine = make_engine(url)
+    try:
+        return await CallLogStore(make_sessionmaker(engine)).list_reloads(limit=1000)
     finally:
         await engine.dispose()
 
@@ -155,6 +185,7 @@ def throwaway_settings(config_path: Path, tmp: Path) -> Settings:
     return Settings(
         config=config_path,
         database_url=f"sqlite+aiosqlite:///{tmp}/calls.db",
+        spool_dir=tmp / "spool",
         ari_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
         ami_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
         sip_secret=secrets.token_urlsafe(16),  # type: ignore[arg-type]
@@ -179,8 +210,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     if os.environ.get("HOTLINE_E2E_SIP_DEBUG"):
         pbx.cli("pjsip set logger on")
         pbx.cli("rtp set debug on")
-    hotline = Hotline(config=config, settings=settings, pbx=pbx, db_url=settings.database_url,
-                      tmp=tmp)
+    hotline = Hotline(config=config, settings=settings, pbx=pbx, tmp=tmp)
     try:
         hotline.start_service(config_path)
         yield hotline
@@ -195,16 +225,23 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         pbx.remove()
 
 
-def _start_service(settings: Settings, pbx: EmbeddedAsterisk, log: Path) -> subprocess.Popen[bytes]:
+def _start_service(
+    settings: Settings, pbx: EmbeddedAsterisk, log: Path, ari_url: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HOTLINE_SECRETS_FILE": "/nonexistent",
         "HOTLINE_CONFIG": str(settings.config),
         "HOTLINE_DATABASE_URL": settings.database_url,
-        "HOTLINE_ARI_URL": pbx.ari_url,
+        "HOTLINE_ARI_URL": ari_url or pbx.ari_url,
         "HOTLINE_ARI_USER": settings.ari_user,
         "HOTLINE_ARI_PASSWORD": settings.ari_password.get_secret_value(),
         "HOTLINE_PROMPTS_DIR": pbx.sounds_pbx_dir,
+        "HOTLINE_PROMPTS_HOST_DIR": str(pbx.sounds_host_dir),
+        "HOTLINE_ASTERISK_ETC_DIR": str(pbx.etc_dir),
+        "HOTLINE_CEL_DB": str(pbx.cel_db),
+        "HOTLINE_SPOOL_DIR": str(settings.spool_dir),
+        "HOTLINE_SIP_SECRET": settings.sip_secret.get_secret_value(),
         "HOTLINE_HEALTH_PORT": str(settings.health_port),
         "HOTLINE_LOG_LEVEL": "debug",
         "PYTHONASYNCIODEBUG": "1",

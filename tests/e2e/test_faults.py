@@ -1,14 +1,20 @@
-"""Faults survived, against the real Asterisk (more of these come with issue 5)."""
+"""Faults survived, against the real Asterisk: Asterisk restarts, the ARI link cut,
+garbage input."""
 
 from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from calllog.model import Outcome
-from tests.e2e.calls import answer_hotline, answered_by, bridged, dial, finished
+from tests.e2e.calls import answer_hotline, answered_by, audio_flows, bridged, dial, finished
 from tests.e2e.conftest import DeskBank, Hotline
 from tests.e2e.phones import Phone, SipStack
+from tests.e2e.proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +95,39 @@ def test_desk_that_answers_and_hangs_up_at_once_ends_the_call_cleanly(
     record, _ = finished(sip, hotline, caller)
     assert record.outcome != Outcome.FAILED
     assert record.hangup_by in {"desk", "system"}
+
+
+def test_ari_link_cut_keeps_bridged_calls_and_the_service_reconnects(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    tones: dict[str, Path], tmp_path: Path,
+) -> None:
+    proxy = TcpProxy(("127.0.0.1", hotline.pbx.ports.http))
+    hotline.ari_url = f"http://127.0.0.1:{proxy.port}/ari"
+    hotline.restart_service()
+    health = f"http://127.0.0.1:{hotline.settings.health_port}"
+    try:
+        desks = desk_bank.for_branch(7)
+        call = dial(sip, caller, hotline)
+        call.send_digits("7")
+        desk_call = answered_by(sip, desks["1701"])
+        bridged(sip, hotline, caller)
+
+        proxy.cut()
+        sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 503,
+                       10, "readiness to drop")
+        audio_flows(sip, call, desk_call, tones, tmp_path)  # talking on without us
+        restored = time.monotonic()
+        proxy.restore()
+        sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 200,
+                       15, "the service to reconnect")
+        reconnect_seconds = time.monotonic() - restored
+        sys.stderr.write(f"\nARI reconnect after the link came back: {reconnect_seconds:.2f} s\n")
+
+        call.hangup_now()  # the service, back, ends the desk's side and closes the row
+        sip.wait_until(lambda: desk_call.disconnected, 10, "the desk leg to be hung up")
+        record, _ = finished(sip, hotline, caller)
+        assert record.outcome == Outcome.CONNECTED and record.hangup_by == "caller"
+    finally:
+        hotline.ari_url = None
+        hotline.restart_service()
+        proxy.close()

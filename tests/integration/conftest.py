@@ -8,16 +8,14 @@ PostgreSQL is the server named by ``HOTLINE_TEST_PG_URL`` (e.g.
 to create databases), or else a throw-away cluster started once per session from
 Debian's binaries (``/usr/lib/postgresql/15/bin``, or ``HOTLINE_TEST_PG_BINDIR``):
 ``initdb`` in a temp dir, trust auth, listening on 127.0.0.1 on a free port only.
+
+`stoppable_pg` is a cluster of the test's own that it may stop and start again (the
+spool's outage test); it is skipped when ``HOTLINE_TEST_PG_URL`` names the server.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -30,10 +28,7 @@ from sqlalchemy.engine import make_url
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.store import CallLogStore
-
-PG_URL_ENV = "HOTLINE_TEST_PG_URL"
-PG_BINDIR_ENV = "HOTLINE_TEST_PG_BINDIR"
-DEFAULT_PG_BINDIR = "/usr/lib/postgresql/15/bin"
+from tests.pg import PG_URL_ENV, StoppablePostgres, pg_bindir
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +37,7 @@ def pg_server_url() -> Iterator[str]:
     if url := os.environ.get(PG_URL_ENV):
         yield url
         return
-    with _throwaway_cluster(Path(os.environ.get(PG_BINDIR_ENV, DEFAULT_PG_BINDIR))) as url:
+    with _throwaway_cluster(pg_bindir()) as url:
         yield url
 
 
@@ -71,54 +66,13 @@ async def db_url(empty_db_url: str) -> str:
 
 @contextmanager
 def _throwaway_cluster(bindir: Path) -> Iterator[str]:
-    """initdb + pg_ctl start in a temp dir; on exit, stop the server and delete the dir."""
-    missing = [name for name in ("initdb", "pg_ctl") if not (bindir / name).is_file()]
-    if missing:
-        pytest.fail(
-            f"PostgreSQL binaries {missing} not found in {bindir}: install Debian's "
-            f"postgresql-15 package, set {PG_BINDIR_ENV} to another bin directory, or set "
-            f"{PG_URL_ENV} to an existing server",
-            pytrace=False,
-        )
-    root = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
-    data, log = root / "data", root / "postgres.log"
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
-        owner = pwd.getpwnam("postgres")
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-
-    def run(program: str, *args: str | Path) -> None:
-        argv = [*as_user, str(bindir / program), *map(str, args)]
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            server_log = log.read_text() if log.exists() else ""
-            pytest.fail(
-                f"{' '.join(argv)} failed ({result.returncode}):\n"
-                f"{result.stdout}{result.stderr}{server_log}",
-                pytrace=False,
-            )
-
+    """A cluster for the whole session; on exit, stopped and its directory deleted."""
+    cluster = StoppablePostgres(bindir)
     try:
-        run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        port = _free_port()
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        run("pg_ctl", "start", "-D", data, "-l", log, "-w", "-t", "60", "-o", options)
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        cluster.start()
+        yield cluster.url
     finally:
-        if (data / "postmaster.pid").exists():
-            run("pg_ctl", "stop", "-D", data, "-m", "fast", "-w")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        cluster.destroy()
 
 
 @pytest.fixture
@@ -129,3 +83,16 @@ async def store(db_url: str) -> AsyncIterator[CallLogStore]:
         yield CallLogStore(make_sessionmaker(engine))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def stoppable_pg() -> Iterator[StoppablePostgres]:
+    """A running PostgreSQL of this test's own, to stop and start (see the class)."""
+    if os.environ.get(PG_URL_ENV):
+        pytest.skip(f"{PG_URL_ENV} names an external server, which a test must not stop")
+    cluster = StoppablePostgres(pg_bindir())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -1,0 +1,128 @@
+"""Our own process down, killed or restarted: Asterisk keeps serving callers, and the
+call log catches up once the service is back (issue 5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from calllog.model import Outcome
+from tests.e2e.calls import answer_hotline, answered_by, audio_flows, bridged, dial, finished
+from tests.e2e.conftest import DeskBank, Hotline
+from tests.e2e.phones import Phone, SipStack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_fallback_ivr_routes_a_caller_while_the_service_is_down_and_the_call_is_logged(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    tones: dict[str, Path], tmp_path: Path,
+) -> None:
+    desks = desk_bank.for_branch(2)
+    hotline.stop_service()
+    try:
+        call = answer_hotline(sip, caller, hotline)
+        sip.pump(1.0)  # into the greeting: the key barges in
+        call.send_digits("2")
+        desk_call = answered_by(sip, desks["1201"], timeout=20)
+        others = [p.user for p in desks.values() if p.user != "1201" and p.calls]
+        assert others == [], f"other desks rang: {others}"
+        audio_flows(sip, call, desk_call, tones, tmp_path)
+        desk_call.hangup_now()
+        sip.wait_until(lambda: call.disconnected, 10, "the caller to be released")
+        assert hotline.call_record(caller.user) is None  # nobody could log it yet
+    finally:
+        hotline.start_service(hotline.settings.config)
+
+    record, events = finished(sip, hotline, caller, last_event="ended")
+    assert record.outcome == Outcome.CONNECTED
+    assert (record.branch_key, record.agency) == (2, hotline.config.branch(2).agency)  # type: ignore[union-attr]
+    assert record.desk_answered == "1201"
+    assert record.hangup_by == "desk"
+    assert record.hangup_cause == 16
+    assert record.started_at <= record.answered_at <= record.bridged_at <= record.ended_at  # type: ignore[operator]
+    kinds = [e.kind for e in events]
+    assert kinds == ["fallback", "branch", "bridged", "ended"]
+    assert all(e.detail["source"] == "cel" for e in events)
+
+
+def test_killed_service_leaves_bridged_calls_talking_and_adopts_them_on_restart(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    tones: dict[str, Path], tmp_path: Path,
+) -> None:
+    desks = desk_bank.for_branch(3)
+    call = dial(sip, caller, hotline)
+    call.send_digits("3")
+    desk_call = answered_by(sip, desks["1301"])
+    bridged(sip, hotline, caller)
+
+    hotline.kill_service()
+    audio_flows(sip, call, desk_call, tones, tmp_path)  # Asterisk alone keeps them talking
+    hotline.start_service(hotline.settings.config)
+    sip.pump(2.0)
+    assert not call.disconnected and not desk_call.disconnected
+
+    call.hangup_now()
+    sip.wait_until(lambda: desk_call.disconnected, 10, "the adopted desk leg to be hung up")
+    record, events = finished(sip, hotline, caller, last_event="ended")
+    assert record.outcome == Outcome.CONNECTED
+    assert record.hangup_by == "caller"
+    assert record.desk_answered == "1301" and record.branch_key == 3
+    kinds = [e.kind for e in events]
+    assert "adopted" in kinds and kinds[-1] == "ended"
+    assert kinds.count("bridged") == 1
+
+
+def test_call_that_ends_while_the_service_is_dead_is_closed_from_asterisks_trail(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    desks = desk_bank.for_branch(4)
+    call = dial(sip, caller, hotline)
+    call.send_digits("4")
+    desk_call = answered_by(sip, desks["1401"])
+    bridged(sip, hotline, caller)
+
+    hotline.kill_service()
+    sip.pump(1.0)
+    hung_up_at = datetime.now(UTC)
+    call.hangup_now()
+    sip.pump(1.5)
+    assert not desk_call.disconnected  # nobody left to end the desk's side
+    hotline.start_service(hotline.settings.config)
+
+    sip.wait_until(lambda: desk_call.disconnected, 15, "the orphaned desk leg to be hung up")
+    record, events = finished(sip, hotline, caller, last_event="reconciled")
+    assert record.outcome == Outcome.CONNECTED
+    assert record.hangup_by == "caller"
+    assert record.ended_at is not None
+    assert abs((record.ended_at - hung_up_at).total_seconds()) < 1.0  # CEL's time, not ours
+    reconciled = [e for e in events if e.kind == "reconciled"]
+    assert len(reconciled) == 1 and reconciled[0].detail["source"] == "cel"
+
+
+def test_caller_waiting_in_the_menu_when_the_service_dies_is_served_by_the_fallback(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    desks = desk_bank.for_branch(5)
+    call = answer_hotline(sip, caller, hotline)
+    sip.pump(0.5)
+    hotline.kill_service()
+    sip.pump(1.0)
+    hotline.start_service(hotline.settings.config)
+
+    sip.pump(2.0)  # the fallback menu starts over
+    call.send_digits("5")
+    desk_call = answered_by(sip, desks["1501"], timeout=20)
+    sip.pump(1.0)
+    desk_call.hangup_now()
+    sip.wait_until(lambda: call.disconnected, 10, "the caller to be released")
+
+    record, events = finished(sip, hotline, caller, last_event="reconciled")
+    assert record.outcome == Outcome.CONNECTED
+    assert record.branch_key == 5 and record.desk_answered == "1501"
+    assert record.hangup_by == "desk"
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "answered"
+    assert {"to_fallback", "fallback", "bridged", "reconciled"} <= set(kinds)
