@@ -152,6 +152,7 @@ def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:
     branch_lines = "\n".join(branches)
     hours = render_fallback_hours(config)
     timeout = max(1, round(menu.digit_timeout_seconds))
+    record_limits = f"{voicemail.max_silence_seconds},{voicemail.max_seconds}"
     return f"""
 [{FALLBACK_CONTEXT}]
 ; The application is unreachable: the same menu and desks, run by Asterisk alone.
@@ -182,8 +183,9 @@ exten => unreachable,1,CELGenUserEvent(hotline_unreachable)
  same => n,Playback({snd('desk_unreachable')})
  same => n,Goto(message,1)
 exten => message,1,Playback({snd('leave_message')})
- same => n,CELGenUserEvent(hotline_message,vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}})
- same => n,Record(${{ASTSPOOLDIR}}/recording/vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}}.wav,{voicemail.max_silence_seconds},{voicemail.max_seconds})
+ same => n,Set(MESSAGE=vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}})
+ same => n,CELGenUserEvent(hotline_message,${{MESSAGE}})
+ same => n,Record(${{ASTSPOOLDIR}}/recording/${{MESSAGE}}.wav,{record_limits})
  same => n,Playback({snd('message_saved')})
  same => n,Hangup()
 
@@ -235,20 +237,23 @@ def _hhmm_end(end: time) -> str:
 def write_asterisk_config(
     config: HotlineConfig, secret: str, out_dir: Path, sounds_dir: str
 ) -> list[Path]:
+    """Write the generated files into `out_dir`; returns those whose content changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "pjsip_desks.conf": render_pjsip_desks(config, secret),
         "extensions.conf": render_extensions(config, sounds_dir),
     }
-    written = []
+    changed = []
     for name, text in files.items():
         path = out_dir / name
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
         # Asterisk may be reading the old file (a reload): replace it in one step.
         tmp = path.with_name(f".{name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-        written.append(path)
-    return written
+        changed.append(path)
+    return changed
 
 
 def _quote(text: str) -> str:

@@ -21,7 +21,8 @@ from routing.config import HotlineConfig
 
 log = structlog.get_logger(__name__)
 
-RELOADED_MODULES = ("res_pjsip.so", "pbx_config.so")
+MODULE_OF = {"pjsip_desks.conf": "res_pjsip.so", "extensions.conf": "pbx_config.so"}
+"""Which module reads each generated file: only those whose file changed are reloaded."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,11 @@ class PbxApplier:
         if self.etc_dir is None:
             log.info("no Asterisk config directory set: endpoints and dialplan not rewritten")
             return
-        await asyncio.to_thread(
+        changed = await asyncio.to_thread(
             write_asterisk_config, config, self.sip_secret, self.etc_dir, self.prompts_pbx_dir
         )
-        for module in RELOADED_MODULES:
-            await self.ari.reload_module(module)
-        log.info("Asterisk config reloaded", etc_dir=str(self.etc_dir),
-                 desks=len(config.desks), stations=len(config.stations))
+        for path in changed:
+            await self.ari.reload_module(MODULE_OF[path.name])
+        log.info("Asterisk config applied", etc_dir=str(self.etc_dir),
+                 reloaded=[MODULE_OF[p.name] for p in changed], desks=len(config.desks),
+                 stations=len(config.stations))

@@ -67,6 +67,7 @@ async def handle_call(ctx: CallContext) -> None:
 async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     """A call bridged before our process restarted: see it to its end and close its row."""
     try:
+        await ctx.save()  # the row may be new: its writes were lost with the old process
         await ctx.note("adopted", desk=leg.extension, bridge=bridge_id)
         ctx.log.info("bridged call adopted after a restart", desk=leg.extension)
         ctx.record.hangup_by = await talk(ctx, leg, bridge_id)

@@ -21,12 +21,13 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from calllog.model import Callback, CallEvent, CallRecord, Outcome
 from routing.config import HotlineConfig
 
+ABANDONED_GROUP_AFTER = timedelta(hours=12)
 COLUMNS = (
     "AcctId, eventtype, eventtime, cidnum, cidname, context, exten, channame, appname, "
     "uniqueid, linkedid, peer, eventextra"
@@ -63,7 +64,7 @@ def read_cel(path: Path, after_id: int, limit: int = 5000) -> list[CelRow]:
     """CEL rows with id > `after_id`, oldest first (blocking: run it in a thread)."""
     if not path.is_file():
         return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    db = _connect_read_only(path)
     try:
         rows = db.execute(
             f"SELECT {COLUMNS} FROM cel WHERE AcctId > ? ORDER BY AcctId LIMIT ?",
@@ -82,13 +83,18 @@ def cel_last_id(path: Path) -> int:
     """The newest CEL row id (0 when there is none yet)."""
     if not path.is_file():
         return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+    db = _connect_read_only(path)
     try:
         return int(db.execute("SELECT coalesce(max(AcctId), 0) FROM cel").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
     finally:
         db.close()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # as_uri() escapes "#", "%" and "?" so they stay part of the path.
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)
 
 
 def _row(r: tuple[object, ...]) -> CelRow:
@@ -108,23 +114,30 @@ def _row(r: tuple[object, ...]) -> CelRow:
     )
 
 
-def finished_calls(rows: Iterable[CelRow]) -> tuple[dict[str, list[CelRow]], int | None]:
+def finished_calls(
+    rows: Iterable[CelRow], *, now: datetime | None = None
+) -> tuple[dict[str, list[CelRow]], int | None]:
     """Group rows by call (`linkedid`); only calls whose LINKEDID_END is in `rows`.
 
     Also returns the id of the first row of the oldest unfinished call (reading
-    must start there next time), or None when every call seen is finished.
+    must start there next time), or None when every call seen is finished. A call
+    silent for `ABANDONED_GROUP_AFTER` never finishes (Asterisk crashed under it):
+    it no longer holds reading back.
     """
     groups: dict[str, list[CelRow]] = {}
     for row in rows:
         groups.setdefault(row.linkedid, []).append(row)
     done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
-    pending = [g[0].id for k, g in groups.items() if k not in done]
+    now = now or datetime.now(UTC)
+    pending = [g[0].id for k, g in groups.items()
+               if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
     return done, min(pending) if pending else None
 
 
 def summarise(rows: list[CelRow], config: HotlineConfig) -> CelSummary | None:
-    """The call log's view of one finished call, or None if it is not a hotline call
-    (a station calling a station, a desk calling a desk)."""
+    """The call log's view of one finished call, or None when the trail lacks the
+    start of its first channel. Calls that never reached the hotline (desk to desk)
+    come back with `fallback=False`, and `CallTrail` leaves them alone."""
     linkedid = rows[0].linkedid
     caller = [r for r in rows if r.uniqueid == linkedid]
     start = next((r for r in caller if r.eventtype == "CHAN_START"), None)
@@ -179,6 +192,11 @@ def summarise(rows: list[CelRow], config: HotlineConfig) -> CelSummary | None:
         )
         note(hangup, "ended", cause=cause, by=record.hangup_by)
     record.outcome = _outcome(record, user)
+    if record.outcome in (Outcome.CLOSED, Outcome.DESK_UNREACHABLE):
+        # As the service does: not served, and the number is known.
+        record.callback = Callback.PENDING
+    station = config.station(record.caller_number)
+    record.caller_agency = station.agency if station else None
     return CelSummary(record=record, events=events, fallback="hotline_fallback" in user)
 
 

@@ -93,6 +93,10 @@ async def recover(
     for bridge in await ari.list_bridges():
         if not bridge.id.startswith(BRIDGE_PREFIX):
             continue
+        if any(hooks.is_active(c) for c in bridge.channels) or hooks.is_active(
+            bridge.name.removeprefix("hotline-")
+        ):
+            continue  # a call of this process (recover runs at every reconnect)
         members = [ours[c] for c in bridge.channels if c in ours]
         callers = [c for c in members if not c.id.startswith(DESK_LEG_PREFIX)]
         desks = [c for c in members if c.id.startswith(DESK_LEG_PREFIX)]
@@ -183,7 +187,7 @@ class CallTrail:
             await asyncio.sleep(interval)
 
     async def sweep(self) -> None:
-        if self._cel_db is not None:
+        if self._cel_db is not None and self.recovered.is_set():
             await self.import_cel()
         await self._close_gone_without_cel()
 
@@ -225,7 +229,9 @@ class CallTrail:
             events = summary.events
         else:
             record = closed_from_cel(existing, summary)
-            events = [*summary.events, CallEvent(
+            # The service saw the bridge itself: CEL's own "bridged" would say it twice.
+            seen = {"bridged"} if existing.bridged_at is not None else set()
+            events = [*(e for e in summary.events if e.kind not in seen), CallEvent(
                 call_id=call_id, at=self._clock(), kind="reconciled",
                 detail={"source": "cel", "outcome": str(record.outcome)},
                 key=f"cel:{call_id}:reconciled",
@@ -249,11 +255,11 @@ class CallTrail:
                 continue  # still up (talking in the fallback dialplan)
             except (ChannelGone, NotFound):
                 pass
-            if self._cel_db is not None and self._cel_db.is_file():
+            cel_may_know = self._cel_db is not None and self._cel_db.is_file()
+            if cel_may_know and call_id not in self._grace:
                 # Give CEL one more sweep: its rows are written as the call ends.
-                if call_id not in self._grace:
-                    self._grace.add(call_id)
-                    continue
+                self._grace.add(call_id)
+                continue
             existing = await self._calllog.get(call_id)
             self.watched.discard(call_id)
             self._grace.discard(call_id)

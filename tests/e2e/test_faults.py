@@ -34,7 +34,10 @@ def test_asterisk_restart_service_reconnects_and_takes_new_calls(
 ) -> None:
     hotline.pbx.stop()
     hotline.pbx.start()
+    started = time.monotonic()
     sip.wait_until(lambda: app_registered(hotline), 30, "the service to reconnect to ARI")
+    sys.stderr.write(f"\nARI reconnect after Asterisk restarted: "
+                     f"{time.monotonic() - started:.2f} s\n")
     desks = desk_bank.for_branch(3)  # re-registers any desk Asterisk forgot
 
     call = dial(sip, caller, hotline)

@@ -24,7 +24,7 @@ def contexts(text: str) -> dict[str, list[str]]:
 
 
 def test_public_callers_reach_only_the_hotline_number() -> None:
-    public = contexts(render_extensions(CONFIG, "/s/connecting"))["hotline-public"]
+    public = contexts(render_extensions(CONFIG, "/s"))["hotline-public"]
     extens = {line.split("=>")[1].split(",")[0].strip() for line in public
               if line.startswith("exten")}
     assert extens == {CONFIG.hotline.number, "i", "_[0-9*#+]."}
@@ -34,7 +34,7 @@ def test_public_callers_reach_only_the_hotline_number() -> None:
 
 
 def test_desks_and_stations_reach_each_other_and_the_hotline_only() -> None:
-    ctx = contexts(render_extensions(CONFIG, "/s/connecting"))
+    ctx = contexts(render_extensions(CONFIG, "/s"))
     assert ctx["hotline-desks"] == ["include => hotline-internal"]
     assert ctx["hotline-stations"] == ["include => hotline-internal"]
     dials = {m.group(1) for line in ctx["hotline-internal"]
@@ -44,9 +44,50 @@ def test_desks_and_stations_reach_each_other_and_the_hotline_only() -> None:
     assert not any(re.search(r"Dial\((?!PJSIP/\d+,)", line) for line in ctx["hotline-internal"])
 
 
-def test_fallback_rings_the_general_desks_when_the_app_is_down() -> None:
-    fallback = contexts(render_extensions(CONFIG, "/s/connecting"))["hotline-fallback"]
-    assert "same => n,Dial(PJSIP/1901&PJSIP/1902,60)" in fallback
+def test_fallback_ivr_rings_each_branch_desks_in_the_configured_order() -> None:
+    branches = contexts(render_extensions(CONFIG, "/s"))["hotline-fallback-branch"]
+    for branch in CONFIG.branches:
+        lines = [line for line in branches if line.startswith(f"exten => {branch.key},")]
+        assert lines == [f"exten => {branch.key},1,CELGenUserEvent(hotline_branch,{branch.key})"]
+    dials = [m.groups() for line in branches
+             if (m := re.search(r"Dial\(PJSIP/(\d+),(\d+)\)", line))]
+    assert dials == [(desk, str(b.ring_timeout_seconds))
+                     for b in sorted(CONFIG.branches, key=lambda b: b.key) for desk in b.desks]
+
+
+def test_fallback_ivr_rings_all_desks_at_once_for_a_ringall_branch() -> None:
+    data = CONFIG.model_dump(mode="json")
+    data["branches"][0].update(strategy="ringall", desks=["1101", "1102"])
+    config = CONFIG.model_validate(data)
+    branches = contexts(render_extensions(config, "/s"))["hotline-fallback-branch"]
+    assert "same => n,Dial(PJSIP/1101&PJSIP/1102,20)" in branches
+
+
+def test_fallback_ivr_plays_the_service_prompts_and_follows_the_menu_rules() -> None:
+    fallback = contexts(render_extensions(CONFIG, "/s"))["hotline-fallback"]
+    assert "same => n,Set(MENU=/s/greeting&/s/menu)" in fallback
+    timeout = round(CONFIG.menu.digit_timeout_seconds)
+    assert f"same => n,Read(DIGIT,${{MENU}},1,,1,{timeout})" in fallback
+    assert f"same => n(again),GotoIf($[${{TRIES}} < {CONFIG.menu.max_attempts}]?menu)" in fallback
+    assert (f"same => n,Goto(hotline-fallback-branch,{CONFIG.menu.default_branch},1)"
+            in fallback)
+    # Nothing but our desks: no Dial in the fallback menu itself.
+    assert not any("Dial(" in line for line in fallback)
+
+
+def test_fallback_ivr_knows_the_hours_holidays_and_make_up_days() -> None:
+    ctx = contexts(render_extensions(CONFIG, "/s"))
+    hours = ctx["hotline-fallback-hours"]
+    assert any("STRFTIME(${EPOCH},Asia/Ho_Chi_Minh,%Y%m%d)" in line for line in hours)
+    assert ("same => n(time),ExecIf($[(${HM} >= 0700 & ${HM} < 1130) | "
+            "(${HM} >= 1330 & ${HM} < 1700)]?Set(HOTLINE_OPEN=open))") in hours
+    assert 'same => n,ExecIf($[${REGEX("^[12345]$" ${WD})} = 0]?Return())' in hours
+    holidays = {line.split(",")[0].removeprefix("exten => ")
+                for line in ctx["hotline-fallback-holidays"]}
+    assert holidays == {f"{h.date:%Y%m%d}" for h in CONFIG.hours.holidays}
+    workdays = {line.split(",")[0].removeprefix("exten => ")
+                for line in ctx["hotline-fallback-workdays"]}
+    assert workdays == {f"{h.date:%Y%m%d}" for h in CONFIG.hours.extra_working_days}
 
 
 def test_every_desk_and_station_gets_its_own_derived_password() -> None:

@@ -4,18 +4,23 @@ reconnect, with a small typed fake of the ARI client (no sockets)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from calllog.memory import InMemoryCallLog
-from calllog.model import Outcome
+from calllog.model import CallRecord, Outcome
 from ivr.app import HotlineApp
 from ivr.ari.models import Channel, parse_event
 from ivr.prompts import PromptLibrary
+from ivr.recovery import Adoption
 from routing.config import load_config
 
 CONFIG = load_config("config/hotline.yaml").model_copy()
 CALLER = "1795456379.4"
+DESK = "desk-5e1f0c2a9b7d"
+BRIDGE = "bridge-5e1f0c2a9b7d"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 in Vietnam
 
 
 def channel(channel_id: str, number: str = "0901234567") -> dict[str, Any]:
@@ -49,8 +54,19 @@ class ReconcileAri:
     async def continue_in_dialplan(self, channel_id: str, **_: Any) -> None:
         self.requests.append("continue_in_dialplan")
 
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.requests.append(f"hangup {channel_id}")
 
-def app_with(ari: ReconcileAri, calllog: InMemoryCallLog) -> HotlineApp:
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        self.requests.append(f"destroy_bridge {bridge_id}")
+        return True
+
+
+def app_with(
+    ari: ReconcileAri,
+    calllog: InMemoryCallLog,
+    on_left_open: Callable[[str], None] = lambda call_id: None,
+) -> HotlineApp:
     config = CONFIG.model_copy(update={"hours": CONFIG.hours.model_copy(
         update={"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})})
     return HotlineApp(
@@ -59,8 +75,18 @@ def app_with(ari: ReconcileAri, calllog: InMemoryCallLog) -> HotlineApp:
         prompts=PromptLibrary("/x"),
         calllog=calllog,
         fallback_context="hotline-fallback",
-        clock=lambda: datetime(2026, 11, 23, 2, 0, tzinfo=UTC),  # 09:00 in Vietnam
+        clock=lambda: NOW,
+        on_left_open=on_left_open,
     )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the call tasks run until `condition` holds (at most half a second)."""
+    for _ in range(50):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
 
 
 async def test_a_call_whose_caller_vanished_during_a_disconnect_is_closed() -> None:
@@ -103,3 +129,74 @@ async def test_reconcile_without_calls_asks_nothing() -> None:
     ari = ReconcileAri()
     await app_with(ari, InMemoryCallLog()).reconcile()
     assert ari.requests == []
+
+
+async def test_call_handed_to_the_fallback_is_reported_left_open() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    left_open: list[str] = []
+    app = app_with(ari, calllog, on_left_open=left_open.append)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    assert app.is_active(CALLER)
+
+    await app.drain(0)  # the service stops while the caller listens to the menu
+
+    assert "continue_in_dialplan" in ari.requests
+    assert left_open == [CALLER]
+    assert not app.is_active(CALLER)
+    assert app.calls_by_outcome == {}  # not counted: the fallback's CEL trail ends it
+    record = await calllog.get(CALLER)
+    assert record is not None and record.ended_at is None
+
+
+async def test_call_that_ends_here_is_counted_not_reported_left_open() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    left_open: list[str] = []
+    app = app_with(ari, calllog, on_left_open=left_open.append)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    app.on_event(parse_event({"type": "StasisEnd", "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: app.active_calls == 0)
+
+    assert left_open == []
+    assert app.calls_by_outcome == {"abandoned_in_menu": 1}
+
+
+def adoption() -> Adoption:
+    record = CallRecord(
+        call_id=CALLER, caller_number="0901234567", started_at=NOW, answered_at=NOW,
+        branch_key=4, desk_dialled="1401", desk_answered="1401", bridged_at=NOW,
+        outcome=Outcome.CONNECTED,
+    )
+    desk = Channel.model_validate({**channel(DESK), "name": "PJSIP/1401-0000000a"})
+    return Adoption(record, desk, BRIDGE)
+
+
+async def test_adopted_call_is_active_and_ends_when_its_desk_hangs_up() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    left_open: list[str] = []
+    app = app_with(ari, calllog, on_left_open=left_open.append)
+    adopted = adoption()
+    await calllog.save(adopted.record)  # the row a previous run left open
+
+    app.adopt(adopted)
+    assert app.is_active(CALLER) and app.is_active(DESK)
+    assert app.active_calls == 1
+
+    # The desk's events reach the adopted call (its leg is routed to it).
+    app.on_event(parse_event({"type": "ChannelHangupRequest", "cause": 16,
+                              "channel": channel(DESK), "application": "hotline"}))
+    await until(lambda: app.active_calls == 0)
+
+    assert ari.requests == [f"hangup {CALLER}", f"hangup {DESK}", f"destroy_bridge {BRIDGE}"]
+    record = await calllog.get(CALLER)
+    assert record is not None and record.ended_at is not None
+    assert (record.outcome, record.hangup_by, record.hangup_cause) == (
+        Outcome.CONNECTED, "desk", 16)
+    assert [e.kind for e in await calllog.events(CALLER)] == ["adopted", "ended"]
+    assert not app.is_active(CALLER) and not app.is_active(DESK)
+    assert app.calls_by_outcome == {"connected": 1}
+    assert left_open == []

@@ -38,8 +38,9 @@ from ivr.ari.models import (
     StasisStart,
     parse_event,
 )
-from ivr.call import handle_call
+from ivr.call import handle_call, resume_call
 from ivr.context import CallContext
+from ivr.desk import DeskLeg
 from ivr.prompts import Prompt, PromptLibrary
 from ivr.session import CallSession
 from routing.config import HotlineConfig, load_config
@@ -259,7 +260,12 @@ class FakeAri:
 
     async def list_channels(self) -> list[Channel]:
         await self._request("list_channels")
-        return []
+        return [Channel.model_validate(channel) for channel in self.channels.values()]
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        await self._request("get_channel", channel_id=channel_id)
+        self._live(channel_id)  # GET /channels/{id} of a hung-up channel: 404
+        return Channel.model_validate(self.channels[channel_id])
 
     async def get_endpoint(self, technology: str, resource: str) -> Endpoint:
         await self._request("get_endpoint", technology=technology, resource=resource)
@@ -346,6 +352,14 @@ class FakeAri:
     async def destroy_bridge(self, bridge_id: str) -> bool:
         await self._request("destroy_bridge", bridge_id=bridge_id)
         return self.bridges.pop(bridge_id, None) is not None
+
+    async def list_bridges(self) -> list[Bridge]:
+        await self._request("list_bridges")
+        return [
+            Bridge(id=bridge_id, technology="simple_bridge", bridge_type="mixing",
+                   bridge_class="stasis", channels=list(members))
+            for bridge_id, members in self.bridges.items()
+        ]
 
     async def continue_in_dialplan(
         self,
@@ -451,7 +465,7 @@ class FakeAri:
 USED_BY_IVR = [
     "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
     "create_channel", "dial", "hangup", "create_bridge", "add_channel", "destroy_bridge",
-    "continue_in_dialplan", "list_channels",
+    "continue_in_dialplan", "list_channels", "get_channel", "list_bridges",
 ]
 
 
@@ -645,9 +659,17 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
 
     timeline = await call.timeline()
     assert [e.kind for e in timeline] == [
-        "answered", "digit", "branch", "desk_dial", "desk_result", "bridged", "ended",
+        "answered", "prompt", "prompt_end", "digit", "branch", "prompt", "desk_dial",
+        "desk_result", "bridged", "ended",
     ]
     assert [e.at for e in timeline] == sorted(e.at for e in timeline)
+    # Each playback is in the timeline (a restarted service stops what still plays).
+    menu_id, ringback_id = menu_play.args["playback_id"], ringback_play.args["playback_id"]
+    assert await call.details("prompt") == [
+        {"playback": menu_id, "prompts": "greeting,menu"},
+        {"playback": ringback_id, "prompts": "connecting"},
+    ]
+    assert await call.details("prompt_end") == [{"playback": menu_id, "reason": "digit"}]
     assert await call.details("digit") == [{"digit": "4", "attempt": 1}]
     assert await call.details("branch") == [
         {"key": 4, "agency": "Văn phòng Ủy ban nhân dân tỉnh", "chosen": "caller"}
@@ -710,7 +732,7 @@ async def test_caller_hanging_up_during_the_menu_abandons_in_menu() -> None:
     assert record.hangup_by == "caller"
     assert record.branch_key is None and record.desk_dialled is None
     assert record.ended_at is not None
-    assert await call.kinds() == ["answered", "ended"]
+    assert await call.kinds() == ["answered", "prompt", "ended"]
 
 
 async def test_silence_on_every_attempt_says_goodbye_when_there_is_no_default_branch() -> None:
@@ -735,7 +757,18 @@ async def test_silence_on_every_attempt_says_goodbye_when_there_is_no_default_br
         {"digit": None, "attempt": 2},
         {"digit": None, "attempt": 3},
     ]
-    assert await call.kinds() == ["answered", "digit", "digit", "digit", "ended"]
+    assert await call.kinds() == [
+        "answered",
+        "prompt", "prompt_end", "digit",
+        "prompt", "prompt_end", "digit",
+        "prompt", "prompt_end", "digit",
+        "prompt", "prompt_end",  # goodbye
+        "ended",
+    ]
+    played = [c.args["playback_id"] for c in call.ari.called("play")]
+    assert await call.details("prompt_end") == [
+        {"playback": playback_id, "reason": "finished"} for playback_id in played
+    ]
 
 
 async def test_silence_on_every_attempt_puts_the_caller_through_to_the_default_branch() -> None:
@@ -786,6 +819,35 @@ async def test_star_repeats_the_menu_without_using_an_attempt() -> None:
     ]
     assert [d["attempt"] for d in await call.details("digit")] == [1, 1, 1, 2]
     assert (await call.record()).branch_key == 4
+
+
+class PromptOrderCallLog(WatchedCallLog):
+    """Notes, for every `prompt` step, whether ARI was already asked to play it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ari: FakeAri | None = None
+        self.already_playing: list[bool] = []
+
+    async def append_event(self, event: CallEvent) -> None:
+        if event.kind == "prompt":
+            assert self.ari is not None
+            started = {c.args["playback_id"] for c in self.ari.called("play")}
+            self.already_playing.append(event.detail["playback"] in started)
+        await super().append_event(event)
+
+
+async def test_each_prompt_is_in_the_timeline_before_it_starts_playing() -> None:
+    calllog = PromptOrderCallLog()
+    call = new_call(calllog=calllog)
+    calllog.ari = call.ari
+    task = await connect_to_desk(call, "4")
+    call.ari.caller_hangs_up()
+    await finished(task)
+
+    assert calllog.already_playing == [False, False]  # menu, ringback
+    noted = [d["playback"] for d in await call.details("prompt")]
+    assert noted == [c.args["playback_id"] for c in call.ari.called("play")]
 
 
 async def test_each_key_stops_its_own_prompt() -> None:
@@ -924,7 +986,9 @@ async def test_caller_hanging_up_while_the_desk_rings_stops_the_desk_ringing() -
     assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
     assert record.hangup_by == "caller"
     assert (record.desk_dialled, record.desk_answered) == ("1401", None)
-    assert await call.kinds() == ["answered", "digit", "branch", "desk_dial", "ended"]
+    assert await call.kinds() == [
+        "answered", "prompt", "prompt_end", "digit", "branch", "prompt", "desk_dial", "ended",
+    ]
 
 
 async def test_caller_kept_waiting_hears_that_we_are_still_trying() -> None:
@@ -987,8 +1051,11 @@ async def test_unexpected_error_sends_the_caller_to_the_fallback_dialplan() -> N
     record = await call.record()
     assert record.outcome is Outcome.FAILED
     assert record.hangup_by == "system"
-    assert record.ended_at is not None
-    assert (await call.kinds())[-1] == "ended"
+    # The fallback dialplan serves the caller now: its CEL trail closes the row later.
+    assert record.ended_at is None
+    kinds = await call.kinds()
+    assert kinds[-1] == "to_fallback" and "ended" not in kinds
+    assert await call.details("to_fallback") == [{"outcome": "failed"}]
     (failure,) = [entry for entry in logs if entry["log_level"] == "error"]
     assert failure["event"] == "call failed; sending the caller to the fallback dialplan"
     assert failure["exc_info"] is True
@@ -1006,7 +1073,8 @@ async def test_fallback_that_fails_too_still_ends_the_call_in_the_log() -> None:
 
     record = await call.record()
     assert record.outcome is Outcome.FAILED
-    assert record.ended_at is not None
+    assert record.ended_at is not None  # nobody else will close it: the caller stayed here
+    assert (await call.kinds())[-1] == "ended"
 
 
 async def test_desk_leg_is_hung_up_when_the_bridge_cannot_be_made() -> None:
@@ -1093,4 +1161,73 @@ async def test_service_stopping_hands_a_caller_in_the_menu_to_the_fallback() -> 
     fallback = call.ari.called("continue_in_dialplan")
     assert [c.args["context"] for c in fallback] == [FALLBACK]
     record = await call.record()
-    assert record.outcome is Outcome.FAILED and record.ended_at is not None
+    assert record.outcome is Outcome.FAILED and record.hangup_by == "system"
+    assert record.ended_at is None  # left open for the CEL import to close
+    assert (await call.kinds())[-1] == "to_fallback"
+
+
+# --- a bridged call adopted after our service restarted --------------------------------
+
+OLD_BRIDGE = "bridge-0a1b2c3d4e5f"
+ADOPTED_DESK = "desk-0a1b2c3d4e5f"
+
+
+async def adopt(call: Call) -> asyncio.Task[None]:
+    """What `HotlineApp.adopt` does for a caller a previous run bridged to desk 1401
+    (its row still open in the log): watch the call with `resume_call`."""
+    ari, record = call.ari, call.ctx.record
+    ari.channels[ADOPTED_DESK] = desk_channel(ADOPTED_DESK, "1401", "Up", True)
+    ari.bridges[OLD_BRIDGE] = [CALLER_ID, ADOPTED_DESK]
+    record.answered_at = call.ctx.clock()
+    record.branch_key, record.desk_dialled, record.desk_answered = 4, "1401", "1401"
+    record.bridged_at = call.ctx.clock()
+    record.outcome = Outcome.CONNECTED
+    await call.calllog.save(record)
+    call.ctx.session.own(ADOPTED_DESK)
+    task = asyncio.create_task(resume_call(call.ctx, DeskLeg("1401", ADOPTED_DESK), OLD_BRIDGE))
+    await call.calllog.until_noted("adopted")
+    return task
+
+
+async def test_adopted_call_ends_when_the_caller_hangs_up() -> None:
+    call = new_call()
+    task = await adopt(call)
+    call.ari.caller_hangs_up(cause=16)
+    await finished(task)
+
+    assert call.ari.hung_up() == [ADOPTED_DESK]
+    assert [c.args["bridge_id"] for c in call.ari.called("destroy_bridge")] == [OLD_BRIDGE]
+    assert not call.ari.called("create_bridge") and not call.ari.called("add_channel")
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert (record.hangup_by, record.hangup_cause) == ("caller", 16)
+    assert record.ended_at is not None and record.desk_answered == "1401"
+    assert await call.kinds() == ["adopted", "ended"]
+    assert await call.details("adopted") == [{"desk": "1401", "bridge": OLD_BRIDGE}]
+
+
+async def test_adopted_call_ends_for_the_caller_when_the_desk_hangs_up() -> None:
+    call = new_call()
+    task = await adopt(call)
+    call.ari.desk_hangs_up(ADOPTED_DESK, cause=16)
+    await finished(task)
+
+    assert CALLER_ID in call.ari.hung_up()
+    assert call.ari.bridges == {}
+    record = await call.record()
+    assert record.outcome is Outcome.CONNECTED
+    assert (record.hangup_by, record.hangup_cause) == ("desk", 16)
+    assert (await call.kinds())[-1] == "ended"
+
+
+async def test_adopted_call_is_left_talking_when_the_service_stops_again() -> None:
+    call = new_call()
+    task = await adopt(call)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await finished(task)
+
+    assert call.ari.hung_up() == [] and not call.ari.called("destroy_bridge")
+    record = await call.record()
+    assert record.ended_at is None
+    assert (await call.kinds())[-1] == "service_stopped"
