@@ -160,6 +160,7 @@ def summarise(rows: list[CelRow], config: HotlineConfig) -> CelSummary | None:
     answered = next((r for r in caller if r.eventtype == "ANSWER"), None)
     if answered is not None:
         record.answered_at = answered.at
+        note(answered, "answered")
     if "hotline_fallback" in user:
         note(user["hotline_fallback"], "fallback")
     if (branch_row := user.get("hotline_branch")) is not None:

@@ -229,8 +229,9 @@ class CallTrail:
             events = summary.events
         else:
             record = closed_from_cel(existing, summary)
-            # The service saw the bridge itself: CEL's own "bridged" would say it twice.
-            seen = {"bridged"} if existing.bridged_at is not None else set()
+            # What the service saw itself, CEL's events would say twice.
+            seen = {kind for kind, at in (("bridged", existing.bridged_at),
+                                          ("answered", existing.answered_at)) if at}
             events = [*(e for e in summary.events if e.kind not in seen), CallEvent(
                 call_id=call_id, at=self._clock(), kind="reconciled",
                 detail={"source": "cel", "outcome": str(record.outcome)},

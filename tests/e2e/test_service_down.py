@@ -44,7 +44,7 @@ def test_fallback_ivr_routes_a_caller_while_the_service_is_down_and_the_call_is_
     assert record.hangup_cause == 16
     assert record.started_at <= record.answered_at <= record.bridged_at <= record.ended_at  # type: ignore[operator]
     kinds = [e.kind for e in events]
-    assert kinds == ["fallback", "branch", "bridged", "ended"]
+    assert kinds == ["answered", "fallback", "branch", "bridged", "ended"]
     assert all(e.detail["source"] == "cel" for e in events)
 
 

@@ -66,13 +66,14 @@ def test_recorded_fallback_call_has_one_keyed_event_per_step(tmp_path: Path) -> 
 
     assert summary is not None
     assert [(e.kind, e.key, dict(e.detail)) for e in summary.events] == [
+        ("answered", "cel:1795473076.0:2", {"source": "cel"}),
         ("fallback", "cel:1795473076.0:3", {"source": "cel"}),
         ("branch", "cel:1795473076.0:4", {"source": "cel", "key": 2}),
         ("bridged", "cel:1795473076.0:7", {"source": "cel", "desk": "1201"}),
         ("ended", "cel:1795473076.0:11", {"source": "cel", "cause": 16, "by": "desk"}),
     ]
     at = {row.id: row.at for row in rows}
-    assert [e.at for e in summary.events] == [at[3], at[4], at[7], at[11]]
+    assert [e.at for e in summary.events] == [at[2], at[3], at[4], at[7], at[11]]
     assert {e.call_id for e in summary.events} == {FALLBACK_LINKEDID}
     # The same trail summarised again gives the same keys: importing twice adds nothing.
     again = summarise(rows, CONFIG)
@@ -96,7 +97,7 @@ def test_caller_hanging_up_in_the_fallback_menu_abandons_in_menu(tmp_path: Path)
     assert record.answered_at is not None and record.ended_at is not None
     assert record.branch_key is None and record.desk_dialled is None
     assert record.bridged_at is None and record.callback is None
-    assert kinds(summary) == ["fallback", "ended"]
+    assert kinds(summary) == ["answered", "fallback", "ended"]
 
 
 @pytest.mark.parametrize("reason", ["closed", "holiday"])
@@ -116,7 +117,7 @@ def test_call_in_closed_hours_leaving_a_message_is_closed_with_a_call_back(
     assert record.recording == RECORDING
     assert record.callback == Callback.PENDING
     assert record.branch_key is None
-    assert kinds(summary) == ["fallback", "recording", "ended"]
+    assert kinds(summary) == ["answered", "fallback", "recording", "ended"]
     (recording,) = [e for e in summary.events if e.kind == "recording"]
     assert recording.detail == {"source": "cel", "name": RECORDING}
     assert recording.key == f"cel:{LINKEDID}:{message_row}"
@@ -140,7 +141,7 @@ def test_desks_that_do_not_answer_in_the_fallback_are_unreachable(tmp_path: Path
     assert record.bridged_at is None
     assert (record.hangup_by, record.hangup_cause) == ("system", 16)
     assert (record.recording, record.callback) == (RECORDING, Callback.PENDING)
-    assert kinds(summary) == ["fallback", "branch", "recording", "ended"]
+    assert kinds(summary) == ["answered", "fallback", "branch", "recording", "ended"]
 
 
 def test_no_key_on_every_attempt_in_the_fallback_is_no_selection(tmp_path: Path) -> None:
@@ -152,7 +153,7 @@ def test_no_key_on_every_attempt_in_the_fallback_is_no_selection(tmp_path: Path)
     assert summary.record.outcome is Outcome.NO_SELECTION
     assert summary.record.hangup_by == "system"
     assert summary.record.branch_key is None
-    assert kinds(summary) == ["fallback", "ended"]
+    assert kinds(summary) == ["answered", "fallback", "ended"]
 
 
 def test_caller_hanging_up_while_the_desk_rings_abandons_while_ringing(
@@ -169,7 +170,7 @@ def test_caller_hanging_up_while_the_desk_rings_abandons_while_ringing(
     assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
     assert record.branch_key == 4 and record.desk_answered is None
     assert record.hangup_by == "caller"
-    assert kinds(summary) == ["fallback", "branch", "ended"]
+    assert kinds(summary) == ["answered", "fallback", "branch", "ended"]
 
 
 def test_call_the_service_handled_is_not_marked_as_a_fallback_call(tmp_path: Path) -> None:
@@ -181,7 +182,7 @@ def test_call_the_service_handled_is_not_marked_as_a_fallback_call(tmp_path: Pat
     summary = summary_of(tmp_path, call)
 
     assert not summary.fallback
-    assert kinds(summary) == ["ended"]
+    assert kinds(summary) == ["answered", "ended"]
 
 
 def test_group_without_the_start_of_its_linkedid_channel_is_not_a_hotline_call(

@@ -538,14 +538,14 @@ async def test_fallback_call_is_imported_from_cel_once(tmp_path: Path) -> None:
     assert (record.outcome, record.branch_key, record.desk_answered, record.hangup_by) == (
         Outcome.CONNECTED, 2, "1201", "desk")
     assert record.ended_at is not None
-    assert await r.kinds(FALLBACK_LINKEDID) == ["fallback", "branch", "bridged", "ended"]
+    assert await r.kinds(FALLBACK_LINKEDID) == ["answered", "fallback", "branch", "bridged", "ended"]
     assert r.mark() == "13\n"
     assert r.trail.imported == 1
 
     assert await r.trail.import_cel() == 0  # nothing new
     r.mark_file.unlink()  # even read again from the start, it is written once
     assert await r.trail.import_cel() == 0
-    assert await r.kinds(FALLBACK_LINKEDID) == ["fallback", "branch", "bridged", "ended"]
+    assert await r.kinds(FALLBACK_LINKEDID) == ["answered", "fallback", "branch", "bridged", "ended"]
     assert await r.record(FALLBACK_LINKEDID) == record
     assert r.trail.imported == 1
 
@@ -574,7 +574,7 @@ async def test_call_still_going_in_cel_is_read_again_once_it_ends(tmp_path: Path
     assert (record.outcome, record.desk_answered, record.hangup_by) == (
         Outcome.CONNECTED, "1201", "desk")
     assert r.mark() == f"{ending.last_id}\n"
-    assert len(await r.calllog.events("1795473101.2")) == 2  # not written twice
+    assert len(await r.calllog.events("1795473101.2")) == 3  # not written twice
 
 
 def handed_over_trail(linkedid: str = CALLER) -> CelCall:
