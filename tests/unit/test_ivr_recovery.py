@@ -159,6 +159,9 @@ USED_BY_RECOVERY = [
 ]
 
 
+FALLBACK_KINDS = ["answered", "fallback", "branch", "bridged", "ended"]
+
+
 @pytest.mark.parametrize("name", USED_BY_RECOVERY)
 def test_fake_has_the_signature_of_the_real_client(name: str) -> None:
     real, fake = getattr(AriClient, name), getattr(RecoveryAri, name)
@@ -538,14 +541,14 @@ async def test_fallback_call_is_imported_from_cel_once(tmp_path: Path) -> None:
     assert (record.outcome, record.branch_key, record.desk_answered, record.hangup_by) == (
         Outcome.CONNECTED, 2, "1201", "desk")
     assert record.ended_at is not None
-    assert await r.kinds(FALLBACK_LINKEDID) == ["answered", "fallback", "branch", "bridged", "ended"]
+    assert await r.kinds(FALLBACK_LINKEDID) == FALLBACK_KINDS
     assert r.mark() == "13\n"
     assert r.trail.imported == 1
 
     assert await r.trail.import_cel() == 0  # nothing new
     r.mark_file.unlink()  # even read again from the start, it is written once
     assert await r.trail.import_cel() == 0
-    assert await r.kinds(FALLBACK_LINKEDID) == ["answered", "fallback", "branch", "bridged", "ended"]
+    assert await r.kinds(FALLBACK_LINKEDID) == FALLBACK_KINDS
     assert await r.record(FALLBACK_LINKEDID) == record
     assert r.trail.imported == 1
 
