@@ -43,6 +43,16 @@ class Callback(StrEnum):
 EventDetail = dict[str, str | int | None]
 
 
+class SurveyResult(StrEnum):
+    ANSWERED = "answered"
+    SKIPPED = "skipped"
+    """The caller pressed the skip key."""
+    NO_ANSWER = "no_answer"
+    """No valid key before the timeout (after the one re-prompt)."""
+    HUNG_UP = "hung_up"
+    """The caller hung up during the survey."""
+
+
 @dataclass
 class CallRecord:
     """One row per call, saved again at every milestone (the save is an upsert)."""
@@ -77,6 +87,66 @@ class CallRecord:
     `Callback` (a `str`, so it compares equal to the plain strings)."""
     callback_done_at: datetime | None = None
     callback_note: str | None = None
+    survey_score: int | None = None
+    """The caller's rating after the desk hung up (1..scale), None if not given."""
+    survey: SurveyResult | None = None
+    """How the post-call survey ended; None when it was not offered."""
+
+
+class CaseStatus(StrEnum):
+    """A complaint case ("phản ánh, kiến nghị") from receipt to its end."""
+
+    RECEIVED = "received"
+    FORWARDED = "forwarded"
+    VERIFYING = "verifying"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+
+
+CASE_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.RECEIVED: frozenset({CaseStatus.FORWARDED, CaseStatus.VERIFYING,
+                                    CaseStatus.REJECTED}),
+    CaseStatus.FORWARDED: frozenset({CaseStatus.VERIFYING, CaseStatus.REJECTED}),
+    CaseStatus.VERIFYING: frozenset({CaseStatus.FORWARDED, CaseStatus.RESOLVED,
+                                     CaseStatus.REJECTED}),
+    CaseStatus.RESOLVED: frozenset(),
+    CaseStatus.REJECTED: frozenset(),
+}
+"""Where a case may go from each status (a change that keeps the status only adds a
+note). Resolved and rejected are final."""
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One entry of a case's append-only history: who did what, when."""
+
+    at: datetime
+    by: str
+    """An operator's name, or "desk 1101" for a flag raised from a desk phone."""
+    status: CaseStatus
+    agency: str | None = None
+    """The agency the case is (now) forwarded to."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complaint case, opened for a call or a recorded message."""
+
+    id: int | None
+    """Assigned by the store."""
+    call_id: str | None
+    category: str
+    """The branch name by default."""
+    opened_at: datetime
+    opened_by: str
+    status: CaseStatus = CaseStatus.RECEIVED
+    agency: str | None = None
+    recording: str | None = None
+    key: str | None = None
+    """Makes opening idempotent (e.g. "desk-flag:<call id>"): a second open with the
+    same key is the same case."""
+    history: tuple[CaseChange, ...] = ()
 
 
 @dataclass
@@ -169,6 +239,8 @@ def normalised_record(call: CallRecord) -> CallRecord:
         callback=_opt_callback(call.callback),
         callback_done_at=_opt_utc(call.callback_done_at, "callback_done_at"),
         callback_note=call.callback_note,
+        survey_score=call.survey_score,
+        survey=None if call.survey is None else SurveyResult(call.survey),
     )
 
 

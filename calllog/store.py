@@ -28,6 +28,7 @@ from calllog.model import (
     CloseIfOpen,
     ConfigReload,
     Outcome,
+    SurveyResult,
     Write,
     as_utc,
     check_limit,
@@ -309,6 +310,8 @@ def _row_values(call: CallRecord) -> dict[str, Any]:
         values["outcome"] = call.outcome.value
     if call.callback is not None:
         values["callback"] = Callback(call.callback).value
+    if call.survey is not None:
+        values["survey"] = SurveyResult(call.survey).value
     return values
 
 
@@ -318,6 +321,8 @@ def _to_record(row: CallRow) -> CallRecord:
         values["outcome"] = Outcome(row.outcome)
     if row.callback is not None:
         values["callback"] = Callback(row.callback)
+    if row.survey is not None:
+        values["survey"] = SurveyResult(row.survey)
     return CallRecord(**values)
 
 

@@ -103,6 +103,8 @@ class CallRow(Base):
     callback: Mapped[str | None] = mapped_column(String(16))
     callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     callback_note: Mapped[str | None] = mapped_column(Text)
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    survey: Mapped[str | None] = mapped_column(String(16))
 
 
 class CallEventRow(Base):
