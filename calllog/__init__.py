@@ -1,8 +1,9 @@
 """The call log: every call, one row written as the call progresses, plus its timeline.
 
-model.py    CallRecord, CallEvent, Outcome (pure dataclasses)
+model.py    CallRecord, CallEvent, Outcome, Case (pure dataclasses)
 errors.py   the exception tree
-tables.py   SQLAlchemy mapping of `calls` and `call_events`
+cases.py    complaint cases: their workflow check and errors
+tables.py   SQLAlchemy mapping of `calls`, `call_events`, `cases`...
 store.py    the `CallLog` protocol and `CallLogStore` (SQLite / PostgreSQL)
 spool.py    `SpooledCallLog`: writes journaled locally, applied to the store in the
             background, so calls never wait for (or on a down) database
@@ -10,9 +11,19 @@ memory.py   `InMemoryCallLog`, the fake for unit tests
 db.py       make_engine, make_sessionmaker, upgrade (Alembic, `migrations/`)
 """
 
+from calllog.cases import CaseTransitionError, UnknownCaseError
 from calllog.errors import CallLogError, UnknownCallError
 from calllog.memory import InMemoryCallLog
-from calllog.model import Callback, CallEvent, CallRecord, Outcome, Write
+from calllog.model import (
+    Callback,
+    CallEvent,
+    CallRecord,
+    Case,
+    CaseChange,
+    CaseStatus,
+    Outcome,
+    Write,
+)
 from calllog.spool import SpooledCallLog
 from calllog.store import BatchCallLog, CallLog, CallLogStore
 
@@ -24,9 +35,14 @@ __all__ = [
     "CallLogStore",
     "CallRecord",
     "Callback",
+    "Case",
+    "CaseChange",
+    "CaseStatus",
+    "CaseTransitionError",
     "InMemoryCallLog",
     "Outcome",
     "SpooledCallLog",
     "UnknownCallError",
+    "UnknownCaseError",
     "Write",
 ]

@@ -3,7 +3,9 @@
 Behaves like `CallLogStore` on every point a caller can observe: it keeps copies (a
 record changed after `save` is not changed in the log), times come back in UTC,
 events need a saved call and get an increasing `seq`, a keyed event is appended once,
-a call back marked done survives later saves, and `apply` is all or nothing.
+a call back marked done survives later saves, and `apply` is all or nothing. Cases
+are numbered from 1, opened once per key, and follow the same workflow checks (there
+is nothing to race with here: a change is checked and applied without awaiting).
 """
 
 from __future__ import annotations
@@ -13,20 +15,31 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
+from calllog.cases import (
+    CASE_LIST_LIMIT,
+    UnknownCaseError,
+    check_case_change,
+    checked_update_args,
+)
 from calllog.errors import UnknownCallError
 from calllog.model import (
     FIND_CALL_LIMIT,
     Callback,
     CallEvent,
     CallRecord,
+    Case,
+    CaseChange,
+    CaseStatus,
     CloseIfOpen,
     ConfigReload,
     Write,
     as_utc,
     check_limit,
+    normalised_case,
     normalised_event,
     normalised_record,
     normalised_write,
+    parse_case_status,
 )
 
 
@@ -37,6 +50,10 @@ class InMemoryCallLog:
         self._keys: set[str] = set()
         self._reloads: list[ConfigReload] = []
         self._seq = itertools.count(1)
+        self._cases: dict[int, Case] = {}
+        """Frozen dataclasses, history a tuple: safe to hand out as they are."""
+        self._case_keys: dict[str, int] = {}
+        self._case_ids = itertools.count(1)
 
     async def save(self, call: CallRecord) -> None:
         self._save(normalised_record(call))
@@ -58,6 +75,7 @@ class InMemoryCallLog:
         normalised = [normalised_write(w) for w in writes]
         calls, keys, reloads = dict(self._calls), set(self._keys), list(self._reloads)
         events = {call_id: list(timeline) for call_id, timeline in self._events.items()}
+        cases, case_keys = dict(self._cases), dict(self._case_keys)
         try:
             for write in normalised:
                 if isinstance(write, CallRecord):
@@ -66,11 +84,14 @@ class InMemoryCallLog:
                     self._close_if_open(write.call)
                 elif isinstance(write, CallEvent):
                     self._append(write)
+                elif isinstance(write, Case):
+                    self._open_case(write)
                 else:
                     self._reloads.append(write)
         except BaseException:  # a transaction rolls back
             self._calls, self._events, self._keys = calls, events, keys
             self._reloads = reloads
+            self._cases, self._case_keys = cases, case_keys
             raise
 
     def _close_if_open(self, call: CallRecord) -> None:
@@ -153,3 +174,82 @@ class InMemoryCallLog:
         calls = [call for call in self._calls.values() if call.call_id.startswith(prefix)]
         calls.sort(key=lambda call: (call.started_at, call.call_id), reverse=True)
         return [dataclasses.replace(call) for call in calls[:FIND_CALL_LIMIT]]
+
+    # --- complaint cases ------------------------------------------------------------
+
+    async def open_case(self, case: Case) -> None:
+        await self.apply([case])
+
+    async def create_case(self, case: Case) -> Case:
+        return self._cases[self._open_case(normalised_case(case))]
+
+    def _open_case(self, case: Case) -> int:
+        """Store a normalised case: its new id, or the id of the case with its key."""
+        if case.call_id is not None and case.call_id not in self._calls:
+            raise UnknownCallError(case.call_id)
+        if case.key is not None and case.key in self._case_keys:
+            return self._case_keys[case.key]
+        case_id = next(self._case_ids)
+        self._cases[case_id] = dataclasses.replace(case, id=case_id)
+        if case.key is not None:
+            self._case_keys[case.key] = case_id
+        return case_id
+
+    async def update_case(
+        self,
+        case_id: int,
+        *,
+        status: CaseStatus | str,
+        by: str,
+        at: datetime,
+        agency: str | None = None,
+        note: str = "",
+    ) -> Case:
+        at, _ = checked_update_args(at, by, status)
+        case = self._cases.get(case_id)
+        if case is None:
+            raise UnknownCaseError(case_id)
+        new = check_case_change(
+            case_id, case.status, case.agency, status=status, agency=agency, note=note
+        )
+        agency = case.agency if agency is None else agency
+        change = CaseChange(at=at, by=by, status=new, agency=agency, note=note)
+        case = dataclasses.replace(
+            case, status=new, agency=agency, history=(*case.history, change)
+        )
+        self._cases[case_id] = case
+        return case
+
+    async def get_case(self, case_id: int) -> Case | None:
+        return self._cases.get(case_id)
+
+    async def list_cases(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        agency: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = CASE_LIST_LIMIT,
+    ) -> list[Case]:
+        check_limit(limit)
+        wanted = None if status is None else parse_case_status(status)
+        since = None if since is None else as_utc(since, "since")
+        until = None if until is None else as_utc(until, "until")
+        cases = [
+            case
+            for case in self._cases.values()
+            if (wanted is None or case.status is wanted)
+            and (agency is None or case.agency == agency)
+            and (category is None or case.category == category)
+            and (since is None or case.opened_at >= since)
+            and (until is None or case.opened_at < until)
+        ]
+        cases.sort(key=lambda case: (case.opened_at, case.id or 0), reverse=True)
+        return [dataclasses.replace(case, history=()) for case in cases[:limit]]
+
+    async def cases_for_call(self, call_id: str) -> list[Case]:
+        cases = [case for case in self._cases.values() if case.call_id == call_id]
+        cases.sort(key=lambda case: (case.opened_at, case.id or 0))
+        return [dataclasses.replace(case, history=()) for case in cases]

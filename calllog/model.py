@@ -149,6 +149,78 @@ class Case:
     history: tuple[CaseChange, ...] = ()
 
 
+CASE_KEY_MAX_LEN = 80
+
+
+def normalised_case_change(change: CaseChange) -> CaseChange:
+    """A validated copy of `change`, its time in UTC: history is kept as stores keep it."""
+    if not change.by.strip():
+        raise ValueError("a case change needs who made it (by), got an empty name")
+    return CaseChange(
+        at=as_utc(change.at, "at"),
+        by=change.by,
+        status=parse_case_status(change.status),
+        agency=change.agency,
+        note=change.note,
+    )
+
+
+def normalised_case(case: Case) -> Case:
+    """A validated copy of a case to open, times in UTC, with exactly one history entry.
+
+    The opening note travels in `history[0]` (status received, kept as given); without
+    it the first entry is made from `opened_at`, `opened_by` and `agency`, note "".
+    """
+    if case.id is not None:
+        raise ValueError(f"a case to open has no id yet (the store assigns it), got {case.id}")
+    if case.call_id is None and not case.recording:
+        raise ValueError("a case is opened for a call (call_id) or a recorded message")
+    if case.call_id is not None:
+        check_call_id(case.call_id)
+    if not case.category.strip():
+        raise ValueError("a case needs a category, got an empty one")
+    if not case.opened_by.strip():
+        raise ValueError("a case needs who opened it (opened_by), got an empty name")
+    if parse_case_status(case.status) is not CaseStatus.RECEIVED:
+        raise ValueError(f"a case opens as received, got status {case.status!r}")
+    if case.key is not None and not 0 < len(case.key) <= CASE_KEY_MAX_LEN:
+        raise ValueError(
+            f"case key must be None or 1..{CASE_KEY_MAX_LEN} characters, got {case.key!r}"
+        )
+    if len(case.history) > 1:
+        raise ValueError(
+            f"a case opens with at most one history entry, got {len(case.history)}"
+        )
+    opened_at = as_utc(case.opened_at, "opened_at")
+    first = case.history[0] if case.history else CaseChange(
+        at=opened_at, by=case.opened_by, status=CaseStatus.RECEIVED, agency=case.agency
+    )
+    first = normalised_case_change(first)
+    if first.status is not CaseStatus.RECEIVED:
+        raise ValueError(f"a case's first history entry is received, got {first.status.value!r}")
+    return Case(
+        id=None,
+        call_id=case.call_id,
+        category=case.category,
+        opened_at=opened_at,
+        opened_by=case.opened_by,
+        status=CaseStatus.RECEIVED,
+        agency=case.agency,
+        recording=case.recording,
+        key=case.key,
+        history=(first,),
+    )
+
+
+def parse_case_status(value: str) -> CaseStatus:
+    """`value` as a `CaseStatus`; a ValueError naming the statuses otherwise."""
+    try:
+        return CaseStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in CaseStatus)
+        raise ValueError(f"case status must be one of {allowed}; got {value!r}") from None
+
+
 @dataclass
 class CallEvent:
     """One entry of a call's append-only timeline."""
@@ -191,9 +263,9 @@ class ConfigReload:
     """Applied, but Asterisk could not be reloaded: why."""
 
 
-Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload
+Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload | Case
 """One write to the call log: a call row to upsert, an event to append, a row to close
-if still open, a config reload to record."""
+if still open, a config reload to record, a case to open (`CallLog.open_case`)."""
 
 
 def as_utc(value: datetime, what: str) -> datetime:
@@ -272,6 +344,8 @@ def normalised_write(write: Write) -> Write:
         return normalised_event(write)
     if isinstance(write, CloseIfOpen):
         return CloseIfOpen(normalised_record(write.call))
+    if isinstance(write, Case):
+        return normalised_case(write)
     if write.status not in ("applied", "refused"):
         raise ValueError(f"reload status must be applied or refused, got {write.status!r}")
     return ConfigReload(

@@ -8,8 +8,9 @@ background writer applies the journal to the database in order, in batches of on
 transaction each, and records how far it got in a marker file. While the database is
 unreachable the writer retries with backoff and the journal grows; the next start (even
 after SIGKILL) replays what was not applied. Replaying twice changes nothing: call rows
-are upserts, and each event carries a unique key ("<spool id>:<seq>") that the store
-inserts ON CONFLICT DO NOTHING.
+are upserts, and each event and each opened case carries a unique key ("<spool id>:<seq>"
+unless the caller gave one, e.g. "desk-flag:<call id>") that the store inserts ON CONFLICT
+DO NOTHING.
 
 The spool directory (mode 0700) holds:
 
@@ -17,6 +18,8 @@ The spool directory (mode 0700) holds:
                       {"seq":7,"op":"save","call":{<CallRecord fields>}}
                       {"seq":8,"op":"event","event":{"call_id":..,"at":..,"kind":..,
                                                      "detail":{..},"key":"<spool id>:8"}}
+                      {"seq":9,"op":"open_case","case":{<Case fields>,"history":[{"at":..,
+                                                     "by":..,"status":"received",..}]}}
                     (times are ISO 8601 in UTC); rewritten without the applied entries
                     once they are all applied (or when they are most of the file)
     applied.json    {"format":1,"spool_id":"<32 hex>","applied_seq":6}: every entry up
@@ -48,13 +51,18 @@ from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, Self, TypeVar
 import structlog
 from sqlalchemy import exc as sa_exc
 
+from calllog.cases import CASE_LIST_LIMIT
 from calllog.errors import UnknownCallError
 from calllog.model import (
     CallEvent,
     CallRecord,
+    Case,
+    CaseChange,
+    CaseStatus,
     CloseIfOpen,
     ConfigReload,
     Write,
+    normalised_case,
     normalised_event,
     normalised_record,
     normalised_write,
@@ -84,6 +92,8 @@ _RECORD_TIMES = frozenset(
 )
 _EVENT_FIELDS = ("call_id", "at", "kind", "detail", "key")
 _RELOAD_FIELDS = tuple(f.name for f in dataclasses.fields(ConfigReload))
+_CASE_FIELDS = tuple(f.name for f in dataclasses.fields(Case) if f.name != "history")
+_CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(CaseChange))
 # SQLSTATE classes meaning the data itself is refused (data exception, integrity
 # constraint violation); any other database error is the database's state (down,
 # restarting, locked, schema missing): retrying later can succeed.
@@ -127,7 +137,8 @@ class _Recovered:
 
 class SpooledCallLog:
     """`CallLog` whose writes go to a local fsync'd journal, applied to `store` by a
-    background task; reads and `mark_callback_done` go straight to `store`.
+    background task; reads and the operators' actions (`mark_callback_done`,
+    `create_case`, `update_case`) go straight to `store`.
 
     Use ``async with SpooledCallLog(store, directory) as calllog:``, or `start()` and
     `close()`, or a task running `run()` and then `close()`. `ensure_schema` (e.g. the
@@ -368,6 +379,13 @@ class SpooledCallLog:
         await self._check_open()
         await self._take(write)
 
+    async def open_case(self, case: Case) -> None:
+        write = normalised_case(case)
+        await self._check_open()
+        if write.call_id is not None and write.call_id not in self._known_calls:
+            await self._check_known(write.call_id)
+        await self._take(write)
+
     # --- CallLog: reads and the operator's action go to the store ---------------------
 
     async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
@@ -401,6 +419,44 @@ class SpooledCallLog:
     async def find_call(self, prefix: str) -> list[CallRecord]:
         return await self._store.find_call(prefix)
 
+    async def create_case(self, case: Case) -> Case:
+        return await self._store.create_case(case)
+
+    async def update_case(
+        self,
+        case_id: int,
+        *,
+        status: CaseStatus | str,
+        by: str,
+        at: datetime,
+        agency: str | None = None,
+        note: str = "",
+    ) -> Case:
+        return await self._store.update_case(
+            case_id, status=status, by=by, at=at, agency=agency, note=note
+        )
+
+    async def get_case(self, case_id: int) -> Case | None:
+        return await self._store.get_case(case_id)
+
+    async def list_cases(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        agency: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = CASE_LIST_LIMIT,
+    ) -> list[Case]:
+        return await self._store.list_cases(
+            status=status, agency=agency, category=category, since=since, until=until,
+            limit=limit,
+        )
+
+    async def cases_for_call(self, call_id: str) -> list[Case]:
+        return await self._store.cases_for_call(call_id)
+
     # --- journaling (group commit) ------------------------------------------------------
 
     async def _check_open(self) -> None:
@@ -413,7 +469,7 @@ class SpooledCallLog:
 
     async def _take(self, write: Write) -> None:
         seq = self._next_seq
-        if isinstance(write, CallEvent) and write.key is None:
+        if isinstance(write, CallEvent | Case) and write.key is None:
             write = dataclasses.replace(write, key=f"{self._spool_id}:{seq}")
         entry = _Entry(seq, write, _encode(seq, write))
         self._next_seq = seq + 1
@@ -807,11 +863,13 @@ def _op(write: Write) -> str:
         return "save"
     if isinstance(write, CallEvent):
         return "event"
+    if isinstance(write, Case):
+        return "open_case"
     return "close_if_open" if isinstance(write, CloseIfOpen) else "reload"
 
 
 def _call_id(write: Write) -> str | None:
-    if isinstance(write, CallRecord | CallEvent):
+    if isinstance(write, CallRecord | CallEvent | Case):
         return write.call_id
     return write.call.call_id if isinstance(write, CloseIfOpen) else None
 
@@ -824,6 +882,12 @@ def _encode(seq: int, write: Write) -> bytes:
         body["call"] = {name: _jsonable(getattr(write.call, name)) for name in _RECORD_FIELDS}
     elif isinstance(write, CallEvent):
         body["event"] = {name: _jsonable(getattr(write, name)) for name in _EVENT_FIELDS}
+    elif isinstance(write, Case):
+        body["case"] = {name: _jsonable(getattr(write, name)) for name in _CASE_FIELDS}
+        body["case"]["history"] = [
+            {name: _jsonable(getattr(change, name)) for name in _CHANGE_FIELDS}
+            for change in write.history
+        ]
     else:
         body["reload"] = {name: _jsonable(getattr(write, name)) for name in _RELOAD_FIELDS}
     return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
@@ -850,6 +914,16 @@ def _decode(line: bytes) -> _Entry:
     elif body["op"] == "event":
         values = _fields_from_json(body["event"], _EVENT_FIELDS, frozenset({"at"}))
         write = normalised_event(CallEvent(**values))
+    elif body["op"] == "open_case":
+        values = _fields_from_json(body["case"], _CASE_FIELDS, frozenset({"opened_at"}))
+        history = body["case"]["history"]
+        if not isinstance(history, list):
+            raise TypeError(f"expected a list of case changes, got {history!r}")
+        values["history"] = tuple(
+            CaseChange(**_fields_from_json(change, _CHANGE_FIELDS, frozenset({"at"})))
+            for change in history
+        )
+        write = normalised_case(Case(**values))
     else:
         raise ValueError(f"unknown op {body['op']!r}")
     return _Entry(seq, write, line)

@@ -4,7 +4,12 @@
 re-exported here. Every method is one short transaction: a call row is written at
 each milestone of the call, never only at the end. `apply` puts many writes in one
 transaction, for the spool (`calllog.spool`) that replays them in batches; replaying a
-write twice changes nothing (saves are upserts, keyed events are appended once).
+write twice changes nothing (saves are upserts, keyed events are appended once, a case
+is opened once per key).
+
+Complaint cases: `open_case` is a write like a save (the desk's flag during a call, so
+the spool journals it); the operator's `create_case` and `update_case` go straight to
+the database, like `mark_callback_done`, because the CLI needs their answer.
 """
 
 from __future__ import annotations
@@ -14,10 +19,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, case, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calllog.cases import (
+    CASE_LIST_LIMIT,
+    CaseTransitionError,
+    UnknownCaseError,
+    check_case_change,
+    checked_update_args,
+)
 from calllog.errors import UnknownCallError
 from calllog.memory import InMemoryCallLog
 from calllog.model import (
@@ -25,6 +37,9 @@ from calllog.model import (
     Callback,
     CallEvent,
     CallRecord,
+    Case,
+    CaseChange,
+    CaseStatus,
     CloseIfOpen,
     ConfigReload,
     Outcome,
@@ -32,9 +47,11 @@ from calllog.model import (
     Write,
     as_utc,
     check_limit,
+    normalised_case,
     normalised_write,
+    parse_case_status,
 )
-from calllog.tables import CallEventRow, CallRow, ConfigReloadRow
+from calllog.tables import CallEventRow, CallRow, CaseChangeRow, CaseRow, ConfigReloadRow
 
 __all__ = ["BatchCallLog", "CallLog", "CallLogStore", "InMemoryCallLog"]
 
@@ -98,12 +115,60 @@ class CallLog(Protocol):
     async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
         """The reload history, oldest first (the last `limit` attempts)."""
 
+    async def open_case(self, case: Case) -> None:
+        """Open a complaint case for a call or a recorded message (a desk's flag during
+        the call): the case, status received, and its first history entry, `history[0]`
+        as given (it carries the opening note) or else one made from `opened_at`,
+        `opened_by` and `agency`. Nothing happens if a case with the same `key` is in the
+        log. `id` must be None (the store numbers cases). Raises `UnknownCallError` for a
+        `call_id` never saved. A write like `save`: the spool journals it."""
+
+    async def create_case(self, case: Case) -> Case:
+        """`open_case` straight to the database, for an operator: the case as stored,
+        with its id and history (the existing case if its `key` is already in the log)."""
+
+    async def update_case(
+        self,
+        case_id: int,
+        *,
+        status: CaseStatus | str,
+        by: str,
+        at: datetime,
+        agency: str | None = None,
+        note: str = "",
+    ) -> Case:
+        """Move the case to `status` (allowed by `CASE_TRANSITIONS`; the same status only
+        adds `note`), forwarded to `agency` when given, and append that change to its
+        history; the case as it now is. `CaseTransitionError` if the workflow does not
+        allow it, or another change came first (nothing recorded); `UnknownCaseError` for
+        an unknown id; `ValueError` for a same-status change without a note, a forward
+        without an agency, a naive `at` or an empty `by`."""
+
+    async def get_case(self, case_id: int) -> Case | None:
+        """The case with its whole history, oldest first."""
+
+    async def list_cases(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        agency: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = CASE_LIST_LIMIT,
+    ) -> list[Case]:
+        """Cases matching every filter given (exact values; `since <= opened_at < until`),
+        newest first, at most `limit`, without their history (see `get_case`)."""
+
+    async def cases_for_call(self, call_id: str) -> list[Case]:
+        """The call's cases in the order they were opened, without their history."""
+
 
 class BatchCallLog(CallLog, Protocol):
     """A `CallLog` that can also apply many writes at once: what the spool needs."""
 
     async def apply(self, writes: Sequence[Write]) -> None:
-        """Perform `writes` (saves, events, closes, reloads) in order, all or nothing
+        """Perform `writes` (saves, events, closes, reloads, cases) in order, all or nothing
         (one transaction). Raises what `save` / `append_event` raise; then nothing of
         `writes` is in the log."""
 
@@ -153,6 +218,8 @@ class CallLogStore:
                     saved.add(write.call.call_id)
                 elif isinstance(write, CallEvent):
                     await _insert_event(session, dialect, write, known=write.call_id in saved)
+                elif isinstance(write, Case):
+                    await _insert_case(session, dialect, write, known=write.call_id in saved)
                 else:
                     session.add(ConfigReloadRow(
                         at=write.at, file=write.file, sha256=write.sha256, status=write.status,
@@ -242,6 +309,117 @@ class CallLogStore:
             rows = await session.scalars(query)
             return [_to_record(row) for row in rows]
 
+    async def find_recording(self, name: str) -> list[CallRecord]:
+        """Calls whose voice message is `name` (the operator's CLI), newest first."""
+        query = (
+            select(CallRow)
+            .where(CallRow.recording == name)
+            .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
+            .limit(FIND_CALL_LIMIT)
+        )
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [_to_record(row) for row in rows]
+
+    # --- complaint cases ------------------------------------------------------------
+
+    async def open_case(self, case: Case) -> None:
+        await self.apply([case])
+
+    async def create_case(self, case: Case) -> Case:
+        case = normalised_case(case)
+        async with self._sessionmaker.begin() as session:
+            dialect = session.get_bind().dialect.name
+            case_id = await _insert_case(session, dialect, case, known=False)
+            if case_id is None:  # opened before under this key
+                case_id = await session.scalar(select(CaseRow.id).where(CaseRow.key == case.key))
+            stored = None if case_id is None else await _load_case(session, case_id)
+        if stored is None:
+            raise AssertionError(f"case {case.key!r} neither inserted nor found")
+        return stored
+
+    async def update_case(
+        self,
+        case_id: int,
+        *,
+        status: CaseStatus | str,
+        by: str,
+        at: datetime,
+        agency: str | None = None,
+        note: str = "",
+    ) -> Case:
+        at, _ = checked_update_args(at, by, status)
+        async with self._sessionmaker.begin() as session:
+            query = select(CaseRow.status, CaseRow.agency).where(CaseRow.id == case_id)
+            current = (await session.execute(query)).one_or_none()
+            if current is None:
+                raise UnknownCaseError(case_id)
+            new = check_case_change(
+                case_id, current.status, current.agency, status=status, agency=agency, note=note
+            )
+            # Conditional on the status just checked: of two operators changing the case
+            # at once, the second finds it changed and records nothing.
+            values: dict[str, str] = {"status": new.value}
+            if agency is not None:
+                values["agency"] = agency
+            stmt = (
+                update(CaseRow)
+                .where(CaseRow.id == case_id, CaseRow.status == current.status)
+                .values(values)
+                .returning(CaseRow.agency)
+                .execution_options(synchronize_session=False)
+            )
+            updated = (await session.execute(stmt)).one_or_none()
+            if updated is None:
+                now = await session.scalar(select(CaseRow.status).where(CaseRow.id == case_id))
+                raise CaseTransitionError(
+                    case_id, parse_case_status(now or current.status), new, meanwhile=True
+                )
+            await session.execute(insert(CaseChangeRow).values(
+                case_id=case_id, at=at, by=by, status=new.value, agency=updated.agency, note=note,
+            ))
+            stored = await _load_case(session, case_id)
+        assert stored is not None
+        return stored
+
+    async def get_case(self, case_id: int) -> Case | None:
+        async with self._sessionmaker() as session:
+            return await _load_case(session, case_id)
+
+    async def list_cases(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        agency: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = CASE_LIST_LIMIT,
+    ) -> list[Case]:
+        check_limit(limit)
+        query = select(CaseRow)
+        if status is not None:
+            query = query.where(CaseRow.status == parse_case_status(status).value)
+        if agency is not None:
+            query = query.where(CaseRow.agency == agency)
+        if category is not None:
+            query = query.where(CaseRow.category == category)
+        if since is not None:
+            query = query.where(CaseRow.opened_at >= as_utc(since, "since"))
+        if until is not None:
+            query = query.where(CaseRow.opened_at < as_utc(until, "until"))
+        query = query.order_by(CaseRow.opened_at.desc(), CaseRow.id.desc()).limit(limit)
+        return await self._cases(query)
+
+    async def cases_for_call(self, call_id: str) -> list[Case]:
+        query = select(CaseRow).where(CaseRow.call_id == call_id)
+        return await self._cases(query.order_by(CaseRow.opened_at, CaseRow.id))
+
+    async def _cases(self, query: Select[CaseRow]) -> list[Case]:
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [_to_case(row, ()) for row in rows]
+
 
 async def _upsert_call(
     session: AsyncSession, dialect: str, call: CallRecord, *, only_if_open: bool = False
@@ -302,6 +480,79 @@ async def _insert_event(
     ):
         return
     session.add(CallEventRow(**values))
+
+
+async def _insert_case(
+    session: AsyncSession, dialect: str, case: Case, *, known: bool
+) -> int | None:
+    """Insert a normalised case and its first history entry: its id, or None if a case
+    with its key is already in the log (then nothing is written)."""
+    if case.call_id is not None and not known and not await session.scalar(
+        select(exists().where(CallRow.call_id == case.call_id))
+    ):
+        raise UnknownCallError(case.call_id)
+    values = {
+        "call_id": case.call_id,
+        "recording": case.recording,
+        "category": case.category,
+        "status": CaseStatus(case.status).value,
+        "agency": case.agency,
+        "opened_at": case.opened_at,
+        "opened_by": case.opened_by,
+        "key": case.key,
+    }
+    case_id: int | None
+    if dialect in ("postgresql", "sqlite"):
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert_(CaseRow).values(values)
+        if case.key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[CaseRow.key])
+        case_id = (await session.execute(stmt.returning(CaseRow.id))).scalar_one_or_none()
+    else:  # any other backend: look, then insert, in the same transaction
+        if case.key is not None and await session.scalar(
+            select(exists().where(CaseRow.key == case.key))
+        ):
+            return None
+        case_id = (
+            await session.execute(insert(CaseRow).values(values).returning(CaseRow.id))
+        ).scalar_one()
+    if case_id is None:
+        return None
+    first = case.history[0]
+    await session.execute(insert(CaseChangeRow).values(
+        case_id=case_id, at=first.at, by=first.by, status=CaseStatus(first.status).value,
+        agency=first.agency, note=first.note,
+    ))
+    return case_id
+
+
+async def _load_case(session: AsyncSession, case_id: int) -> Case | None:
+    query = select(CaseRow).where(CaseRow.id == case_id).execution_options(populate_existing=True)
+    row = await session.scalar(query)
+    if row is None:
+        return None
+    changes = await session.scalars(
+        select(CaseChangeRow).where(CaseChangeRow.case_id == case_id).order_by(CaseChangeRow.id)
+    )
+    return _to_case(row, tuple(
+        CaseChange(at=c.at, by=c.by, status=CaseStatus(c.status), agency=c.agency, note=c.note)
+        for c in changes
+    ))
+
+
+def _to_case(row: CaseRow, history: tuple[CaseChange, ...]) -> Case:
+    return Case(
+        id=row.id,
+        call_id=row.call_id,
+        category=row.category,
+        opened_at=row.opened_at,
+        opened_by=row.opened_by,
+        status=CaseStatus(row.status),
+        agency=row.agency,
+        recording=row.recording,
+        key=row.key,
+        history=history,
+    )
 
 
 def _row_values(call: CallRecord) -> dict[str, Any]:

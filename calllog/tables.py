@@ -1,4 +1,5 @@
-"""SQLAlchemy mapping of the call log: the `calls` and `call_events` tables.
+"""SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
+complaint `cases` with their `case_changes`.
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -131,6 +132,42 @@ class ConfigReloadRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     problems: Mapped[str] = mapped_column(Text, server_default="")
     pbx_error: Mapped[str | None] = mapped_column(Text)
+
+
+
+class CaseRow(Base):
+    """A complaint case (revision 0006); its history is `case_changes`."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index(None, "status", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey(CallRow.call_id), index=True
+    )
+    recording: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(Text)
+    # Idempotent opening (a desk's flag, the spool's replay): ON CONFLICT DO NOTHING.
+    key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
+
+
+class CaseChangeRow(Base):
+    """One entry of a case's append-only history."""
+
+    __tablename__ = "case_changes"
+    __table_args__ = (Index(None, "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(EventId, ForeignKey(CaseRow.id))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, server_default="")
 
 
 metadata = Base.metadata

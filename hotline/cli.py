@@ -12,9 +12,11 @@ import structlog
 
 from dialplan.generate import desk_password, write_asterisk_config
 from hotline.callbacks import list_callbacks, mark_done
+from hotline.cases import add_cases_parser, run_cases
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import PbxError
 from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
+from hotline.report import add_report_arguments, report_command
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
 from routing.config import ConfigError, HotlineConfig, load_config
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p_done = cb_sub.add_parser("done", help="mark a call back handled")
     p_done.add_argument("call_id", help="the call's id (a unique prefix is enough)")
     p_done.add_argument("--note", default=None)
+    add_cases_parser(sub)
+    add_report_arguments(sub.add_parser("report", help="the period's figures (md, csv, xlsx)"))
     p_secrets = sub.add_parser("secrets", help="secrets file commands")
     secrets_sub = p_secrets.add_subparsers(dest="secrets_command", required=True)
     secrets_sub.add_parser("init", help="create the secrets file with random values")
@@ -80,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                     return 0 if ok else 4
                 print(asyncio.run(list_callbacks(settings.database_url, include_done=args.all)))
                 return 0
+            case "cases":
+                code, text = asyncio.run(run_cases(settings.database_url, args))
+                print(text, file=sys.stdout if code == 0 else sys.stderr)
+                return code
+            case "report":
+                return report_command(args, settings)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

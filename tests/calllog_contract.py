@@ -2,11 +2,12 @@
 call-flow unit tests trust) and `CallLogStore` (SQLite and PostgreSQL) must both pass.
 
 Each scenario is an `async def` that takes an empty `CallLog` and asserts. They are
-run by tests/unit/test_calllog_memory*.py against the fake and by
-tests/integration/test_calllog_{store,callbacks}.py against the real databases, and
-against `SpooledCallLog` over both by tests/unit/test_calllog_spool.py and
-tests/integration/test_calllog_spool_db.py; what only one side can show (copy-safety
-of the fake, concurrency, migrations) stays in those files.
+run by tests/unit/test_calllog_memory*.py and tests/unit/test_calllog_cases_memory.py against
+the fake and by tests/integration/test_calllog_{store,callbacks,cases}.py against the
+real databases, and against `SpooledCallLog` over both by
+tests/unit/test_calllog_spool.py and tests/integration/test_calllog_spool_db.py; what
+only one side can show (copy-safety of the fake, concurrency, migrations) stays in
+those files.
 `BATCH_SCENARIOS` take a `BatchCallLog` (the stores behind the spool); the spool runs
 the others as `ReadsAfterFlush(spool)`, its reads being eventually consistent.
 
@@ -19,11 +20,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
+from calllog.cases import CaseTransitionError, UnknownCaseError
 from calllog.errors import UnknownCallError
-from calllog.model import Callback, CallEvent, CallRecord, ConfigReload, Outcome
+from calllog.model import (
+    Callback,
+    CallEvent,
+    CallRecord,
+    Case,
+    CaseChange,
+    CaseStatus,
+    ConfigReload,
+    Outcome,
+    Write,
+)
 from calllog.spool import SpooledCallLog
 from calllog.store import BatchCallLog, CallLog
 
@@ -117,6 +130,52 @@ class ReadsAfterFlush:
     async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
         await self._flushed()
         return await self.spool.list_reloads(limit=limit)
+
+    async def open_case(self, case: Case) -> None:
+        await self.spool.open_case(case)
+
+    async def create_case(self, case: Case) -> Case:
+        await self._flushed()  # its call may still be in the journal
+        return await self.spool.create_case(case)
+
+    async def update_case(
+        self,
+        case_id: int,
+        *,
+        status: CaseStatus | str,
+        by: str,
+        at: datetime,
+        agency: str | None = None,
+        note: str = "",
+    ) -> Case:
+        await self._flushed()
+        return await self.spool.update_case(
+            case_id, status=status, by=by, at=at, agency=agency, note=note
+        )
+
+    async def get_case(self, case_id: int) -> Case | None:
+        await self._flushed()
+        return await self.spool.get_case(case_id)
+
+    async def list_cases(
+        self,
+        *,
+        status: CaseStatus | str | None = None,
+        agency: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[Case]:
+        await self._flushed()
+        return await self.spool.list_cases(
+            status=status, agency=agency, category=category, since=since, until=until,
+            limit=limit,
+        )
+
+    async def cases_for_call(self, call_id: str) -> list[Case]:
+        await self._flushed()
+        return await self.spool.cases_for_call(call_id)
 
 
 def scenario_id(scenario: Scenario | BatchScenario) -> str:
@@ -520,6 +579,303 @@ CALLBACK_SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+# --- complaint cases (revision 0006) ---------------------------------------------------
+
+BRANCH = "Cải cách thủ tục hành chính"
+FLAG_NOTE = "flagged by the desk during the call"
+
+
+def desk_flag(
+    call_id: str = "1741054530.42", at: datetime = T0 + timedelta(minutes=1),
+    desk: str = "desk 1101",
+) -> Case:
+    """What the IVR opens when a desk presses the complaint code during a call."""
+    return Case(
+        id=None, call_id=call_id, category=BRANCH, opened_at=at, opened_by=desk,
+        key=f"desk-flag:{call_id}",
+        history=(CaseChange(at, desk, CaseStatus.RECEIVED, note=FLAG_NOTE),),
+    )
+
+
+def operator_case(
+    call_id: str | None = "1741054530.42", at: datetime = T0 + timedelta(hours=1),
+    category: str = "Chung", by: str = "Lan",
+) -> Case:
+    """What an operator opens from the CLI for a past call: no history, no key."""
+    return Case(id=None, call_id=call_id, category=category, opened_at=at, opened_by=by)
+
+
+async def a_desk_flag_opens_a_received_case_with_its_note(log: CallLog) -> None:
+    await log.save(new_call())
+    at = T0 + timedelta(minutes=1)
+    flag = desk_flag(at=at.astimezone(ICT))
+    await log.open_case(flag)
+
+    [listed] = await log.cases_for_call("1741054530.42")
+    assert listed.id is not None and listed.history == ()
+    case = await log.get_case(listed.id)
+    assert case == dataclasses.replace(
+        flag, id=listed.id,
+        history=(CaseChange(at, "desk 1101", CaseStatus.RECEIVED, note=FLAG_NOTE),),
+    )
+    assert case is not None and case.status is CaseStatus.RECEIVED
+    assert case.opened_at.tzinfo is UTC and case.history[0].at.tzinfo is UTC
+    assert case.history[0].status is CaseStatus.RECEIVED
+    assert await log.list_cases() == [listed]
+    assert listed == dataclasses.replace(case, history=())
+
+
+async def a_case_is_opened_once_per_key(log: CallLog) -> None:
+    await log.save(new_call("a"))
+    await log.save(new_call("b"))
+    await log.open_case(desk_flag("a"))
+    second_press = dataclasses.replace(desk_flag("a", T0 + timedelta(minutes=2)), category="x")
+    await log.open_case(second_press)  # the desk pressed *9 again, or the spool replayed
+    await log.open_case(desk_flag("b"))
+
+    [case_a] = await log.cases_for_call("a")
+    assert (case_a.category, case_a.opened_at) == (BRANCH, T0 + timedelta(minutes=1))
+    assert case_a.id is not None
+    stored = await log.get_case(case_a.id)
+    assert stored is not None and [c.note for c in stored.history] == [FLAG_NOTE]
+    assert len(await log.cases_for_call("b")) == 1
+    # An operator opening with a key already in the log gets that case back.
+    assert await log.create_case(second_press) == stored
+    # Without a key, each opening is a case of its own.
+    await log.open_case(dataclasses.replace(desk_flag("a"), key=None))
+    await log.create_case(operator_case("a"))
+    assert len(await log.cases_for_call("a")) == 3
+    assert len({c.id for c in await log.list_cases()}) == 4
+
+
+async def a_case_without_history_starts_from_its_opening(log: CallLog) -> None:
+    await log.save(closed_hours_call())
+    opened = dataclasses.replace(
+        operator_case(at=T0.astimezone(ICT)), agency="Sở Tư pháp",
+        recording="vm-1795464328-0",
+    )
+    created = await log.create_case(opened)
+    assert created.id is not None
+    assert created == dataclasses.replace(
+        opened, id=created.id,
+        history=(CaseChange(T0, "Lan", CaseStatus.RECEIVED, agency="Sở Tư pháp"),),
+    )
+    assert created.opened_at.tzinfo is UTC
+    assert await log.get_case(created.id) == created
+    # A recorded message whose call is not in the log.
+    message = await log.create_case(
+        dataclasses.replace(operator_case(None), recording="vm-1795464999-0")
+    )
+    assert message.id not in (None, created.id)
+    assert (message.call_id, message.recording) == (None, "vm-1795464999-0")
+    assert await log.get_case(message.id or 0) == message
+    assert [c.id for c in await log.list_cases()] == [message.id, created.id]
+
+
+async def cases_that_cannot_be_opened_are_refused(log: CallLog) -> None:
+    await log.save(new_call())
+    with pytest.raises(UnknownCallError, match="never-saved"):
+        await log.open_case(desk_flag("never-saved"))
+    with pytest.raises(UnknownCallError, match="never-saved"):
+        await log.create_case(operator_case("never-saved"))
+    received = CaseChange(T0, "desk 1101", CaseStatus.RECEIVED)
+    flag = desk_flag()
+    refused = [
+        ("timezone-aware", dataclasses.replace(flag, opened_at=datetime(2025, 3, 4, 9, 0))),
+        ("timezone-aware", dataclasses.replace(
+            flag, history=(dataclasses.replace(received, at=datetime(2025, 3, 4)),))),
+        ("received", dataclasses.replace(flag, status=CaseStatus.FORWARDED)),
+        ("received", dataclasses.replace(
+            flag, history=(dataclasses.replace(received, status=CaseStatus.VERIFYING),))),
+        ("at most one", dataclasses.replace(flag, history=(received, received))),
+        ("id", dataclasses.replace(flag, id=7)),
+        ("recorded message", dataclasses.replace(flag, call_id=None)),
+        ("call_id", dataclasses.replace(flag, call_id="x" * 65)),
+        ("key", dataclasses.replace(flag, key="k" * 81)),
+        ("key", dataclasses.replace(flag, key="")),
+        ("category", dataclasses.replace(flag, category=" ")),
+        ("opened_by", dataclasses.replace(flag, opened_by="")),
+        ("by", dataclasses.replace(flag, history=(dataclasses.replace(received, by=""),))),
+        ("status", dataclasses.replace(flag, status="open")),  # type: ignore[arg-type]
+    ]
+    for match, case in refused:
+        with pytest.raises(ValueError, match=match):
+            await log.open_case(case)
+        with pytest.raises(ValueError, match=match):
+            await log.create_case(case)
+    assert await log.list_cases() == []
+
+
+async def a_case_follows_the_workflow_with_who_and_when(log: CallLog) -> None:
+    await log.save(new_call())
+    created = await log.create_case(operator_case())
+    case_id = created.id
+    assert case_id is not None
+    at = [T0 + timedelta(hours=2, minutes=i) for i in range(6)]
+    steps = [
+        ("forwarded", "Lan", "Sở Tư pháp", "chuyển Sở Tư pháp"),
+        ("verifying", "Hùng", None, ""),
+        ("forwarded", "Hùng", "UBND huyện Long Mỹ", "không thuộc thẩm quyền Sở, chuyển huyện"),
+        ("verifying", "Hùng", None, "huyện đang xác minh"),
+        ("verifying", "Lan", None, "đã liên hệ công dân"),  # same status: a note
+        ("resolved", "Lan", None, "đã giải quyết, công dân đồng ý"),
+    ]
+    seen = [created]
+    for when, (status, by, agency, note) in zip(at, steps, strict=True):
+        changed = await log.update_case(
+            case_id, status=status, by=by, at=when.astimezone(ICT), agency=agency, note=note
+        )
+        assert changed.status is CaseStatus(status)
+        assert changed.history[:-1] == seen[-1].history  # appended, nothing rewritten
+        assert changed.history[-1].at == when and changed.history[-1].at.tzinfo is UTC
+        seen.append(changed)
+
+    final = seen[-1]
+    assert final == await log.get_case(case_id)
+    assert final.agency == "UBND huyện Long Mỹ"
+    assert [(c.status, c.by, c.agency, c.note) for c in final.history] == [
+        (CaseStatus.RECEIVED, "Lan", None, ""),
+        (CaseStatus.FORWARDED, "Lan", "Sở Tư pháp", "chuyển Sở Tư pháp"),
+        (CaseStatus.VERIFYING, "Hùng", "Sở Tư pháp", ""),
+        (CaseStatus.FORWARDED, "Hùng", "UBND huyện Long Mỹ",
+         "không thuộc thẩm quyền Sở, chuyển huyện"),
+        (CaseStatus.VERIFYING, "Hùng", "UBND huyện Long Mỹ", "huyện đang xác minh"),
+        (CaseStatus.VERIFYING, "Lan", "UBND huyện Long Mỹ", "đã liên hệ công dân"),
+        (CaseStatus.RESOLVED, "Lan", "UBND huyện Long Mỹ", "đã giải quyết, công dân đồng ý"),
+    ]
+    assert [c.at for c in final.history] == [T0 + timedelta(hours=1), *at]
+    # Lists show the case as it now is.
+    assert await log.list_cases() == [dataclasses.replace(final, history=())]
+    assert await log.cases_for_call("1741054530.42") == [dataclasses.replace(final, history=())]
+
+
+async def changes_outside_the_workflow_are_refused_and_record_nothing(log: CallLog) -> None:
+    await log.save(new_call())
+    created = await log.create_case(operator_case())
+    case_id = created.id
+    assert case_id is not None
+    at = T0 + timedelta(hours=2)
+
+    with pytest.raises(CaseTransitionError, match="from received to resolved") as refused:
+        await log.update_case(case_id, status=CaseStatus.RESOLVED, by="Lan", at=at)
+    assert refused.value.case_id == case_id
+    assert (refused.value.current, refused.value.wanted) == (
+        CaseStatus.RECEIVED, CaseStatus.RESOLVED
+    )
+    assert refused.value.allowed == (
+        CaseStatus.FORWARDED, CaseStatus.VERIFYING, CaseStatus.REJECTED
+    )
+    assert "allowed next: forwarded, verifying, rejected" in str(refused.value)
+    assert isinstance(refused.value, ValueError)
+    with pytest.raises(ValueError, match="agency"):
+        await log.update_case(case_id, status="forwarded", by="Lan", at=at)
+    with pytest.raises(ValueError, match="note"):
+        await log.update_case(case_id, status="received", by="Lan", at=at)
+    with pytest.raises(CaseTransitionError, match="agency"):
+        await log.update_case(case_id, status="received", by="Lan", at=at, agency="Sở Y tế",
+                              note="?")
+    with pytest.raises(ValueError, match="status"):
+        await log.update_case(case_id, status="closed", by="Lan", at=at)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.update_case(case_id, status="verifying", by="Lan", at=datetime(2025, 3, 4))
+    with pytest.raises(ValueError, match="by"):
+        await log.update_case(case_id, status="verifying", by=" ", at=at)
+    with pytest.raises(UnknownCaseError, match="999999"):
+        await log.update_case(999_999, status="verifying", by="Lan", at=at)
+    with pytest.raises(LookupError):
+        await log.update_case(999_999, status="verifying", by="Lan", at=at)
+    assert await log.get_case(case_id) == created
+
+    # Resolved and rejected are final: only notes may follow.
+    rejected = await log.update_case(case_id, status="rejected", by="Lan", at=at,
+                                     note="không thuộc phạm vi phản ánh")
+    for status in CaseStatus:
+        if status is not CaseStatus.REJECTED:
+            with pytest.raises(CaseTransitionError, match="rejected is final"):
+                await log.update_case(case_id, status=status, by="Lan", at=at,
+                                      agency="Sở Tư pháp")
+    assert await log.get_case(case_id) == rejected
+    noted = await log.update_case(case_id, status="rejected", by="Hùng",
+                                  at=at + timedelta(days=1), note="đã báo công dân")
+    assert [c.status for c in noted.history] == ["received", "rejected", "rejected"]
+
+    other = await log.create_case(operator_case(at=T0 + timedelta(hours=3)))
+    assert other.id is not None
+    await log.update_case(other.id, status="verifying", by="Lan", at=at)
+    resolved = await log.update_case(other.id, status="resolved", by="Lan", at=at)
+    with pytest.raises(CaseTransitionError, match="resolved is final"):
+        await log.update_case(other.id, status="forwarded", by="Lan", at=at, agency="Sở Y tế")
+    assert await log.get_case(other.id) == resolved
+
+
+async def list_cases_filters_combine_newest_first(log: CallLog) -> None:
+    for i in range(5):
+        await log.save(new_call(f"c{i}", T0 + timedelta(hours=i)))
+    ids: list[int] = []
+    for i in range(5):
+        case = await log.create_case(operator_case(
+            f"c{i}", T0 + timedelta(hours=i, minutes=5), category="A" if i % 2 else "B"
+        ))
+        assert case.id is not None
+        ids.append(case.id)
+    c0, c1, c2, c3, c4 = ids
+    at = T0 + timedelta(days=1)
+    await log.update_case(c1, status="forwarded", by="Lan", at=at, agency="Sở Tư pháp")
+    await log.update_case(c2, status="forwarded", by="Lan", at=at, agency="Sở Y tế")
+    await log.update_case(c3, status="rejected", by="Lan", at=at)
+    await log.update_case(c4, status="forwarded", by="Lan", at=at, agency="Sở Tư pháp")
+    await log.update_case(c4, status="verifying", by="Lan", at=at)
+
+    async def found(**filters: Any) -> list[int | None]:
+        return [case.id for case in await log.list_cases(**filters)]
+
+    assert await found() == [c4, c3, c2, c1, c0]
+    assert all(case.history == () for case in await log.list_cases())
+    assert await found(status=CaseStatus.FORWARDED) == [c2, c1]
+    assert await found(status="forwarded", agency="Sở Tư pháp") == [c1]
+    assert await found(agency="Sở Tư pháp") == [c4, c1]
+    assert await found(category="A") == [c3, c1]
+    assert await found(category="A", status="rejected") == [c3]
+    assert await found(category="B", agency="Sở Tư pháp") == [c4]
+    assert await found(status="resolved") == []
+    assert await found(agency="Sở") == []  # exact values, not substrings
+    since, until = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    assert await found(since=since) == [c4, c3, c2, c1]
+    assert await found(until=until) == [c2, c1, c0]
+    assert await found(since=since, until=until) == [c2, c1]
+    assert await found(since=since.astimezone(ICT), until=until.astimezone(ICT)) == [c2, c1]
+    assert await found(since=since, until=until, category="B") == [c2]
+    assert await found(limit=2) == [c4, c3]
+    assert await found(limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        await log.list_cases(limit=-1)
+    with pytest.raises(ValueError, match="status"):
+        await log.list_cases(status="open")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await log.list_cases(since=datetime(2025, 3, 4))
+    assert [c.call_id for c in await log.list_cases(status="forwarded")] == ["c2", "c1"]
+
+
+async def unknown_cases_and_calls_without_cases(log: CallLog) -> None:
+    assert await log.get_case(1) is None
+    assert await log.list_cases() == []
+    await log.save(new_call())
+    assert await log.cases_for_call("1741054530.42") == []
+    assert await log.cases_for_call("never-saved") == []
+
+
+CASE_SCENARIOS: tuple[Scenario, ...] = (
+    a_desk_flag_opens_a_received_case_with_its_note,
+    a_case_is_opened_once_per_key,
+    a_case_without_history_starts_from_its_opening,
+    cases_that_cannot_be_opened_are_refused,
+    a_case_follows_the_workflow_with_who_and_when,
+    changes_outside_the_workflow_are_refused_and_record_nothing,
+    list_cases_filters_combine_newest_first,
+    unknown_cases_and_calls_without_cases,
+)
+
+
 # --- apply: the spool's batches (BatchCallLog) ----------------------------------------
 
 
@@ -567,7 +923,7 @@ async def apply_is_all_or_nothing(log: BatchCallLog) -> None:
 async def applying_the_same_writes_again_changes_nothing(log: BatchCallLog) -> None:
     """What a replay after a crash does: the same journal entries, once more."""
     call = closed_hours_call()
-    writes = [
+    writes: list[Write] = [
         call,
         CallEvent(call.call_id, T0, "answered", key="s:2"),
         CallEvent(call.call_id, T0, "recording", {"name": "vm-1"}, key="s:3"),
@@ -580,8 +936,33 @@ async def applying_the_same_writes_again_changes_nothing(log: BatchCallLog) -> N
     assert await log.list_calls() == [call]
 
 
+async def apply_opens_cases_once_and_all_or_nothing(log: BatchCallLog) -> None:
+    """A desk's flag in the spool's batches: after its call's save, replayed, rolled back."""
+    call = new_call()
+    flag = desk_flag(call.call_id)
+    writes: list[Write] = [call, flag, dataclasses.replace(flag, key="s:3", history=())]
+    await log.apply(writes)
+    await log.apply(writes)  # a replay
+    cases = await log.cases_for_call(call.call_id)
+    assert [c.key for c in cases] == [flag.key, "s:3"]
+    assert cases[1].id is not None
+    second = await log.get_case(cases[1].id)
+    assert second is not None
+    assert second.history == (CaseChange(flag.opened_at, "desk 1101", CaseStatus.RECEIVED),)
+
+    with pytest.raises(UnknownCallError, match="never-saved"):
+        await log.apply([
+            new_call("b"), desk_flag("b"), desk_flag("never-saved"),
+        ])
+    assert await log.get("b") is None
+    assert await log.cases_for_call("b") == []
+    await log.apply([new_call("b"), desk_flag("b")])  # the key is free again
+    assert [c.key for c in await log.cases_for_call("b")] == ["desk-flag:b"]
+
+
 BATCH_SCENARIOS: tuple[BatchScenario, ...] = (
     apply_writes_saves_and_events_in_order,
     apply_is_all_or_nothing,
     applying_the_same_writes_again_changes_nothing,
+    apply_opens_cases_once_and_all_or_nothing,
 )

@@ -29,6 +29,7 @@ from tests.calllog_contract import (
     BATCH_SCENARIOS,
     CALL_SCENARIOS,
     CALLBACK_SCENARIOS,
+    CASE_SCENARIOS,
     T0,
     BatchScenario,
     ReadsAfterFlush,
@@ -117,7 +118,9 @@ async def spool(store: FakeStore, tmp_path: Path) -> AsyncIterator[SpooledCallLo
 # --- the shared scenarios -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", CALL_SCENARIOS + CALLBACK_SCENARIOS, ids=scenario_id)
+@pytest.mark.parametrize(
+    "scenario", CALL_SCENARIOS + CALLBACK_SCENARIOS + CASE_SCENARIOS, ids=scenario_id
+)
 async def test_call_log_scenario_through_the_spool(
     spool: SpooledCallLog, store: FakeStore, scenario: Scenario
 ) -> None:
