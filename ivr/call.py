@@ -13,6 +13,7 @@ from ivr.desk import DeskLeg, DeskLost, ring_branch, talk
 from ivr.menu import choose_branch, play_and_collect
 from ivr.prompts import Prompt
 from ivr.session import CallerHungUp
+from ivr.survey import ask_rating
 from ivr.voicemail import take_message
 from routing.config import Branch
 from routing.hours import OpenState, open_state
@@ -43,9 +44,14 @@ async def handle_call(ctx: CallContext) -> None:
         if leg is not None:
             try:
                 record.hangup_by = await talk(ctx, leg)
-                return
             except DeskLost:
                 ctx.log.info("desk gone before the bridge", desk=leg.extension)
+            else:
+                if record.hangup_by == "desk":
+                    if branch.survey:
+                        await ask_rating(ctx)
+                    await ctx.ari.hangup(ctx.channel_id)
+                return
         record.outcome = Outcome.DESK_UNREACHABLE
         await take_message(ctx, Prompt.DESK_UNREACHABLE)
     except CallerHungUp as exc:
@@ -71,6 +77,8 @@ async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
         await ctx.note("adopted", desk=leg.extension, bridge=bridge_id)
         ctx.log.info("bridged call adopted after a restart", desk=leg.extension)
         ctx.record.hangup_by = await talk(ctx, leg, bridge_id)
+        if ctx.record.hangup_by == "desk":
+            await ctx.ari.hangup(ctx.channel_id)
     except CallerHungUp as exc:
         _caller_hung_up(ctx, exc)
     except ChannelGone as exc:

@@ -9,9 +9,16 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from calllog.model import Outcome
+from calllog.model import Case, CaseChange, CaseStatus, Outcome
 from ivr.ari.errors import AriError, AriHttpError, ChannelGone, NotFound
-from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, Dial, StasisEnd, StasisStart
+from ivr.ari.models import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    Dial,
+    StasisEnd,
+    StasisStart,
+)
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
 from ivr.session import ChannelVanished
@@ -19,6 +26,7 @@ from routing.config import Branch
 from routing.desks import plan_desks
 
 RINGBACK = "tone:ring"
+DESK_BEEP = "sound:beep"
 # Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
 GUARD_SECONDS = 3.0
 # Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
@@ -192,17 +200,23 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
     """Bridge caller and desk until one hangs up; returns who hung up ("caller"/"desk").
 
     The call counts as connected from the moment both are in the bridge. With
-    `bridge_id`, they already are (a call adopted after our process restarted)."""
+    `bridge_id`, they already are (a call adopted after our process restarted).
+    When the desk hangs up, the caller stays (out of the bridge) for the survey.
+    The desk may flag the call as a complaint with its code (`complaints.desk_code`)."""
     leave_talking = False
     try:
         if bridge_id is None:
             bridge_id = new_id("bridge")
             await _bridge(ctx, leg, bridge_id)
+        keys = _DeskKeys(ctx.config.complaints.desk_code)
         while True:
             event = await ctx.session.next_event(None)
             if isinstance(event, ChannelVanished) and event.channel_id == leg.channel_id:
-                await _hangup_quietly(ctx, ctx.channel_id, "normal")
                 return "desk"
+            if isinstance(event, ChannelDtmfReceived) and event.channel.id == leg.channel_id:
+                if keys.pressed(event.digit):
+                    await flag_complaint(ctx, leg)
+                continue
             if (
                 isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed)
                 and event.channel.id == leg.channel_id
@@ -213,7 +227,6 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
                 elif isinstance(event, ChannelHangupRequest) and not event.soft:
                     # With soft=true, `cause` is Asterisk's soft-hangup flag, not Q.850.
                     ctx.record.hangup_cause = event.cause
-                await _hangup_quietly(ctx, ctx.channel_id, "normal")
                 return "desk"
     except asyncio.CancelledError:
         # Our service stops: a bridged call talks on in Asterisk, untouched.
@@ -227,7 +240,9 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
 
 
 async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
-    await ctx.ari.create_bridge(bridge_id, bridge_type="mixing", name=f"hotline-{ctx.channel_id}")
+    # dtmf_events: Asterisk decodes the media, so the desk's keys reach us.
+    await ctx.ari.create_bridge(bridge_id, bridge_type="mixing,dtmf_events",
+                                name=f"hotline-{ctx.channel_id}")
     await ctx.ari.add_channel(bridge_id, ctx.channel_id)
     try:
         await ctx.ari.add_channel(bridge_id, leg.channel_id)
@@ -241,6 +256,45 @@ async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     ctx.record.outcome = Outcome.CONNECTED
     await ctx.save()
     await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
+
+
+class _DeskKeys:
+    """The desk's last keys, to spot its complaint code (e.g. "*9") in them."""
+
+    WINDOW_SECONDS = 3.0
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.keys = ""
+        self.last = 0.0
+
+    def pressed(self, digit: str) -> bool:
+        now = time.monotonic()
+        if now - self.last > self.WINDOW_SECONDS:
+            self.keys = ""
+        self.keys, self.last = (self.keys + digit)[-len(self.code):], now
+        if self.keys == self.code:
+            self.keys = ""
+            return True
+        return False
+
+
+async def flag_complaint(ctx: CallContext, leg: DeskLeg) -> None:
+    """The desk marked this call as a complaint: open a case (once per call) and
+    confirm with a beep the desk alone hears."""
+    now = ctx.clock()
+    by = f"desk {leg.extension}"
+    await ctx.calllog.open_case(Case(
+        id=None, call_id=ctx.record.call_id,
+        category=ctx.record.branch_name or "Chung", opened_at=now, opened_by=by,
+        agency=None, key=f"desk-flag:{ctx.record.call_id}",
+        history=(CaseChange(at=now, by=by, status=CaseStatus.RECEIVED,
+                            note="flagged by the desk during the call"),),
+    ))
+    await ctx.note("complaint_flagged", desk=leg.extension)
+    ctx.log.info("call flagged as a complaint", desk=leg.extension)
+    with contextlib.suppress(AriError):
+        await ctx.ari.play(leg.channel_id, [DESK_BEEP], playback_id=new_id("beep"))
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:

@@ -27,10 +27,13 @@ class Prompt(StrEnum):
     STILL_TRYING = "still_trying"
     LEAVE_MESSAGE = "leave_message"
     MESSAGE_SAVED = "message_saved"
+    SURVEY_QUESTION = "survey_question"
+    SURVEY_INVALID = "survey_invalid"
+    SURVEY_THANKS = "survey_thanks"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
-    menu = config.menu
+    menu, survey = config.menu, config.survey
     options = " ".join(f"Nhấn phím {b.key}: {b.name}." for b in sorted(config.branches, key=_key))
     return {
         Prompt.GREETING: menu.greeting,
@@ -45,6 +48,10 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.STILL_TRYING: menu.still_trying,
         Prompt.LEAVE_MESSAGE: menu.leave_message,
         Prompt.MESSAGE_SAVED: menu.message_saved,
+        Prompt.SURVEY_QUESTION: survey.question.format(scale=survey.scale,
+                                                       skip=_key_name(survey.skip_key)),
+        Prompt.SURVEY_INVALID: survey.invalid,
+        Prompt.SURVEY_THANKS: survey.thanks,
     }
 
 
@@ -56,6 +63,10 @@ class PromptLibrary:
 
     def media(self, prompt: Prompt) -> str:
         return f"sound:{self.pbx_dir.rstrip('/')}/{prompt.value}"
+
+
+def _key_name(key: str) -> str:
+    return {"*": "sao", "#": "thăng"}.get(key, key)
 
 
 def _key(branch: object) -> int:

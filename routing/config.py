@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -78,6 +79,39 @@ class VoicemailConfig(_Strict):
     max_silence_seconds: int = Field(default=10, ge=3, le=60)
 
 
+class SurveyConfig(_Strict):
+    """The post-call satisfaction survey: offered when the desk hangs up first."""
+
+    scale: int = Field(default=5, ge=2, le=9)
+    """Keys 1..scale rate the call; on the default scale 4-5 count as satisfied."""
+    skip_key: Literal["0", "#", "*"] = "0"
+    timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+    question: Text = (
+        "Xin quý vị vui lòng đánh giá mức độ hài lòng với cuộc gọi vừa rồi. "
+        "Nhấn phím từ 1 đến {scale}, với {scale} là rất hài lòng. "
+        "Nhấn phím {skip} để bỏ qua."
+    )
+    invalid: Text = "Phím vừa nhấn không hợp lệ."
+    thanks: Text = "Cảm ơn quý vị đã đánh giá. Xin chào và hẹn gặp lại."
+
+    @field_validator("question")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            value.format(scale=5, skip="0")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"only {{scale}} and {{skip}} may appear in braces ({exc!s})"
+            ) from None
+        return value
+
+
+class ComplaintConfig(_Strict):
+    """How a desk flags the call in progress as a complaint ("phản ánh, kiến nghị")."""
+
+    desk_code: Annotated[str, StringConstraints(pattern=r"^[*#]?[0-9]{1,3}$")] = "*9"
+
+
 class HoursOverride(_Strict):
     """A branch's own hours; what it leaves out comes from the hotline's `hours`."""
 
@@ -102,6 +136,8 @@ class Branch(_Strict):
     # Overall limit on the caller's wait for a desk, across every attempt.
     max_wait_seconds: int = Field(default=60, ge=5, le=600)
     hours: HoursOverride | None = None
+    survey: bool = True
+    """Offer the satisfaction survey after calls of this branch."""
 
 
 class Desk(_Strict):
@@ -121,6 +157,8 @@ class HotlineConfig(_Strict):
     hotline: HotlineInfo
     menu: MenuConfig
     voicemail: VoicemailConfig = VoicemailConfig()
+    survey: SurveyConfig = SurveyConfig()
+    complaints: ComplaintConfig = ComplaintConfig()
     hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)

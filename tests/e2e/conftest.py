@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from calllog.db import make_engine, make_sessionmaker
-from calllog.model import CallEvent, CallRecord, ConfigReload
+from calllog.model import CallEvent, CallRecord, Case, ConfigReload
 from calllog.store import CallLogStore
 from dialplan.generate import desk_password
 from hotline.embedded import embedded_pbx, provision
@@ -131,12 +131,27 @@ class Hotline:
     def config_reloads(self) -> list[ConfigReload]:
         return asyncio.run(_reloads(self.db_url))
 
+    def cases_for_call(self, call_id: str) -> list[Case]:
+        """The call's complaint cases, each with its history."""
+        return asyncio.run(_cases(self.db_url, call_id))
+
 
 async def _latest_call(url: str, caller_number: str) -> CallRecord | None:
     engine = make_engine(url)
     try:
         calls = await CallLogStore(make_sessionmaker(engine)).list_calls(limit=1000)
         return next((c for c in calls if c.caller_number == caller_number), None)
+    finally:
+        await engine.dispose()
+
+
+async def _cases(url: str, call_id: str) -> list[Case]:
+    engine = make_engine(url)
+    try:
+        store = CallLogStore(make_sessionmaker(engine))
+        found = [await store.get_case(c.id) for c in await store.cases_for_call(call_id)
+                 if c.id is not None]
+        return [c for c in found if c is not None]
     finally:
         await engine.dispose()
 
@@ -174,6 +189,7 @@ def e2e_config(shipped: Path, out: Path) -> Path:
     data["hours"].update(days=ALL_DAYS, periods=["00:00-24:00"], holidays=[],
                          extra_working_days=[])
     data["voicemail"] = {"max_seconds": 20, "max_silence_seconds": 4}
+    data["survey"] = {"question": "Mời đánh giá từ 1 đến {scale}.", "timeout_seconds": 3}
     for branch in data["branches"]:
         branch["ring_timeout_seconds"] = 4
     out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
