@@ -117,7 +117,10 @@ class ConfigHolder:
         """Poll the file and reload on change (no inotify dependency; cheap at 2 s)."""
         while True:
             await asyncio.sleep(interval)
-            await self.reload()
+            try:
+                await self.reload()
+            except Exception:  # never stop watching: the next edit may fix it
+                log.exception("config reload failed", file=str(self.path))
 
 
 def _digest(path: Path) -> str:

@@ -5,6 +5,7 @@ call log, and no path leaves the caller in silence or hangs up without a word.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
@@ -84,8 +85,10 @@ async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     except ChannelGone as exc:
         _caller_hung_up(ctx, exc)
     except Exception:
-        ctx.log.exception("adopted call failed")
+        ctx.log.exception("adopted call failed; hanging the caller up")
         ctx.record.hangup_by = ctx.record.hangup_by or "system"
+        with contextlib.suppress(AriError):
+            await ctx.ari.hangup(ctx.channel_id)
     finally:
         await _wrap_up(ctx)
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from calllog.model import Case, CaseChange, CaseStatus, Outcome
 from ivr.ari.errors import AriError, AriHttpError, ChannelGone, NotFound
@@ -284,6 +285,20 @@ async def flag_complaint(ctx: CallContext, leg: DeskLeg) -> None:
     confirm with a beep the desk alone hears."""
     now = ctx.clock()
     by = f"desk {leg.extension}"
+    try:
+        await _open_case(ctx, now, by)
+    except Exception:
+        # The conversation matters more than the flag: say so in the log, carry on.
+        ctx.log.exception("could not open the complaint case", desk=leg.extension)
+        await ctx.note("complaint_flag_failed", desk=leg.extension)
+        return
+    await ctx.note("complaint_flagged", desk=leg.extension)
+    ctx.log.info("call flagged as a complaint", desk=leg.extension)
+    with contextlib.suppress(AriError):
+        await ctx.ari.play(leg.channel_id, [DESK_BEEP], playback_id=new_id("beep"))
+
+
+async def _open_case(ctx: CallContext, now: datetime, by: str) -> None:
     await ctx.calllog.open_case(Case(
         id=None, call_id=ctx.record.call_id,
         category=ctx.record.branch_name or "Chung", opened_at=now, opened_by=by,
@@ -291,10 +306,6 @@ async def flag_complaint(ctx: CallContext, leg: DeskLeg) -> None:
         history=(CaseChange(at=now, by=by, status=CaseStatus.RECEIVED,
                             note="flagged by the desk during the call"),),
     ))
-    await ctx.note("complaint_flagged", desk=leg.extension)
-    ctx.log.info("call flagged as a complaint", desk=leg.extension)
-    with contextlib.suppress(AriError):
-        await ctx.ari.play(leg.channel_id, [DESK_BEEP], playback_id=new_id("beep"))
 
 
 async def _hangup_quietly(ctx: CallContext, channel_id: str, reason: str) -> None:

@@ -12,6 +12,7 @@ no field or no line).
 
 from __future__ import annotations
 
+import string
 import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -98,11 +99,14 @@ class SurveyConfig(_Strict):
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
         try:
-            value.format(scale=5, skip="0")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"only {{scale}} and {{skip}} may appear in braces ({exc!s})"
-            ) from None
+            fields = {name for _, name, spec, conv in string.Formatter().parse(value)
+                      if name is not None or spec or conv}
+        except ValueError as exc:
+            raise ValueError(f"braces do not match ({exc})") from None
+        unknown = sorted(str(f) for f in fields - {"scale", "skip"})
+        if unknown:
+            raise ValueError("only {scale} and {skip} may appear in braces, not "
+                             + ", ".join(f"{{{f}}}" for f in unknown))
         return value
 
 

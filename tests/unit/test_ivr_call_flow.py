@@ -25,7 +25,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from calllog.memory import InMemoryCallLog
-from calllog.model import CallEvent, CallRecord, Outcome
+from calllog.model import CallEvent, CallRecord, Outcome, SurveyResult
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriHttpError, ChannelGone, NotFound
 from ivr.ari.models import (
@@ -155,6 +155,8 @@ class FakeAri:
     - `menu`: what the caller does at each menu prompt, in turn: a key (pressed while
       the prompt plays: barge-in) or `SILENCE`. When the list is used up the prompt
       keeps playing and the test decides what happens next.
+    - `survey`: the same for each playing of the survey question (after the desk
+      hung up).
     - `desks`: how each desk reacts to `dial` (default "answer"); `unregistered`: desks
       whose phone is offline.
     - `errors`: an exception a method raises (every time it is called).
@@ -164,6 +166,7 @@ class FakeAri:
 
     session: CallSession
     menu: list[CallerAtMenu] = field(default_factory=list)
+    survey: list[CallerAtMenu] = field(default_factory=list)
     desks: dict[str, DeskBehaviour] = field(default_factory=dict)
     unregistered: set[str] = field(default_factory=set)
     message_seconds: int = 7
@@ -208,14 +211,19 @@ class FakeAri:
         items = [media] if isinstance(media, str) else list(media)
         self.playing[playback_id] = channel_id
         self._deliver("PlaybackStarted", playback=self._playback(playback_id, "playing"))
-        if PROMPTS.media(Prompt.MENU) in items:
-            if self.menu:
-                key = self.menu.pop(0)
+        answers = (
+            self.menu if PROMPTS.media(Prompt.MENU) in items
+            else self.survey if PROMPTS.media(Prompt.SURVEY_QUESTION) in items
+            else None
+        )
+        if answers is not None:
+            if answers:
+                key = answers.pop(0)
                 if key is SILENCE:
                     self._finish(playback_id, "done")
                 else:
                     self.press(key)
-            # else the menu keeps playing: the test decides what the caller does
+            # else the prompt keeps playing: the test decides what the caller does
         elif not any(item.startswith("tone:") for item in items):
             self._finish(playback_id, "done")  # a message plays to its end; tones go on
         return Playback.model_validate(self._playback(playback_id, "queued"))
@@ -379,6 +387,12 @@ class FakeAri:
         self._deliver("ChannelDtmfReceived", digit=digit, duration_ms=280,
                       channel=self.channels[CALLER_ID])
 
+    def desk_presses(self, channel_id: str, digits: str) -> None:
+        """The desk presses `digits` on its phone (reported as the bridge decodes them)."""
+        for digit in digits:
+            self._deliver("ChannelDtmfReceived", digit=digit, duration_ms=120,
+                          channel=self.channels[channel_id])
+
     def caller_hangs_up(self, cause: int = 16) -> None:
         """As caller-hangup.jsonl: hangup request, playbacks fail, StasisEnd (the
         inbound channel gets no ChannelDestroyed once it has left Stasis)."""
@@ -516,10 +530,10 @@ class WatchedCallLog(InMemoryCallLog):
         await super().append_event(event)
         self._appended.set()
 
-    async def until_noted(self, kind: str) -> None:
-        """Wait (at most a second) until the call's timeline has a `kind` step."""
+    async def until_noted(self, kind: str, count: int = 1) -> None:
+        """Wait (at most a second) until the call's timeline has `count` `kind` steps."""
         async with asyncio.timeout(1.0):
-            while kind not in [e.kind for e in await self.events(CALLER_ID)]:
+            while [e.kind for e in await self.events(CALLER_ID)].count(kind) < count:
                 self._appended.clear()
                 await self._appended.wait()
 
@@ -633,7 +647,8 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
 
     (bridge,) = ari.called("create_bridge")
     bridge_id = bridge.args["bridge_id"]
-    assert bridge.args["bridge_type"] == "mixing"
+    # dtmf_events: Asterisk decodes the keys in the bridge (the desk's complaint code).
+    assert bridge.args["bridge_type"] == "mixing,dtmf_events"
     added = [c.args for c in ari.called("add_channel")]
     assert added == [
         {"bridge_id": bridge_id, "channel_id": CALLER_ID},
@@ -679,20 +694,29 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert (await call.details("ended"))[0]["outcome"] == "connected"
 
 
-async def test_desk_hanging_up_first_ends_the_call_for_the_caller() -> None:
+async def test_desk_hanging_up_first_ends_the_call_for_the_caller_after_the_survey() -> None:
     call = new_call()
+    call.ari.survey = ["5"]
     task = await connect_to_desk(call, "4")
-    call.ari.desk_hangs_up(call.desk_channel_id("1401"), cause=16)
+    desk = call.desk_channel_id("1401")
+    call.ari.desk_hangs_up(desk, cause=16)
     await finished(task)
 
-    assert CALLER_ID in call.ari.hung_up()
+    assert call.ari.hung_up() == [desk, CALLER_ID]
+    assert call.ari.index("destroy_bridge") < call.ari.index("play", media=media(
+        Prompt.SURVEY_QUESTION)) < call.ari.index("hangup", channel_id=CALLER_ID)
     assert call.ari.bridges == {}
     assert len(call.ari.called("destroy_bridge")) == 1
     record = await call.record()
     assert record.outcome is Outcome.CONNECTED
     assert record.hangup_by == "desk"
     assert record.desk_answered == "1401"
-    assert (await call.kinds())[-2:] == ["bridged", "ended"]
+    assert (record.survey, record.survey_score) == (SurveyResult.ANSWERED, 5)
+    kinds = await call.kinds()
+    assert kinds[kinds.index("bridged"):] == [
+        "bridged", "prompt", "prompt_end", "survey_key", "survey", "prompt", "prompt_end",
+        "ended",
+    ]
 
 
 async def test_call_started_and_call_ended_are_logged_at_info() -> None:
@@ -1214,10 +1238,12 @@ async def test_adopted_call_ends_for_the_caller_when_the_desk_hangs_up() -> None
 
     assert CALLER_ID in call.ari.hung_up()
     assert call.ari.bridges == {}
+    assert call.ari.played() == []  # no survey for an adopted call
     record = await call.record()
     assert record.outcome is Outcome.CONNECTED
     assert (record.hangup_by, record.hangup_cause) == ("desk", 16)
-    assert (await call.kinds())[-1] == "ended"
+    assert record.survey is None
+    assert await call.kinds() == ["adopted", "ended"]
 
 
 async def test_adopted_call_is_left_talking_when_the_service_stops_again() -> None:

@@ -1,6 +1,6 @@
-"""Rendering the report (`hotline.report`): the Markdown says the sample's figures in
-Vietnamese, the CSVs parse and add up, the XLSX opens with one sheet per table, the PNGs
-are drawn, and two runs write byte-identical files."""
+"""Rendering the report (`hotline.report` and its `report_*` modules): the Markdown says
+the sample's figures in Vietnamese, the CSVs parse and add up, the XLSX opens with one
+sheet per table, the PNGs are drawn, and two runs write byte-identical files."""
 
 from __future__ import annotations
 
@@ -14,16 +14,11 @@ import openpyxl
 import pytest
 
 from calllog.report import Report, ReportPeriod, compute_report
-from hotline.report import (
-    BRANCH_CHART,
-    DAY_CHART,
-    render_csv,
-    render_details,
-    render_markdown,
-    report_setup,
-    report_tables,
-    write_report,
-)
+from hotline.report import report_setup, write_report
+from hotline.report_charts import BRANCH_CHART, DAY_CHART
+from hotline.report_csv import render_csv, render_details
+from hotline.report_markdown import render_markdown
+from hotline.report_tables import report_tables
 from routing.config import HotlineConfig, load_config
 from routing.hours import Holiday
 from tests.unit.test_report import PERIOD, SETUP, sample_calls, sample_cases

@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from hotline import cli
+from ivr.prompts import Prompt, prompt_texts
 from routing.config import ConfigError, HotlineConfig, load_config, parse_config
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "hotline.yaml"
@@ -184,7 +185,7 @@ FIELD_ERRORS = [
         "branches[1].colour",
         'colour: "xanh"',
         "unknown key (not one of: key, name, agency, desks, strategy, ring_timeout_seconds, "
-        "max_wait_seconds, hours)",
+        "max_wait_seconds, hours, survey)",
         id="unknown-field",
     ),
     pytest.param(
@@ -431,7 +432,8 @@ def test_every_model_of_the_config_refuses_unknown_keys() -> None:
     models = _models(HotlineConfig, set())
     assert {m.__name__ for m in models} >= {
         "HotlineConfig", "HotlineInfo", "MenuConfig", "VoicemailConfig", "Calendar", "Period",
-        "Holiday", "Branch", "HoursOverride", "Desk", "Station",
+        "Holiday", "Branch", "HoursOverride", "Desk", "Station", "SurveyConfig",
+        "ComplaintConfig",
     }
     for model in models:
         assert model.model_config.get("extra") == "forbid", model.__name__
@@ -461,10 +463,25 @@ UNKNOWN_KEYS = [
         id="voicemail",
     ),
     pytest.param(
+        edited("  timeout_seconds: 8\n", "  timeout_seconds: 8\n  retries: 2\n"),
+        "survey.retries",
+        "retries: 2",
+        "unknown key (not one of: scale, skip_key, timeout_seconds, question, invalid, thanks)",
+        id="survey",
+    ),
+    pytest.param(
+        edited('  desk_code: "*9"\n', '  desk_code: "*9"\n  caller_code: "*8"\n'),
+        "complaints.caller_code",
+        'caller_code: "*8"',
+        "unknown key (not one of: desk_code)",
+        id="complaints",
+    ),
+    pytest.param(
         edited("voicemail:\n", "voicemai:\n  x: 1\nvoicemail:\n"),
         "voicemai",
         "voicemai:",
-        "unknown key (not one of: hotline, menu, voicemail, hours, branches, desks, stations)",
+        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, hours, "
+        "branches, desks, stations)",
         id="top-level",
     ),
 ]
@@ -477,6 +494,186 @@ def test_unknown_key_is_refused_with_its_line_path_and_the_allowed_keys(
     path = write(tmp_path, text)
     error = refused(path)
     assert error.problems == [f"{path}:{line_of(text, needle)} {field}: {message}"]
+
+
+# --- the survey and the complaint code -------------------------------------------------
+
+
+def test_shipped_survey_and_complaint_code(shipped: HotlineConfig) -> None:
+    survey = shipped.survey
+    assert (survey.scale, survey.skip_key, survey.timeout_seconds) == (5, "0", 8.0)
+    assert "{scale}" in survey.question and "{skip}" in survey.question
+    assert shipped.complaints.desk_code == "*9"
+    assert all(branch.survey for branch in shipped.branches)
+
+
+def test_survey_and_complaints_sections_may_be_left_out(tmp_path: Path) -> None:
+    start, end = SHIPPED_TEXT.index("\nsurvey:\n"), SHIPPED_TEXT.index("\nhours:\n")
+    text = SHIPPED_TEXT[:start] + SHIPPED_TEXT[end:]
+    assert "desk_code" not in text and "skip_key" not in text
+    config = load_config(write(tmp_path, text))
+    assert (config.survey.scale, config.survey.skip_key) == (5, "0")
+    assert config.survey.timeout_seconds == 8.0
+    assert config.complaints.desk_code == "*9"
+
+
+def test_a_branch_may_turn_the_survey_off(tmp_path: Path) -> None:
+    text = edited('desks: ["1901", "1902"]\n', 'desks: ["1901", "1902"]\n    survey: false\n')
+    config = load_config(write(tmp_path, text))
+    assert [b.key for b in config.branches if not b.survey] == [9]
+
+
+def with_question(question: str) -> str:
+    """The shipped YAML with the survey question (a folded scalar there) replaced."""
+    start = SHIPPED_TEXT.index("  question: >-\n")
+    end = SHIPPED_TEXT.index("\n", SHIPPED_TEXT.index("{skip} để bỏ qua.", start))
+    return SHIPPED_TEXT[:start] + f'  question: "{question}"' + SHIPPED_TEXT[end:]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Nhấn phím từ 1 đến {scale}. Nhấn phím {skip} để bỏ qua.",
+        "Nhấn phím {skip} để bỏ qua.",
+        "Quý vị hài lòng không?",
+        "Nhấn {{1}} đến {scale}.",  # doubled braces are literal ones
+    ],
+    ids=["both", "skip-only", "none", "literal-braces"],
+)
+def test_survey_question_with_known_placeholders_is_accepted(
+    tmp_path: Path, question: str
+) -> None:
+    text = with_question(question)
+    assert load_config(write(tmp_path, text)).survey.question == question
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "why"),
+    [
+        ("{other}", "only {scale} and {skip} may appear in braces, not {other}"),
+        ("{0}", "only {scale} and {skip} may appear in braces, not {0}"),
+        ("{}", "only {scale} and {skip} may appear in braces, not {}"),
+        ("{skip", "braces do not match (expected '}' before end of string)"),
+    ],
+    ids=["unknown-name", "positional", "empty", "unclosed"],
+)
+def test_survey_question_with_another_placeholder_is_refused_with_line_and_field(
+    tmp_path: Path, placeholder: str, why: str
+) -> None:
+    text = edited("Nhấn phím {skip} để bỏ qua.", f"Nhấn phím {placeholder} để bỏ qua.")
+    path = write(tmp_path, text)
+    error = refused(path)
+    [problem] = error.problems
+    # A folded question spans several lines: the problem names the `question:` key's.
+    assert problem == (
+        f"{path}:{line_of(text, 'question: >-')} survey.question: Value error, {why}"
+    )
+
+
+@pytest.mark.parametrize("placeholder", ["{scale.x}", "{scale[0]}"],
+                         ids=["attribute", "index"])
+def test_survey_question_with_a_bad_field_access_is_a_config_error(
+    tmp_path: Path, placeholder: str
+) -> None:
+    text = edited("Nhấn phím {skip} để bỏ qua.", f"Nhấn phím {placeholder} để bỏ qua.")
+    path = write(tmp_path, text)
+    error = refused(path)
+    assert_names_line_and_field(error, line_of(text, "question: >-"), "survey.question")
+
+
+@pytest.mark.parametrize("code", ["*9", "#7", "9", "*123", "0"])
+def test_desk_code_of_an_optional_star_or_hash_and_1_to_3_digits_is_accepted(
+    tmp_path: Path, code: str
+) -> None:
+    text = edited('desk_code: "*9"', f'desk_code: "{code}"')
+    assert load_config(write(tmp_path, text)).complaints.desk_code == code
+
+
+@pytest.mark.parametrize(
+    "code", ["**9", "*", "#", "*1234", "9*", "a9", "", "* 9"],
+    ids=["two-stars", "star-only", "hash-only", "four-digits", "star-last", "letter",
+         "empty", "space"],
+)
+def test_other_desk_codes_are_refused_with_line_and_field(tmp_path: Path, code: str) -> None:
+    text = edited('desk_code: "*9"', f'desk_code: "{code}"')
+    path = write(tmp_path, text)
+    error = refused(path)
+    assert error.problems == [
+        f"{path}:{line_of(text, 'desk_code:')} complaints.desk_code: "
+        "String should match pattern '^[*#]?[0-9]{1,3}$'"
+    ]
+
+
+@pytest.mark.parametrize("scale", [2, 9])
+def test_survey_scale_from_2_to_9_is_accepted(tmp_path: Path, scale: int) -> None:
+    text = edited("  scale: 5\n", f"  scale: {scale}\n")
+    assert load_config(write(tmp_path, text)).survey.scale == scale
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        ("  scale: 1", "survey.scale", "Input should be greater than or equal to 2"),
+        ("  scale: 10", "survey.scale", "Input should be less than or equal to 9"),
+        ('  skip_key: "5"', "survey.skip_key", "Input should be '0', '#' or '*'"),
+        ("  timeout_seconds: 0", "survey.timeout_seconds", "Input should be greater than 0"),
+        ("  timeout_seconds: 61", "survey.timeout_seconds",
+         "Input should be less than or equal to 60"),
+    ],
+    ids=["scale-1", "scale-10", "skip-key-5", "timeout-0", "timeout-61"],
+)
+def test_survey_values_out_of_bounds_are_refused_with_line_and_field(
+    tmp_path: Path, line: str, field: str, message: str
+) -> None:
+    name = line.split(":")[0]
+    shipped_line = next(s for s in SHIPPED_TEXT.splitlines() if s.startswith(f"{name}:"))
+    text = edited(f"{shipped_line}\n", f"{line}\n")
+    path = write(tmp_path, text)
+    assert refused(path).problems == [f"{path}:{line_of(text, line)} {field}: {message}"]
+
+
+def test_branch_survey_must_be_a_boolean(tmp_path: Path) -> None:
+    text = edited('desks: ["1901", "1902"]\n', 'desks: ["1901", "1902"]\n    survey: maybe\n')
+    error = refused(write(tmp_path, text))
+    assert_names_line_and_field(error, line_of(text, "survey: maybe"), "branches[8].survey")
+
+
+# --- the survey's prompts ----------------------------------------------------------------
+
+
+def test_survey_question_prompt_fills_in_the_scale_and_the_skip_key(
+    shipped: HotlineConfig,
+) -> None:
+    texts = prompt_texts(shipped)
+    question = texts[Prompt.SURVEY_QUESTION]
+    assert question == (
+        "Xin quý vị vui lòng đánh giá mức độ hài lòng với cuộc gọi vừa rồi. "
+        "Nhấn phím từ 1 đến 5, với 5 là rất hài lòng. Nhấn phím 0 để bỏ qua."
+    )
+    assert texts[Prompt.SURVEY_INVALID] == "Phím vừa nhấn không hợp lệ."
+    assert texts[Prompt.SURVEY_THANKS] == "Cảm ơn quý vị đã đánh giá. Xin chào và hẹn gặp lại."
+    assert set(texts) == set(Prompt)
+
+
+@pytest.mark.parametrize(
+    ("skip_key", "spoken"), [("#", "thăng"), ("*", "sao"), ("0", "0")],
+)
+def test_survey_question_prompt_speaks_the_skip_key(
+    shipped: HotlineConfig, skip_key: str, spoken: str
+) -> None:
+    survey = shipped.survey.model_copy(update={"scale": 3, "skip_key": skip_key})
+    question = prompt_texts(shipped.model_copy(update={"survey": survey}))[
+        Prompt.SURVEY_QUESTION]
+    assert "Nhấn phím từ 1 đến 3, với 3 là rất hài lòng." in question
+    assert question.endswith(f"Nhấn phím {spoken} để bỏ qua.")
+    assert "{" not in question and "}" not in question
+
+
+def test_survey_question_prompt_from_a_loaded_file(tmp_path: Path) -> None:
+    text = edited('  skip_key: "0"\n', '  skip_key: "#"\n')
+    text = edited("  scale: 5\n", "  scale: 4\n", text)
+    question = prompt_texts(load_config(write(tmp_path, text)))[Prompt.SURVEY_QUESTION]
+    assert "từ 1 đến 4, với 4 là rất hài lòng. Nhấn phím thăng để bỏ qua." in question
 
 
 # --- `hotline config check` -------------------------------------------------------------
