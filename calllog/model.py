@@ -87,6 +87,8 @@ class CallRecord:
     `Callback` (a `str`, so it compares equal to the plain strings)."""
     callback_done_at: datetime | None = None
     callback_note: str | None = None
+    talk_ended_at: datetime | None = None
+    """When caller and desk stopped talking (before a survey; None if never bridged)."""
     survey_score: int | None = None
     """The caller's rating after the desk hung up (1..scale), None if not given."""
     survey: SurveyResult | None = None
@@ -311,6 +313,7 @@ def normalised_record(call: CallRecord) -> CallRecord:
         callback=_opt_callback(call.callback),
         callback_done_at=_opt_utc(call.callback_done_at, "callback_done_at"),
         callback_note=call.callback_note,
+        talk_ended_at=_opt_utc(call.talk_ended_at, "talk_ended_at"),
         survey_score=call.survey_score,
         survey=None if call.survey is None else SurveyResult(call.survey),
     )

@@ -19,9 +19,10 @@ Definitions (the README's "Reports" section says the same):
   row also gives connected / all calls.
 - Waiting time = `bridged_at - started_at` of connected calls: from the moment the call
   reached the hotline, greeting and menu included, to a desk on the line. Talk time =
-  `ended_at - bridged_at` (the call log has no separate "desk hung up" time, so a
-  survey after the call is included). Both in whole seconds, rounded down (a negative
-  difference, from a clock step, counts as 0); calls missing a time are left out.
+  `talk_ended_at - bridged_at`: until caller or desk hung up, the post-call survey
+  excluded (rows written before that column: `ended_at - bridged_at`). Both in whole
+  seconds, rounded down (a negative difference, from a clock step, counts as 0); calls
+  missing a time are left out.
 - Percentiles are nearest-rank: the p-th of n sorted values is the one at rank
   ceil(p * n) (the median is p = 1/2, so the lower middle of an even count). Exact and
   reproducible: always a value that occurred.
@@ -335,7 +336,8 @@ def call_facts(call: CallRecord, setup: ReportSetup) -> CallFacts:
         bucket=BUCKET_OF[call.outcome],
         chose_branch=call.branch_key is not None,
         wait_seconds=_seconds(call.started_at, call.bridged_at) if connected else None,
-        talk_seconds=_seconds(call.bridged_at, call.ended_at) if connected else None,
+        talk_seconds=(_seconds(call.bridged_at, call.talk_ended_at or call.ended_at)
+                      if connected else None),
         callback=None if call.callback is None else Callback(call.callback),
         survey=call.survey,
         survey_score=score,

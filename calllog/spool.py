@@ -88,7 +88,7 @@ KNOWN_CHECK_TIMEOUT_S: Final = 2.0
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 _RECORD_TIMES = frozenset(
-    {"started_at", "answered_at", "ended_at", "bridged_at", "callback_done_at"}
+    {"started_at", "answered_at", "ended_at", "bridged_at", "callback_done_at", "talk_ended_at"}
 )
 _EVENT_FIELDS = ("call_id", "at", "kind", "detail", "key")
 _RELOAD_FIELDS = tuple(f.name for f in dataclasses.fields(ConfigReload))

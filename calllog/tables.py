@@ -104,6 +104,7 @@ class CallRow(Base):
     callback: Mapped[str | None] = mapped_column(String(16))
     callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     callback_note: Mapped[str | None] = mapped_column(Text)
+    talk_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     survey_score: Mapped[int | None] = mapped_column(Integer)
     survey: Mapped[str | None] = mapped_column(String(16))
 

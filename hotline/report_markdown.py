@@ -89,8 +89,8 @@ _NOTES = "\n".join((
     "- Tỷ lệ kết nối = số cuộc kết nối / số cuộc gọi đã chọn nhánh (phần tổng quan có thêm "
     "tỷ lệ trên tổng số cuộc gọi).",
     "- Thời gian chờ: từ lúc cuộc gọi vào tổng đài (gồm lời chào, chọn nhánh) đến lúc gặp cán "
-    "bộ. Thời gian đàm thoại: từ lúc gặp cán bộ đến khi kết thúc cuộc gọi (gồm cả phần khảo "
-    "sát sau cuộc gọi, nếu có). Tính bằng giây, làm tròn xuống; trung vị và phân vị 90 theo "
+    "bộ. Thời gian đàm thoại: từ lúc gặp cán bộ đến khi một bên gác máy (không gồm phần khảo "
+    "sát sau cuộc gọi). Tính bằng giây, làm tròn xuống; trung vị và phân vị 90 theo "
     "hạng gần nhất (giá trị thứ ⌈p·n⌉ của dãy n giá trị đã sắp xếp).",
     "- Hài lòng: điểm từ 4/5 thang điểm trở lên (4–5 điểm trên thang 1–5).",
     f"- Cuộc gọi chưa chọn nhánh được tính vào dòng \"{NO_BRANCH}\". Gọi lại, phản ánh, "

@@ -132,7 +132,7 @@ def _connected(
     call.outcome, call.bridged_at = Outcome.CONNECTED, bridged
     call.desk_answered = rng.choice(branch.desks)
     talk = min(1800, max(15, round(rng.lognormvariate(math.log(170), 0.7))))
-    call.ended_at = bridged + timedelta(seconds=talk)
+    call.ended_at = call.talk_ended_at = bridged + timedelta(seconds=talk)
     call.hangup_by = "desk" if rng.random() < 0.7 else "caller"
     if call.hangup_by == "desk" and branch.survey:
         call.survey = rng.choices(list(SURVEY_WEIGHTS), list(SURVEY_WEIGHTS.values()))[0]

@@ -41,6 +41,8 @@ def test_caller_rates_the_call_after_the_desk_hangs_up(
     record, events = finished(sip, hotline, caller, last_event="ended")
     assert (record.survey, record.survey_score) == (SurveyResult.ANSWERED, 4)
     assert record.outcome == Outcome.CONNECTED and record.hangup_by == "desk"
+    # The talk ended when the desk hung up; the survey came after it.
+    assert record.bridged_at < record.talk_ended_at < record.ended_at  # type: ignore[operator]
     survey = [e for e in events if e.kind == "survey"]
     assert [(e.detail["result"], e.detail["score"]) for e in survey] == [("answered", 4)]
 

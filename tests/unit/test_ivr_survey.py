@@ -90,6 +90,9 @@ async def test_caller_rating_4_is_stored_thanked_and_hung_up() -> None:
 
     record = await call.record()
     assert (record.survey, record.survey_score) == (SurveyResult.ANSWERED, 4)
+    # Talk time ends when the desk hangs up, not after the survey.
+    assert record.bridged_at and record.talk_ended_at and record.ended_at
+    assert record.bridged_at < record.talk_ended_at < record.ended_at
     await assert_connected_and_ended_by_the_desk(call)
 
     assert await after_bridge(call) == [

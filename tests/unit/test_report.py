@@ -216,6 +216,16 @@ def test_waiting_and_talk_times_in_whole_seconds_nearest_rank() -> None:
     assert (facts["c10"].wait_seconds, facts["c4"].wait_seconds) == (None, None)
 
 
+def test_talk_time_stops_when_caller_or_desk_hung_up_not_after_the_survey() -> None:
+    surveyed = call("s", "2026-09-01 08:00:00", Outcome.CONNECTED, 1, wait=20, talk=100)
+    assert surveyed.bridged_at is not None and surveyed.ended_at is not None
+    surveyed.talk_ended_at = surveyed.bridged_at + timedelta(seconds=90)  # then 10 s survey
+    old_row = call("o", "2026-09-01 09:00:00", Outcome.CONNECTED, 1, wait=20, talk=100)
+    facts = {f.call_id: f for f in compute_report([surveyed, old_row], None, SETUP,
+                                                  PERIOD).calls}
+    assert (facts["s"].talk_seconds, facts["o"].talk_seconds) == (90, 100)
+
+
 def test_a_bridge_before_the_start_waits_zero_seconds() -> None:
     odd = call("c", "2026-09-01 08:00:00", Outcome.CONNECTED, 1, wait=-2, talk=10)
     assert compute_report([odd], None, SETUP, PERIOD).calls[0].wait_seconds == 0
