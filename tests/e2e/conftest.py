@@ -267,17 +267,19 @@ def _start_service(
             [sys.executable, "-m", "hotline.cli", "serve"], env=env, stdout=out,
             stderr=subprocess.STDOUT, cwd=REPO,
         )
-    auth = (settings.ari_user, settings.ari_password.get_secret_value())
+    # Ready = this process's ARI websocket is up. (Asterisk's own view of the app is no
+    # proof: after a SIGKILL the app it knew stays registered, inactive.)
+    ready = f"http://127.0.0.1:{settings.health_port}/readyz"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"hotline serve exited:\n{log.read_text(errors='replace')}")
-        r = httpx.get(f"{pbx.ari_url}/applications/{settings.app}", auth=auth, timeout=2)
-        if r.status_code == 200:
-            return proc
-        time.sleep(0.2)
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(ready, timeout=2).status_code == 200:
+                return proc
+        time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"hotline serve never registered its app:\n{log.read_text()}")
+    raise RuntimeError(f"hotline serve never became ready:\n{log.read_text()}")
 
 
 def _stop_service(proc: subprocess.Popen[bytes]) -> None:

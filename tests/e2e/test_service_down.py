@@ -16,6 +16,17 @@ from tests.e2e.phones import Phone, SipStack
 pytestmark = pytest.mark.e2e
 
 
+def noted(sip: SipStack, hotline: Hotline, caller: Phone, kind: str) -> None:
+    """Wait until the caller's timeline has `kind` (what recovery did after a restart)."""
+
+    def seen() -> bool:
+        record = hotline.call_record(caller.user)
+        return record is not None and kind in [
+            e.kind for e in hotline.call_events(record.call_id)]
+
+    sip.wait_until(seen, 20, f"{kind!r} in the timeline of {caller.user}")
+
+
 def test_fallback_ivr_routes_a_caller_while_the_service_is_down_and_the_call_is_logged(
     hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
     tones: dict[str, Path], tmp_path: Path,
@@ -61,7 +72,7 @@ def test_killed_service_leaves_bridged_calls_talking_and_adopts_them_on_restart(
     hotline.kill_service()
     audio_flows(sip, call, desk_call, tones, tmp_path)  # Asterisk alone keeps them talking
     hotline.start_service(hotline.settings.config)
-    sip.pump(2.0)
+    noted(sip, hotline, caller, "adopted")
     assert not call.disconnected and not desk_call.disconnected
 
     call.hangup_now()
@@ -112,7 +123,8 @@ def test_caller_waiting_in_the_menu_when_the_service_dies_is_served_by_the_fallb
     sip.pump(1.0)
     hotline.start_service(hotline.settings.config)
 
-    sip.pump(2.0)  # the fallback menu starts over
+    noted(sip, hotline, caller, "to_fallback")
+    sip.pump(1.0)  # the fallback menu starts over
     call.send_digits("5")
     desk_call = answered_by(sip, desks["1501"], timeout=20)
     sip.pump(1.0)
