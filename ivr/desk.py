@@ -163,11 +163,7 @@ async def _dial_desk(
             app_args=f"desk,{ctx.channel_id}",
             channel_id=channel_id,
             originator=ctx.channel_id,
-            variables={
-                # What the desk phone shows: the citizen's number and the branch.
-                "CALLERID(num)": ctx.record.caller_number or "anonymous",
-                "CALLERID(name)": f"{branch.key}. {branch.name}",
-            },
+            variables=_shown_to_desk(ctx.record.caller_number, branch),
         )
         await ctx.ari.dial(channel_id, timeout=max(1, ring_timeout))
     except AriHttpError as exc:
@@ -191,6 +187,19 @@ async def _attempt_ended(
     await ctx.note("desk_result", desk=extension, dialstatus=dialstatus, cause=cause, detail=why)
     if dialstatus != "ANSWER":
         ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)
+
+
+def _shown_to_desk(caller_number: str, branch: Branch) -> dict[str, str]:
+    """What the desk phone shows: the citizen's number and the branch. The From of the
+    desk's INVITE comes from the new channel's connected line (what Dial would have
+    copied from the caller), so that is set along with its own caller id."""
+    number, name = caller_number or "anonymous", f"{branch.key}. {branch.name}"
+    return {
+        "CONNECTEDLINE(num)": number,
+        "CONNECTEDLINE(name)": name,
+        "CALLERID(num)": number,
+        "CALLERID(name)": name,
+    }
 
 
 class DeskLost(Exception):

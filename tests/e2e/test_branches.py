@@ -37,6 +37,9 @@ def test_caller_reaches_the_desk_of_the_chosen_branch(
     assert others == [], f"other desks rang: {others}"
 
     desk_call = desk.calls[0]
+    # The desk phone shows who calls and for which branch.
+    remote = desk_call.getInfo().remoteUri
+    assert caller.user in remote and f"{key}. " in remote, remote
     sip.wait_until(lambda: desk_call.audio is not None, 5, "desk media")
     sip.pump(0.5)  # let the bridge form
     audio_flows(sip, call, desk_call, tones, tmp_path)

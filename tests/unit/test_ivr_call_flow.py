@@ -636,7 +636,10 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert create.args["endpoint"] == "PJSIP/1401"
     assert create.args["app_args"] == f"desk,{CALLER_ID}"
     assert create.args["originator"] == CALLER_ID
+    # The desk's INVITE From comes from the connected line: both are set.
     assert create.args["variables"] == {
+        "CONNECTEDLINE(num)": CALLER_NUMBER,
+        "CONNECTEDLINE(name)": "4. Cải cách thủ tục hành chính",
         "CALLERID(num)": CALLER_NUMBER,
         "CALLERID(name)": "4. Cải cách thủ tục hành chính",
     }
