@@ -85,6 +85,7 @@ KNOWN_CALLS_MAX: Final = 100_000
 """Call ids remembered for `append_event`'s unknown-call check (most recently saved)."""
 STILL_DOWN_LOG_S: Final = 60.0
 KNOWN_CHECK_TIMEOUT_S: Final = 2.0
+MARKER_EVERY_S: Final = 1.0
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 _RECORD_TIMES = frozenset(
@@ -180,6 +181,8 @@ class SpooledCallLog:
         self._spool_id = ""
         self._next_seq = 1
         self._applied_seq = 0
+        self._done_seq = 0  # applied to the database; the marker may say less
+        self._marker_at = 0.0
         self._buffer: list[tuple[_Entry, asyncio.Future[None]]] = []
         """Taken, not yet in the journal."""
         self._pending: collections.deque[_Entry] = collections.deque()
@@ -271,7 +274,7 @@ class SpooledCallLog:
             self._ready.set()
             raise
         self._spool_id = recovered.spool_id
-        self._applied_seq = recovered.applied_seq
+        self._applied_seq = self._done_seq = recovered.applied_seq
         self._next_seq = recovered.last_seq + 1
         self._pending.extend(recovered.entries)
         self._pending_bytes = sum(len(entry.line) for entry in recovered.entries)
@@ -534,7 +537,13 @@ class SpooledCallLog:
             return
         batch = list(itertools.islice(self._pending, self._batch_max))
         await self._apply_batch(batch)
-        await self._record_applied(batch[-1].seq)
+        self._done_seq = batch[-1].seq
+        now = asyncio.get_running_loop().time()
+        # The marker may lag (a replay after a crash re-applies a little, idempotently):
+        # written at most every MARKER_EVERY_S under load, and at once when caught up.
+        if len(self._pending) <= len(batch) or now - self._marker_at >= MARKER_EVERY_S:
+            await self._record_applied(self._done_seq)
+            self._marker_at = now
         for _ in batch:
             line = self._pending.popleft().line
             self._pending_bytes -= len(line)
@@ -623,6 +632,9 @@ class SpooledCallLog:
                 return
 
     async def _compact(self) -> None:
+        if self._applied_seq < self._done_seq:
+            # Entries leave the journal only once the marker says they are applied.
+            await self._record_applied(self._done_seq)
         async with self._io_lock:  # no append in flight: _pending is the journal's tail
             data = b"".join(entry.line for entry in self._pending)
             try:

@@ -203,13 +203,17 @@ class CallLogStore:
         ]
 
     async def apply(self, writes: Sequence[Write]) -> None:
-        normalised = [normalised_write(w) for w in writes]
+        normalised = _coalesced([normalised_write(w) for w in writes])
         if not normalised:
             return
         async with self._sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
             saved: set[str] = set()  # rows this transaction wrote: no need to look them up
+            events: list[CallEvent] = []  # known calls' events, inserted in one statement
             for write in normalised:
+                if events and not (isinstance(write, CallEvent) and write.call_id in saved):
+                    await _insert_events(session, dialect, events)
+                    events = []
                 if isinstance(write, CallRecord):
                     await _upsert_call(session, dialect, write)
                     saved.add(write.call_id)
@@ -217,7 +221,10 @@ class CallLogStore:
                     await _upsert_call(session, dialect, write.call, only_if_open=True)
                     saved.add(write.call.call_id)
                 elif isinstance(write, CallEvent):
-                    await _insert_event(session, dialect, write, known=write.call_id in saved)
+                    if write.call_id in saved:
+                        events.append(write)
+                    else:
+                        await _insert_event(session, dialect, write, known=False)
                 elif isinstance(write, Case):
                     await _insert_case(session, dialect, write, known=write.call_id in saved)
                 else:
@@ -225,6 +232,8 @@ class CallLogStore:
                         at=write.at, file=write.file, sha256=write.sha256, status=write.status,
                         problems=write.problems, pbx_error=write.pbx_error,
                     ))
+            if events:
+                await _insert_events(session, dialect, events)
 
     async def get(self, call_id: str) -> CallRecord | None:
         async with self._sessionmaker() as session:
@@ -452,6 +461,43 @@ async def _upsert_call(
     if row is not None and row.callback == Callback.DONE.value:
         values.update({name: getattr(row, name) for name in _CALLBACK_FIELDS})
     await session.merge(CallRow(**values))
+
+
+def _coalesced(writes: list[Write]) -> list[Write]:
+    """The same writes, with the saves of a call in one batch folded into its first
+    save, holding its last state: inside one transaction nothing can see the
+    states in between, and a call saves itself at every milestone (most of a
+    batch under load). Calls with a `CloseIfOpen` in the batch are left as they are."""
+    closing = {w.call.call_id for w in writes if isinstance(w, CloseIfOpen)}
+    last: dict[str, CallRecord] = {}
+    for write in writes:
+        if isinstance(write, CallRecord) and write.call_id not in closing:
+            last[write.call_id] = write
+    folded: list[Write] = []
+    done: set[str] = set()
+    for write in writes:
+        if isinstance(write, CallRecord) and write.call_id in last:
+            if write.call_id in done:
+                continue
+            done.add(write.call_id)
+            write = last[write.call_id]
+        folded.append(write)
+    return folded
+
+
+async def _insert_events(session: AsyncSession, dialect: str, events: list[CallEvent]) -> None:
+    """Events of calls this transaction saved, in one statement (keys still dedupe)."""
+    if dialect not in ("postgresql", "sqlite"):
+        for event in events:
+            await _insert_event(session, dialect, event, known=True)
+        return
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {"call_id": e.call_id, "at": e.at, "kind": e.kind, "detail": e.detail, "key": e.key}
+        for e in events
+    ]
+    stmt = insert(CallEventRow).on_conflict_do_nothing(index_elements=[CallEventRow.key])
+    await session.execute(stmt, rows)
 
 
 async def _insert_event(
