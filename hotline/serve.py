@@ -31,6 +31,11 @@ RECOVERY_RETRY_SECONDS = 5.0
 RECOVERY_FLUSH_SECONDS = 10.0
 SCHEMA_UPGRADE_SECONDS = 30.0
 WATCHDOG_SECONDS = 30.0
+# Asterisk serves at most 100 HTTP sessions (http.conf sessionlimit) and answers
+# "session count exceeded" past that: stay well under it, keep the connections
+# alive for reuse, and let a burst queue in the pool instead.
+ARI_POOL = httpx.Limits(max_connections=40, max_keepalive_connections=40,
+                        keepalive_expiry=60)
 
 
 async def serve(settings: Settings, config: HotlineConfig) -> None:
@@ -49,7 +54,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
     background: list[asyncio.Task[None]] = []
     try:
         async with httpx.AsyncClient(
-            base_url=settings.ari_url, auth=(settings.ari_user, password), timeout=10.0
+            base_url=settings.ari_url, auth=(settings.ari_user, password), timeout=10.0,
+            limits=ARI_POOL,
         ) as http:
             ari = AriClient(http, settings.app)
             applier = PbxApplier(
