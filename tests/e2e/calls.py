@@ -37,6 +37,17 @@ def answered_by(sip: SipStack, desk: Phone, timeout: float = 15) -> PhoneCall:
     return next(c for c in desk.calls if c.confirmed)
 
 
+def talking(
+    sip: SipStack, hotline: Hotline, caller: Phone, desk: Phone, key: int | str
+) -> tuple[PhoneCall, PhoneCall]:
+    """Dial, press `key`, `desk` answers, and the log shows the bridge: both legs."""
+    call = dial(sip, caller, hotline)
+    call.send_digits(str(key))
+    desk_call = answered_by(sip, desk)
+    bridged(sip, hotline, caller)
+    return call, desk_call
+
+
 def bridged(sip: SipStack, hotline: Hotline, caller: Phone) -> None:
     def check() -> bool:
         record = hotline.call_record(caller.user)

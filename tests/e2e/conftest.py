@@ -19,10 +19,10 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -39,6 +39,7 @@ from routing.config import HotlineConfig, load_config
 from tests.e2e.phones import Phone, SipStack
 
 REPO = Path(__file__).resolve().parents[2]
+_T = TypeVar("_T")
 CALLER_TONE_HZ = 700
 DESK_TONE_HZ = 1500
 
@@ -123,53 +124,39 @@ class Hotline:
         return str(r.json().get("state")) if r.status_code == 200 else None
 
     def call_record(self, caller_number: str) -> CallRecord | None:
-        return asyncio.run(_latest_call(self.db_url, caller_number))
+        async def latest(store: CallLogStore) -> CallRecord | None:
+            calls = await store.list_calls(limit=1000)
+            return next((c for c in calls if c.caller_number == caller_number), None)
+
+        return self._read_log(latest)
 
     def call_events(self, call_id: str) -> list[CallEvent]:
-        return asyncio.run(_events(self.db_url, call_id))
+        return self._read_log(lambda store: store.events(call_id))
 
     def config_reloads(self) -> list[ConfigReload]:
-        return asyncio.run(_reloads(self.db_url))
+        return self._read_log(lambda store: store.list_reloads(limit=1000))
 
     def cases_for_call(self, call_id: str) -> list[Case]:
         """The call's complaint cases, each with its history."""
-        return asyncio.run(_cases(self.db_url, call_id))
 
+        async def with_history(store: CallLogStore) -> list[Case]:
+            found = [await store.get_case(c.id) for c in await store.cases_for_call(call_id)
+                     if c.id is not None]
+            return [c for c in found if c is not None]
 
-async def _latest_call(url: str, caller_number: str) -> CallRecord | None:
-    engine = make_engine(url)
-    try:
-        calls = await CallLogStore(make_sessionmaker(engine)).list_calls(limit=1000)
-        return next((c for c in calls if c.caller_number == caller_number), None)
-    finally:
-        await engine.dispose()
+        return self._read_log(with_history)
 
+    def _read_log(self, read: Callable[[CallLogStore], Awaitable[_T]]) -> _T:
+        """One read of the service's call log, on an engine of its own."""
 
-async def _cases(url: str, call_id: str) -> list[Case]:
-    engine = make_engine(url)
-    try:
-        store = CallLogStore(make_sessionmaker(engine))
-        found = [await store.get_case(c.id) for c in await store.cases_for_call(call_id)
-                 if c.id is not None]
-        return [c for c in found if c is not None]
-    finally:
-        await engine.dispose()
+        async def run() -> _T:
+            engine = make_engine(self.db_url)
+            try:
+                return await read(CallLogStore(make_sessionmaker(engine)))
+            finally:
+                await engine.dispose()
 
-
-async def _reloads(url: str) -> list[ConfigReload]:
-    engine = make_engine(url)
-    try:
-        return await CallLogStore(make_sessionmaker(engine)).list_reloads(limit=1000)
-    finally:
-        await engine.dispose()
-
-
-async def _events(url: str, call_id: str) -> list[CallEvent]:
-    engine = make_engine(url)
-    try:
-        return await CallLogStore(make_sessionmaker(engine)).events(call_id)
-    finally:
-        await engine.dispose()
+        return asyncio.run(run())
 
 
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -202,9 +189,9 @@ def throwaway_settings(config_path: Path, tmp: Path) -> Settings:
         config=config_path,
         database_url=f"sqlite+aiosqlite:///{tmp}/calls.db",
         spool_dir=tmp / "spool",
-        ari_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
-        ami_password=secrets.token_urlsafe(16),  # type: ignore[arg-type]
-        sip_secret=secrets.token_urlsafe(16),  # type: ignore[arg-type]
+        ari_password=secrets.token_urlsafe(16),
+        ami_password=secrets.token_urlsafe(16),
+        sip_secret=secrets.token_urlsafe(16),
         asterisk_root=Path(
             os.environ.get("HOTLINE_ASTERISK_ROOT", "~/.cache/hotline/asterisk-sid")
         ).expanduser(),

@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from calllog.model import Outcome
-from tests.e2e.calls import answer_hotline, answered_by, audio_flows, bridged, dial, finished
+from tests.e2e.calls import (
+    answer_hotline,
+    answered_by,
+    audio_flows,
+    bridged,
+    dial,
+    finished,
+    talking,
+)
 from tests.e2e.conftest import DeskBank, Hotline
 from tests.e2e.phones import Phone, SipStack
 from tests.e2e.proxy import TcpProxy
@@ -110,10 +118,7 @@ def test_ari_link_cut_keeps_bridged_calls_and_the_service_reconnects(
     health = f"http://127.0.0.1:{hotline.settings.health_port}"
     try:
         desks = desk_bank.for_branch(7)
-        call = dial(sip, caller, hotline)
-        call.send_digits("7")
-        desk_call = answered_by(sip, desks["1701"])
-        bridged(sip, hotline, caller)
+        call, desk_call = talking(sip, hotline, caller, desks["1701"], "7")
 
         proxy.cut()
         sip.wait_until(lambda: httpx.get(f"{health}/readyz", timeout=2).status_code == 503,

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from calllog.model import Outcome
-from tests.e2e.calls import answer_hotline, answered_by, audio_flows, bridged, dial, finished
+from tests.e2e.calls import (
+    answer_hotline,
+    answered_by,
+    audio_flows,
+    finished,
+    talking,
+)
 from tests.e2e.conftest import DeskBank, Hotline
 from tests.e2e.phones import Phone, SipStack
 
@@ -64,10 +70,7 @@ def test_killed_service_leaves_bridged_calls_talking_and_adopts_them_on_restart(
     tones: dict[str, Path], tmp_path: Path,
 ) -> None:
     desks = desk_bank.for_branch(3)
-    call = dial(sip, caller, hotline)
-    call.send_digits("3")
-    desk_call = answered_by(sip, desks["1301"])
-    bridged(sip, hotline, caller)
+    call, desk_call = talking(sip, hotline, caller, desks["1301"], "3")
 
     hotline.kill_service()
     audio_flows(sip, call, desk_call, tones, tmp_path)  # Asterisk alone keeps them talking
@@ -90,10 +93,7 @@ def test_call_that_ends_while_the_service_is_dead_is_closed_from_asterisks_trail
     hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
 ) -> None:
     desks = desk_bank.for_branch(4)
-    call = dial(sip, caller, hotline)
-    call.send_digits("4")
-    desk_call = answered_by(sip, desks["1401"])
-    bridged(sip, hotline, caller)
+    call, desk_call = talking(sip, hotline, caller, desks["1401"], "4")
 
     hotline.kill_service()
     sip.pump(1.0)

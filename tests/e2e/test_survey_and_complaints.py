@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from calllog.model import CaseStatus, Outcome, SurveyResult
-from tests.e2e.calls import answered_by, audio_flows, bridged, dial, finished
+from tests.e2e.calls import audio_flows, finished, talking
 from tests.e2e.conftest import DeskBank, Hotline
 from tests.e2e.phones import Phone, PhoneCall, SipStack
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.e2e
 def desk_hangs_up_first(
     sip: SipStack, hotline: Hotline, caller: Phone, desk: Phone, key: int
 ) -> PhoneCall:
-    call = dial(sip, caller, hotline)
-    call.send_digits(str(key))
-    desk_call = answered_by(sip, desk)
-    bridged(sip, hotline, caller)
+    call, desk_call = talking(sip, hotline, caller, desk, key)
     desk_call.hangup_now()
     sip.wait_until(lambda: desk_call.disconnected, 5, "the desk to hang up")
     return call
@@ -94,10 +91,7 @@ def test_desk_flags_the_call_as_a_complaint_and_the_call_goes_on(
     tones: dict[str, Path], tmp_path: Path,
 ) -> None:
     desks = desk_bank.for_branch(6)
-    call = dial(sip, caller, hotline)
-    call.send_digits("6")
-    desk_call = answered_by(sip, desks["1601"])
-    bridged(sip, hotline, caller)
+    call, desk_call = talking(sip, hotline, caller, desks["1601"], "6")
     desk_call.send_digits("*9")
     sip.pump(1.5)
     desk_call.send_digits("*9")  # pressed twice: still one case
