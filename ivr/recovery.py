@@ -44,6 +44,8 @@ log = structlog.get_logger(__name__)
 DESK_LEG_PREFIX = "desk-"
 BRIDGE_PREFIX = "bridge-"
 OPEN_ROWS_LOOKBACK = timedelta(days=2)
+FALLBACK_MARK = "hotline_fallback"
+"""The CEL user event the fallback dialplan raises first (dialplan.generate)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,8 +205,10 @@ class CallTrail:
         done, first_pending = finished_calls(rows)
         written = 0
         for linkedid, group in sorted(done.items(), key=lambda kv: kv[1][0].id):
-            if self._is_active(linkedid):
-                continue
+            if self._is_active(linkedid) or not (
+                linkedid in self.watched or any(r.eventtype == FALLBACK_MARK for r in group)
+            ):
+                continue  # the service logged it itself: not worth summarising
             summary = summarise(group, self._config())
             if summary is None:
                 continue
@@ -217,9 +221,6 @@ class CallTrail:
 
     async def _apply(self, summary: CelSummary) -> bool:
         call_id = summary.record.call_id
-        watched = call_id in self.watched
-        if not summary.fallback and not watched:
-            return False  # a call the service handled itself
         existing = await self._calllog.get(call_id)
         if existing is not None and existing.ended_at is not None:
             self.watched.discard(call_id)
