@@ -145,6 +145,16 @@ class SpooledCallLog:
     `close()`, or a task running `run()` and then `close()`. `ensure_schema` (e.g. the
     Alembic upgrade) is awaited, and retried while it fails, before the first write
     reaches the database; writes are taken meanwhile.
+
+    Durability knobs (the defaults are the strictest):
+    - `wait_for_disk`: a write returns once its line is fsync'd. False (the service,
+      where writes are on the call's path): it returns once queued, in order; the
+      line reaches the journal `flush_linger` s later. A process kill then loses at
+      most that window (the CEL import still finds those calls), not the journal.
+    - `flush_linger`: how long the journal flush waits to gather writes (one write
+      and one fsync for all of them).
+    - `batch_linger`: how long the writer waits to gather entries into one
+      transaction when fewer than `batch_max` are waiting.
     """
 
     def __init__(
@@ -158,6 +168,9 @@ class SpooledCallLog:
         retry_max: float = 5.0,
         apply_timeout: float = 30.0,
         compact_bytes: int = 4 * 1024 * 1024,
+        wait_for_disk: bool = True,
+        flush_linger: float = 0.0,
+        batch_linger: float = 0.0,
     ) -> None:
         if batch_max < 1:
             raise ValueError(f"batch_max must be at least 1, got {batch_max}")
@@ -173,6 +186,9 @@ class SpooledCallLog:
         self._retry_max = retry_max
         self._apply_timeout = apply_timeout
         self._compact_bytes = compact_bytes
+        self._wait_for_disk = wait_for_disk
+        self._flush_linger = flush_linger
+        self._batch_linger = batch_linger
 
         self._state: Literal["new", "opening", "open", "closing", "closed"] = "new"
         self._ready = asyncio.Event()
@@ -183,7 +199,7 @@ class SpooledCallLog:
         self._applied_seq = 0
         self._done_seq = 0  # applied to the database; the marker may say less
         self._marker_at = 0.0
-        self._buffer: list[tuple[_Entry, asyncio.Future[None]]] = []
+        self._buffer: list[tuple[_Entry, asyncio.Future[None] | None]] = []
         """Taken, not yet in the journal."""
         self._pending: collections.deque[_Entry] = collections.deque()
         """In the journal, not yet in the database."""
@@ -476,17 +492,20 @@ class SpooledCallLog:
             write = dataclasses.replace(write, key=f"{self._spool_id}:{seq}")
         entry = _Entry(seq, write, _encode(seq, write))
         self._next_seq = seq + 1
-        done = asyncio.get_running_loop().create_future()
+        done = asyncio.get_running_loop().create_future() if self._wait_for_disk else None
         self._buffer.append((entry, done))
         self._drained.clear()
         if self._flusher is None:
-            # Runs from the next loop iteration: every write taken until then shares
-            # its write and fsync.
+            # Runs from the next loop iteration (or after `flush_linger`): every write
+            # taken until then shares its write and fsync.
             self._flusher = asyncio.create_task(self._flush(), name="calllog-spool-flush")
-        await done
+        if done is not None:
+            await done
 
     async def _flush(self) -> None:
         try:
+            if self._flush_linger > 0 and self._state == "open":
+                await asyncio.sleep(self._flush_linger)
             while self._buffer:
                 batch, self._buffer = self._buffer, []
                 data = b"".join(entry.line for entry, _ in batch)
@@ -502,11 +521,11 @@ class SpooledCallLog:
                         writes=len(batch),
                     )
                     for _, done in batch:
-                        if not done.done():
+                        if done is not None and not done.done():
                             done.set_exception(exc)
                 else:
                     for _, done in batch:
-                        if not done.done():
+                        if done is not None and not done.done():
                             done.set_result(None)
                 self._wake.set()
         finally:
@@ -535,6 +554,10 @@ class SpooledCallLog:
             if not self._pending:
                 await self._wake.wait()
             return
+        if self._batch_linger > 0 and len(self._pending) < self._batch_max \
+                and self._state == "open":
+            # Under load: fewer, larger transactions (and the same rows saved once).
+            await asyncio.sleep(self._batch_linger)
         batch = list(itertools.islice(self._pending, self._batch_max))
         await self._apply_batch(batch)
         self._done_seq = batch[-1].seq

@@ -31,6 +31,10 @@ RECOVERY_RETRY_SECONDS = 5.0
 RECOVERY_FLUSH_SECONDS = 10.0
 SCHEMA_UPGRADE_SECONDS = 30.0
 WATCHDOG_SECONDS = 30.0
+# The call log off the call's path: journal lines are written (one write + fsync) every
+# 20 ms, and reach the database in one transaction every 0.25 s at most.
+JOURNAL_LINGER_SECONDS = 0.02
+DB_BATCH_LINGER_SECONDS = 0.25
 # Asterisk serves at most 100 HTTP sessions (http.conf sessionlimit) and answers
 # "session count exceeded" past that: stay well under it, keep the connections
 # alive for reuse, and let a burst queue in the pool instead.
@@ -49,6 +53,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
     calllog = SpooledCallLog(
         CallLogStore(make_sessionmaker(engine)), settings.spool_dir,
         ensure_schema=lambda: upgrade_async(settings.database_url),
+        wait_for_disk=False, flush_linger=JOURNAL_LINGER_SECONDS,
+        batch_linger=DB_BATCH_LINGER_SECONDS,
     )
     password = settings.ari_password.get_secret_value()
     background: list[asyncio.Task[None]] = []
@@ -110,6 +116,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 url=settings.events_url, app=settings.app, user=settings.ari_user,
                 password=password, on_event=app.on_event, on_connect=connected,
             )
+            if settings.ari_rest_over_websocket:
+                ari.use_websocket(stream)
             health = None
             if settings.health_port:
                 health = await HealthServer(HealthSources(

@@ -32,6 +32,8 @@ class Settings(BaseModel):
     ami_password: SecretStr = SecretStr("")
     sip_secret: SecretStr = SecretStr("")
     app: str = "hotline"
+    # REST requests over the event websocket (Asterisk >= 22.4); false: HTTP only.
+    ari_rest_over_websocket: bool = True
     # Where Asterisk reads our prompt files (a path on the PBX host).
     prompts_dir: str = "/var/lib/hotline/sounds"
     # Admin-recorded prompts that replace the synthesised ones.

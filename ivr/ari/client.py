@@ -2,14 +2,18 @@
 
 The ``httpx.AsyncClient`` is built by the wiring (``base_url`` ending in
 ``/ari``, ``auth=(user, password)``) and passed in; tests pass one with an
-``httpx.MockTransport``.  Paths and parameter names follow Asterisk 22's
+``httpx.MockTransport``.  Once the event websocket is up, requests go over it
+instead (`use_websocket`).  Paths and parameter names follow Asterisk 22's
 ``rest-api/*.json``.  Non-2xx answers raise the errors of ``ivr.ari.errors``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from json import dumps as _dumps
+from json import loads as _loads
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -18,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ivr.ari.errors import AriConnectionError, AriError, NotFound, http_error
 from ivr.ari.models import Bridge, Channel, Endpoint, LiveRecording, Playback
 
-__all__ = ["AriClient"]
+__all__ = ["AriClient", "Reply", "RestChannel"]
 
 _M = TypeVar("_M", bound=BaseModel)
 _Params = Mapping[str, str | int | None]
@@ -35,6 +39,7 @@ class AriClient:
     def __init__(self, http: httpx.AsyncClient, app: str) -> None:
         self._http = http
         self.app = app
+        self._ws: RestChannel | None = None
 
     # --- channels -------------------------------------------------------------
 
@@ -244,6 +249,12 @@ class AriClient:
 
     # --- transport ------------------------------------------------------------
 
+    def use_websocket(self, channel: RestChannel) -> None:
+        """Send requests over the event websocket while it is up (ARI REST over
+        WebSocket, Asterisk >= 22.4): one frame each way instead of an HTTP
+        request, no HTTP session in Asterisk; HTTP is used while it is down."""
+        self._ws = channel
+
     async def _request(
         self,
         method: str,
@@ -251,48 +262,68 @@ class AriClient:
         params: _Params | None = None,
         *,
         json: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = await self._http.request(method, path, params=query, json=json)
-        except httpx.TransportError as exc:
-            raise AriConnectionError(f"{method} {path}: {exc!r}") from exc
-        if response.is_success:
-            return response
+    ) -> Reply:
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        ws = self._ws
+        if ws is not None and ws.rest_ready:
+            body = None if json is None else _dumps(json)
+            status, text = await ws.rest(method, path, query, body)
+        else:
+            try:
+                response = await self._http.request(method, path, params=query, json=json)
+            except httpx.TransportError as exc:
+                raise AriConnectionError(f"{method} {path}: {exc!r}") from exc
+            status, text = response.status_code, response.text
+        if 200 <= status < 300:
+            return Reply(method, path, status, text)
         channel = query.get("channel")
-        raise http_error(
-            method,
-            path,
-            response.status_code,
-            response.text,
-            channel_param=channel if isinstance(channel, str) else None,
-        )
+        raise http_error(method, path, status, text, channel_param=channel)
 
 
-def _json(response: httpx.Response) -> Any:
+class RestChannel(Protocol):
+    """Where REST requests can go besides HTTP (``EventStream``)."""
+
+    @property
+    def rest_ready(self) -> bool: ...
+
+    async def rest(
+        self, method: str, path: str, query: dict[str, str], body: str | None
+    ) -> tuple[int, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx answer from ARI, whichever way it came."""
+
+    method: str
+    path: str
+    status: int
+    text: str
+
+
+def _json(reply: Reply) -> Any:
     try:
-        return response.json()
+        return _loads(reply.text)
     except ValueError as exc:
-        request = response.request
-        raise AriError(f"{request.method} {request.url.path}: answer is not JSON") from exc
+        raise AriError(f"{reply.method} {reply.path}: answer is not JSON") from exc
 
 
-def _object(response: httpx.Response) -> dict[str, Any]:
-    data = _json(response)
+def _object(reply: Reply) -> dict[str, Any]:
+    data = _json(reply)
     if not isinstance(data, dict):
-        raise AriError(f"{response.request.url.path}: expected a JSON object from ARI")
+        raise AriError(f"{reply.path}: expected a JSON object from ARI")
     return data
 
 
-def _parse(model: type[_M], response: httpx.Response) -> _M:
+def _parse(model: type[_M], reply: Reply) -> _M:
     try:
-        return model.model_validate(_json(response))
+        return model.model_validate(_json(reply))
     except ValidationError as exc:
         raise AriError(f"unexpected {model.__name__} from ARI: {exc}") from exc
 
 
-def _parse_list(model: type[_M], response: httpx.Response) -> list[_M]:
-    data = _json(response)
+def _parse_list(model: type[_M], reply: Reply) -> list[_M]:
+    data = _json(reply)
     if not isinstance(data, list):
         raise AriError(f"expected a list of {model.__name__} from ARI")
     try:

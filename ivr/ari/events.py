@@ -9,6 +9,12 @@ the event over (put it in a per-call queue), never do the work itself.
 While the socket is down Asterisk keeps the channels already in Stasis but
 drops their events: ``on_connect`` runs after every (re)connect so the owner
 can reconcile with ``GET /channels`` and ``GET /bridges``.
+
+The same socket carries REST requests (``rest``, ARI REST over WebSocket,
+Asterisk >= 22.4): their ``RESTResponse`` frames are matched by request id in
+the reader.  That is why ``on_event`` must never wait for a REST answer, and
+why requests go over HTTP until ``on_connect`` has returned (the reader is not
+reading yet while it runs).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
+import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import cast
@@ -26,7 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from ivr.ari.errors import AriError
+from ivr.ari.errors import AriConnectionError, AriError
 from ivr.ari.models import Event, parse_event
 
 __all__ = ["EventHandler", "EventStream", "Hook", "events_url"]
@@ -58,6 +66,7 @@ class EventStream:
         on_disconnect: Hook | None = None,
         backoff_max: float = 5.0,
         backoff_min: float = 0.5,
+        rest_timeout: float = 10.0,
     ) -> None:
         self._url = events_url(url, app, user, password)
         self._app = app
@@ -71,6 +80,10 @@ class EventStream:
             max_delay=backoff_max,
         )
         self._connected = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._pending: dict[str, asyncio.Future[tuple[int, str]]] = {}
+        self._request_ids = itertools.count(1)
+        self.rest_timeout = rest_timeout
 
     @property
     def connected(self) -> bool:
@@ -99,15 +112,57 @@ class EventStream:
         finally:
             self._connected.clear()
 
+    @property
+    def rest_ready(self) -> bool:
+        """True while REST requests can go over this socket."""
+        return self._ws is not None
+
+    async def rest(
+        self, method: str, path: str, query: dict[str, str], body: str | None
+    ) -> tuple[int, str]:
+        """One REST request over the websocket: (status, body text)."""
+        ws = self._ws
+        if ws is None:
+            raise AriConnectionError(f"{method} {path}: the ARI websocket is down")
+        request_id = str(next(self._request_ids))
+        message: dict[str, object] = {
+            "type": "RESTRequest", "request_id": request_id, "method": method,
+            "uri": path.lstrip("/"),
+        }
+        if query:
+            message["query_strings"] = [{"name": k, "value": v} for k, v in query.items()]
+        if body is not None:
+            message["content_type"] = "application/json"
+            message["message_body"] = body
+        answer: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = answer
+        try:
+            await ws.send(json.dumps(message))
+            async with asyncio.timeout(self.rest_timeout):
+                return await answer
+        except ConnectionClosed as exc:
+            raise AriConnectionError(f"{method} {path}: websocket closed") from exc
+        except TimeoutError as exc:
+            raise AriConnectionError(f"{method} {path}: no answer in "
+                                     f"{self.rest_timeout:g} s") from exc
+        finally:
+            self._pending.pop(request_id, None)
+
     async def _session(self, ws: ClientConnection) -> None:
         self._connected.set()
         log.info("ari.events.connected", app=self._app)
         await self._call_hook(self._on_connect, "on_connect")
+        self._ws = ws
         try:
             async for message in ws:
                 await self._dispatch(message)
         except ConnectionClosed:
             pass  # reported below; a clean close ends the loop without it
+        finally:
+            self._ws = None
+            for answer in self._pending.values():
+                if not answer.done():
+                    answer.set_exception(AriConnectionError("the ARI websocket closed"))
         self._connected.clear()
         log.warning(
             "ari.events.disconnected",
@@ -119,7 +174,15 @@ class EventStream:
 
     async def _dispatch(self, message: str | bytes) -> None:
         try:
-            event = parse_event(message)
+            data = json.loads(message)
+        except ValueError:
+            log.warning("ari.events.unparseable", error="not JSON", message=_preview(message))
+            return
+        if isinstance(data, dict) and data.get("type") == "RESTResponse":
+            self._answer(data)
+            return
+        try:
+            event = parse_event(data)
         except AriError as exc:
             log.warning("ari.events.unparseable", error=str(exc), message=_preview(message))
             return
@@ -130,6 +193,15 @@ class EventStream:
         except Exception:
             # One bad event must not stop the events of every other call.
             log.exception("ari.events.handler_failed", event_type=event.type)
+
+    def _answer(self, data: dict[str, object]) -> None:
+        answer = self._pending.get(str(data.get("request_id")))
+        if answer is None or answer.done():
+            return  # timed out meanwhile
+        status = data.get("status_code")
+        body = data.get("message_body")
+        answer.set_result((status if isinstance(status, int) else 500,
+                           body if isinstance(body, str) else ""))
 
     async def _call_hook(self, hook: Hook | None, name: str) -> None:
         if hook is None:
