@@ -1,5 +1,5 @@
 """The load benchmark's machinery: one embedded Asterisk with a production-like
-configuration (RTP range sized for the load), one SIPp desk that registers and
+configuration (RTP range sized for the load), one SIPp desk UAS that registers the branch's desks and
 answers, SIPp callers sending real RFC 4733 digits, and our service, for two
 flows over the same PBX, menu and desk:
 
@@ -308,7 +308,7 @@ class _Sampler(threading.Thread):
 
 
 class LoadBench:
-    """One PBX, one desk, our service (started and stopped per flow)."""
+    """One PBX, one SIPp desk UAS, our service (started and stopped per flow)."""
 
     def __init__(self, workdir: Path | None = None, *, rtp_ports: int = 200,
                  keep: bool = False, log: bool = True, trace_sip: bool = False) -> None:
@@ -327,7 +327,7 @@ class LoadBench:
         self.desk_port = free_port(socket.SOCK_DGRAM)
         self.desk_media = free_udp_pair()
         self.caller_media = free_udp_pair()
-        self.desk = ""
+        self.desks: list[str] = []
         self.steps = 0
         self.settings: Settings
         self.config: HotlineConfig
@@ -347,7 +347,7 @@ class LoadBench:
         branch = self.config.branch(int(KEY))
         if branch is None or not branch.desks:
             raise BenchError(f"branch {KEY} has no desks")
-        self.desk = branch.desks[0]
+        self.desks = list(branch.desks)
         settings = throwaway_settings(config_path, self.tmp)
         self.settings = settings.model_copy(
             update={"prompt_overrides": write_prompt_overrides(self.tmp / "prompts")})
@@ -383,23 +383,26 @@ class LoadBench:
         return f"127.0.0.1:{self.pbx.ports.sip}"
 
     def register_desk(self) -> None:
-        """REGISTER the desk from the port its UAS will listen on."""
+        """REGISTER the branch's desks from the port the desk UAS will listen on (one
+        SIPp answers for all of them; the first in the branch's order gets the calls)."""
         scenario = self._scenario("desk_register.xml", {})
         secret = self.settings.sip_secret.get_secret_value()
-        argv = ["sipp", "-sf", str(scenario), self._sip_target(), "-i", "127.0.0.1",
-                "-p", str(self.desk_port), "-m", "1", "-key", "desk", self.desk,
-                "-au", self.desk, "-ap", desk_password(secret, self.desk),
-                "-nostdin", "-timeout", "10s", "-timeout_error"]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False,
-                              cwd=self.tmp)
-        if proc.returncode != 0:
-            raise BenchError(f"desk registration failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        for desk in self.desks:
+            argv = ["sipp", "-sf", str(scenario), self._sip_target(), "-i", "127.0.0.1",
+                    "-p", str(self.desk_port), "-m", "1", "-key", "desk", desk,
+                    "-au", desk, "-ap", desk_password(secret, desk),
+                    "-nostdin", "-timeout", "10s", "-timeout_error"]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=20,
+                                  check=False, cwd=self.tmp)
+            if proc.returncode != 0:
+                raise BenchError(f"desk {desk} registration failed ({proc.returncode}): "
+                                 f"{proc.stderr[-2000:]}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.endpoint_state(self.desk) == "online":
+            if all(self.endpoint_state(desk) == "online" for desk in self.desks):
                 return
             time.sleep(0.2)
-        raise BenchError(f"desk {self.desk} registered but Asterisk does not show it online")
+        raise BenchError(f"desks {self.desks} registered but Asterisk does not show them online")
 
     def endpoint_state(self, extension: str) -> str | None:
         assert self.pbx is not None

@@ -30,6 +30,7 @@ RINGBACK = "tone:ring"
 DESK_BEEP = "sound:beep"
 # Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
 GUARD_SECONDS = 3.0
+DIAL_RETRY_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1)
 # Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
 CAUSE_DIALSTATUS = {16: "NOANSWER", 17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY",
                     34: "CONGESTION", 38: "CONGESTION", 42: "CONGESTION"}
@@ -165,13 +166,28 @@ async def _dial_desk(
             originator=ctx.channel_id,
             variables=_shown_to_desk(ctx.record.caller_number, branch),
         )
-        await ctx.ari.dial(channel_id, timeout=max(1, ring_timeout))
+        await _dial_when_in_stasis(ctx, channel_id, max(1, ring_timeout))
     except AriHttpError as exc:
         # Asterisk refuses to create a leg to an endpoint it cannot reach.
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, f"HTTP {exc.status}")
         await _hangup_quietly(ctx, channel_id, "normal")
         return False
     return True
+
+
+async def _dial_when_in_stasis(ctx: CallContext, channel_id: str, ring_timeout: int) -> None:
+    """Dial a leg just created. Asterisk puts a created channel into Stasis from a
+    thread of its own, after answering the create; a dial that beats it gets 409
+    ("not in Stasis"), seen under load. So a 409 is retried for a short while."""
+    for pause in DIAL_RETRY_PAUSES:
+        try:
+            await ctx.ari.dial(channel_id, timeout=ring_timeout)
+            return
+        except AriHttpError as exc:
+            if exc.status != 409:
+                raise
+            await asyncio.sleep(pause)
+    await ctx.ari.dial(channel_id, timeout=ring_timeout)
 
 
 async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
