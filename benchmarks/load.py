@@ -45,6 +45,11 @@ def idle_cpu(bench: LoadBench, seconds: float = 3.0) -> dict[str, float]:
     return {n: round((cpu_seconds(p) - before[n]) * 1000 / seconds, 2) for n, p in pids.items()}
 
 
+def clean(step: StepResult) -> bool:
+    """Every call done by this flow: none failed, none shed, no channel left behind."""
+    return not (step.failed or step.shed or step.channels_left)
+
+
 def run_flow(bench: LoadBench, flow: str, rates: list[float], seconds: float) -> dict[str, Any]:
     bench.use_flow(flow)
     idle = idle_cpu(bench)
@@ -54,10 +59,11 @@ def run_flow(bench: LoadBench, flow: str, rates: list[float], seconds: float) ->
         step = bench.run_step(flow, rate, seconds)
         steps.append(step)
         bench.say(f"[{flow}] {rate:g} calls/s: {step.succeeded}/{step.placed} ok "
-                  f"{step.failures or ''} ast {step.asterisk_cpu_ms_per_call} ms/call, "
+                  f"{step.failures or ''} shed {step.shed}, "
+                  f"ast {step.asterisk_cpu_ms_per_call} ms/call, "
                   f"svc {step.service_cpu_ms_per_call} ms/call, "
                   f"p99 {step.dtmf_to_invite_ms_p99} ms, channels left {step.channels_left}")
-        if step.failed or step.channels_left:
+        if not clean(step):
             break
     if all(s.rate != LATENCY_RATE for s in steps):
         # The ramp stopped below it: one more step, for the latency only.
@@ -66,17 +72,22 @@ def run_flow(bench: LoadBench, flow: str, rates: list[float], seconds: float) ->
         bench.say(f"[{flow}] {LATENCY_RATE:g} calls/s: {extra.succeeded}/{extra.placed} ok, "
                   f"p99 {extra.dtmf_to_invite_ms_p99} ms")
         steps.append(extra)
-    clean = []
+    good = []
     for s in steps:
-        if s.failed or s.channels_left:
+        if not clean(s):
             break
-        clean.append(s)
-    best = clean[-1] if clean else None
+        good.append(s)
+    best = good[-1] if good else None
+    over = next((s for s in steps if not clean(s)), None)
     at_latency = next((s for s in steps if s.rate == LATENCY_RATE), None)
     result: dict[str, Any] = {
         "flow": flow,
         "max_rate_zero_failures": best.rate if best else 0,
-        "first_failing_rate": next((s.rate for s in steps if s.failed or s.channels_left), None),
+        "first_failing_rate": over.rate if over else None,
+        "above_ceiling": None if over is None else {
+            "rate": over.rate, "placed": over.placed, "failed": over.failed,
+            "failures": over.failures, "shed_to_fallback_ivr": over.shed,
+            "channels_left": over.channels_left},
         "idle_cpu_ms_per_s": idle,
         "at_max_rate": best.summary() if best else None,
         "latency_rate": LATENCY_RATE,
@@ -132,7 +143,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     for flow in FLOWS:
         if flow in results:
             steps.append(f"  {flow}: " + "; ".join(
-                f"{s['rate']:g}: {s['succeeded']}/{s['placed']}, "
+                f"{s['rate']:g}: {s['succeeded']}/{s['placed']}"
+                + (f" ({s['shed']} shed)" if s["shed"] else "") + ", "
                 f"{_fmt(s['asterisk_cpu_ms_per_call'])}, "
                 f"{_fmt(s['service_cpu_ms_per_call'])}, {_fmt(s['dtmf_to_invite_ms_p99'])}"
                 + (f" {s['failures']}" if s["failures"] else "")

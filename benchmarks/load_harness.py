@@ -1,7 +1,7 @@
 """The load benchmark's machinery: one embedded Asterisk with a production-like
-configuration (RTP range sized for the load), one SIPp desk UAS that registers the branch's desks and
-answers, SIPp callers sending real RFC 4733 digits, and our service, for two
-flows over the same PBX, menu and desk:
+configuration (RTP range sized for the load), one SIPp desk UAS that registers
+the branch's desks and answers, SIPp callers sending real RFC 4733 digits, and
+our service, for two flows over the same PBX, menu and desks:
 
 * ``hotline``: calls go to ``Stasis(hotline)``, run by `hotline serve`;
 * ``dialplan``: the same calls with the service stopped, so ``Stasis()`` fails and
@@ -182,6 +182,8 @@ class StepResult:
     placed: int
     succeeded: int
     failed: int
+    shed: int
+    """Calls the service sent to the fallback IVR (overload): served, but not by it."""
     failures: dict[str, int]
     sipp_exit: int
     asterisk_cpu_ms_per_call: float | None
@@ -417,6 +419,18 @@ class LoadBench:
                       timeout=2)
         return r.status_code == 200
 
+    def calls_shed(self) -> int:
+        """The service's count of new calls it sent to the fallback IVR (overload)."""
+        if self.service is None:
+            return 0
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.settings.health_port}/metrics",
+                             timeout=5).text
+        except httpx.HTTPError:
+            return 0
+        match = re.search(r"^hotline_calls_shed_total (\S+)$", text, re.MULTILINE)
+        return int(float(match.group(1))) if match else 0
+
     def start_service(self) -> None:
         """`hotline serve` as in production: info logging, no asyncio debug mode."""
         assert self.pbx is not None
@@ -562,6 +576,7 @@ class LoadBench:
                 pids["service"] = self.service.pid
             time.sleep(0.3)
             rss_start = rss_kib(self.service.pid) if self.service is not None else None
+            shed_before = self.calls_shed()
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             sampler = _Sampler(pids)
             sampler.start()
@@ -588,6 +603,7 @@ class LoadBench:
             wall = time.monotonic() - started
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
             sampler.stop()
+            shed = self.calls_shed() - shed_before
         finally:
             _stop_sipp(desk)
             desk_err.close()
@@ -642,7 +658,8 @@ class LoadBench:
 
         return StepResult(
             flow=flow, rate=rate, seconds=seconds, placed=calls, succeeded=succeeded,
-            failed=calls - succeeded, failures=dict(failures), sipp_exit=caller.returncode,
+            failed=calls - succeeded, shed=shed, failures=dict(failures),
+            sipp_exit=caller.returncode,
             asterisk_cpu_ms_per_call=per_call_ms("asterisk"),
             service_cpu_ms_per_call=per_call_ms("service"),
             dtmf_to_invite_ms_p50=ms(statistics.median(latencies) if latencies else None),

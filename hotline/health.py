@@ -33,6 +33,8 @@ class HealthSources:
     reloads: Callable[[], dict[str, int]]
     spool_depth: Callable[[], int] = lambda: 0
     database_ok: Callable[[], bool] = lambda: True
+    calls_shed: Callable[[], int] = lambda: 0
+    loop_lag: Callable[[], float] = lambda: 0.0
 
 
 class _Collector(Collector):
@@ -60,6 +62,12 @@ class _Collector(Collector):
         yield GaugeMetricFamily("hotline_database_ok",
                                 "1 when the last call-log write to the database succeeded",
                                 value=1 if self._sources.database_ok() else 0)
+        yield CounterMetricFamily("hotline_calls_shed",
+                                  "New calls sent to the fallback IVR because of overload",
+                                  value=self._sources.calls_shed())
+        yield GaugeMetricFamily("hotline_event_loop_lag_seconds",
+                                "How late the event loop runs (smoothed)",
+                                value=self._sources.loop_lag())
 
 
 class HealthServer:

@@ -14,11 +14,13 @@ from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from dialplan.generate import FALLBACK_CONTEXT
 from hotline.health import HealthServer, HealthSources
+from hotline.overload import LoadGuard
 from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
 from hotline.settings import Settings
-from ivr.app import HotlineApp, utc_now
+from ivr.app import EVENTS_USED, HotlineApp, utc_now
 from ivr.ari.client import AriClient
+from ivr.ari.errors import AriError
 from ivr.ari.events import EventStream
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
@@ -76,10 +78,14 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 record=calllog.record_reload,
             )
             trail: CallTrail | None = None
+            guard = LoadGuard(active_calls=lambda: app.active_calls,
+                              max_active_calls=settings.max_active_calls,
+                              max_loop_lag=settings.max_loop_lag_ms / 1000)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
                 calllog=calllog, fallback_context=FALLBACK_CONTEXT,
                 on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
+                admit=guard,
             )
             trail = CallTrail(
                 ari=ari, calllog=calllog, config=holder, cel_db=settings.cel_db,
@@ -102,6 +108,10 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 nonlocal first_connect
                 log.info("hotline ready", app=settings.app, ari=settings.ari_url,
                          number=config.hotline.number)
+                try:
+                    await ari.filter_events(EVENTS_USED)
+                except AriError as exc:  # Asterisk < 13.26: every event, still works
+                    log.warning("could not filter ARI events", error=str(exc))
                 if first_connect:
                     # Asterisk runs what this YAML says, whatever it ran before we started.
                     first_connect = False
@@ -127,12 +137,15 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     reloads=lambda: dict(holder.counts),
                     spool_depth=lambda: calllog.depth,
                     database_ok=lambda: calllog.db_ok,
+                    calls_shed=lambda: guard.shed,
+                    loop_lag=lambda: guard.loop_lag,
                 )).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
                 asyncio.create_task(holder.watch(), name="config-watch"),
                 asyncio.create_task(trail.run(), name="call-trail"),
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
+                asyncio.create_task(guard.run(), name="load-guard"),
             ]
             reader = asyncio.create_task(stream.run(), name="ari-events")
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload_soon)

@@ -40,6 +40,13 @@ from routing.config import HotlineConfig
 log = structlog.get_logger(__name__)
 
 DESK_LEG_ARG = "desk"
+EVENTS_USED = (
+    "StasisStart", "StasisEnd", "ChannelHangupRequest", "ChannelDestroyed",
+    "ChannelDtmfReceived", "Dial", "PlaybackStarted", "PlaybackFinished",
+    "RecordingStarted", "RecordingFinished", "RecordingFailed", "ApplicationReplaced",
+)
+"""The event types the call flows wait for: Asterisk is asked for these only (a
+call otherwise brings ~30 more: Varset, CallerId, ConnectedLine, StateChange, ...)."""
 
 
 def utc_now() -> datetime:
@@ -57,6 +64,7 @@ class HotlineApp:
         fallback_context: str,
         clock: Clock = utc_now,
         on_left_open: Callable[[str], None] = lambda call_id: None,
+        admit: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._ari = ari
         self._config = config
@@ -67,6 +75,8 @@ class HotlineApp:
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
+        self._admit = admit
+        """Why a new call must go to the fallback IVR now (overload), or None."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
@@ -113,14 +123,18 @@ class HotlineApp:
         if isinstance(event, StasisStart) and self._is_new_call(event):
             if self._draining:
                 self._refuse(event.channel.id)
+            elif (overload := self._admit()) is not None:
+                log.warning("overloaded: new call sent to the fallback IVR",
+                            channel=event.channel.id, reason=overload)
+                self._refuse(event.channel.id)
             else:
                 self._start_call(event)
             return
         session = self._owner(event)
         if session is not None:
             session.deliver(event)
-        log.debug("ari event", type=event.type, channels=sorted(event.channel_ids()),
-                  call_id=session.channel_id if session else None)
+        else:
+            log.debug("ari event for no call", type=event.type)
 
     def _is_new_call(self, event: StasisStart) -> bool:
         if event.args and event.args[0] == DESK_LEG_ARG:
@@ -181,7 +195,8 @@ class HotlineApp:
         task.add_done_callback(self._tasks.discard)
 
     def _refuse(self, channel_id: str) -> None:
-        """A call arriving while we stop: the fallback dialplan takes it."""
+        """A call arriving while we stop or are overloaded: the fallback dialplan takes
+        it (and the CEL import logs it)."""
 
         async def to_fallback() -> None:
             try:

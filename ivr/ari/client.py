@@ -9,7 +9,7 @@ instead (`use_websocket`).  Paths and parameter names follow Asterisk 22's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from json import dumps as _dumps
 from json import loads as _loads
@@ -237,6 +237,13 @@ class AriClient:
 
     async def list_endpoints(self) -> list[Endpoint]:
         return _parse_list(Endpoint, await self._request("GET", "/endpoints"))
+
+    async def filter_events(self, allowed: Iterable[str]) -> None:
+        """``PUT /applications/{app}/eventFilter``: only these event types reach us
+        (fewer events for Asterisk to encode and for us to parse). The filter applies
+        to every message of the app's websocket, so REST answers are let through."""
+        body = {"allowed": [{"type": name} for name in (*allowed, "RESTResponse")]}
+        await self._request("PUT", f"/applications/{_seg(self.app)}/eventFilter", json=body)
 
     async def ping(self) -> dict[str, Any]:
         """``GET /asterisk/info``: a cheap readiness check of ARI and credentials."""
