@@ -15,13 +15,15 @@ the database, like `mark_callback_done`, because the CLI needs their answer.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, case, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.base import Executable
 
 from calllog.cases import (
     CASE_LIST_LIMIT,
@@ -209,22 +211,33 @@ class CallLogStore:
         async with self._sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
             saved: set[str] = set()  # rows this transaction wrote: no need to look them up
-            events: list[CallEvent] = []  # known calls' events, inserted in one statement
-            for write in normalised:
-                if events and not (isinstance(write, CallEvent) and write.call_id in saved):
+            # Runs of saves, and events of calls saved in this transaction, go in one
+            # statement each (saves first: the events refer to their rows).
+            saves: list[CallRecord] = []
+            events: list[CallEvent] = []
+
+            async def flush() -> None:
+                if saves:
+                    await _upsert_calls(session, dialect, saves)
+                    saves.clear()
+                if events:
                     await _insert_events(session, dialect, events)
-                    events = []
+                    events.clear()
+
+            for write in normalised:
                 if isinstance(write, CallRecord):
-                    await _upsert_call(session, dialect, write)
+                    saves.append(write)
                     saved.add(write.call_id)
-                elif isinstance(write, CloseIfOpen):
+                    continue
+                if isinstance(write, CallEvent) and write.call_id in saved:
+                    events.append(write)
+                    continue
+                await flush()
+                if isinstance(write, CloseIfOpen):
                     await _upsert_call(session, dialect, write.call, only_if_open=True)
                     saved.add(write.call.call_id)
                 elif isinstance(write, CallEvent):
-                    if write.call_id in saved:
-                        events.append(write)
-                    else:
-                        await _insert_event(session, dialect, write, known=False)
+                    await _insert_event(session, dialect, write, known=False)
                 elif isinstance(write, Case):
                     await _insert_case(session, dialect, write, known=write.call_id in saved)
                 else:
@@ -232,8 +245,7 @@ class CallLogStore:
                         at=write.at, file=write.file, sha256=write.sha256, status=write.status,
                         problems=write.problems, pbx_error=write.pbx_error,
                     ))
-            if events:
-                await _insert_events(session, dialect, events)
+            await flush()
 
     async def get(self, call_id: str) -> CallRecord | None:
         async with self._sessionmaker() as session:
@@ -430,6 +442,34 @@ class CallLogStore:
             return [_to_case(row, ()) for row in rows]
 
 
+@functools.cache
+def _upsert_statement(dialect: str) -> Executable:
+    """One INSERT .. ON CONFLICT DO UPDATE for every save (compiled once, run with many
+    rows). A row marked "call back done" keeps its callback fields."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, CallRow.__table__)
+    stmt = insert(table)
+    existing = table.c
+    done = existing.callback == Callback.DONE.value
+    set_: dict[str, ColumnElement[Any]] = {}
+    for name in _RECORD_FIELDS:
+        if name == "call_id":
+            continue
+        new: ColumnElement[Any] = stmt.excluded[name]
+        if name in _CALLBACK_FIELDS:  # the table's columns are the row as it was
+            new = case((done, existing[name]), else_=new)
+        set_[name] = new
+    return stmt.on_conflict_do_update(index_elements=[existing.call_id], set_=set_)
+
+
+async def _upsert_calls(session: AsyncSession, dialect: str, calls: list[CallRecord]) -> None:
+    if dialect not in ("postgresql", "sqlite"):
+        for call in calls:
+            await _upsert_call(session, dialect, call)
+        return
+    await session.execute(_upsert_statement(dialect), [_row_values(c) for c in calls])
+
+
 async def _upsert_call(
     session: AsyncSession, dialect: str, call: CallRecord, *, only_if_open: bool = False
 ) -> None:
@@ -496,7 +536,8 @@ async def _insert_events(session: AsyncSession, dialect: str, events: list[CallE
         {"call_id": e.call_id, "at": e.at, "kind": e.kind, "detail": e.detail, "key": e.key}
         for e in events
     ]
-    stmt = insert(CallEventRow).on_conflict_do_nothing(index_elements=[CallEventRow.key])
+    table = cast(Table, CallEventRow.__table__)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
     await session.execute(stmt, rows)
 
 

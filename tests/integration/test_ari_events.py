@@ -15,11 +15,14 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from ivr.ari.client import AriClient
+from ivr.ari.errors import AriConnectionError, NotFound
 from ivr.ari.events import EventStream
 from ivr.ari.models import ChannelDtmfReceived, Event
 
@@ -258,3 +261,84 @@ async def test_wait_connected_times_out() -> None:
     stream = _stream(_free_port(), Recorder())
     with pytest.raises(TimeoutError):
         await stream.wait_connected(0.05)
+
+
+async def _rest_ready(stream: EventStream) -> None:
+    """REST goes over the socket once `on_connect` has returned: a moment after connect."""
+    for _ in range(300):
+        if stream.rest_ready:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("REST over the websocket never became ready")
+
+
+class RestAri(FakeAri):
+    """Answers RESTRequest frames (ARI REST over WebSocket), events in between; drops
+    the socket instead of answering a request for `drop_on`."""
+
+    def __init__(self, drop_on: str = "") -> None:
+        super().__init__([])
+        self.requests: list[dict[str, Any]] = []
+        self.drop_on = drop_on
+
+    async def handler(self, ws: ServerConnection) -> None:
+        async for message in ws:
+            request = json.loads(message)
+            self.requests.append(request)
+            if request["uri"] == self.drop_on:
+                ws.transport.abort()
+                return
+            await ws.send(_dtmf("5"))  # an event may come before the answer
+            await ws.send(json.dumps({
+                "type": "RESTResponse", "request_id": request["request_id"],
+                "status_code": 404 if "missing" in request["uri"] else 200,
+                "reason_phrase": "", "uri": request["uri"],
+                "content_type": "application/json",
+                "message_body": json.dumps({"uri": request["uri"],
+                                            "query": request.get("query_strings", [])}),
+            }))
+
+
+async def test_rest_requests_go_over_the_websocket_once_on_connect_returned() -> None:
+
+    fake = RestAri()
+    recorder = Recorder()
+    over_http: list[str] = []
+
+    def http_handler(request: httpx.Request) -> httpx.Response:
+        over_http.append(request.url.path)
+        return httpx.Response(200, json={"id": "b1", "technology": "simple_bridge",
+                                         "bridge_type": "mixing", "channels": []})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(http_handler),
+                                 base_url="http://pbx/ari") as http, fake_ari(fake) as server:
+        stream = _stream(_port(server), recorder)
+        ari = AriClient(http, "hotline")
+        ari.use_websocket(stream)
+        await ari.create_bridge("b1")  # not connected yet: HTTP
+        async with running(stream):
+            await stream.wait_connected(3)
+            await recorder.wait_for(1)
+            await _rest_ready(stream)
+            await ari.set_variable("c1", "CALLERID(num)", "0901 234")
+            with pytest.raises(NotFound):
+                await ari.get_channel("missing")
+            await recorder.wait_for(3)  # the events in between were dispatched
+    assert over_http == ["/ari/bridges/b1"]
+    assert [(r["method"], r["uri"]) for r in fake.requests] == [
+        ("POST", "channels/c1/variable"), ("GET", "channels/missing")]
+    assert fake.requests[0]["query_strings"] == [
+        {"name": "variable", "value": "CALLERID(num)"}, {"name": "value", "value": "0901 234"}]
+    assert recorder.log[:3] == ["connect", "dtmf 5", "dtmf 5"]
+
+
+async def test_a_rest_request_in_flight_fails_when_the_socket_drops() -> None:
+    fake = RestAri(drop_on="channels/c1/answer")
+    recorder = Recorder()
+    async with fake_ari(fake) as server:
+        stream = _stream(_port(server), recorder)
+        async with running(stream):
+            await stream.wait_connected(3)
+            await _rest_ready(stream)
+            with pytest.raises(AriConnectionError):
+                await stream.rest("POST", "/channels/c1/answer", {}, None)

@@ -66,6 +66,7 @@ def app_with(
     ari: ReconcileAri,
     calllog: InMemoryCallLog,
     on_left_open: Callable[[str], None] = lambda call_id: None,
+    admit: Callable[[], str | None] = lambda: None,
 ) -> HotlineApp:
     config = CONFIG.model_copy(update={"hours": CONFIG.hours.model_copy(
         update={"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})})
@@ -77,6 +78,7 @@ def app_with(
         fallback_context="hotline-fallback",
         clock=lambda: NOW,
         on_left_open=on_left_open,
+        admit=admit,
     )
 
 
@@ -202,3 +204,21 @@ async def test_adopted_call_is_active_and_ends_when_its_desk_hangs_up() -> None:
     assert not app.is_active(CALLER) and not app.is_active(DESK)
     assert app.calls_by_outcome == {"connected": 1}
     assert left_open == []
+
+
+async def test_an_overloaded_service_sends_new_calls_to_the_fallback_unanswered() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    overload: list[str | None] = ["event loop 300 ms late"]
+    app = app_with(ari, calllog, admit=lambda: overload[0])
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "continue_in_dialplan" in ari.requests)
+    assert ari.requests == ["continue_in_dialplan"]  # not answered by us: the IVR answers
+    assert app.active_calls == 0 and await calllog.get(CALLER) is None  # CEL logs it
+
+    overload[0] = None  # load gone: the next call is ours again
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel("c2"),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    assert app.active_calls == 1
+    await app.drain(0)
