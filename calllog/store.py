@@ -215,6 +215,11 @@ class CallLogStore:
             # statement each (saves first: the events refer to their rows).
             saves: list[CallRecord] = []
             events: list[CallEvent] = []
+            # Calls of this batch's events already in the log: asked once, not per event.
+            saved_here = {w.call_id for w in normalised if isinstance(w, CallRecord)}
+            existing = await _existing_calls(session, {
+                w.call_id for w in normalised
+                if isinstance(w, CallEvent) and w.call_id not in saved_here})
 
             async def flush() -> None:
                 if saves:
@@ -229,7 +234,8 @@ class CallLogStore:
                     saves.append(write)
                     saved.add(write.call_id)
                     continue
-                if isinstance(write, CallEvent) and write.call_id in saved:
+                if isinstance(write, CallEvent) and (
+                        write.call_id in saved or write.call_id in existing):
                     events.append(write)
                     continue
                 await flush()
@@ -442,6 +448,13 @@ class CallLogStore:
             return [_to_case(row, ()) for row in rows]
 
 
+async def _existing_calls(session: AsyncSession, call_ids: set[str]) -> set[str]:
+    if not call_ids:
+        return set()
+    query = select(CallRow.call_id).where(CallRow.call_id.in_(sorted(call_ids)))
+    return set(await session.scalars(query))
+
+
 @functools.cache
 def _upsert_statement(dialect: str) -> Executable:
     """One INSERT .. ON CONFLICT DO UPDATE for every save (compiled once, run with many
@@ -526,7 +539,7 @@ def _coalesced(writes: list[Write]) -> list[Write]:
 
 
 async def _insert_events(session: AsyncSession, dialect: str, events: list[CallEvent]) -> None:
-    """Events of calls this transaction saved, in one statement (keys still dedupe)."""
+    """Events of calls known to be in the log, in one statement (keys still dedupe)."""
     if dialect not in ("postgresql", "sqlite"):
         for event in events:
             await _insert_event(session, dialect, event, known=True)
