@@ -30,7 +30,7 @@ from ivr.ari.models import (
 )
 from ivr.call import handle_call, resume_call
 from ivr.cel import extension_of
-from ivr.context import CallContext, Clock
+from ivr.context import CallContext, Clock, DeskStates
 from ivr.desk import DeskLeg
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
@@ -42,8 +42,8 @@ log = structlog.get_logger(__name__)
 DESK_LEG_ARG = "desk"
 EVENTS_USED = (
     "StasisStart", "StasisEnd", "ChannelHangupRequest", "ChannelDestroyed",
-    "ChannelDtmfReceived", "Dial", "PlaybackStarted", "PlaybackFinished",
-    "RecordingStarted", "RecordingFinished", "RecordingFailed", "ApplicationReplaced",
+    "ChannelDtmfReceived", "Dial", "PlaybackFinished", "RecordingFinished",
+    "RecordingFailed", "ApplicationReplaced",
 )
 """The event types the call flows wait for: Asterisk is asked for these only (a
 call otherwise brings ~30 more: Varset, CallerId, ConnectedLine, StateChange, ...)."""
@@ -76,6 +76,7 @@ class HotlineApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._admit = admit
+        self._desk_states = DeskStates()
         """Why a new call must go to the fallback IVR now (overload), or None."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
@@ -187,6 +188,7 @@ class HotlineApp:
             clock=self._clock,
             log=log.bind(call_id=record.call_id, caller=record.caller_number),
             fallback_context=self._fallback_context,
+            desk_states=self._desk_states,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ class CallContext:
     fallback_context: str = "hotline-fallback"
     handed_over: bool = False
     """The caller was sent on to the fallback dialplan (the row stays open)."""
+    desk_states: DeskStates | None = None
+    """Shared by the calls: desks' registration, asked of Asterisk at most every
+    `DeskStates.ttl` s (None: asked for every call)."""
 
     @property
     def channel_id(self) -> str:
@@ -59,6 +63,25 @@ class CallContext:
         await self.ari.play(self.channel_id, [*self.media(*prompts), *extra_media],
                             playback_id=playback_id)
         return playback_id
+
+
+class DeskStates:
+    """Recently seen desk registration states ("online", "offline", ...): a burst of
+    calls to one branch asks Asterisk once, not once per call per desk. A desk that
+    registers is seen at most `ttl` s late; one that went away costs a failed dial."""
+
+    def __init__(self, ttl: float = 0.5) -> None:
+        self.ttl = ttl
+        self._seen: dict[str, tuple[float, bool]] = {}
+
+    def get(self, extension: str) -> bool | None:
+        seen = self._seen.get(extension)
+        if seen is None or time.monotonic() - seen[0] > self.ttl:
+            return None
+        return seen[1]
+
+    def put(self, extension: str, registered: bool) -> None:
+        self._seen[extension] = (time.monotonic(), registered)
 
 
 def new_id(prefix: str) -> str:

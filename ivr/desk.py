@@ -78,13 +78,21 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
 
 
 async def _is_registered(ctx: CallContext, extension: str) -> bool:
+    states = ctx.desk_states
+    known = states.get(extension) if states is not None else None
+    if known is not None:
+        return known
     try:
         endpoint = await ctx.ari.get_endpoint("PJSIP", extension)
     except NotFound:
-        return False
+        registered = False
     except AriError:
         return True  # cannot tell (ARI slow or busy): try the desk rather than skip it
-    return endpoint.state != "offline"
+    else:
+        registered = endpoint.state != "offline"
+    if states is not None:
+        states.put(extension, registered)
+    return registered
 
 
 async def _ring_wave(

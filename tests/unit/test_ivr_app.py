@@ -222,3 +222,21 @@ async def test_an_overloaded_service_sends_new_calls_to_the_fallback_unanswered(
     await until(lambda: "play" in ari.requests)
     assert app.active_calls == 1
     await app.drain(0)
+
+
+def test_asterisk_is_asked_for_every_event_type_a_call_flow_waits_for() -> None:
+    """The flows' isinstance checks on ARI events, against the app's event filter (an
+    event type missing there never arrives: a call would wait for it forever)."""
+    import re
+    from pathlib import Path
+
+    from ivr.app import EVENTS_USED
+    from ivr.ari.models import EVENT_TYPES
+
+    waited: set[str] = set()
+    for source in Path("ivr").glob("*.py"):
+        if source.name == "app.py":  # routing only: it matches what Asterisk sends
+            continue
+        for names in re.findall(r"isinstance\(\s*event\s*,\s*([\w\s|]+)\)", source.read_text()):
+            waited |= {n.strip() for n in names.split("|")} & set(EVENT_TYPES)
+    assert waited and waited <= set(EVENTS_USED), sorted(waited - set(EVENTS_USED))
