@@ -59,7 +59,7 @@ def run_flow(bench: LoadBench, flow: str, rates: list[float], seconds: float) ->
         step = bench.run_step(flow, rate, seconds)
         steps.append(step)
         bench.say(f"[{flow}] {rate:g} calls/s: {step.succeeded}/{step.placed} ok "
-                  f"{step.failures or ''} shed {step.shed}, "
+                  f"{step.failures or ''} shed {step.shed} refused {step.refused}, "
                   f"ast {step.asterisk_cpu_ms_per_call} ms/call, "
                   f"svc {step.service_cpu_ms_per_call} ms/call, "
                   f"p99 {step.dtmf_to_invite_ms_p99} ms, channels left {step.channels_left}")
@@ -87,6 +87,7 @@ def run_flow(bench: LoadBench, flow: str, rates: list[float], seconds: float) ->
         "above_ceiling": None if over is None else {
             "rate": over.rate, "placed": over.placed, "failed": over.failed,
             "failures": over.failures, "shed_to_fallback_ivr": over.shed,
+            "refused": over.refused,
             "channels_left": over.channels_left},
         "idle_cpu_ms_per_s": idle,
         "at_max_rate": best.summary() if best else None,
@@ -144,7 +145,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         if flow in results:
             steps.append(f"  {flow}: " + "; ".join(
                 f"{s['rate']:g}: {s['succeeded']}/{s['placed']}"
-                + (f" ({s['shed']} shed)" if s["shed"] else "") + ", "
+                + (f" ({s['shed']} shed)" if s["shed"] else "")
+                + (f" ({s['refused']} refused)" if s["refused"] else "") + ", "
                 f"{_fmt(s['asterisk_cpu_ms_per_call'])}, "
                 f"{_fmt(s['service_cpu_ms_per_call'])}, {_fmt(s['dtmf_to_invite_ms_p99'])}"
                 + (f" {s['failures']}" if s["failures"] else "")

@@ -184,6 +184,8 @@ class StepResult:
     failed: int
     shed: int
     """Calls the service sent to the fallback IVR (overload): served, but not by it."""
+    refused: int
+    """Calls the service turned away (overload): among the failed ones."""
     failures: dict[str, int]
     sipp_exit: int
     asterisk_cpu_ms_per_call: float | None
@@ -419,17 +421,21 @@ class LoadBench:
                       timeout=2)
         return r.status_code == 200
 
-    def calls_shed(self) -> int:
-        """The service's count of new calls it sent to the fallback IVR (overload)."""
+    def admissions(self) -> dict[str, int]:
+        """The service's counts of new calls sent to the fallback IVR and turned away
+        because of overload (`hotline/overload.py`)."""
+        counts = {"shed": 0, "refused": 0}
         if self.service is None:
-            return 0
+            return counts
         try:
             text = httpx.get(f"http://127.0.0.1:{self.settings.health_port}/metrics",
                              timeout=5).text
         except httpx.HTTPError:
-            return 0
-        match = re.search(r"^hotline_calls_shed_total (\S+)$", text, re.MULTILINE)
-        return int(float(match.group(1))) if match else 0
+            return counts
+        for key in counts:
+            match = re.search(rf"^hotline_calls_{key}_total (\S+)$", text, re.MULTILINE)
+            counts[key] = int(float(match.group(1))) if match else 0
+        return counts
 
     def start_service(self) -> None:
         """`hotline serve` as in production: info logging, no asyncio debug mode."""
@@ -576,7 +582,7 @@ class LoadBench:
                 pids["service"] = self.service.pid
             time.sleep(0.3)
             rss_start = rss_kib(self.service.pid) if self.service is not None else None
-            shed_before = self.calls_shed()
+            admitted_before = self.admissions()
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             sampler = _Sampler(pids)
             sampler.start()
@@ -600,10 +606,15 @@ class LoadBench:
                 if channels_left == 0:
                     break
                 time.sleep(0.5)
+            if channels_left > 0:  # what was left behind, for --keep
+                (step_dir / "channels-left.txt").write_text(
+                    self.pbx.cli("core show channels concise"))
             wall = time.monotonic() - started
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
             sampler.stop()
-            shed = self.calls_shed() - shed_before
+            admitted = self.admissions()
+            shed = admitted["shed"] - admitted_before["shed"]
+            refused = admitted["refused"] - admitted_before["refused"]
         finally:
             _stop_sipp(desk)
             desk_err.close()
@@ -658,7 +669,7 @@ class LoadBench:
 
         return StepResult(
             flow=flow, rate=rate, seconds=seconds, placed=calls, succeeded=succeeded,
-            failed=calls - succeeded, shed=shed, failures=dict(failures),
+            failed=calls - succeeded, shed=shed, refused=refused, failures=dict(failures),
             sipp_exit=caller.returncode,
             asterisk_cpu_ms_per_call=per_call_ms("asterisk"),
             service_cpu_ms_per_call=per_call_ms("service"),

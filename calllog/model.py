@@ -29,6 +29,8 @@ class Outcome(StrEnum):
     """Our own fault: the safety net caught an unexpected error."""
     CLOSED = "closed"
     """Called outside business hours or on a holiday."""
+    REFUSED = "refused"
+    """Turned away unanswered: the hotline was past what it carries (a burst)."""
 
 
 class Callback(StrEnum):

@@ -69,6 +69,7 @@ BUCKET_OF: dict[Outcome | None, Bucket] = {
     Outcome.NO_SELECTION: Bucket.MENU,
     Outcome.DESK_UNREACHABLE: Bucket.MISSED,
     Outcome.ABANDONED_WHILE_RINGING: Bucket.MISSED,
+    Outcome.REFUSED: Bucket.MISSED,
     Outcome.CLOSED: Bucket.OUTSIDE_HOURS,
     Outcome.FAILED: Bucket.OTHER,
     None: Bucket.OTHER,
@@ -90,6 +91,7 @@ OUTCOME_LABELS: dict[Outcome | None, str] = {
     Outcome.DESK_UNREACHABLE: "Cán bộ bận hoặc không nghe máy",
     Outcome.ABANDONED_WHILE_RINGING: "Người gọi gác máy khi đang chờ cán bộ",
     Outcome.CLOSED: "Gọi ngoài giờ làm việc hoặc ngày nghỉ",
+    Outcome.REFUSED: "Tổng đài quá tải, cuộc gọi bị từ chối",
     Outcome.FAILED: "Lỗi hệ thống",
     None: "Cuộc gọi chưa kết thúc",
 }

@@ -34,7 +34,9 @@ class HealthSources:
     spool_depth: Callable[[], int] = lambda: 0
     database_ok: Callable[[], bool] = lambda: True
     calls_shed: Callable[[], int] = lambda: 0
+    calls_refused: Callable[[], int] = lambda: 0
     loop_lag: Callable[[], float] = lambda: 0.0
+    ari_latency: Callable[[], float] = lambda: 0.0
 
 
 class _Collector(Collector):
@@ -65,9 +67,15 @@ class _Collector(Collector):
         yield CounterMetricFamily("hotline_calls_shed",
                                   "New calls sent to the fallback IVR because of overload",
                                   value=self._sources.calls_shed())
+        yield CounterMetricFamily("hotline_calls_refused",
+                                  "New calls turned away (SIP 503) because of overload",
+                                  value=self._sources.calls_refused())
         yield GaugeMetricFamily("hotline_event_loop_lag_seconds",
                                 "How late the event loop runs (smoothed)",
                                 value=self._sources.loop_lag())
+        yield GaugeMetricFamily("hotline_ari_latency_seconds",
+                                "How long ARI takes to answer a request (smoothed)",
+                                value=self._sources.ari_latency())
 
 
 class HealthServer:

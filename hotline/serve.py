@@ -81,7 +81,9 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             trail: CallTrail | None = None
             guard = LoadGuard(active_calls=lambda: app.active_calls,
                               max_active_calls=settings.max_active_calls,
-                              max_loop_lag=settings.max_loop_lag_ms / 1000)
+                              max_loop_lag=settings.max_loop_lag_ms / 1000,
+                              ari_latency=lambda: stream.rest_latency,
+                              max_ari_latency=settings.max_ari_latency_ms / 1000)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
                 calllog=calllog, fallback_context=FALLBACK_CONTEXT,
@@ -138,8 +140,10 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     reloads=lambda: dict(holder.counts),
                     spool_depth=lambda: calllog.depth,
                     database_ok=lambda: calllog.db_ok,
-                    calls_shed=lambda: guard.shed,
+                    calls_shed=lambda: guard.counts["fallback"],
+                    calls_refused=lambda: guard.counts["refuse"],
                     loop_lag=lambda: guard.loop_lag,
+                    ari_latency=lambda: stream.rest_latency,
                 )).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [

@@ -50,6 +50,7 @@ class Settings(BaseModel):
     # Overload: past these, new calls go to the fallback dialplan IVR (hotline/overload.py).
     max_active_calls: int = Field(default=300, ge=1)
     max_loop_lag_ms: int = Field(default=250, ge=1)
+    max_ari_latency_ms: int = Field(default=50, ge=1)
     # Liveness/readiness/metrics on 127.0.0.1 (0: off).
     health_port: int = Field(default=9180, ge=0, le=65535)
     # The embedded PBX (`hotline serve --embedded`).

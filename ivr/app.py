@@ -11,10 +11,11 @@ import asyncio
 import collections
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Literal
 
 import structlog
 
-from calllog.model import CallRecord
+from calllog.model import Callback, CallRecord, Outcome
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
@@ -40,6 +41,8 @@ from routing.config import HotlineConfig
 log = structlog.get_logger(__name__)
 
 DESK_LEG_ARG = "desk"
+Admission = Literal["take", "fallback", "refuse"]
+"""What to do with a new call: run it, send it to the fallback IVR, turn it away."""
 EVENTS_USED = (
     "StasisStart", "StasisEnd", "ChannelHangupRequest", "ChannelDestroyed",
     "ChannelDtmfReceived", "Dial", "PlaybackFinished", "RecordingFinished",
@@ -64,7 +67,7 @@ class HotlineApp:
         fallback_context: str,
         clock: Clock = utc_now,
         on_left_open: Callable[[str], None] = lambda call_id: None,
-        admit: Callable[[], str | None] = lambda: None,
+        admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
     ) -> None:
         self._ari = ari
         self._config = config
@@ -77,7 +80,7 @@ class HotlineApp:
         self._draining = False
         self._admit = admit
         self._desk_states = DeskStates()
-        """Why a new call must go to the fallback IVR now (overload), or None."""
+        """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
@@ -124,10 +127,16 @@ class HotlineApp:
         if isinstance(event, StasisStart) and self._is_new_call(event):
             if self._draining:
                 self._refuse(event.channel.id)
-            elif (overload := self._admit()) is not None:
+                return
+            admission, why = self._admit()
+            if admission == "fallback":
                 log.warning("overloaded: new call sent to the fallback IVR",
-                            channel=event.channel.id, reason=overload)
+                            channel=event.channel.id, reason=why)
                 self._refuse(event.channel.id)
+            elif admission == "refuse":
+                log.warning("overloaded: new call turned away", channel=event.channel.id,
+                            caller=event.channel.caller.number, reason=why)
+                self._turn_away(event)
             else:
                 self._start_call(event)
             return
@@ -208,6 +217,30 @@ class HotlineApp:
                 log.warning("could not hand a new call to the fallback", channel=channel_id)
 
         task = asyncio.create_task(to_fallback())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _turn_away(self, event: StasisStart) -> None:
+        """Past even what the fallback can take: SIP 503 before answering, and a row
+        with a call back pending (the citizen was not served)."""
+        channel = event.channel
+        now = self._clock()
+        record = CallRecord(
+            call_id=channel.id, caller_number=channel.caller.number,
+            caller_name=channel.caller.name, started_at=now, ended_at=now,
+            outcome=Outcome.REFUSED, hangup_by="system", hangup_cause=34,
+            callback=Callback.PENDING,
+        )
+
+        async def turn_away() -> None:
+            try:
+                await self._ari.hangup(channel.id, reason="congestion")
+            except AriError:
+                log.warning("could not turn a call away", channel=channel.id)
+            await self._calllog.save(record)
+            self.calls_by_outcome[str(Outcome.REFUSED)] += 1
+
+        task = asyncio.create_task(turn_away())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -43,6 +43,7 @@ EventHandler = Callable[[Event], Awaitable[None]] | Callable[[Event], None]
 Hook = Callable[[], Awaitable[None]]
 
 log = structlog.get_logger(__name__)
+LATENCY_SMOOTHING = 0.05
 
 
 def events_url(url: str, app: str, user: str, password: str) -> str:
@@ -84,6 +85,9 @@ class EventStream:
         self._pending: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._request_ids = itertools.count(1)
         self.rest_timeout = rest_timeout
+        self.rest_latency = 0.0
+        """Smoothed time a REST request over the socket takes to be answered (s): how
+        busy Asterisk and our own event loop are."""
 
     @property
     def connected(self) -> bool:
@@ -136,10 +140,14 @@ class EventStream:
             message["message_body"] = body
         answer: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = answer
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         try:
             await ws.send(json.dumps(message))
             async with asyncio.timeout(self.rest_timeout):
-                return await answer
+                reply = await answer
+            self.rest_latency += LATENCY_SMOOTHING * (loop.time() - sent - self.rest_latency)
+            return reply
         except ConnectionClosed as exc:
             raise AriConnectionError(f"{method} {path}: websocket closed") from exc
         except TimeoutError as exc:

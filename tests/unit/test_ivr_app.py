@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calllog.memory import InMemoryCallLog
-from calllog.model import CallRecord, Outcome
-from ivr.app import HotlineApp
+from calllog.model import Callback, CallRecord, Outcome
+from ivr.app import Admission, HotlineApp
 from ivr.ari.models import Channel, parse_event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
@@ -66,7 +66,7 @@ def app_with(
     ari: ReconcileAri,
     calllog: InMemoryCallLog,
     on_left_open: Callable[[str], None] = lambda call_id: None,
-    admit: Callable[[], str | None] = lambda: None,
+    admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
 ) -> HotlineApp:
     config = CONFIG.model_copy(update={"hours": CONFIG.hours.model_copy(
         update={"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]})})
@@ -208,7 +208,7 @@ async def test_adopted_call_is_active_and_ends_when_its_desk_hangs_up() -> None:
 
 async def test_an_overloaded_service_sends_new_calls_to_the_fallback_unanswered() -> None:
     ari, calllog = ReconcileAri(), InMemoryCallLog()
-    overload: list[str | None] = ["event loop 300 ms late"]
+    overload: list[tuple[Admission, str]] = [("fallback", "0.3 s event loop lag")]
     app = app_with(ari, calllog, admit=lambda: overload[0])
     app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
                               "application": "hotline"}))
@@ -216,7 +216,7 @@ async def test_an_overloaded_service_sends_new_calls_to_the_fallback_unanswered(
     assert ari.requests == ["continue_in_dialplan"]  # not answered by us: the IVR answers
     assert app.active_calls == 0 and await calllog.get(CALLER) is None  # CEL logs it
 
-    overload[0] = None  # load gone: the next call is ours again
+    overload[0] = ("take", "")  # load gone: the next call is ours again
     app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel("c2"),
                               "application": "hotline"}))
     await until(lambda: "play" in ari.requests)
@@ -240,3 +240,16 @@ def test_asterisk_is_asked_for_every_event_type_a_call_flow_waits_for() -> None:
         for names in re.findall(r"isinstance\(\s*event\s*,\s*([\w\s|]+)\)", source.read_text()):
             waited |= {n.strip() for n in names.split("|")} & set(EVENT_TYPES)
     assert waited and waited <= set(EVENTS_USED), sorted(waited - set(EVENTS_USED))
+
+
+async def test_a_call_past_what_even_the_fallback_takes_is_turned_away_and_logged() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog, admit=lambda: ("refuse", "400 calls in progress"))
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: bool(app.calls_by_outcome))
+    assert ari.requests == [f"hangup {CALLER}"]  # before answering: SIP 503 to the caller
+    record = await calllog.get(CALLER)
+    assert record is not None and record.outcome is Outcome.REFUSED
+    assert record.callback is Callback.PENDING and record.caller_number == "0901234567"
+    assert record.ended_at is not None and app.active_calls == 0
