@@ -84,7 +84,8 @@ _NOTES = "\n".join((
     "cuối. Cuộc gọi tính vào ngày bắt đầu (cuộc gọi kéo dài qua nửa đêm tính vào ngày trước).",
     "- Kết nối: người gọi đã nói chuyện với cán bộ. Gác máy ở menu: gác máy hoặc không bấm "
     "phím trước khi chọn nhánh. Nhỡ, không có cán bộ: đã chọn nhánh nhưng cán bộ bận, không "
-    "nghe máy, hoặc người gọi gác máy khi đang chờ. Ngoài giờ: gọi ngoài giờ làm việc, ngày "
+    "nghe máy, hoặc người gọi gác máy khi đang chờ; hoặc tổng đài quá tải đã từ chối cuộc "
+    "gọi (cần gọi lại). Ngoài giờ: gọi ngoài giờ làm việc, ngày "
     "nghỉ, ngày lễ. Khác: lỗi hệ thống, cuộc gọi chưa kết thúc.",
     "- Tỷ lệ kết nối = số cuộc kết nối / số cuộc gọi đã chọn nhánh (phần tổng quan có thêm "
     "tỷ lệ trên tổng số cuộc gọi).",

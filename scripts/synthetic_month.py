@@ -71,12 +71,30 @@ def synthetic_month(
     starts.append(midnight)  # closed hours, message left: ends after midnight
     starts.sort()
     calls = [_call(rng, config, start, n) for n, start in enumerate(starts, start=1)]
+    calls += _burst_refused(config, first + timedelta(days=14), zone)
+    calls.sort(key=lambda c: c.started_at)
     end_of_period = datetime.combine(last + timedelta(days=1), time(), zone)
     for call in calls:
         _maybe_called_back(rng, call, end_of_period)
     cases = [_case(rng, config, c) for c in calls
              if c.outcome == Outcome.CONNECTED and rng.random() < CASE_SHARE]
     return calls, cases
+
+
+def _burst_refused(config: HotlineConfig, day: date, zone: ZoneInfo) -> list[CallRecord]:
+    """A burst (an announcement on TV) past what the box carries: three calls turned
+    away unanswered, a call back pending for each."""
+    while not open_state(config.calendar(), datetime.combine(day, time(9), zone)).open:
+        day += timedelta(days=1)
+    calls = []
+    for n, (number, second) in enumerate((("0911223344", 5), ("0988776655", 6),
+                                          ("0939123456", 8)), start=1):
+        at = datetime.combine(day, time(9, 0, second), zone)
+        calls.append(CallRecord(
+            call_id=f"{int(at.timestamp())}.r{n}", caller_number=number, started_at=at,
+            ended_at=at, outcome=Outcome.REFUSED, hangup_by="system", hangup_cause=34,
+            callback=Callback.PENDING))
+    return calls
 
 
 def _day_starts(

@@ -200,6 +200,7 @@ def test_outcomes_each_with_its_count_in_a_fixed_order() -> None:
     assert report.outcomes == (
         (Outcome.CONNECTED, 5), (Outcome.ABANDONED_IN_MENU, 1), (Outcome.NO_SELECTION, 1),
         (Outcome.DESK_UNREACHABLE, 1), (Outcome.ABANDONED_WHILE_RINGING, 1), (Outcome.CLOSED, 3),
+        (Outcome.REFUSED, 0),
         (Outcome.FAILED, 1), (None, 1),
     )
 

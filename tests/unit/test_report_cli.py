@@ -37,7 +37,7 @@ def test_the_readme_commands_regenerate_the_example_report(
                          "--format", "csv", "--format", "xlsx", "--details", "--out", "example"])
     assert code == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("var/demo-month.db: 423 calls from 2026-09-01 to 2026-09-30")
+    assert out[0].startswith("var/demo-month.db: 426 calls from 2026-09-01 to 2026-09-30")
     written = ["report.md", "report.csv", "report.xlsx", "calls-per-day.png",
                "calls-per-branch.png", "details.csv", "details-cases.csv"]
     assert out[1:] == [f"example/{name}" for name in written]
