@@ -215,11 +215,10 @@ class CallLogStore:
             # statement each (saves first: the events refer to their rows).
             saves: list[CallRecord] = []
             events: list[CallEvent] = []
-            # Calls of this batch's events already in the log: asked once, not per event.
-            saved_here = {w.call_id for w in normalised if isinstance(w, CallRecord)}
-            existing = await _existing_calls(session, {
-                w.call_id for w in normalised
-                if isinstance(w, CallEvent) and w.call_id not in saved_here})
+            # Calls of this batch's events already in the log: asked once, not per event
+            # (a call's save may come after its events in a batch: saves are coalesced).
+            existing = await _existing_calls(
+                session, {w.call_id for w in normalised if isinstance(w, CallEvent)})
 
             async def flush() -> None:
                 if saves:
