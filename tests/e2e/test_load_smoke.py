@@ -36,6 +36,7 @@ def test_every_call_reaches_the_desk_and_talks(bench: LoadBench, flow: str) -> N
     assert step.failures == {}
     assert step.succeeded == CALLS
     assert step.channels_left == 0
+    assert (step.shed, step.refused) == (0, 0)  # served by the flow under test
     if flow == "hotline":
         deadline = time.monotonic() + 10
         rows = bench.call_log_rows(step.callers)
