@@ -48,7 +48,7 @@ class Settings(BaseModel):
     asterisk_etc_dir: Path | None = None
     prompts_host_dir: Path | None = None
     # Overload: past these, new calls go to the fallback dialplan IVR (hotline/overload.py).
-    max_active_calls: int = Field(default=300, ge=1)
+    max_active_calls: int = Field(default=1000, ge=1)
     max_loop_lag_ms: int = Field(default=250, ge=1)
     max_ari_latency_ms: int = Field(default=50, ge=1)
     # Liveness/readiness/metrics on 127.0.0.1 (0: off).
