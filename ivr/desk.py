@@ -53,14 +53,14 @@ class _Ringback:
 
 async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
     """Ring the branch's desks per its strategy; the first to answer is returned."""
-    registered = {ext: await _is_registered(ctx, ext) for ext in branch.desks}
-    plan = plan_desks(branch, registered)
+    states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
+    plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)))
     for extension in plan.skipped:
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
     if not plan.waves:
         return None
-    ringback = _Ringback(await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK),
-                         time.monotonic() + ctx.config.menu.still_trying_after_seconds)
+    # Started once the first desk is dialled: the desk's INVITE is not held up by it.
+    ringback = _Ringback("", time.monotonic() + ctx.config.menu.still_trying_after_seconds)
     overall = time.monotonic() + branch.max_wait_seconds
     try:
         for wave in plan.waves:
@@ -74,7 +74,8 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
                 return leg
         return None
     finally:
-        await ctx.ari.stop_playback(ringback.playback_id)
+        if ringback.playback_id:
+            await ctx.ari.stop_playback(ringback.playback_id)
 
 
 async def _is_registered(ctx: CallContext, extension: str) -> bool:
@@ -110,6 +111,8 @@ async def _ring_wave(
             pending[channel_id] = extension  # owned before it exists: never leaked
             if not await _dial_desk(ctx, branch, extension, channel_id, int(ring_timeout)):
                 pending.pop(channel_id)
+        if pending and not ringback.playback_id:
+            ringback.playback_id = await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK)
         deadline = time.monotonic() + ring_timeout + GUARD_SECONDS
         while pending:
             wake = min(deadline, ringback.still_trying_at) if not ringback.announced else deadline

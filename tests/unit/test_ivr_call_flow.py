@@ -677,7 +677,7 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
 
     timeline = await call.timeline()
     assert [e.kind for e in timeline] == [
-        "answered", "prompt", "prompt_end", "digit", "branch", "prompt", "desk_dial",
+        "answered", "prompt", "prompt_end", "digit", "branch", "desk_dial", "prompt",
         "desk_result", "bridged", "ended",
     ]
     assert [e.at for e in timeline] == sorted(e.at for e in timeline)
@@ -1014,7 +1014,7 @@ async def test_caller_hanging_up_while_the_desk_rings_stops_the_desk_ringing() -
     assert record.hangup_by == "caller"
     assert (record.desk_dialled, record.desk_answered) == ("1401", None)
     assert await call.kinds() == [
-        "answered", "prompt", "prompt_end", "digit", "branch", "prompt", "desk_dial", "ended",
+        "answered", "prompt", "prompt_end", "digit", "branch", "desk_dial", "prompt", "ended",
     ]
 
 
