@@ -455,9 +455,10 @@ async def _existing_calls(session: AsyncSession, call_ids: set[str]) -> set[str]
 
 
 @functools.cache
-def _upsert_statement(dialect: str) -> Executable:
-    """One INSERT .. ON CONFLICT DO UPDATE for every save (compiled once, run with many
-    rows). A row marked "call back done" keeps its callback fields."""
+def _upsert_statement(dialect: str, only_if_open: bool = False) -> Executable:
+    """One INSERT .. ON CONFLICT DO UPDATE for every save (compiled once, run with one
+    row or many). A row marked "call back done" keeps its callback fields; with
+    `only_if_open`, a closed row is left as it is."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, CallRow.__table__)
     stmt = insert(table)
@@ -471,7 +472,10 @@ def _upsert_statement(dialect: str) -> Executable:
         if name in _CALLBACK_FIELDS:  # the table's columns are the row as it was
             new = case((done, existing[name]), else_=new)
         set_[name] = new
-    return stmt.on_conflict_do_update(index_elements=[existing.call_id], set_=set_)
+    return stmt.on_conflict_do_update(
+        index_elements=[existing.call_id], set_=set_,
+        where=existing.ended_at.is_(None) if only_if_open else None,
+    )
 
 
 async def _upsert_calls(session: AsyncSession, dialect: str, calls: list[CallRecord]) -> None:
@@ -487,24 +491,7 @@ async def _upsert_call(
 ) -> None:
     values = _row_values(call)
     if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(CallRow).values(values)
-        existing = CallRow.__table__.c
-        done = existing.callback == Callback.DONE.value
-        set_: dict[str, ColumnElement[Any]] = {}
-        for name in values:
-            if name == "call_id":
-                continue
-            new: ColumnElement[Any] = stmt.excluded[name]
-            if name in _CALLBACK_FIELDS:  # the table's columns are the row as it was
-                new = case((done, existing[name]), else_=new)
-            set_[name] = new
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[CallRow.call_id], set_=set_,
-                where=existing.ended_at.is_(None) if only_if_open else None,
-            )
-        )
+        await session.execute(_upsert_statement(dialect, only_if_open), values)
         return
     # Any other backend: read-then-write in the same transaction.
     row = await session.get(CallRow, call.call_id)
