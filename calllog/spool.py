@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import fcntl
 import itertools
@@ -148,9 +149,10 @@ class SpooledCallLog:
 
     Durability knobs (the defaults are the strictest):
     - `wait_for_disk`: a write returns once its line is fsync'd. False (the service,
-      where writes are on the call's path): it returns once queued, in order; the
-      line reaches the journal `flush_linger` s later. A process kill then loses at
-      most that window (the CEL import still finds those calls), not the journal.
+      where writes are on the call's path): it returns once queued, in order, and
+      the line reaches the journal at most `flush_linger` s later, except a call's
+      first save, which still waits for the disk (and flushes at once). A process
+      kill then loses at most that window of a call's later steps, never its row.
     - `flush_linger`: how long the journal flush waits to gather writes (one write
       and one fsync for all of them).
     - `batch_linger`: how long the writer waits to gather entries into one
@@ -209,6 +211,7 @@ class SpooledCallLog:
         self._known_calls: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._io_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._drained = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -357,8 +360,12 @@ class SpooledCallLog:
     async def save(self, call: CallRecord) -> None:
         record = normalised_record(call)
         await self._check_open()
+        first = record.call_id not in self._known_calls
         self._remember(record.call_id)
-        await self._take(record)
+        # A call's first save always waits for the disk: a row lost to a kill before
+        # it reached the journal could not be found again (CEL imports only the calls
+        # the service never saw). Later writes of the call may ride the next flush.
+        await self._take(record, durable=first)
 
     def _remember(self, call_id: str) -> None:
         self._known_calls[call_id] = None
@@ -486,15 +493,18 @@ class SpooledCallLog:
         if self._state != "open":
             raise RuntimeError(f"the call log spool is {self._state}: writes are refused")
 
-    async def _take(self, write: Write) -> None:
+    async def _take(self, write: Write, *, durable: bool = False) -> None:
         seq = self._next_seq
         if isinstance(write, CallEvent | Case) and write.key is None:
             write = dataclasses.replace(write, key=f"{self._spool_id}:{seq}")
         entry = _Entry(seq, write, _encode(seq, write))
         self._next_seq = seq + 1
-        done = asyncio.get_running_loop().create_future() if self._wait_for_disk else None
+        wait = self._wait_for_disk or durable
+        done = asyncio.get_running_loop().create_future() if wait else None
         self._buffer.append((entry, done))
         self._drained.clear()
+        if durable:
+            self._flush_now.set()  # cut the flush's linger short
         if self._flusher is None:
             # Runs from the next loop iteration (or after `flush_linger`): every write
             # taken until then shares its write and fsync.
@@ -505,7 +515,9 @@ class SpooledCallLog:
     async def _flush(self) -> None:
         try:
             if self._flush_linger > 0 and self._state == "open":
-                await asyncio.sleep(self._flush_linger)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), self._flush_linger)
+            self._flush_now.clear()
             while self._buffer:
                 batch, self._buffer = self._buffer, []
                 data = b"".join(entry.line for entry, _ in batch)

@@ -547,3 +547,29 @@ def test_which_errors_mean_the_database_is_unavailable(
     error: BaseException, unavailable: bool
 ) -> None:
     assert database_unavailable(error) is unavailable
+
+
+async def test_off_the_call_path_a_calls_first_save_still_waits_for_the_disk(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    """The service's mode: later writes return at once and ride the next flush; the
+    first save of a call is on disk when it returns (a kill cannot lose the row)."""
+    directory = tmp_path / "spool"
+    async with open_spool(store, directory, wait_for_disk=False, flush_linger=30.0,
+                          batch_linger=30.0) as log:
+        call = new_call("c1")
+        async with asyncio.timeout(5):  # not the 30 s linger
+            await log.save(call)
+        assert [e["op"] for e in journal(directory)] == ["save"]
+        await log.append_event(CallEvent("c1", T0, "step0"))
+        call.outcome = Outcome.CONNECTED
+        await log.save(call)
+        assert len(journal(directory)) == 1  # queued, not written yet
+        assert log.depth == 3
+    # Closing writes what was queued; the writer had it all in the store by then or it
+    # stays in the journal for the next start: either way, nothing is lost.
+    stored = await store.get("c1")
+    if stored is not None and stored.outcome is Outcome.CONNECTED:
+        assert [e.kind for e in await store.events("c1")] == ["step0"]
+    else:
+        assert [e["op"] for e in journal(directory)][-2:] == ["event", "save"]
