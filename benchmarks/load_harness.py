@@ -46,7 +46,7 @@ from hotline.prompts import wav_seconds
 from hotline.settings import Settings
 from ivr.prompts import Prompt
 from routing.config import HotlineConfig, load_config
-from tests.e2e.conftest import throwaway_settings
+from tests.e2e.conftest import _stop_service, throwaway_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
@@ -480,12 +480,7 @@ class LoadBench:
         proc, self.service = self.service, None
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_service(proc)
 
     def close(self) -> None:
         try:

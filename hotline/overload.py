@@ -61,7 +61,7 @@ class LoadGuard:
         levels: tuple[tuple[Admission, float, float], ...] = (
             ("refuse", REFUSE_FACTOR, REFUSE_CALLS_FACTOR), ("fallback", 1.0, 1.0))
         for level, factor, calls_factor in levels:
-            why = _over(calls, self.max_active_calls * calls_factor, "calls in progress") \
+            why = _over(calls, self.max_active_calls * calls_factor, "calls in progress", ".0f") \
                 or _over(latency, self.max_ari_latency * factor, "s for ARI to answer") \
                 or _over(lag, self.max_loop_lag * factor, "s event loop lag")
             if why:
@@ -83,8 +83,7 @@ class LoadGuard:
             self.loop_lag += SMOOTHING * (late - self.loop_lag)
 
 
-def _over(value: float, limit: float, what: str) -> str:
+def _over(value: float, limit: float, what: str, shown: str = ".3f") -> str:
     if value < limit:
         return ""
-    shown = f"{value:.0f}" if what == "calls in progress" else f"{value:.3f}"
-    return f"{shown} {what} (limit {limit:g})"
+    return f"{value:{shown}} {what} (limit {limit:g})"

@@ -79,8 +79,8 @@ class HotlineApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._admit = admit
-        self._desk_states = DeskStates()
         """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
+        self._desk_states = DeskStates()
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
@@ -201,7 +201,11 @@ class HotlineApp:
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
-        task = asyncio.create_task(self._run_call(flow, ctx), name=f"call-{ctx.channel_id}")
+        self._background(self._run_call(flow, ctx), name=f"call-{ctx.channel_id}")
+
+    def _background(self, work: Coroutine[None, None, None], name: str | None = None) -> None:
+        """Run `work` as a task the app keeps (and `drain` waits for) until it ends."""
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -216,9 +220,7 @@ class HotlineApp:
             except AriError:
                 log.warning("could not hand a new call to the fallback", channel=channel_id)
 
-        task = asyncio.create_task(to_fallback())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background(to_fallback())
 
     def _turn_away(self, event: StasisStart) -> None:
         """Past even what the fallback can take: SIP 503 before answering, and a row
@@ -240,9 +242,7 @@ class HotlineApp:
             await self._calllog.save(record)
             self.calls_by_outcome[str(Outcome.REFUSED)] += 1
 
-        task = asyncio.create_task(turn_away())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background(turn_away())
 
     async def _run_call(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
         structlog.contextvars.bind_contextvars(call_id=ctx.channel_id)

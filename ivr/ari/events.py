@@ -138,9 +138,9 @@ class EventStream:
         if body is not None:
             message["content_type"] = "application/json"
             message["message_body"] = body
-        answer: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = answer
         loop = asyncio.get_running_loop()
+        answer: asyncio.Future[tuple[int, str]] = loop.create_future()
+        self._pending[request_id] = answer
         sent = loop.time()
         try:
             await ws.send(json.dumps(message))
