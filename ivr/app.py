@@ -97,6 +97,7 @@ class HotlineApp:
         record, desk = adoption.record, adoption.desk_channel
         session = CallSession(record.call_id)
         session.own(desk.id)
+        session.seen.add(desk.id)
         self._calls[record.call_id] = session
         self._calls[desk.id] = session
         extension = record.desk_answered or extension_of(desk.name)
@@ -108,13 +109,16 @@ class HotlineApp:
         told so, so no call task waits for ever for a hangup event that was lost."""
         if not self._calls:
             return
+        # Only channels known to exist before the list was asked for: a call that
+        # starts, or a desk leg being created, while the request is out is not in it.
+        known = [(s, set(s.seen)) for s in {id(s): s for s in self._calls.values()}.values()]
         try:
             live = {channel.id for channel in await self._ari.list_channels()}
         except AriError:
             log.warning("could not list channels to reconcile calls")
             return
-        for session in {id(s): s for s in self._calls.values()}.values():
-            for channel_id in sorted(session.channel_ids - live):
+        for session, seen in known:
+            for channel_id in sorted(seen - live):
                 log.info("channel vanished while disconnected", call_id=session.channel_id,
                          channel=channel_id)
                 session.vanished(channel_id)
@@ -140,9 +144,10 @@ class HotlineApp:
             else:
                 self._start_call(event)
             return
-        session = self._owner(event)
+        ids = _channels_named(event)
+        session = self._owner(ids)
         if session is not None:
-            session.deliver(event)
+            session.deliver(event, ids)
         else:
             log.debug("ari event for no call", type=event.type)
 
@@ -151,16 +156,7 @@ class HotlineApp:
             return False
         return event.channel.id not in self._calls
 
-    def _owner(self, event: Event) -> CallSession | None:
-        ids = event.channel_ids()
-        target_uri = ""
-        if isinstance(event, PlaybackStarted | PlaybackFinished):
-            target_uri = event.playback.target_uri
-        elif isinstance(event, RecordingStarted | RecordingFinished | RecordingFailed):
-            target_uri = event.recording.target_uri
-        kind, _, target = target_uri.partition(":")
-        if kind == "channel":
-            ids.add(target)
+    def _owner(self, ids: set[str]) -> CallSession | None:
         for channel_id in ids:
             session = self._calls.get(channel_id)
             if session is not None:
@@ -270,3 +266,17 @@ class HotlineApp:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+
+
+def _channels_named(event: Event) -> set[str]:
+    """The channels an event is about, a playback's or recording's target included."""
+    ids = event.channel_ids()
+    target_uri = ""
+    if isinstance(event, PlaybackStarted | PlaybackFinished):
+        target_uri = event.playback.target_uri
+    elif isinstance(event, RecordingStarted | RecordingFinished | RecordingFailed):
+        target_uri = event.recording.target_uri
+    kind, _, target = target_uri.partition(":")
+    if kind == "channel":
+        ids.add(target)
+    return ids

@@ -43,17 +43,23 @@ class CallSession:
     channel_id: str
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     channel_ids: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    """Channels of this call Asterisk has sent an event about: known to have existed."""
     caller_gone: bool = False
     caller_hangup_cause: int | None = None
 
     def __post_init__(self) -> None:
         self.channel_ids.add(self.channel_id)
+        self.seen.add(self.channel_id)  # a call starts with its caller's StasisStart
 
     def own(self, channel_id: str) -> None:
         """Route this channel's events (a desk leg) to this call from now on."""
         self.channel_ids.add(channel_id)
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: Event, about: set[str] | None = None) -> None:
+        """Queue `event` for the call; `about` are the channels it names."""
+        if about:
+            self.seen.update(about & self.channel_ids)
         self.events.put_nowait(event)
 
     def vanished(self, channel_id: str) -> None:

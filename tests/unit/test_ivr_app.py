@@ -253,3 +253,46 @@ async def test_a_call_past_what_even_the_fallback_takes_is_turned_away_and_logge
     assert record is not None and record.outcome is Outcome.REFUSED
     assert record.callback is Callback.PENDING and record.caller_number == "0901234567"
     assert record.ended_at is not None and app.active_calls == 0
+
+
+async def test_a_call_starting_while_the_list_is_asked_for_is_not_reconciled_away() -> None:
+    """The watchdog's GET /channels is answered before a new call's StasisStart is
+    handled: the new call is not in the list but must not be taken for gone."""
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    ari.live = [CALLER]
+    newcomer = "1795456380.7"
+    listing = ari.list_channels
+
+    async def list_then_a_new_call() -> list[Channel]:
+        channels = await listing()
+        app.on_event(parse_event({"type": "StasisStart", "args": [],
+                                  "channel": channel(newcomer, "0907654321"),
+                                  "application": "hotline"}))
+        return channels
+
+    ari.list_channels = list_then_a_new_call  # type: ignore[method-assign]
+    await app.reconcile()
+    await asyncio.sleep(0.05)
+    assert app.active_calls == 2
+    record = await calllog.get(newcomer)
+    assert record is not None and record.ended_at is None
+    await app.drain(0)
+
+
+async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
+    """A desk leg is owned by its call before Asterisk creates it; until an event
+    names it, its absence from the channel list means nothing."""
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    app._calls[CALLER].own(DESK)
+    ari.live = [CALLER]
+    await app.reconcile()
+    assert app._calls[CALLER].events.empty()
+    await app.drain(0)
