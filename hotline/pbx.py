@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import structlog
 
+from ivr.cel import use_wal
+
 log = structlog.get_logger(__name__)
 
 TEMPLATED = ("http.conf", "ari.conf", "manager.conf", "rtp.conf", "pjsip.conf", "asterisk.conf")
@@ -151,6 +153,7 @@ class EmbeddedAsterisk:
         for generated in ("pjsip_desks.conf", "extensions.conf"):
             if not (self.etc_dir / generated).exists():
                 (self.etc_dir / generated).write_text("", encoding="utf-8")
+        use_wal(self.cel_db)  # before Asterisk's first CEL write
         sync_hosts_file(self.root)
 
     def start(self, timeout: float = 60.0) -> None:

@@ -92,6 +92,24 @@ def cel_last_id(path: Path) -> int:
         db.close()
 
 
+def use_wal(path: Path) -> bool:
+    """Put the CEL file in write-ahead-log mode (it stays so); True when it is.
+
+    Asterisk commits every CEL event on its own. In SQLite's default rollback
+    journal mode each commit creates, syncs and deletes a journal file, and our
+    reading of the file blocks Asterisk's commits: under a burst of calls
+    Asterisk's CEL queue backed up past its high water mark, which makes its SIP
+    stack drop new requests. In WAL mode a commit is one append and readers do
+    not block the writer. Blocking: run it in a thread."""
+    db = sqlite3.connect(path, timeout=2)
+    try:
+        return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
+    except sqlite3.OperationalError:
+        return False  # busy or read-only: the next start tries again
+    finally:
+        db.close()
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     # as_uri() escapes "#", "%" and "?" so they stay part of the path.
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=2)

@@ -35,7 +35,7 @@ from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError, ChannelGone, NotFound
 from ivr.ari.models import Channel
-from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise
+from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise, use_wal
 from ivr.context import Clock
 from routing.config import HotlineConfig
 
@@ -175,6 +175,7 @@ class CallTrail:
         # CEL is read only once `recover` has said which open rows to watch: a call that
         # ended while we were down must not be passed over as "handled by the service".
         self.recovered = asyncio.Event()
+        self._cel_in_wal = False
 
     def watch(self, call_id: str) -> None:
         self.watched.add(call_id)
@@ -196,6 +197,8 @@ class CallTrail:
     async def import_cel(self) -> int:
         """One pass over new CEL rows; returns how many calls were written."""
         assert self._cel_db is not None
+        if not self._cel_in_wal and self._cel_db.is_file():
+            self._cel_in_wal = await asyncio.to_thread(use_wal, self._cel_db)
         mark = self._read_mark()
         rows = await asyncio.to_thread(read_cel, self._cel_db, mark)
         if not rows and mark and await asyncio.to_thread(cel_last_id, self._cel_db) < mark:

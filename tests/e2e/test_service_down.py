@@ -3,6 +3,8 @@ call log catches up once the service is back (issue 5)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,6 +113,9 @@ def test_call_that_ends_while_the_service_is_dead_is_closed_from_asterisks_trail
     assert abs((record.ended_at - hung_up_at).total_seconds()) < 1.0  # CEL's time, not ours
     reconciled = [e for e in events if e.kind == "reconciled"]
     assert len(reconciled) == 1 and reconciled[0].detail["source"] == "cel"
+    # Asterisk wrote that trail to a file in WAL mode (readers never block its commits).
+    with contextlib.closing(sqlite3.connect(hotline.pbx.cel_db)) as cel:
+        assert cel.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_caller_waiting_in_the_menu_when_the_service_dies_is_served_by_the_fallback(

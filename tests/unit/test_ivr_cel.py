@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from calllog.model import Callback, Outcome
-from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise
+from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise, use_wal
 from routing.config import load_config
 from tests.unit.cel_trail import (
     CEL_TABLE,
@@ -329,3 +329,26 @@ def test_cel_last_id_is_the_newest_row_or_zero(tmp_path: Path) -> None:
     assert cel_last_id(path) == 0  # no row yet
     write_cel(path, FALLBACK_CONNECTED)
     assert cel_last_id(path) == 13
+
+
+def test_a_cel_file_in_wal_mode_is_read_while_asterisk_writes(tmp_path: Path) -> None:
+    """`use_wal` before Asterisk's first write (the table is Asterisk's to create):
+    the mode sticks, and a reader neither waits for nor blocks a writer's commit."""
+    path = tmp_path / "cel.db"
+    assert use_wal(path)
+    write_cel(path, FALLBACK_CONNECTED[:3])
+    first = sorted(r.id for r in read_cel(path, 0))
+    writer = sqlite3.connect(path, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute(f"INSERT INTO cel VALUES ({','.join('?' * 15)})",
+                       (100, *FALLBACK_CONNECTED[0][1:]))
+        assert [r.id for r in read_cel(path, 0)] == first
+        writer.commit()
+    finally:
+        writer.close()
+    assert [r.id for r in read_cel(path, 0)] == [*first, 100]
+    assert use_wal(path)  # again: nothing to change
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
