@@ -22,6 +22,7 @@ from ivr.app import EVENTS_USED, HotlineApp, utc_now
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import EventStream
+from ivr.ari.models import Event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
@@ -82,7 +83,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             guard = LoadGuard(active_calls=lambda: app.active_calls,
                               max_active_calls=settings.max_active_calls,
                               max_loop_lag=settings.max_loop_lag_ms / 1000,
-                              ari_latency=lambda: stream.rest_latency,
+                              ari_latency=lambda: max(
+                                  (s.rest_latency for s in rest_streams), default=0.0),
                               max_ari_latency=settings.max_ari_latency_ms / 1000)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
@@ -129,8 +131,13 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 url=settings.events_url, app=settings.app, user=settings.ari_user,
                 password=password, on_event=app.on_event, on_connect=connected,
             )
-            if settings.ari_rest_over_websocket:
-                ari.use_websocket(stream)
+            # More sockets for REST only: apps of their own, no channels, no events.
+            rest_streams = [stream] + [
+                EventStream(url=settings.events_url, app=f"{settings.app}-rest-{n}",
+                            user=settings.ari_user, password=password, on_event=_no_events)
+                for n in range(1, settings.ari_rest_sockets)
+            ] if settings.ari_rest_over_websocket else []
+            ari.use_websocket(*rest_streams)
             health = None
             if settings.health_port:
                 health = await HealthServer(HealthSources(
@@ -143,7 +150,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     calls_shed=lambda: guard.counts["fallback"],
                     calls_refused=lambda: guard.counts["refuse"],
                     loop_lag=lambda: guard.loop_lag,
-                    ari_latency=lambda: stream.rest_latency,
+                    ari_latency=lambda: max(
+                        (s.rest_latency for s in rest_streams), default=0.0),
                 )).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
@@ -152,6 +160,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
                 asyncio.create_task(guard.run(), name="load-guard"),
             ]
+            background += [asyncio.create_task(s.run(), name=f"ari-rest-{n}")
+                           for n, s in enumerate(rest_streams[1:], 1)]
             reader = asyncio.create_task(stream.run(), name="ari-events")
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, holder.reload_soon)
             await _until_signal_or_done(reader)
@@ -171,6 +181,10 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
     finally:
         await calllog.close()
         await engine.dispose()
+
+
+def _no_events(event: Event) -> None:
+    """A REST-only socket's app has no channels: nothing to hand over."""
 
 
 async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:

@@ -34,6 +34,9 @@ class Settings(BaseModel):
     app: str = "hotline"
     # REST requests over the event websocket (Asterisk >= 22.4); false: HTTP only.
     ari_rest_over_websocket: bool = True
+    # Websockets REST requests are spread over, the event socket included: Asterisk
+    # serves each socket's requests one at a time (ARI REST over WebSocket).
+    ari_rest_sockets: int = Field(default=4, ge=1, le=16)
     # Where Asterisk reads our prompt files (a path on the PBX host).
     prompts_dir: str = "/var/lib/hotline/sounds"
     # Admin-recorded prompts that replace the synthesised ones.

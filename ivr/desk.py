@@ -282,14 +282,15 @@ async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     # dtmf_events: Asterisk decodes the media, so the desk's keys reach us.
     await ctx.ari.create_bridge(bridge_id, bridge_type="mixing,dtmf_events",
                                 name=f"hotline-{ctx.channel_id}")
-    await ctx.ari.add_channel(bridge_id, ctx.channel_id)
     try:
-        await ctx.ari.add_channel(bridge_id, leg.channel_id)
+        await ctx.ari.add_channel(bridge_id, ctx.channel_id, leg.channel_id)
     except AriHttpError as exc:
-        # Its StasisStart was seen, so 422 "not in Stasis" means it already left.
-        if isinstance(exc, ChannelGone) or exc.status == 422:
-            raise DeskLost(leg.extension) from exc
-        raise
+        # One of the two is gone (or, 422, left Stasis). Adding the caller alone says
+        # which: it raises if the caller is the one gone.
+        if not (isinstance(exc, ChannelGone) or exc.status == 422):
+            raise
+        await ctx.ari.add_channel(bridge_id, ctx.channel_id)
+        raise DeskLost(leg.extension) from exc
     ctx.record.desk_answered = leg.extension
     ctx.record.bridged_at = ctx.clock()
     ctx.record.outcome = Outcome.CONNECTED

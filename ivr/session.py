@@ -70,10 +70,17 @@ class CallSession:
         """The next event of this call, or None when `timeout` seconds pass first."""
         if self.caller_gone:
             raise CallerHungUp(self.caller_hangup_cause)
-        try:
-            event = await asyncio.wait_for(self.events.get(), timeout)
-        except TimeoutError:
-            return None
+        if not self.events.empty():
+            event = self.events.get_nowait()
+        elif timeout is None:
+            event = await self.events.get()
+        else:
+            # Not wait_for: on Python 3.11 it wraps the get in a task of its own.
+            try:
+                async with asyncio.timeout(timeout):
+                    event = await self.events.get()
+            except TimeoutError:
+                return None
         self._check_caller(event)
         return event
 

@@ -39,7 +39,7 @@ class AriClient:
     def __init__(self, http: httpx.AsyncClient, app: str) -> None:
         self._http = http
         self.app = app
-        self._ws: RestChannel | None = None
+        self._sockets: tuple[RestChannel, ...] = ()
 
     # --- channels -------------------------------------------------------------
 
@@ -202,10 +202,11 @@ class AriClient:
         response = await self._request("POST", f"/bridges/{_seg(bridge_id)}", params)
         return _parse(Bridge, response)
 
-    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
-        """Raises ``ChannelGone`` if the channel is gone, ``NotFound`` if the bridge is."""
+    async def add_channel(self, bridge_id: str, *channel_ids: str) -> None:
+        """Add channels in one request (Asterisk adds none if one cannot join).
+        Raises ``ChannelGone`` if a channel is gone, ``NotFound`` if the bridge is."""
         path = f"/bridges/{_seg(bridge_id)}/addChannel"
-        await self._request("POST", path, {"channel": channel_id})
+        await self._request("POST", path, {"channel": ",".join(channel_ids)})
 
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None:
         path = f"/bridges/{_seg(bridge_id)}/removeChannel"
@@ -256,11 +257,17 @@ class AriClient:
 
     # --- transport ------------------------------------------------------------
 
-    def use_websocket(self, channel: RestChannel) -> None:
-        """Send requests over the event websocket while it is up (ARI REST over
-        WebSocket, Asterisk >= 22.4): one frame each way instead of an HTTP
-        request, no HTTP session in Asterisk; HTTP is used while it is down."""
-        self._ws = channel
+    def use_websocket(self, *sockets: RestChannel) -> None:
+        """Send requests over websockets while one is up (ARI REST over WebSocket,
+        Asterisk >= 22.4): one frame each way instead of an HTTP request, no HTTP
+        session in Asterisk; HTTP is used while all are down.
+
+        Asterisk answers one socket's requests one at a time, in that socket's
+        thread, and some wait for the channel's own thread (answer, addChannel),
+        so under load one socket queues every call behind the slowest request.
+        Each request goes to the open socket with the fewest unanswered ones. A
+        call's requests stay in order: each waits for the previous one's answer."""
+        self._sockets = sockets
 
     async def _request(
         self,
@@ -271,8 +278,8 @@ class AriClient:
         json: dict[str, Any] | None = None,
     ) -> Reply:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        ws = self._ws
-        if ws is not None and ws.rest_ready:
+        ws = self._socket()
+        if ws is not None:
             body = None if json is None else _dumps(json)
             status, text = await ws.rest(method, path, query, body)
         else:
@@ -286,12 +293,24 @@ class AriClient:
         channel = query.get("channel")
         raise http_error(method, path, status, text, channel_param=channel)
 
+    def _socket(self) -> RestChannel | None:
+        best: RestChannel | None = None
+        for socket in self._sockets:
+            if socket.rest_ready and (best is None or socket.rest_waiting < best.rest_waiting):
+                best = socket
+                if not best.rest_waiting:
+                    break
+        return best
+
 
 class RestChannel(Protocol):
     """Where REST requests can go besides HTTP (``EventStream``)."""
 
     @property
     def rest_ready(self) -> bool: ...
+
+    @property
+    def rest_waiting(self) -> int: ...
 
     async def rest(
         self, method: str, path: str, query: dict[str, str], body: str | None

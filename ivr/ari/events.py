@@ -121,6 +121,11 @@ class EventStream:
         """True while REST requests can go over this socket."""
         return self._ws is not None
 
+    @property
+    def rest_waiting(self) -> int:
+        """REST requests sent over this socket and not answered yet."""
+        return len(self._pending)
+
     async def rest(
         self, method: str, path: str, query: dict[str, str], body: str | None
     ) -> tuple[int, str]:

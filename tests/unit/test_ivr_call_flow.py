@@ -326,6 +326,11 @@ class FakeAri:
                 self._deliver(
                     "StasisStart", args=["desk", CALLER_ID], channel=self.channels[channel_id]
                 )
+            case "answer_then_gone":  # answers, hangs up before it can be bridged
+                up = desk_channel(channel_id, extension, "Up", True)
+                self._deliver("Dial", dialstatus="ANSWER", dialstring=extension, peer=up)
+                self._deliver("StasisStart", args=["desk", CALLER_ID], channel=up)
+                del self.channels[channel_id]
             case "busy":  # busy.jsonl: 486 from the phone
                 self._deliver("ChannelHangupRequest", cause=17, tech_cause=486, channel=down)
                 self._deliver("Dial", dialstatus="BUSY", dialstring=extension, peer=down)
@@ -347,15 +352,16 @@ class FakeAri:
         return Bridge(id=bridge_id, technology="simple_bridge", bridge_type=bridge_type,
                       bridge_class="stasis", name=name)
 
-    async def add_channel(self, bridge_id: str, channel_id: str) -> None:
-        await self._request("add_channel", bridge_id=bridge_id, channel_id=channel_id)
+    async def add_channel(self, bridge_id: str, *channel_ids: str) -> None:
+        """Like Asterisk: all of them join, or (one is missing) none does."""
+        await self._request("add_channel", bridge_id=bridge_id, channel_ids=list(channel_ids))
         path = f"/bridges/{bridge_id}/addChannel"
         if bridge_id not in self.bridges:
             raise NotFound("POST", path, 404, '{"message": "Bridge not found"}')
-        if channel_id not in self.channels:
+        if any(channel_id not in self.channels for channel_id in channel_ids):
             raise ChannelGone("POST", path, 400, '{"message": "Channel not found"}',
-                              channel_id=channel_id)
-        self.bridges[bridge_id].append(channel_id)
+                              channel_id=",".join(channel_ids))
+        self.bridges[bridge_id].extend(channel_ids)
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         await self._request("destroy_bridge", bridge_id=bridge_id)
@@ -653,10 +659,7 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     # dtmf_events: Asterisk decodes the keys in the bridge (the desk's complaint code).
     assert bridge.args["bridge_type"] == "mixing,dtmf_events"
     added = [c.args for c in ari.called("add_channel")]
-    assert added == [
-        {"bridge_id": bridge_id, "channel_id": CALLER_ID},
-        {"bridge_id": bridge_id, "channel_id": desk},
-    ]
+    assert added == [{"bridge_id": bridge_id, "channel_ids": [CALLER_ID, desk]}]  # one request
     assert ari.hung_up() == [desk]
     assert [c.args["bridge_id"] for c in ari.called("destroy_bridge")] == [bridge_id]
     assert ari.bridges == {}
@@ -965,6 +968,42 @@ async def test_every_desk_busy_tells_the_caller_takes_a_message_and_hangs_up() -
         ("1401", "BUSY", 17, "User busy"),
         ("1402", "BUSY", 17, "User busy"),
     ]
+
+
+async def test_a_desk_gone_before_the_bridge_leaves_the_caller_a_message() -> None:
+    """Caller and desk join the bridge in one request; when it fails, adding the caller
+    alone says the desk was the one gone (Asterisk adds neither of the two)."""
+    call = new_call()
+    call.ari.menu = ["4"]
+    call.ari.desks.update({"1401": "answer_then_gone"})
+    await finished(await call.run())
+
+    desk = call.desk_channel_id("1401")
+    added = [c.args["channel_ids"] for c in call.ari.called("add_channel")]
+    assert added == [[CALLER_ID, desk], [CALLER_ID]]
+    assert call.ari.called("destroy_bridge")
+    record = await call.record()
+    assert record.outcome is Outcome.DESK_UNREACHABLE
+    assert record.bridged_at is None and record.desk_answered is None
+    assert "bridged" not in await call.kinds()
+
+
+async def test_a_caller_gone_when_the_bridge_is_joined_has_hung_up() -> None:
+    call = new_call()
+    task = await call.run()
+    call.ari.menu = ["4"]
+    real_add = call.ari.add_channel
+
+    async def caller_gone_first(bridge_id: str, *channel_ids: str) -> None:
+        call.ari.channels.pop(CALLER_ID, None)
+        await real_add(bridge_id, *channel_ids)
+
+    call.ari.add_channel = caller_gone_first  # type: ignore[method-assign]
+    await finished(task)
+
+    record = await call.record()
+    assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
+    assert record.hangup_by == "caller" and record.bridged_at is None
 
 
 async def test_desks_asterisk_cannot_reach_are_unreachable() -> None:
