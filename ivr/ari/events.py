@@ -35,7 +35,7 @@ from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ivr.ari.errors import AriConnectionError, AriError
-from ivr.ari.models import Event, parse_event
+from ivr.ari.models import Event, message_type, parse_event_json
 
 __all__ = ["EventHandler", "EventStream", "Hook", "events_url"]
 
@@ -186,16 +186,18 @@ class EventStream:
         await self._call_hook(self._on_disconnect, "on_disconnect")
 
     async def _dispatch(self, message: str | bytes) -> None:
+        if message_type(message) == "RESTResponse":
+            try:
+                data = json.loads(message)
+            except ValueError:
+                log.warning("ari.events.unparseable", error="not JSON",
+                            message=_preview(message))
+                return
+            if isinstance(data, dict) and data.get("type") == "RESTResponse":
+                self._answer(data)
+                return
         try:
-            data = json.loads(message)
-        except ValueError:
-            log.warning("ari.events.unparseable", error="not JSON", message=_preview(message))
-            return
-        if isinstance(data, dict) and data.get("type") == "RESTResponse":
-            self._answer(data)
-            return
-        try:
-            event = parse_event(data)
+            event = parse_event_json(message)
         except AriError as exc:
             log.warning("ari.events.unparseable", error=str(exc), message=_preview(message))
             return

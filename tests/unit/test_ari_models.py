@@ -23,7 +23,9 @@ from ivr.ari.models import (
     PlaybackFinished,
     StasisStart,
     UnknownEvent,
+    message_type,
     parse_event,
+    parse_event_json,
 )
 
 
@@ -74,6 +76,36 @@ def test_every_recorded_event_parses(trace: Path) -> None:
         assert type(event) is expected, f"{trace.name}:{number}"
         assert event.application == "hotline"
         assert event.timestamp is not None and event.timestamp.tzinfo is not None
+
+
+@pytest.mark.parametrize("trace", TRACES, ids=lambda p: p.name)
+def test_the_websocket_fast_path_parses_every_recorded_event_the_same(trace: Path) -> None:
+    """`parse_event_json` (pydantic straight from the text, the type found by a
+    regex) gives what `parse_event` gives, compact or pretty JSON alike."""
+    for line in trace.read_text().splitlines():
+        if not line.strip():
+            continue
+        expected = parse_event(line)
+        assert message_type(line) == expected.type
+        assert parse_event_json(line) == expected
+        pretty = json.dumps(json.loads(line), indent=2).encode()
+        assert parse_event_json(pretty) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["not json", "[1, 2]", '{"no": "type"}', '{"type": 7}',
+     '{"type": "ChannelDtmfReceived", "channel": {"id": "x"}}'],
+)
+def test_the_fast_path_rejects_what_parse_event_rejects(message: str) -> None:
+    with pytest.raises(AriError):
+        parse_event_json(message)
+
+
+def test_a_rest_response_is_told_apart_without_parsing_it() -> None:
+    reply = '{"type":"RESTResponse","request_id":"7","status_code":200,"message_body":"{}"}'
+    assert message_type(reply) == "RESTResponse"
+    assert message_type('{"bridge_type": "mixing"}') is None
 
 
 def test_stasis_start_carries_the_inbound_caller() -> None:
