@@ -274,6 +274,8 @@ if still open, a config reload to record, a case to open (`CallLog.open_case`)."
 
 def as_utc(value: datetime, what: str) -> datetime:
     """Return `value` converted to UTC; refuse naive datetimes (their zone is a guess)."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
     return value.astimezone(UTC)

@@ -95,11 +95,10 @@ class HotlineApp:
     def adopt(self, adoption: Adoption) -> None:
         """Watch a call bridged by a previous run of the service to its end."""
         record, desk = adoption.record, adoption.desk_channel
-        session = CallSession(record.call_id)
+        session = CallSession(record.call_id, routes=self._calls)
+        self._calls[record.call_id] = session
         session.own(desk.id)
         session.seen.add(desk.id)
-        self._calls[record.call_id] = session
-        self._calls[desk.id] = session
         extension = record.desk_answered or extension_of(desk.name)
         ctx = self._context(session, record)
         self._spawn(resume_call(ctx, DeskLeg(extension, desk.id), adoption.bridge_id), ctx)
@@ -157,21 +156,16 @@ class HotlineApp:
         return event.channel.id not in self._calls
 
     def _owner(self, ids: set[str]) -> CallSession | None:
+        # Desk legs are in the table from the moment their call owns them.
         for channel_id in ids:
             session = self._calls.get(channel_id)
             if session is not None:
-                return session
-        # Desk legs join their call's routing table as soon as the call owns them.
-        for session in set(self._calls.values()):
-            if ids & session.channel_ids:
-                for channel_id in session.channel_ids:
-                    self._calls[channel_id] = session
                 return session
         return None
 
     def _start_call(self, event: StasisStart) -> None:
         channel = event.channel
-        session = CallSession(channel.id)
+        session = CallSession(channel.id, routes=self._calls)
         self._calls[channel.id] = session
         record = CallRecord(
             call_id=channel.id,

@@ -47,6 +47,8 @@ class CallSession:
     """Channels of this call Asterisk has sent an event about: known to have existed."""
     caller_gone: bool = False
     caller_hangup_cause: int | None = None
+    routes: dict[str, CallSession] | None = field(default=None, repr=False)
+    """The app's channel -> call table: a channel this call owns is routed to it."""
 
     def __post_init__(self) -> None:
         self.channel_ids.add(self.channel_id)
@@ -55,6 +57,8 @@ class CallSession:
     def own(self, channel_id: str) -> None:
         """Route this channel's events (a desk leg) to this call from now on."""
         self.channel_ids.add(channel_id)
+        if self.routes is not None:
+            self.routes[channel_id] = self
 
     def deliver(self, event: Event, about: set[str] | None = None) -> None:
         """Queue `event` for the call; `about` are the channels it names."""

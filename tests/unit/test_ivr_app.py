@@ -296,3 +296,19 @@ async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
     await app.reconcile()
     assert app._calls[CALLER].events.empty()
     await app.drain(0)
+
+
+async def test_a_desk_legs_events_reach_its_call_from_the_moment_it_is_owned() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    session = app._calls[CALLER]
+    session.own(DESK)
+    assert app.is_active(DESK)
+    app.on_event(parse_event({"type": "StasisStart", "args": ["desk", CALLER],
+                              "channel": channel(DESK), "application": "hotline"}))
+    queued = session.events.get_nowait()
+    assert queued.channel_ids() == {DESK} and DESK in session.seen
+    await app.drain(0)
