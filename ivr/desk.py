@@ -30,7 +30,8 @@ RINGBACK = "tone:ring"
 DESK_BEEP = "sound:beep"
 # Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
 GUARD_SECONDS = 3.0
-DIAL_RETRY_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1)
+# Removed from what goes into a `"name" <number>` caller id string.
+CALLERID_DELIMITERS = str.maketrans("", "", '"<>\\')
 # Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
 CAUSE_DIALSTATUS = {16: "NOANSWER", 17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY",
                     34: "CONGESTION", 38: "CONGESTION", 42: "CONGESTION"}
@@ -103,7 +104,6 @@ async def _ring_wave(
     """Ring `extensions` together; return the one that answers, hang up the rest."""
     pending: dict[str, str] = {}  # channel id -> extension
     last_status: dict[str, str] = {}
-    in_stasis: set[str] = set()
     winner: DeskLeg | None = None
     try:
         for extension in extensions:
@@ -133,27 +133,19 @@ async def _ring_wave(
             if isinstance(event, Dial) and event.peer.id in pending and event.dialstatus:
                 last_status[event.peer.id] = event.dialstatus
             elif isinstance(event, StasisStart) and event.channel.id in pending:
-                in_stasis.add(event.channel.id)
+                # An originated leg enters Stasis only once it has answered.
+                winner = DeskLeg(pending.pop(event.channel.id), event.channel.id)
+                await _attempt_ended(ctx, winner.extension, "ANSWER", None, "answered")
+                return winner
             elif isinstance(event, ChannelDestroyed) and event.channel.id in pending:
                 extension = pending.pop(event.channel.id)
                 status = last_status.get(event.channel.id, "")
                 if status in ("", "RINGING", "PROGRESS", "PROCEEDING"):
                     status = CAUSE_DIALSTATUS.get(event.cause, "CHANUNAVAIL")
                 await _attempt_ended(ctx, extension, status, event.cause, event.cause_txt)
-                continue
             elif isinstance(event, ChannelVanished) and event.channel_id in pending:
                 extension = pending.pop(event.channel_id)
                 await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "vanished")
-                continue
-            else:
-                continue
-            # A desk has answered once Dial says ANSWER, and can join a bridge once
-            # its leg is in Stasis; the two events come in either order.
-            answered = [c for c in pending if last_status.get(c) == "ANSWER" and c in in_stasis]
-            if answered:
-                winner = DeskLeg(pending.pop(answered[0]), answered[0])
-                await _attempt_ended(ctx, winner.extension, "ANSWER", None, "answered")
-                return winner
         return None
     finally:
         for channel_id in pending:
@@ -164,41 +156,26 @@ async def _ring_wave(
 async def _dial_desk(
     ctx: CallContext, branch: Branch, extension: str, channel_id: str, ring_timeout: int
 ) -> bool:
-    """Create and dial the desk leg; False when Asterisk refused it (already recorded)."""
+    """Dial the desk (one originate); False when Asterisk refused it (already recorded)."""
     ctx.session.own(channel_id)
     ctx.record.desk_dialled = extension
     await ctx.save()
     await ctx.note("desk_dial", desk=extension, channel=channel_id, timeout=ring_timeout)
     try:
-        await ctx.ari.create_channel(
+        await ctx.ari.originate(
             f"PJSIP/{extension}",
             app_args=f"desk,{ctx.channel_id}",
             channel_id=channel_id,
             originator=ctx.channel_id,
-            variables=_shown_to_desk(ctx.record.caller_number, branch),
+            caller_id=_shown_to_desk(ctx.record.caller_number, branch),
+            timeout=max(1, ring_timeout),
         )
-        await _dial_when_in_stasis(ctx, channel_id, max(1, ring_timeout))
     except AriHttpError as exc:
-        # Asterisk refuses to create a leg to an endpoint it cannot reach.
+        # Asterisk refuses to dial an endpoint it cannot reach.
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, f"HTTP {exc.status}")
         await _hangup_quietly(ctx, channel_id, "normal")
         return False
     return True
-
-
-async def _dial_when_in_stasis(ctx: CallContext, channel_id: str, ring_timeout: int) -> None:
-    """Dial a leg just created. Asterisk puts a created channel into Stasis from a
-    thread of its own, after answering the create; a dial that beats it gets 409
-    ("not in Stasis"), seen under load. So a 409 is retried for a short while."""
-    for pause in DIAL_RETRY_PAUSES:
-        try:
-            await ctx.ari.dial(channel_id, timeout=ring_timeout)
-            return
-        except AriHttpError as exc:
-            if exc.status != 409:
-                raise
-            await asyncio.sleep(pause)
-    await ctx.ari.dial(channel_id, timeout=ring_timeout)
 
 
 async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
@@ -216,17 +193,12 @@ async def _attempt_ended(
         ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)
 
 
-def _shown_to_desk(caller_number: str, branch: Branch) -> dict[str, str]:
-    """What the desk phone shows: the citizen's number and the branch. The From of the
-    desk's INVITE comes from the new channel's connected line (what Dial would have
-    copied from the caller), so that is set along with its own caller id."""
-    number, name = caller_number or "anonymous", f"{branch.key}. {branch.name}"
-    return {
-        "CONNECTEDLINE(num)": number,
-        "CONNECTEDLINE(name)": name,
-        "CALLERID(num)": number,
-        "CALLERID(name)": name,
-    }
+def _shown_to_desk(caller_number: str, branch: Branch) -> str:
+    """What the desk phone shows (the caller id and connected line of its leg, which
+    make the INVITE's From): the citizen's number and the branch."""
+    name = f"{branch.key}. {branch.name}".translate(CALLERID_DELIMITERS)
+    number = caller_number.translate(CALLERID_DELIMITERS) or "anonymous"
+    return f'"{name}" <{number}>'
 
 
 class DeskLost(Exception):

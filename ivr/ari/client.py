@@ -115,42 +115,32 @@ class AriClient:
             return False
         return True
 
-    async def create_channel(
+    async def originate(
         self,
         endpoint: str,
         *,
         app_args: str = "",
         channel_id: str | None = None,
         originator: str | None = None,
-        formats: str | None = None,
-        variables: dict[str, str] | None = None,
+        caller_id: str | None = None,
+        timeout: int | None = None,
     ) -> Channel:
-        """Create (not dial) a channel into our app; dial it with ``dial``."""
+        """``POST /channels``: create and dial in one request. Asterisk subscribes our
+        app to the new channel before dialling (its ``Dial`` events and its
+        ``ChannelDestroyed`` reach us) and starts ``Stasis`` on it once it answers,
+        so its ``StasisStart`` means "answered". ``caller_id`` (``"name" <number>``)
+        is the caller id and connected line the called phone shows; ``timeout`` is
+        the ring time in seconds, enforced by Asterisk."""
         params: _Params = {
             "endpoint": endpoint,
             "app": self.app,
             "appArgs": app_args or None,
             "channelId": channel_id,
             "originator": originator,
-            "formats": formats,
+            "callerId": caller_id,
+            "timeout": timeout,
         }
-        body = {"variables": variables} if variables else None
-        response = await self._request("POST", "/channels/create", params, json=body)
-        return _parse(Channel, response)
-
-    async def dial(
-        self,
-        channel_id: str,
-        *,
-        caller: str | None = None,
-        timeout: int | None = None,
-    ) -> None:
-        """Dial a created channel; progress arrives as ``Dial`` events.
-
-        ``timeout`` is the ring time in seconds, enforced by Asterisk.
-        """
-        params: _Params = {"caller": caller, "timeout": timeout}
-        await self._request("POST", f"/channels/{_seg(channel_id)}/dial", params)
+        return _parse(Channel, await self._request("POST", "/channels", params))
 
     async def get_channel(self, channel_id: str) -> Channel:
         return _parse(Channel, await self._request("GET", f"/channels/{_seg(channel_id)}"))

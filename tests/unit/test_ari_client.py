@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -106,39 +105,34 @@ async def test_play_single_media_without_lang_sends_no_lang(http: MakeClient) ->
     assert _query(fake.last) == {"media": ["sound:menu"]}
 
 
-async def test_create_channel_uses_our_app_and_sends_variables_as_body(http: MakeClient) -> None:
+async def test_originate_dials_into_our_app_in_one_request(http: MakeClient) -> None:
     fake = FakeAri(200, CHANNEL)
-    channel = await http(fake).create_channel(
+    channel = await http(fake).originate(
         "PJSIP/1001",
         app_args="desk,c1",
         channel_id="desk-1",
         originator="c1",
-        variables={"CALLERID(name)": "Hotline"},
+        caller_id='"1. Nội vụ" <0901234567>',
+        timeout=15,
     )
     assert isinstance(channel, Channel) and channel.language == "vi"
-    assert (fake.last.method, fake.last.url.path) == ("POST", "/ari/channels/create")
+    assert (fake.last.method, fake.last.url.path) == ("POST", "/ari/channels")
     assert _query(fake.last) == {
         "endpoint": ["PJSIP/1001"],
         "app": ["hotline"],
         "appArgs": ["desk,c1"],
         "channelId": ["desk-1"],
         "originator": ["c1"],
+        "callerId": ['"1. Nội vụ" <0901234567>'],
+        "timeout": ["15"],
     }
-    assert json.loads(fake.last.content) == {"variables": {"CALLERID(name)": "Hotline"}}
-
-
-async def test_create_channel_without_variables_sends_no_body(http: MakeClient) -> None:
-    fake = FakeAri(200, CHANNEL)
-    await http(fake).create_channel("PJSIP/1001")
     assert fake.last.content == b""
+
+
+async def test_originate_sends_only_given_fields(http: MakeClient) -> None:
+    fake = FakeAri(200, CHANNEL)
+    await http(fake).originate("PJSIP/1001")
     assert _query(fake.last) == {"endpoint": ["PJSIP/1001"], "app": ["hotline"]}
-
-
-async def test_dial_passes_caller_and_ring_timeout(http: MakeClient) -> None:
-    fake = FakeAri()
-    await http(fake).dial("desk-1", caller="c1", timeout=15)
-    assert (fake.last.method, fake.last.url.path) == ("POST", "/ari/channels/desk-1/dial")
-    assert _query(fake.last) == {"caller": ["c1"], "timeout": ["15"]}
 
 
 async def test_create_bridge_posts_with_our_bridge_id(http: MakeClient) -> None:
@@ -244,7 +238,7 @@ async def test_destroy_missing_bridge_returns_false(http: MakeClient) -> None:
 async def test_server_error_is_ari_http_error(http: MakeClient) -> None:
     fake = FakeAri(500, {"message": "Internal Server Error"})
     with pytest.raises(AriHttpError) as caught:
-        await http(fake).dial("desk-1")
+        await http(fake).originate("PJSIP/1001")
     assert type(caught.value) is AriHttpError
     assert caught.value.status == 500
     assert "500" in str(caught.value)

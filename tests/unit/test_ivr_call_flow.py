@@ -280,39 +280,33 @@ class FakeAri:
         state = "offline" if resource in self.unregistered else "online"
         return Endpoint(technology=technology, resource=resource, state=state)
 
-    async def create_channel(
+    async def originate(
         self,
         endpoint: str,
         *,
         app_args: str = "",
         channel_id: str | None = None,
         originator: str | None = None,
-        formats: str | None = None,
-        variables: dict[str, str] | None = None,
+        caller_id: str | None = None,
+        timeout: int | None = None,
     ) -> Channel:
+        """Like ``POST /channels``: the channel exists and rings when this returns;
+        its events come as recorded (Stasis starts only once it has answered)."""
         await self._request(
-            "create_channel", endpoint=endpoint, app_args=app_args, channel_id=channel_id,
-            originator=originator, formats=formats, variables=variables,
+            "originate", endpoint=endpoint, app_args=app_args, channel_id=channel_id,
+            originator=originator, caller_id=caller_id, timeout=timeout,
         )
         assert channel_id is not None, "the flow chooses desk channel ids itself"
         self.owned_when_created[channel_id] = channel_id in self.session.channel_ids
         extension = endpoint.removeprefix("PJSIP/")
         if self.desks.get(extension) == "refused":
-            raise AriHttpError("POST", "/channels/create", 500,
-                               '{"message": "Allocation failed"}')
+            raise AriHttpError("POST", "/channels", 500, '{"message": "Allocation failed"}')
         self.extensions[channel_id] = extension
         self.channels[channel_id] = desk_channel(channel_id, extension, "Down", False)
-        return Channel.model_validate(self.channels[channel_id])
+        self._ring(channel_id)
+        return Channel.model_validate(desk_channel(channel_id, extension, "Down", False))
 
-    async def dial(
-        self,
-        channel_id: str,
-        *,
-        caller: str | None = None,
-        timeout: int | None = None,
-    ) -> None:
-        await self._request("dial", channel_id=channel_id, caller=caller, timeout=timeout)
-        self._live(channel_id)
+    def _ring(self, channel_id: str) -> None:
         extension = self.extensions[channel_id]
         down = desk_channel(channel_id, extension, "Down", False)
         ringing = desk_channel(channel_id, extension, "Ringing", False)
@@ -438,7 +432,7 @@ class FakeAri:
         return [call.args["channel_id"] for call in self.called("hangup")]
 
     def dialled(self) -> list[str]:
-        return [call.args["endpoint"] for call in self.called("create_channel")]
+        return [call.args["endpoint"] for call in self.called("originate")]
 
     async def until(self, method: str, count: int = 1) -> None:
         """Wait (at most a second) until the flow made `count` requests to `method`."""
@@ -484,7 +478,7 @@ class FakeAri:
 
 USED_BY_IVR = [
     "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
-    "create_channel", "dial", "hangup", "create_bridge", "add_channel", "destroy_bridge",
+    "originate", "hangup", "create_bridge", "add_channel", "destroy_bridge",
     "continue_in_dialplan", "list_channels", "get_channel", "list_bridges",
 ]
 
@@ -568,7 +562,7 @@ class Call:
         return [event.detail for event in await self.timeline() if event.kind == kind]
 
     def desk_channel_id(self, extension: str = "1401") -> str:
-        for create in self.ari.called("create_channel"):
+        for create in self.ari.called("originate"):
             if create.args["endpoint"] == f"PJSIP/{extension}":
                 channel_id = create.args["channel_id"]
                 assert isinstance(channel_id, str)
@@ -638,21 +632,15 @@ async def test_caller_choosing_branch_4_talks_to_desk_1401_until_hanging_up() ->
     assert ari.called("stop_playback")[0].args["playback_id"] == menu_play.args["playback_id"]
     assert ringback_play.args["media"] == [*media(Prompt.CONNECTING), "tone:ring"]
 
-    (create,) = ari.called("create_channel")
-    assert create.args["endpoint"] == "PJSIP/1401"
-    assert create.args["app_args"] == f"desk,{CALLER_ID}"
-    assert create.args["originator"] == CALLER_ID
-    # The desk's INVITE From comes from the connected line: both are set.
-    assert create.args["variables"] == {
-        "CONNECTEDLINE(num)": CALLER_NUMBER,
-        "CONNECTEDLINE(name)": "4. Cải cách thủ tục hành chính",
-        "CALLERID(num)": CALLER_NUMBER,
-        "CALLERID(name)": "4. Cải cách thủ tục hành chính",
+    (originate,) = ari.called("originate")
+    assert originate.args == {
+        "endpoint": "PJSIP/1401", "app_args": f"desk,{CALLER_ID}", "channel_id": desk,
+        "originator": CALLER_ID, "timeout": 20,
+        # Caller id and connected line of the desk's leg (its INVITE's From).
+        "caller_id": f'"4. Cải cách thủ tục hành chính" <{CALLER_NUMBER}>',
     }
     assert ari.owned_when_created[desk] is True  # its events reach this call from the start
     assert desk in call.ctx.session.channel_ids
-    (dial,) = ari.called("dial")
-    assert dial.args == {"channel_id": desk, "caller": None, "timeout": 20}
 
     (bridge,) = ari.called("create_bridge")
     bridge_id = bridge.args["bridge_id"]
@@ -1012,7 +1000,6 @@ async def test_desks_asterisk_cannot_reach_are_unreachable() -> None:
     call.ari.desks.update({"1401": "refused", "1402": "refused"})
     await finished(await call.run())
 
-    assert call.ari.called("dial") == []
     assert call.ari.hung_up()[-1] == CALLER_ID
     record = await call.record()
     assert record.outcome is Outcome.DESK_UNREACHABLE
@@ -1027,8 +1014,8 @@ async def test_desks_asterisk_cannot_reach_are_unreachable() -> None:
 async def test_desk_channel_is_hung_up_when_asterisk_refuses_to_dial_it() -> None:
     call = new_call()
     call.ari.menu = ["4"]
-    call.ari.errors["dial"] = AriHttpError(
-        "POST", "/channels/x/dial", 409, '{"message": "Channel is not in the expected state"}'
+    call.ari.errors["originate"] = AriHttpError(
+        "POST", "/channels", 409, '{"message": "Channel with given unique ID already exists"}'
     )
     await finished(await call.run())
 
@@ -1042,7 +1029,7 @@ async def test_caller_hanging_up_while_the_desk_rings_stops_the_desk_ringing() -
     call.ari.menu = ["4"]
     call.ari.desks["1401"] = "ring"
     task = await call.run()
-    await call.ari.until("dial")
+    await call.ari.until("originate")
     call.ari.caller_hangs_up(cause=16)
     await finished(task)
 
