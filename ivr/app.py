@@ -45,7 +45,7 @@ Admission = Literal["take", "fallback", "refuse"]
 """What to do with a new call: run it, send it to the fallback IVR, turn it away."""
 EVENTS_USED = (
     "StasisStart", "StasisEnd", "ChannelHangupRequest", "ChannelDestroyed",
-    "ChannelDtmfReceived", "Dial", "PlaybackFinished", "RecordingFinished",
+    "ChannelDtmfReceived", "PlaybackFinished", "RecordingFinished",
     "RecordingFailed", "ApplicationReplaced",
 )
 """The event types the call flows wait for: Asterisk is asked for these only (a

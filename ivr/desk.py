@@ -16,7 +16,6 @@ from ivr.ari.models import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHangupRequest,
-    Dial,
     StasisEnd,
     StasisStart,
 )
@@ -103,7 +102,6 @@ async def _ring_wave(
 ) -> DeskLeg | None:
     """Ring `extensions` together; return the one that answers, hang up the rest."""
     pending: dict[str, str] = {}  # channel id -> extension
-    last_status: dict[str, str] = {}
     winner: DeskLeg | None = None
     try:
         for extension in extensions:
@@ -130,18 +128,15 @@ async def _ring_wave(
                     await _attempt_ended(ctx, extension, "NOANSWER", 19, "ring timeout")
                 pending.clear()
                 return None
-            if isinstance(event, Dial) and event.peer.id in pending and event.dialstatus:
-                last_status[event.peer.id] = event.dialstatus
-            elif isinstance(event, StasisStart) and event.channel.id in pending:
+            if isinstance(event, StasisStart) and event.channel.id in pending:
                 # An originated leg enters Stasis only once it has answered.
                 winner = DeskLeg(pending.pop(event.channel.id), event.channel.id)
                 await _attempt_ended(ctx, winner.extension, "ANSWER", None, "answered")
                 return winner
             elif isinstance(event, ChannelDestroyed) and event.channel.id in pending:
+                # Its hangup cause says why (Asterisk's Dial events say no more).
                 extension = pending.pop(event.channel.id)
-                status = last_status.get(event.channel.id, "")
-                if status in ("", "RINGING", "PROGRESS", "PROCEEDING"):
-                    status = CAUSE_DIALSTATUS.get(event.cause, "CHANUNAVAIL")
+                status = CAUSE_DIALSTATUS.get(event.cause, "CHANUNAVAIL")
                 await _attempt_ended(ctx, extension, status, event.cause, event.cause_txt)
             elif isinstance(event, ChannelVanished) and event.channel_id in pending:
                 extension = pending.pop(event.channel_id)
