@@ -26,6 +26,8 @@ __all__ = ["AriClient", "Reply", "RestChannel"]
 
 _M = TypeVar("_M", bound=BaseModel)
 _Params = Mapping[str, str | int | None]
+# Unanswered requests on one websocket before the next one goes to another socket.
+REST_SOCKET_ROOM = 4
 
 
 def _seg(value: str) -> str:
@@ -255,8 +257,9 @@ class AriClient:
         Asterisk answers one socket's requests one at a time, in that socket's
         thread, and some wait for the channel's own thread (answer, addChannel),
         so under load one socket queues every call behind the slowest request.
-        Each request goes to the open socket with the fewest unanswered ones. A
-        call's requests stay in order: each waits for the previous one's answer."""
+        A request goes to the first open socket with fewer than `REST_SOCKET_ROOM`
+        unanswered ones, else to the least busy. A call's requests stay in order:
+        each waits for the previous one's answer."""
         self._sockets = sockets
 
     async def _request(
@@ -284,12 +287,16 @@ class AriClient:
         raise http_error(method, path, status, text, channel_param=channel)
 
     def _socket(self) -> RestChannel | None:
+        # The first open socket with room, so that requests made together go out
+        # together (one write); the least busy one once all have a queue.
         best: RestChannel | None = None
         for socket in self._sockets:
-            if socket.rest_ready and (best is None or socket.rest_waiting < best.rest_waiting):
+            if not socket.rest_ready:
+                continue
+            if socket.rest_waiting < REST_SOCKET_ROOM:
+                return socket
+            if best is None or socket.rest_waiting < best.rest_waiting:
                 best = socket
-                if not best.rest_waiting:
-                    break
         return best
 
 

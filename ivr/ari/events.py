@@ -33,6 +33,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
 
 from ivr.ari.errors import AriConnectionError, AriError
 from ivr.ari.models import Event, message_type, parse_event_json
@@ -83,6 +84,7 @@ class EventStream:
         self._connected = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[tuple[int, str]]] = {}
+        self._outbox: list[tuple[str, asyncio.Future[tuple[int, str]]]] = []
         self._request_ids = itertools.count(1)
         self.rest_timeout = rest_timeout
         self.rest_latency = 0.0
@@ -148,7 +150,7 @@ class EventStream:
         self._pending[request_id] = answer
         sent = loop.time()
         try:
-            await ws.send(json.dumps(message))
+            self._queue_frame(ws, json.dumps(message), answer)
             async with asyncio.timeout(self.rest_timeout):
                 reply = await answer
             self.rest_latency += LATENCY_SMOOTHING * (loop.time() - sent - self.rest_latency)
@@ -160,6 +162,28 @@ class EventStream:
                                      f"{self.rest_timeout:g} s") from exc
         finally:
             self._pending.pop(request_id, None)
+
+    def _queue_frame(
+        self, ws: ClientConnection, text: str, answer: asyncio.Future[tuple[int, str]]
+    ) -> None:
+        """Send `text` with the other requests made in this turn of the event loop: one
+        write (one syscall, one wake-up of Asterisk's reader) for all of them."""
+        self._outbox.append((text, answer))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._send_outbox, ws)
+
+    def _send_outbox(self, ws: ClientConnection) -> None:
+        outbox, self._outbox = self._outbox, []
+        try:
+            if ws.protocol.state is not State.OPEN:
+                raise AriConnectionError("the ARI websocket is closing")
+            for text, _ in outbox:
+                ws.protocol.send_text(text.encode())
+            ws.transport.writelines(ws.protocol.data_to_send())
+        except Exception as exc:
+            for _, answer in outbox:
+                if not answer.done():
+                    answer.set_exception(AriConnectionError(f"could not send: {exc!r}"))
 
     async def _session(self, ws: ClientConnection) -> None:
         self._connected.set()

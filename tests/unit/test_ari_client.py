@@ -264,3 +264,37 @@ async def test_ping_returns_asterisk_info(http: MakeClient) -> None:
     fake = FakeAri(200, {"system": {"version": "22.10.1"}})
     assert await http(fake).ping() == {"system": {"version": "22.10.1"}}
     assert (fake.last.method, fake.last.url.path) == ("GET", "/ari/asterisk/info")
+
+
+class Socket:
+    """A websocket REST can go over: open or not, with requests awaiting answers."""
+
+    def __init__(self, name: str, *, ready: bool = True, waiting: int = 0) -> None:
+        self.name, self.rest_ready, self.rest_waiting = name, ready, waiting
+        self.sent: list[str] = []
+
+    async def rest(self, method: str, path: str, query: dict[str, str],
+                   body: str | None) -> tuple[int, str]:
+        self.sent.append(path)
+        return 204, ""
+
+
+async def test_requests_use_the_first_open_socket_with_room_then_the_least_busy(
+    http: MakeClient,
+) -> None:
+    events, second, third = Socket("events"), Socket("rest-1"), Socket("rest-2")
+    ari = http(FakeAri())
+    ari.use_websocket(events, second, third)
+    await ari.answer("c1")
+    events.rest_waiting = 4  # full: Asterisk serves a socket's requests one at a time
+    await ari.answer("c2")
+    events.rest_waiting, second.rest_waiting, third.rest_waiting = 7, 6, 5
+    await ari.answer("c3")
+    events.rest_ready = second.rest_ready = third.rest_ready = False
+    fake_http = FakeAri()
+    ari_down = http(fake_http)
+    ari_down.use_websocket(events, second, third)
+    await ari_down.answer("c4")  # every socket down: HTTP
+    assert (events.sent, second.sent, third.sent) == (
+        ["/channels/c1/answer"], ["/channels/c2/answer"], ["/channels/c3/answer"])
+    assert fake_http.last.url.path == "/ari/channels/c4/answer"
