@@ -79,6 +79,17 @@ def read_cel(path: Path, after_id: int, limit: int = 5000) -> list[CelRow]:
     return [_row(r) for r in rows]
 
 
+def read_cel_after(path: Path, after_id: int, page: int = 5000) -> list[CelRow]:
+    """Every CEL row with id > `after_id`, oldest first, read a page at a time
+    (blocking: run it in a thread)."""
+    rows: list[CelRow] = []
+    while True:
+        chunk = read_cel(path, rows[-1].id if rows else after_id, page)
+        rows += chunk
+        if len(chunk) < page:
+            return rows
+
+
 def cel_last_id(path: Path) -> int:
     """The newest CEL row id (0 when there is none yet)."""
     if not path.is_file():
@@ -142,14 +153,33 @@ def finished_calls(
     silent for `ABANDONED_GROUP_AFTER` never finishes (Asterisk crashed under it):
     it no longer holds reading back.
     """
+    groups = _by_call(rows)
+    done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
+    pending = [g[0].id for g in _going(groups, done, now)]
+    return done, min(pending) if pending else None
+
+
+def unfinished(
+    rows: Iterable[CelRow], done: dict[str, list[CelRow]], *, now: datetime | None = None
+) -> list[CelRow]:
+    """The rows of the calls in `rows` that are not in `done` and not abandoned (see
+    `finished_calls`): to be read again with the rows that come after them."""
+    return sorted((r for g in _going(_by_call(rows), done, now) for r in g), key=lambda r: r.id)
+
+
+def _by_call(rows: Iterable[CelRow]) -> dict[str, list[CelRow]]:
     groups: dict[str, list[CelRow]] = {}
     for row in rows:
         groups.setdefault(row.linkedid, []).append(row)
-    done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
+    return groups
+
+
+def _going(
+    groups: dict[str, list[CelRow]], done: dict[str, list[CelRow]], now: datetime | None
+) -> list[list[CelRow]]:
     now = now or datetime.now(UTC)
-    pending = [g[0].id for k, g in groups.items()
-               if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
-    return done, min(pending) if pending else None
+    return [g for k, g in groups.items()
+            if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
 
 
 def summarise(rows: list[CelRow], config: HotlineConfig) -> CelSummary | None:

@@ -35,7 +35,16 @@ from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError, ChannelGone, NotFound
 from ivr.ari.models import Channel
-from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise, use_wal
+from ivr.cel import (
+    CelRow,
+    CelSummary,
+    cel_last_id,
+    finished_calls,
+    read_cel_after,
+    summarise,
+    unfinished,
+    use_wal,
+)
 from ivr.context import Clock
 from routing.config import HotlineConfig
 
@@ -176,6 +185,10 @@ class CallTrail:
         # ended while we were down must not be passed over as "handled by the service".
         self.recovered = asyncio.Event()
         self._cel_in_wal = False
+        self._read_to: int | None = None
+        self.cel_page = 5000
+        """CEL rows read per query (a pass reads every new row, a page at a time)."""
+        self._carried: list[CelRow] = []
 
     def watch(self, call_id: str) -> None:
         self.watched.add(call_id)
@@ -199,12 +212,17 @@ class CallTrail:
         assert self._cel_db is not None
         if not self._cel_in_wal and self._cel_db.is_file():
             self._cel_in_wal = await asyncio.to_thread(use_wal, self._cel_db)
-        mark = self._read_mark()
-        rows = await asyncio.to_thread(read_cel, self._cel_db, mark)
-        if not rows and mark and await asyncio.to_thread(cel_last_id, self._cel_db) < mark:
+        start = self._read_to if self._read_to is not None else self._read_mark()
+        new_rows = await asyncio.to_thread(read_cel_after, self._cel_db, start, self.cel_page)
+        if not new_rows and start and await asyncio.to_thread(cel_last_id, self._cel_db) < start:
             log.warning("Asterisk's CEL file was reset: reading it from the start")
             self._write_mark(0)
+            self._read_to, self._carried = None, []
             return 0
+        # Calls still going are carried to the next pass in memory, so reading goes
+        # on past them: rereading from the oldest call still going each pass stalled
+        # the import once one call lived longer than a read (a long talk, a busy hour).
+        rows = self._carried + new_rows
         done, first_pending = finished_calls(rows)
         written = 0
         for linkedid, group in sorted(done.items(), key=lambda kv: kv[1][0].id):
@@ -217,8 +235,11 @@ class CallTrail:
                 continue
             if await self._apply(summary):
                 written += 1
-        if rows:
+        if new_rows:
+            self._read_to = new_rows[-1].id
+            # Restart-safe: a new process rereads from the oldest call still going.
             self._write_mark(first_pending - 1 if first_pending is not None else rows[-1].id)
+        self._carried = unfinished(rows, done)
         self.imported += written
         return written
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from calllog.model import Callback, Outcome
-from ivr.cel import CelSummary, cel_last_id, finished_calls, read_cel, summarise, use_wal
+from ivr.cel import (
+    CelSummary,
+    cel_last_id,
+    finished_calls,
+    read_cel,
+    read_cel_after,
+    summarise,
+    use_wal,
+)
 from routing.config import load_config
 from tests.unit.cel_trail import (
     CEL_TABLE,
@@ -329,6 +337,14 @@ def test_cel_last_id_is_the_newest_row_or_zero(tmp_path: Path) -> None:
     assert cel_last_id(path) == 0  # no row yet
     write_cel(path, FALLBACK_CONNECTED)
     assert cel_last_id(path) == 13
+
+
+def test_read_cel_after_reads_every_new_row_a_page_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "cel.db"
+    write_cel(path, FALLBACK_CONNECTED)
+    assert [r.id for r in read_cel_after(path, 2, page=4)] == list(range(3, 14))
+    assert [r.id for r in read_cel_after(path, 0, page=13)] == list(range(1, 14))
+    assert read_cel_after(path, 13, page=4) == []
 
 
 def test_a_cel_file_in_wal_mode_is_read_while_asterisk_writes(tmp_path: Path) -> None:

@@ -553,6 +553,30 @@ async def test_fallback_call_is_imported_from_cel_once(tmp_path: Path) -> None:
     assert r.trail.imported == 1
 
 
+async def test_a_call_going_on_for_more_than_a_read_does_not_hold_up_the_others(
+    tmp_path: Path,
+) -> None:
+    """A long talk (or a busy hour) puts more CEL rows after a call's start than one
+    read takes: the calls that ended meanwhile are still imported, pass after pass."""
+    cel = tmp_path / "cel.db"
+    talking = CelCall("1795473100.1", start=1795473100).reaches_the_fallback().branch(2)
+    talking.bridged(talking.desk("1201", 1))
+    first = CelCall("1795473101.2", start=1795473101, first_id=talking.last_id + 1)
+    first.reaches_the_fallback().hangup(first.caller, source=first.caller.channame).ends()
+    write_cel(cel, [*talking.rows, *first.rows])
+    r = restart(tmp_path, cel_db=cel)
+    r.trail.cel_page = 3  # fewer rows than the talking call has
+
+    assert await r.trail.import_cel() == 1
+    later = CelCall("1795473102.3", start=1795473102, first_id=first.last_id + 1)
+    later.reaches_the_fallback().hangup(later.caller, source=later.caller.channame).ends()
+    write_cel(cel, later.rows)
+    assert await r.trail.import_cel() == 1
+    assert await r.calllog.get("1795473102.3") is not None
+    assert await r.calllog.get("1795473100.1") is None
+    assert r.mark() == "0\n"  # a restart still rereads from the talking call's start
+
+
 async def test_call_still_going_in_cel_is_read_again_once_it_ends(tmp_path: Path) -> None:
     cel = tmp_path / "cel.db"
     talking = CelCall("1795473100.1", start=1795473100).reaches_the_fallback().branch(2)
