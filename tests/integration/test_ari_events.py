@@ -332,40 +332,40 @@ async def test_rest_requests_go_over_the_websocket_once_on_connect_returned() ->
     assert recorder.log[:3] == ["connect", "dtmf 5", "dtmf 5"]
 
 
-async def test_a_rest_request_in_flight_fails_when_the_socket_drops() -> None:
-    fake = RestAri(drop_on="channels/c1/answer")
-    recorder = Recorder()
+@asynccontextmanager
+async def _rest_stream(fake: RestAri) -> AsyncIterator[EventStream]:
+    """An event stream connected to `fake`, ready for REST requests."""
     async with fake_ari(fake) as server:
-        stream = _stream(_port(server), recorder)
+        stream = _stream(_port(server), Recorder())
         async with running(stream):
             await stream.wait_connected(3)
             await _rest_ready(stream)
-            with pytest.raises(AriConnectionError):
-                await stream.rest("POST", "/channels/c1/answer", {}, None)
+            yield stream
+
+
+async def test_a_rest_request_in_flight_fails_when_the_socket_drops() -> None:
+    async with _rest_stream(RestAri(drop_on="channels/c1/answer")) as stream:
+        with pytest.raises(AriConnectionError):
+            await stream.rest("POST", "/channels/c1/answer", {}, None)
 
 
 async def test_requests_made_together_go_out_together_and_are_each_answered() -> None:
     """Requests made in one turn of the event loop are written in one go; the socket
     still carries one frame per request and every caller gets its own answer."""
     fake = RestAri()
-    recorder = Recorder()
-    async with fake_ari(fake) as server:
-        stream = _stream(_port(server), recorder)
-        async with running(stream):
-            await stream.wait_connected(3)
-            await _rest_ready(stream)
-            writes: list[int] = []
-            ws = stream._ws
-            assert ws is not None
-            real_writelines = ws.transport.writelines
+    async with _rest_stream(fake) as stream:
+        writes: list[int] = []
+        ws = stream._ws
+        assert ws is not None
+        real_writelines = ws.transport.writelines
 
-            def counted(frames: Any) -> None:
-                writes.append(1)
-                real_writelines(frames)
+        def counted(frames: Any) -> None:
+            writes.append(1)
+            real_writelines(frames)
 
-            ws.transport.writelines = counted  # type: ignore[method-assign]
-            answers = await asyncio.gather(*(
-                stream.rest("GET", f"/channels/c{n}", {}, None) for n in range(5)))
+        ws.transport.writelines = counted  # type: ignore[method-assign]
+        answers = await asyncio.gather(*(
+            stream.rest("GET", f"/channels/c{n}", {}, None) for n in range(5)))
     assert len(writes) == 1
     assert [r["uri"] for r in fake.requests] == [f"channels/c{n}" for n in range(5)]
     assert [json.loads(body)["uri"] for _, body in answers] == [

@@ -91,6 +91,16 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def still_going(app: HotlineApp, calllog: InMemoryCallLog, call_id: str,
+                      calls: int) -> None:
+    """After a reconciliation: `call_id` still runs, its row open; then stop the app."""
+    await asyncio.sleep(0.05)
+    assert app.active_calls == calls
+    record = await calllog.get(call_id)
+    assert record is not None and record.ended_at is None
+    await app.drain(0)
+
+
 async def test_a_call_whose_caller_vanished_during_a_disconnect_is_closed() -> None:
     ari, calllog = ReconcileAri(), InMemoryCallLog()
     app = app_with(ari, calllog)
@@ -120,11 +130,7 @@ async def test_live_calls_are_left_alone_by_reconciliation() -> None:
     await asyncio.sleep(0.05)
     ari.live = [CALLER]
     await app.reconcile()
-    await asyncio.sleep(0.05)
-    assert app.active_calls == 1
-    record = await calllog.get(CALLER)
-    assert record is not None and record.ended_at is None
-    await app.drain(0)
+    await still_going(app, calllog, CALLER, calls=1)
 
 
 async def test_reconcile_without_calls_asks_nothing() -> None:
@@ -276,11 +282,7 @@ async def test_a_call_starting_while_the_list_is_asked_for_is_not_reconciled_awa
 
     ari.list_channels = list_then_a_new_call  # type: ignore[method-assign]
     await app.reconcile()
-    await asyncio.sleep(0.05)
-    assert app.active_calls == 2
-    record = await calllog.get(newcomer)
-    assert record is not None and record.ended_at is None
-    await app.drain(0)
+    await still_going(app, calllog, newcomer, calls=2)
 
 
 async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
