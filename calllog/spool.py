@@ -49,6 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, Self, TypeVar
 
+import orjson
 import structlog
 from sqlalchemy import exc as sa_exc
 
@@ -922,26 +923,21 @@ def _call_id(write: Write) -> str | None:
 
 
 def _encode(seq: int, write: Write) -> bytes:
+    """One journal line. orjson writes the dataclasses as they are (times in ISO
+    8601, enums by value, UTF-8): the same line `json` wrote from their fields, at a
+    tenth of the cost (a call writes about fifteen)."""
     body: dict[str, Any] = {"seq": seq, "op": _op(write)}
     if isinstance(write, CallRecord):
-        body["call"] = {name: _jsonable(getattr(write, name)) for name in _RECORD_FIELDS}
+        body["call"] = write
     elif isinstance(write, CloseIfOpen):
-        body["call"] = {name: _jsonable(getattr(write.call, name)) for name in _RECORD_FIELDS}
+        body["call"] = write.call
     elif isinstance(write, CallEvent):
-        body["event"] = {name: _jsonable(getattr(write, name)) for name in _EVENT_FIELDS}
+        body["event"] = {name: getattr(write, name) for name in _EVENT_FIELDS}  # no seq
     elif isinstance(write, Case):
-        body["case"] = {name: _jsonable(getattr(write, name)) for name in _CASE_FIELDS}
-        body["case"]["history"] = [
-            {name: _jsonable(getattr(change, name)) for name in _CHANGE_FIELDS}
-            for change in write.history
-        ]
+        body["case"] = write
     else:
-        body["reload"] = {name: _jsonable(getattr(write, name)) for name in _RELOAD_FIELDS}
-    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-
-
-def _jsonable(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+        body["reload"] = write
+    return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _decode(line: bytes) -> _Entry:

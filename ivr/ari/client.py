@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from json import dumps as _dumps
-from json import loads as _loads
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from ivr.ari.errors import AriConnectionError, AriError, NotFound, http_error
@@ -273,7 +272,7 @@ class AriClient:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         ws = self._socket()
         if ws is not None:
-            body = None if json is None else _dumps(json)
+            body = None if json is None else orjson.dumps(json).decode()
             status, text = await ws.rest(method, path, query, body)
         else:
             try:
@@ -326,7 +325,7 @@ class Reply:
 
 def _json(reply: Reply) -> Any:
     try:
-        return _loads(reply.text)
+        return orjson.loads(reply.text)
     except ValueError as exc:
         raise AriError(f"{reply.method} {reply.path}: answer is not JSON") from exc
 

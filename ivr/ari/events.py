@@ -26,12 +26,12 @@ import asyncio
 import functools
 import inspect
 import itertools
-import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import cast
 from urllib.parse import urlencode
 
+import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
@@ -87,7 +87,7 @@ class EventStream:
         self._connected = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[tuple[int, str]]] = {}
-        self._outbox: list[tuple[str, asyncio.Future[tuple[int, str]]]] = []
+        self._outbox: list[tuple[bytes, asyncio.Future[tuple[int, str]]]] = []
         self._request_ids = itertools.count(1)
         self.rest_timeout = rest_timeout
         self.rest_latency = 0.0
@@ -153,7 +153,7 @@ class EventStream:
         self._pending[request_id] = answer
         sent = loop.time()
         try:
-            self._queue_frame(ws, json.dumps(message), answer)
+            self._queue_frame(ws, orjson.dumps(message), answer)
             async with asyncio.timeout(self.rest_timeout):
                 reply = await answer
             self.rest_latency += LATENCY_SMOOTHING * (loop.time() - sent - self.rest_latency)
@@ -165,7 +165,7 @@ class EventStream:
             self._pending.pop(request_id, None)
 
     def _queue_frame(
-        self, ws: ClientConnection, text: str, answer: asyncio.Future[tuple[int, str]]
+        self, ws: ClientConnection, text: bytes, answer: asyncio.Future[tuple[int, str]]
     ) -> None:
         """Send `text` with the other requests made in this turn of the event loop: one
         write (one syscall, one wake-up of Asterisk's reader) for all of them."""
@@ -179,7 +179,7 @@ class EventStream:
             if ws.protocol.state is not State.OPEN:
                 raise AriConnectionError("the ARI websocket is closing")
             for text, _ in outbox:
-                ws.protocol.send_text(text.encode())
+                ws.protocol.send_text(text)
             ws.transport.writelines(ws.protocol.data_to_send())
         except Exception as exc:
             for _, answer in outbox:
@@ -213,7 +213,7 @@ class EventStream:
     async def _dispatch(self, message: str | bytes) -> None:
         if message_type(message) == "RESTResponse":
             try:
-                data = json.loads(message)
+                data = orjson.loads(message)
             except ValueError:
                 log.warning("ari.events.unparseable", error="not JSON",
                             message=_preview(message))
