@@ -127,8 +127,8 @@ class AriClient:
         timeout: int | None = None,
     ) -> Channel:
         """``POST /channels``: create and dial in one request. Asterisk subscribes our
-        app to the new channel before dialling (its ``Dial`` events and its
-        ``ChannelDestroyed`` reach us) and starts ``Stasis`` on it once it answers,
+        app to the new channel before dialling (its ``ChannelDestroyed`` reaches us
+        if it fails) and starts ``Stasis`` on it once it answers,
         so its ``StasisStart`` means "answered". ``caller_id`` (``"name" <number>``)
         is the caller id and connected line the called phone shows; ``timeout`` is
         the ring time in seconds, enforced by Asterisk."""

@@ -211,7 +211,8 @@ class EventStream:
         await self._call_hook(self._on_disconnect, "on_disconnect")
 
     async def _dispatch(self, message: str | bytes) -> None:
-        if message_type(message) == "RESTResponse":
+        event_type = message_type(message)
+        if event_type == "RESTResponse":
             try:
                 data = orjson.loads(message)
             except ValueError:
@@ -222,7 +223,7 @@ class EventStream:
                 self._answer(data)
                 return
         try:
-            event = parse_event_json(message)
+            event = parse_event_json(message, event_type)
         except AriError as exc:
             log.warning("ari.events.unparseable", error=str(exc), message=_preview(message))
             return

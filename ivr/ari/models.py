@@ -292,10 +292,11 @@ def message_type(message: str | bytes) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def parse_event_json(message: str | bytes) -> Event:
-    """``parse_event`` for a websocket message: a known event is validated straight
-    from the JSON text (one pass, in pydantic's core), anything else as before."""
-    cls = EVENT_TYPES.get(message_type(message) or "")
+def parse_event_json(message: str | bytes, event_type: str | None) -> Event:
+    """``parse_event`` for a websocket message whose ``message_type`` is `event_type`:
+    a known event is validated straight from the JSON text (one pass, in pydantic's
+    core), anything else as before."""
+    cls = EVENT_TYPES.get(event_type or "")
     if cls is not None:
         try:
             event = cls.model_validate_json(message)

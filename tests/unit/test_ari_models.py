@@ -87,9 +87,9 @@ def test_the_websocket_fast_path_parses_every_recorded_event_the_same(trace: Pat
             continue
         expected = parse_event(line)
         assert message_type(line) == expected.type
-        assert parse_event_json(line) == expected
+        assert parse_event_json(line, message_type(line)) == expected
         pretty = json.dumps(json.loads(line), indent=2).encode()
-        assert parse_event_json(pretty) == expected
+        assert parse_event_json(pretty, message_type(pretty)) == expected
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_the_websocket_fast_path_parses_every_recorded_event_the_same(trace: Pat
 )
 def test_the_fast_path_rejects_what_parse_event_rejects(message: str) -> None:
     with pytest.raises(AriError):
-        parse_event_json(message)
+        parse_event_json(message, message_type(message))
 
 
 def test_a_rest_response_is_told_apart_without_parsing_it() -> None:
