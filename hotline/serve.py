@@ -80,11 +80,16 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 record=calllog.record_reload,
             )
             trail: CallTrail | None = None
+            rest_streams: list[EventStream] = []
+
+            def ari_latency() -> float:
+                """The slowest websocket's smoothed REST answer time (s)."""
+                return max((s.rest_latency for s in rest_streams), default=0.0)
+
             guard = LoadGuard(active_calls=lambda: app.active_calls,
                               max_active_calls=settings.max_active_calls,
                               max_loop_lag=settings.max_loop_lag_ms / 1000,
-                              ari_latency=lambda: max(
-                                  (s.rest_latency for s in rest_streams), default=0.0),
+                              ari_latency=ari_latency,
                               max_ari_latency=settings.max_ari_latency_ms / 1000)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
@@ -132,7 +137,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 password=password, on_event=app.on_event, on_connect=connected,
             )
             # More sockets for REST only: apps of their own, no channels, no events.
-            rest_streams = [stream] + [
+            rest_streams += [stream] + [
                 EventStream(url=settings.events_url, app=f"{settings.app}-rest-{n}",
                             user=settings.ari_user, password=password, on_event=_no_events)
                 for n in range(1, settings.ari_rest_sockets)
@@ -150,8 +155,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     calls_shed=lambda: guard.counts["fallback"],
                     calls_refused=lambda: guard.counts["refuse"],
                     loop_lag=lambda: guard.loop_lag,
-                    ari_latency=lambda: max(
-                        (s.rest_latency for s in rest_streams), default=0.0),
+                    ari_latency=ari_latency,
                 )).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
