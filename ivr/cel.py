@@ -153,33 +153,28 @@ def finished_calls(
     silent for `ABANDONED_GROUP_AFTER` never finishes (Asterisk crashed under it):
     it no longer holds reading back.
     """
-    groups = _by_call(rows)
-    done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
-    pending = [g[0].id for g in _going(groups, done, now)]
-    return done, min(pending) if pending else None
+    done, going = split_calls(rows, now=now)
+    return done, first_row(going)
 
 
-def unfinished(
-    rows: Iterable[CelRow], done: dict[str, list[CelRow]], *, now: datetime | None = None
-) -> list[CelRow]:
-    """The rows of the calls in `rows` that are not in `done` and not abandoned (see
-    `finished_calls`): to be read again with the rows that come after them."""
-    return sorted((r for g in _going(_by_call(rows), done, now) for r in g), key=lambda r: r.id)
-
-
-def _by_call(rows: Iterable[CelRow]) -> dict[str, list[CelRow]]:
+def split_calls(
+    rows: Iterable[CelRow], *, now: datetime | None = None
+) -> tuple[dict[str, list[CelRow]], list[list[CelRow]]]:
+    """`rows` by call (`linkedid`): the finished calls, and the rows of each call
+    still going (not abandoned, see `finished_calls`), oldest call first."""
     groups: dict[str, list[CelRow]] = {}
     for row in rows:
         groups.setdefault(row.linkedid, []).append(row)
-    return groups
-
-
-def _going(
-    groups: dict[str, list[CelRow]], done: dict[str, list[CelRow]], now: datetime | None
-) -> list[list[CelRow]]:
+    done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
     now = now or datetime.now(UTC)
-    return [g for k, g in groups.items()
-            if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
+    going = [g for k, g in groups.items()
+             if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
+    return done, sorted(going, key=lambda g: g[0].id)
+
+
+def first_row(going: list[list[CelRow]]) -> int | None:
+    """The id of the first row of the oldest call in `going` (None: there is none)."""
+    return going[0][0].id if going else None
 
 
 def summarise(rows: list[CelRow], config: HotlineConfig) -> CelSummary | None:

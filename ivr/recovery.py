@@ -39,10 +39,10 @@ from ivr.cel import (
     CelRow,
     CelSummary,
     cel_last_id,
-    finished_calls,
+    first_row,
     read_cel_after,
+    split_calls,
     summarise,
-    unfinished,
     use_wal,
 )
 from ivr.context import Clock
@@ -223,7 +223,7 @@ class CallTrail:
         # on past them: rereading from the oldest call still going each pass stalled
         # the import once one call lived longer than a read (a long talk, a busy hour).
         rows = self._carried + new_rows
-        done, first_pending = finished_calls(rows)
+        done, going = split_calls(rows)
         written = 0
         for linkedid, group in sorted(done.items(), key=lambda kv: kv[1][0].id):
             if self._is_active(linkedid) or not (
@@ -238,8 +238,9 @@ class CallTrail:
         if new_rows:
             self._read_to = new_rows[-1].id
             # Restart-safe: a new process rereads from the oldest call still going.
+            first_pending = first_row(going)
             self._write_mark(first_pending - 1 if first_pending is not None else rows[-1].id)
-        self._carried = unfinished(rows, done)
+        self._carried = sorted((r for call in going for r in call), key=lambda r: r.id)
         self.imported += written
         return written
 
