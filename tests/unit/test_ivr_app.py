@@ -91,6 +91,15 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def caller_in_menu(ari: ReconcileAri, calllog: InMemoryCallLog) -> HotlineApp:
+    """An app with one call, its menu playing."""
+    app = app_with(ari, calllog)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    return app
+
+
 async def still_going(app: HotlineApp, calllog: InMemoryCallLog, call_id: str,
                       calls: int) -> None:
     """After a reconciliation: `call_id` still runs, its row open; then stop the app."""
@@ -103,13 +112,7 @@ async def still_going(app: HotlineApp, calllog: InMemoryCallLog, call_id: str,
 
 async def test_a_call_whose_caller_vanished_during_a_disconnect_is_closed() -> None:
     ari, calllog = ReconcileAri(), InMemoryCallLog()
-    app = app_with(ari, calllog)
-    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
-                              "application": "hotline"}))
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if "play" in ari.requests:
-            break
+    app = await caller_in_menu(ari, calllog)
     assert app.active_calls == 1
 
     ari.live = []  # the caller hung up while our websocket was down
@@ -265,10 +268,7 @@ async def test_a_call_starting_while_the_list_is_asked_for_is_not_reconciled_awa
     """The watchdog's GET /channels is answered before a new call's StasisStart is
     handled: the new call is not in the list but must not be taken for gone."""
     ari, calllog = ReconcileAri(), InMemoryCallLog()
-    app = app_with(ari, calllog)
-    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
-                              "application": "hotline"}))
-    await until(lambda: "play" in ari.requests)
+    app = await caller_in_menu(ari, calllog)
     ari.live = [CALLER]
     newcomer = "1795456380.7"
     listing = ari.list_channels
@@ -289,10 +289,7 @@ async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
     """A desk leg is owned by its call before Asterisk creates it; until an event
     names it, its absence from the channel list means nothing."""
     ari, calllog = ReconcileAri(), InMemoryCallLog()
-    app = app_with(ari, calllog)
-    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
-                              "application": "hotline"}))
-    await until(lambda: "play" in ari.requests)
+    app = await caller_in_menu(ari, calllog)
     app._calls[CALLER].own(DESK)
     ari.live = [CALLER]
     await app.reconcile()
@@ -302,10 +299,7 @@ async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
 
 async def test_a_desk_legs_events_reach_its_call_from_the_moment_it_is_owned() -> None:
     ari, calllog = ReconcileAri(), InMemoryCallLog()
-    app = app_with(ari, calllog)
-    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
-                              "application": "hotline"}))
-    await until(lambda: "play" in ari.requests)
+    app = await caller_in_menu(ari, calllog)
     session = app._calls[CALLER]
     session.own(DESK)
     assert app.is_active(DESK)
