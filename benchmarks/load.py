@@ -75,6 +75,7 @@ def run_flow(
                   f"{step.failures or ''} shed {step.shed} refused {step.refused}, "
                   f"ast {step.asterisk_cpu_ms_per_call} ms/call, "
                   f"svc {step.service_cpu_ms_per_call} ms/call, "
+                  f"sipp {step.sipp_cpu_ms_per_call} ms/call, "
                   f"p99 {step.dtmf_to_invite_ms_p99} ms, channels left {step.channels_left}")
         if not clean(step):
             break
@@ -145,6 +146,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     row("first failing rate", lambda r: _fmt(r["first_failing_rate"]))
     row("Asterisk CPU ms/call (at max)", best("asterisk_cpu_ms_per_call"))
     row("service CPU ms/call (at max)", best("service_cpu_ms_per_call"))
+    row("SIPp CPU ms/call (at max)", best("sipp_cpu_ms_per_call"))
     row(f"DTMF->INVITE p50 @{LATENCY_RATE:g}/s ms", lambda r: _fmt(r["dtmf_to_invite_ms_p50"]))
     row(f"DTMF->INVITE p99 @{LATENCY_RATE:g}/s ms", lambda r: _fmt(r["dtmf_to_invite_ms_p99"]))
     row("  calls in the latency step", lambda r: _fmt(r["latency_calls"]))

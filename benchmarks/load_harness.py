@@ -190,6 +190,8 @@ class StepResult:
     sipp_exit: int
     asterisk_cpu_ms_per_call: float | None
     service_cpu_ms_per_call: float | None
+    sipp_cpu_ms_per_call: float | None
+    """SIPp's own share of the box (caller and desk): the same work in every flow."""
     dtmf_to_invite_ms_p50: float | None
     dtmf_to_invite_ms_p99: float | None
     dtmf_to_invite_ms_max: float | None
@@ -572,7 +574,7 @@ class LoadBench:
             cwd=step_dir,
         )
         try:
-            pids = {"asterisk": self.pbx_pid}
+            pids = {"asterisk": self.pbx_pid, "sipp desk": desk.pid}
             if self.service is not None:
                 pids["service"] = self.service.pid
             time.sleep(0.3)
@@ -582,6 +584,7 @@ class LoadBench:
             sampler = _Sampler(pids)
             sampler.start()
             started = time.monotonic()
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             caller = subprocess.run(
                 ["sipp", "-sf", str(caller_xml), self._sip_target(), "-s",
                  self.config.hotline.number, "-i", "127.0.0.1",
@@ -606,6 +609,10 @@ class LoadBench:
                     self.pbx.cli("core show channels concise"))
             wall = time.monotonic() - started
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # Only the caller SIPp was reaped in between: its CPU is the children's delta.
+            cpu_before["sipp caller"] = children_before.ru_utime + children_before.ru_stime
+            cpu_after["sipp caller"] = children.ru_utime + children.ru_stime
             sampler.stop()
             admitted = self.admissions()
             shed = admitted["shed"] - admitted_before["shed"]
@@ -668,6 +675,8 @@ class LoadBench:
             sipp_exit=caller.returncode,
             asterisk_cpu_ms_per_call=per_call_ms("asterisk"),
             service_cpu_ms_per_call=per_call_ms("service"),
+            sipp_cpu_ms_per_call=_sum_or_none(per_call_ms("sipp caller"),
+                                              per_call_ms("sipp desk")),
             dtmf_to_invite_ms_p50=ms(statistics.median(latencies) if latencies else None),
             dtmf_to_invite_ms_p99=ms(percentile(latencies, 99)),
             dtmf_to_invite_ms_max=ms(max(latencies) if latencies else None),
@@ -688,6 +697,10 @@ class LoadBench:
     def call_log_rows(self, callers: list[str]) -> dict[str, int]:
         """How many call-log rows each of `callers` has."""
         return asyncio.run(_row_counts(self.settings.database_url, set(callers)))
+
+
+def _sum_or_none(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else round(sum(v or 0 for v in values), 2)
 
 
 async def _row_counts(url: str, callers: set[str]) -> dict[str, int]:
