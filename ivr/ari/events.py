@@ -254,9 +254,10 @@ class EventStream:
 
 
 def _retry_or_raise(exc: Exception) -> Exception | None:
-    """Retry what may heal: refused/reset sockets, timeouts, and any failed
+    """Retry what may heal: refused/reset sockets, a connection closed during the
+    handshake (how a reset surfaces under uvloop), timeouts, and any failed
     handshake (401/404/503 while Asterisk and res_ari are still starting)."""
-    if isinstance(exc, OSError | TimeoutError | InvalidHandshake):
+    if isinstance(exc, OSError | TimeoutError | InvalidHandshake | ConnectionClosed):
         status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
         if status == 401:
             # Retried (ari.conf may be reloading), but said loudly: nothing works until fixed.

@@ -19,11 +19,12 @@ import httpx
 import pytest
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosedError
 from websockets.http11 import Request, Response
 
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriConnectionError, NotFound
-from ivr.ari.events import EventStream
+from ivr.ari.events import EventStream, _retry_or_raise
 from ivr.ari.models import ChannelDtmfReceived, Event
 
 CLOSE = object()  # in a script: close the socket cleanly (close frame 1000)
@@ -204,6 +205,14 @@ async def test_retries_until_asterisk_listens() -> None:
         async with fake_ari(FakeAri([[_dtmf("9")]]), port):
             await recorder.wait_for(2)
     assert recorder.log[:2] == ["connect", "dtmf 9"]
+
+
+def test_a_connection_closed_during_the_handshake_is_retried() -> None:
+    # How a reset mid-handshake surfaces under uvloop (the service's event loop).
+    assert _retry_or_raise(ConnectionClosedError(None, None)) is None
+    assert _retry_or_raise(ConnectionResetError()) is None
+    bug = ValueError("a bug, not the network")
+    assert _retry_or_raise(bug) is bug
 
 
 async def test_retries_401_while_asterisk_starts() -> None:
