@@ -240,9 +240,11 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
         if not leave_talking:
             if ctx.record.bridged_at is not None:
                 ctx.record.talk_ended_at = ctx.clock()
-            await _hangup_quietly(ctx, leg.channel_id, "normal")
-            if bridge_id is not None:
-                await ctx.ari.destroy_bridge(bridge_id)
+            hangup = _hangup_quietly(ctx, leg.channel_id, "normal")
+            if bridge_id is None:
+                await hangup
+            else:  # independent: one write, one wait
+                await asyncio.gather(hangup, ctx.ari.destroy_bridge(bridge_id))
 
 
 async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
