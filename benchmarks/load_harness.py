@@ -596,6 +596,10 @@ class LoadBench:
                 stdout=subprocess.DEVNULL, stderr=caller_err,
                 cwd=step_dir, check=False,
             )
+            # Read before the `asterisk -rx` polls below: only the caller SIPp was reaped.
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_before["sipp caller"] = children_before.ru_utime + children_before.ru_stime
+            cpu_after_caller = children.ru_utime + children.ru_stime
             # Let the last BYEs land at the desk and Asterisk tear the channels down.
             channels_left = -1
             deadline = time.monotonic() + 15
@@ -609,10 +613,7 @@ class LoadBench:
                     self.pbx.cli("core show channels concise"))
             wall = time.monotonic() - started
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
-            # Only the caller SIPp was reaped in between: its CPU is the children's delta.
-            cpu_before["sipp caller"] = children_before.ru_utime + children_before.ru_stime
-            cpu_after["sipp caller"] = children.ru_utime + children.ru_stime
+            cpu_after["sipp caller"] = cpu_after_caller
             sampler.stop()
             admitted = self.admissions()
             shed = admitted["shed"] - admitted_before["shed"]
