@@ -281,15 +281,18 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-_TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z]+)"')
+_TYPE = re.compile(r'"type"\s*:\s*"([A-Za-z]+)"')
+_TYPE_BYTES = re.compile(_TYPE.pattern.encode())
 
 
 def message_type(message: str | bytes) -> str | None:
     """The ``type`` of an ARI websocket message without parsing all of it. Only a
     message's own ``type`` key is spelt so: ARI's nested objects have none."""
-    raw = message.encode() if isinstance(message, str) else message
-    match = _TYPE.search(raw)
-    return match.group(1).decode() if match else None
+    if isinstance(message, str):  # text frames, as websockets hands them over: no copy
+        match = _TYPE.search(message)
+        return match.group(1) if match else None
+    raw = _TYPE_BYTES.search(message)
+    return raw.group(1).decode() if raw else None
 
 
 def parse_event_json(message: str | bytes, event_type: str | None) -> Event:
