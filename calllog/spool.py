@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, Self, TypeVar
@@ -174,6 +174,7 @@ class SpooledCallLog:
         wait_for_disk: bool = True,
         flush_linger: float = 0.0,
         batch_linger: float = 0.0,
+        now: Callable[[], datetime],
     ) -> None:
         if batch_max < 1:
             raise ValueError(f"batch_max must be at least 1, got {batch_max}")
@@ -182,7 +183,8 @@ class SpooledCallLog:
                 f"need 0 < retry_initial <= retry_max, got {retry_initial}, {retry_max}"
             )
         self._store = store
-        self._files = _SpoolFiles(Path(directory))
+        self._now = now
+        self._files = _SpoolFiles(Path(directory), now)
         self._ensure_schema = ensure_schema
         self._batch_max = batch_max
         self._retry_initial = retry_initial
@@ -646,7 +648,7 @@ class SpooledCallLog:
             error=_describe(error),
         )
         record = {
-            "rejected_at": datetime.now(UTC).isoformat(),
+            "rejected_at": self._now().isoformat(),
             "error": f"{type(error).__name__}: {error}",
             "entry": json.loads(entry.line),
         }
@@ -727,8 +729,9 @@ class SpooledCallLog:
 class _SpoolFiles:
     """The spool directory's files. Blocking: only called from the spool's thread."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, now: Callable[[], datetime]) -> None:
         self.directory = directory
+        self._now = now
         self.journal = directory / JOURNAL_NAME
         self.marker = directory / MARKER_NAME
         self.rejected = directory / REJECTED_NAME
@@ -823,7 +826,7 @@ class _SpoolFiles:
             error=_describe(exc),
         )
         record = {
-            "rejected_at": datetime.now(UTC).isoformat(),
+            "rejected_at": self._now().isoformat(),
             "error": f"unreadable journal line: {type(exc).__name__}: {exc}",
             "line": line.decode(errors="replace"),
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
@@ -38,7 +38,7 @@ def _row(call: CallRecord) -> tuple[str, ...]:
             branch, str(call.outcome or "-"), message, call.callback or "-")
 
 
-async def mark_done(url: str, call_id: str, note: str | None) -> tuple[bool, str]:
+async def mark_done(url: str, call_id: str, note: str | None, *, at: datetime) -> tuple[bool, str]:
     await upgrade_async(url)
     engine = make_engine(url)
     try:
@@ -47,7 +47,7 @@ async def mark_done(url: str, call_id: str, note: str | None) -> tuple[bool, str
         if len(matches) != 1:
             found = "no pending call back" if not matches else f"{len(matches)} pending calls"
             return False, f"{call_id}: {found} matches this id"
-        done = await store.mark_callback_done(matches[0].call_id, at=datetime.now(UTC), note=note)
+        done = await store.mark_callback_done(matches[0].call_id, at=at, note=note)
     finally:
         await engine.dispose()
     return done, f"{matches[0].call_id}: marked handled" if done else f"{call_id}: not pending"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
@@ -67,7 +67,7 @@ def add_cases_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p_update.add_argument("--by", required=True, metavar="NAME", help="who makes the change")
 
 
-async def run_cases(url: str, args: argparse.Namespace) -> tuple[int, str]:
+async def run_cases(url: str, args: argparse.Namespace, *, now: datetime) -> tuple[int, str]:
     """Run `hotline cases <command>` against the database at `url`: (exit code, text)."""
     await upgrade_async(url)
     engine = make_engine(url)
@@ -75,13 +75,13 @@ async def run_cases(url: str, args: argparse.Namespace) -> tuple[int, str]:
         store = CallLogStore(make_sessionmaker(engine))
         match args.cases_command:
             case "open":
-                return await _open(store, args)
+                return await _open(store, args, now)
             case "list":
                 return await _list(store, args)
             case "show":
                 return await _show(store, args.case_id)
             case "update":
-                return await _update(store, args)
+                return await _update(store, args, now)
         raise AssertionError(f"unknown cases command {args.cases_command!r}")
     except (CallLogError, ValueError) as exc:  # the store's refusals say what is wrong
         return USAGE_ERROR, str(exc)
@@ -93,7 +93,7 @@ def default_operator() -> str:
     return os.environ.get("USER") or "operator"
 
 
-async def _open(store: CallLogStore, args: argparse.Namespace) -> tuple[int, str]:
+async def _open(store: CallLogStore, args: argparse.Namespace, now: datetime) -> tuple[int, str]:
     if args.call_id is None and args.recording is None:
         return USAGE_ERROR, "which call? give its id, or --recording NAME for a message"
     call: CallRecord | None
@@ -113,7 +113,6 @@ async def _open(store: CallLogStore, args: argparse.Namespace) -> tuple[int, str
                 f"call {call.call_id} already has case {ids}: `hotline cases show "
                 f"{existing[0].id}`, or open another with --new"
             )
-    now = datetime.now(UTC)
     by = args.by or default_operator()
     category = args.category or (call.branch_name if call else None) or DEFAULT_CATEGORY
     case = await store.create_case(Case(
@@ -235,9 +234,11 @@ def _call_summary(call: CallRecord) -> list[str]:
     return lines
 
 
-async def _update(store: CallLogStore, args: argparse.Namespace) -> tuple[int, str]:
+async def _update(
+    store: CallLogStore, args: argparse.Namespace, now: datetime
+) -> tuple[int, str]:
     case = await store.update_case(  # a refused change raises CaseTransitionError
-        args.case_id, status=args.status, by=args.by, at=datetime.now(UTC),
+        args.case_id, status=args.status, by=args.by, at=now,
         agency=args.agency, note=args.note,
     )
     before, after = case.history[-2].status, case.history[-1].status

@@ -15,6 +15,7 @@ import uvloop
 from dialplan.generate import desk_password, write_asterisk_config
 from hotline.callbacks import list_callbacks, mark_done
 from hotline.cases import add_cases_parser, run_cases
+from hotline.clock import SystemClock
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import PbxError
 from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings()
+    clock = SystemClock()
     _configure_logging(settings.log_level)
     try:
         match args.command:
@@ -80,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             case "callbacks":
                 if args.callbacks_command == "done":
                     ok, message = asyncio.run(
-                        mark_done(settings.database_url, args.call_id, args.note)
+                        mark_done(settings.database_url, args.call_id, args.note,
+                                  at=clock.now())
                     )
                     print(message, file=sys.stdout if ok else sys.stderr)
                     return 0 if ok else 4
                 print(asyncio.run(list_callbacks(settings.database_url, include_done=args.all)))
                 return 0
             case "cases":
-                code, text = asyncio.run(run_cases(settings.database_url, args))
+                code, text = asyncio.run(run_cases(settings.database_url, args, now=clock.now()))
                 print(text, file=sys.stdout if code == 0 else sys.stderr)
                 return code
             case "report":

@@ -23,7 +23,6 @@ swing between taking every call and shedding every call.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 from ivr.app import Admission
@@ -39,11 +38,11 @@ class LoadGuard:
     def __init__(
         self, *, active_calls: Callable[[], int], max_active_calls: int, max_loop_lag: float,
         ari_latency: Callable[[], float] = lambda: 0.0, max_ari_latency: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float],
     ) -> None:
         self._active_calls = active_calls
         self._ari_latency = ari_latency
-        self._clock = clock
+        self._monotonic = monotonic
         self.max_active_calls = max_active_calls
         self.max_loop_lag = max_loop_lag
         self.max_ari_latency = max_ari_latency
@@ -54,7 +53,7 @@ class LoadGuard:
 
     def __call__(self) -> tuple[Admission, str]:
         """What to do with a new call now, and why."""
-        now = self._clock()
+        now = self._monotonic()
         calls, latency, lag = self._active_calls(), self._ari_latency(), self.loop_lag
         admission: Admission = "take"
         reason = ""
@@ -75,11 +74,10 @@ class LoadGuard:
 
     async def run(self) -> None:
         """Measure the loop's lateness, forever (a task of its own)."""
-        loop = asyncio.get_running_loop()
         while True:
-            before = loop.time()
+            before = self._monotonic()
             await asyncio.sleep(TICK_SECONDS)
-            late = max(0.0, loop.time() - before - TICK_SECONDS)
+            late = max(0.0, self._monotonic() - before - TICK_SECONDS)
             self.loop_lag += SMOOTHING * (late - self.loop_lag)
 
 

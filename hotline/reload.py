@@ -16,13 +16,13 @@ import collections
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import structlog
 
 from calllog.model import ConfigReload
+from routing.clock import Clock
 from routing.config import ConfigError, HotlineConfig, load_config
 
 log = structlog.get_logger(__name__)
@@ -55,11 +55,13 @@ class ConfigHolder:
         path: Path,
         config: HotlineConfig,
         *,
+        clock: Clock,
         apply: ApplyToPbx = _nothing_to_apply,
         record: RecordReload = _nothing_to_record,
     ) -> None:
         self.path = path
         self._config = config
+        self._clock = clock
         self._sha256 = _digest(path)
         self._apply = apply
         self._record = record
@@ -75,7 +77,7 @@ class ConfigHolder:
         if result.status != "unchanged":
             try:
                 await self._record(ConfigReload(
-                    at=datetime.now(UTC), file=str(self.path), sha256=result.sha256,
+                    at=self._clock.now(), file=str(self.path), sha256=result.sha256,
                     status=result.status, problems="\n".join(result.problems),
                     pbx_error=result.pbx_error,
                 ))

@@ -13,12 +13,13 @@ from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from dialplan.generate import FALLBACK_CONTEXT
+from hotline.clock import SystemClock
 from hotline.health import HealthServer, HealthSources
 from hotline.overload import LoadGuard
 from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
 from hotline.settings import Settings
-from ivr.app import EVENTS_USED, HotlineApp, utc_now
+from ivr.app import EVENTS_USED, HotlineApp
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import EventStream
@@ -47,6 +48,7 @@ ARI_POOL = httpx.Limits(max_connections=40, max_keepalive_connections=40,
 
 
 async def serve(settings: Settings, config: HotlineConfig) -> None:
+    clock = SystemClock()
     try:
         await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     except Exception:
@@ -58,7 +60,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
         CallLogStore(make_sessionmaker(engine)), settings.spool_dir,
         ensure_schema=lambda: upgrade_async(settings.database_url),
         wait_for_disk=False, flush_linger=JOURNAL_LINGER_SECONDS,
-        batch_linger=DB_BATCH_LINGER_SECONDS,
+        batch_linger=DB_BATCH_LINGER_SECONDS, now=clock.now,
     )
     password = settings.ari_password.get_secret_value()
     background: list[asyncio.Task[None]] = []
@@ -76,7 +78,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             )
             holder = ConfigHolder(
                 settings.config, config,
-                apply=applier,
+                apply=applier, clock=clock,
                 record=calllog.record_reload,
             )
             trail: CallTrail | None = None
@@ -90,17 +92,18 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                               max_active_calls=settings.max_active_calls,
                               max_loop_lag=settings.max_loop_lag_ms / 1000,
                               ari_latency=ari_latency,
-                              max_ari_latency=settings.max_ari_latency_ms / 1000)
+                              max_ari_latency=settings.max_ari_latency_ms / 1000,
+                              monotonic=clock.monotonic)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
                 calllog=calllog, fallback_context=FALLBACK_CONTEXT,
                 on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
-                admit=guard,
+                admit=guard, clock=clock,
             )
             trail = CallTrail(
                 ari=ari, calllog=calllog, config=holder, cel_db=settings.cel_db,
                 mark_file=settings.spool_dir / "cel.mark", is_active=app.is_active,
-                clock=utc_now,
+                clock=clock,
             )
 
             async def recover_left_behind() -> None:
@@ -109,7 +112,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 await calllog.flushed(RECOVERY_FLUSH_SECONDS)
                 await _retrying("recovery", lambda: recover(
                     ari=ari, calllog=calllog, app_name=settings.app, hooks=app, trail=trail,
-                    fallback_context=FALLBACK_CONTEXT, clock=utc_now,
+                    fallback_context=FALLBACK_CONTEXT, clock=clock,
                 ))
 
             first_connect = True
@@ -135,11 +138,13 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             stream = EventStream(
                 url=settings.events_url, app=settings.app, user=settings.ari_user,
                 password=password, on_event=app.on_event, on_connect=connected,
+                monotonic=clock.monotonic,
             )
             # More sockets for REST only: apps of their own, no channels, no events.
             rest_streams += [stream] + [
                 EventStream(url=settings.events_url, app=f"{settings.app}-rest-{n}",
-                            user=settings.ari_user, password=password, on_event=_no_events)
+                            user=settings.ari_user, password=password, on_event=_no_events,
+                            monotonic=clock.monotonic)
                 for n in range(1, settings.ari_rest_sockets)
             ] if settings.ari_rest_over_websocket else []
             ari.use_websocket(*rest_streams)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
@@ -31,11 +30,12 @@ from ivr.ari.models import (
 )
 from ivr.call import handle_call, resume_call
 from ivr.cel import extension_of
-from ivr.context import CallContext, Clock, DeskStates
+from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
 from ivr.session import CallSession
+from routing.clock import Clock
 from routing.config import HotlineConfig
 
 log = structlog.get_logger(__name__)
@@ -52,10 +52,6 @@ EVENTS_USED = (
 call otherwise brings ~30 more: Varset, CallerId, ConnectedLine, StateChange, ...)."""
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class HotlineApp:
     def __init__(
         self,
@@ -65,7 +61,7 @@ class HotlineApp:
         prompts: PromptLibrary,
         calllog: CallLog,
         fallback_context: str,
-        clock: Clock = utc_now,
+        clock: Clock,
         on_left_open: Callable[[str], None] = lambda call_id: None,
         admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
     ) -> None:
@@ -80,7 +76,7 @@ class HotlineApp:
         self._draining = False
         self._admit = admit
         """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
-        self._desk_states = DeskStates()
+        self._desk_states = DeskStates(clock)
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
@@ -95,7 +91,7 @@ class HotlineApp:
     def adopt(self, adoption: Adoption) -> None:
         """Watch a call bridged by a previous run of the service to its end."""
         record, desk = adoption.record, adoption.desk_channel
-        session = CallSession(record.call_id, routes=self._calls)
+        session = CallSession(record.call_id, self._clock, routes=self._calls)
         self._calls[record.call_id] = session
         session.own(desk.id)
         session.seen.add(desk.id)
@@ -165,13 +161,13 @@ class HotlineApp:
 
     def _start_call(self, event: StasisStart) -> None:
         channel = event.channel
-        session = CallSession(channel.id, routes=self._calls)
+        session = CallSession(channel.id, self._clock, routes=self._calls)
         self._calls[channel.id] = session
         record = CallRecord(
             call_id=channel.id,
             caller_number=channel.caller.number,
             caller_name=channel.caller.name,
-            started_at=self._clock(),
+            started_at=self._clock.now(),
         )
         ctx = self._context(session, record)
         self._spawn(handle_call(ctx), ctx)
@@ -216,7 +212,7 @@ class HotlineApp:
         """Past even what the fallback can take: SIP 503 before answering, and a row
         with a call back pending (the citizen was not served)."""
         channel = event.channel
-        now = self._clock()
+        now = self._clock.now()
         record = CallRecord(
             call_id=channel.id, caller_number=channel.caller.number,
             caller_name=channel.caller.name, started_at=now, ended_at=now,

@@ -37,7 +37,7 @@ async def handle_call(ctx: CallContext) -> None:
             record.outcome = Outcome.NO_SELECTION
             await say_goodbye(ctx, Prompt.GOODBYE)
             return
-        state = open_state(ctx.config.calendar(branch), ctx.clock())
+        state = open_state(ctx.config.calendar(branch), ctx.clock.now())
         if not state.open:
             await _closed(ctx, state)
             return
@@ -110,7 +110,7 @@ async def _wrap_up(ctx: CallContext) -> None:
         return
     await ctx.note("ended", outcome=str(record.outcome), hangup_by=record.hangup_by,
                    cause=record.hangup_cause)
-    record.ended_at = ctx.clock()
+    record.ended_at = ctx.clock.now()
     await ctx.save()
     ctx.log.info("call ended", outcome=str(record.outcome), branch=record.branch_key,
                  desk=record.desk_answered, hangup_by=record.hangup_by)
@@ -126,14 +126,14 @@ async def _service_stopping(ctx: CallContext) -> None:
 
 async def answer(ctx: CallContext) -> None:
     await ctx.ari.answer(ctx.channel_id)
-    ctx.record.answered_at = ctx.clock()
+    ctx.record.answered_at = ctx.clock.now()
     await ctx.save()
     await ctx.note("answered")
 
 
 def _hotline_closed(ctx: CallContext) -> OpenState | None:
     """The hotline's own closed state when no branch at all takes calls now."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     if any(open_state(ctx.config.calendar(b), now).open for b in ctx.config.branches):
         return None
     return open_state(ctx.config.calendar(), now)

@@ -144,7 +144,7 @@ def _row(r: tuple[object, ...]) -> CelRow:
 
 
 def finished_calls(
-    rows: Iterable[CelRow], *, now: datetime | None = None
+    rows: Iterable[CelRow], *, now: datetime
 ) -> tuple[dict[str, list[CelRow]], int | None]:
     """Group rows by call (`linkedid`); only calls whose LINKEDID_END is in `rows`.
 
@@ -158,7 +158,7 @@ def finished_calls(
 
 
 def split_calls(
-    rows: Iterable[CelRow], *, now: datetime | None = None
+    rows: Iterable[CelRow], *, now: datetime
 ) -> tuple[dict[str, list[CelRow]], list[list[CelRow]]]:
     """`rows` by call (`linkedid`): the finished calls, and the rows of each call
     still going (not abandoned, see `finished_calls`), oldest call first."""
@@ -166,7 +166,6 @@ def split_calls(
     for row in rows:
         groups.setdefault(row.linkedid, []).append(row)
     done = {k: g for k, g in groups.items() if any(r.eventtype == "LINKEDID_END" for r in g)}
-    now = now or datetime.now(UTC)
     going = [g for k, g in groups.items()
              if k not in done and now - g[-1].at < ABANDONED_GROUP_AFTER]
     return done, sorted(going, key=lambda g: g[0].id)

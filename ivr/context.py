@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import structlog
 
@@ -15,9 +12,8 @@ from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.prompts import Prompt, PromptLibrary
 from ivr.session import CallSession
+from routing.clock import Clock
 from routing.config import HotlineConfig
-
-Clock = Callable[[], datetime]
 
 
 @dataclass
@@ -44,7 +40,7 @@ class CallContext:
     async def note(self, kind: str, **detail: str | int | None) -> None:
         """Append one step to the call's timeline in the log."""
         await self.calllog.append_event(
-            CallEvent(call_id=self.record.call_id, at=self.clock(), kind=kind, detail=detail)
+            CallEvent(call_id=self.record.call_id, at=self.clock.now(), kind=kind, detail=detail)
         )
         self.log.debug(kind, **detail)
 
@@ -70,18 +66,19 @@ class DeskStates:
     calls to one branch asks Asterisk once, not once per call per desk. A desk that
     registers is seen at most `ttl` s late; one that went away costs a failed dial."""
 
-    def __init__(self, ttl: float = 0.5) -> None:
+    def __init__(self, clock: Clock, ttl: float = 0.5) -> None:
+        self.clock = clock
         self.ttl = ttl
         self._seen: dict[str, tuple[float, bool]] = {}
 
     def get(self, extension: str) -> bool | None:
         seen = self._seen.get(extension)
-        if seen is None or time.monotonic() - seen[0] > self.ttl:
+        if seen is None or self.clock.monotonic() - seen[0] > self.ttl:
             return None
         return seen[1]
 
     def put(self, extension: str, registered: bool) -> None:
-        self._seen[extension] = (time.monotonic(), registered)
+        self._seen[extension] = (self.clock.monotonic(), registered)
 
 
 def new_id(prefix: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from ivr.ari.models import (
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
 from ivr.session import ChannelVanished
+from routing.clock import Clock
 from routing.config import Branch
 from routing.desks import plan_desks
 
@@ -60,11 +60,11 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
     if not plan.waves:
         return None
     # Started once the first desk is dialled: the desk's INVITE is not held up by it.
-    ringback = _Ringback("", time.monotonic() + ctx.config.menu.still_trying_after_seconds)
-    overall = time.monotonic() + branch.max_wait_seconds
+    ringback = _Ringback("", ctx.clock.monotonic() + ctx.config.menu.still_trying_after_seconds)
+    overall = ctx.clock.monotonic() + branch.max_wait_seconds
     try:
         for wave in plan.waves:
-            remaining = overall - time.monotonic()
+            remaining = overall - ctx.clock.monotonic()
             if remaining < 1:
                 await ctx.note("desk_wait_limit", seconds=branch.max_wait_seconds)
                 break
@@ -111,14 +111,14 @@ async def _ring_wave(
                 pending.pop(channel_id)
         if pending and not ringback.playback_id:
             ringback.playback_id = await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK)
-        deadline = time.monotonic() + ring_timeout + GUARD_SECONDS
+        deadline = ctx.clock.monotonic() + ring_timeout + GUARD_SECONDS
         while pending:
             wake = min(deadline, ringback.still_trying_at) if not ringback.announced else deadline
             event = await ctx.session.events_until(wake)
             if (
                 event is None
                 and not ringback.announced
-                and time.monotonic() >= ringback.still_trying_at
+                and ctx.clock.monotonic() >= ringback.still_trying_at
             ):
                 await _still_trying(ctx, ringback)
                 continue
@@ -212,7 +212,7 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
         if bridge_id is None:
             bridge_id = new_id("bridge")
             await _bridge(ctx, leg, bridge_id)
-        keys = _DeskKeys(ctx.config.complaints.desk_code)
+        keys = _DeskKeys(ctx.config.complaints.desk_code, ctx.clock)
         while True:
             event = await ctx.session.next_event(None)
             if isinstance(event, ChannelVanished) and event.channel_id == leg.channel_id:
@@ -239,7 +239,7 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
     finally:
         if not leave_talking:
             if ctx.record.bridged_at is not None:
-                ctx.record.talk_ended_at = ctx.clock()
+                ctx.record.talk_ended_at = ctx.clock.now()
             hangup = _hangup_quietly(ctx, leg.channel_id, "normal")
             if bridge_id is None:
                 await hangup
@@ -261,7 +261,7 @@ async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
         await ctx.ari.add_channel(bridge_id, ctx.channel_id)
         raise DeskLost(leg.extension) from exc
     ctx.record.desk_answered = leg.extension
-    ctx.record.bridged_at = ctx.clock()
+    ctx.record.bridged_at = ctx.clock.now()
     ctx.record.outcome = Outcome.CONNECTED
     await ctx.save()
     await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
@@ -272,13 +272,14 @@ class _DeskKeys:
 
     WINDOW_SECONDS = 3.0
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, clock: Clock) -> None:
         self.code = code
+        self.clock = clock
         self.keys = ""
         self.last = 0.0
 
     def pressed(self, digit: str) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self.last > self.WINDOW_SECONDS:
             self.keys = ""
         self.keys, self.last = (self.keys + digit)[-len(self.code):], now
@@ -291,7 +292,7 @@ class _DeskKeys:
 async def flag_complaint(ctx: CallContext, leg: DeskLeg) -> None:
     """The desk marked this call as a complaint: open a case (once per call) and
     confirm with a beep the desk alone hears."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     by = f"desk {leg.extension}"
     try:
         await _open_case(ctx, now, by)

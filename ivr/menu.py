@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from ivr.ari.models import ChannelDtmfReceived, PlaybackFinished
 from ivr.context import CallContext
 from ivr.prompts import Prompt
@@ -53,4 +51,4 @@ async def play_and_collect(ctx: CallContext, prompts: list[Prompt], timeout: flo
             return event.digit
         if isinstance(event, PlaybackFinished) and event.playback.id == playback_id:
             await ctx.note("prompt_end", playback=playback_id, reason="finished")
-            deadline = time.monotonic() + timeout
+            deadline = ctx.clock.monotonic() + timeout

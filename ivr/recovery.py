@@ -45,7 +45,7 @@ from ivr.cel import (
     summarise,
     use_wal,
 )
-from ivr.context import Clock
+from routing.clock import Clock
 from routing.config import HotlineConfig
 
 log = structlog.get_logger(__name__)
@@ -90,7 +90,7 @@ async def recover(
         and c.dialplan.app_data.split(",")[0] == app_name and not hooks.is_active(cid)
     }
     try:
-        recent = await calllog.list_calls(since=clock() - OPEN_ROWS_LOOKBACK, limit=10_000)
+        recent = await calllog.list_calls(since=clock.now() - OPEN_ROWS_LOOKBACK, limit=10_000)
     except Exception:
         # The database is down: still serve the callers Asterisk holds; a bridged call
         # is adopted with what ARI tells (its row is completed when it ends).
@@ -142,7 +142,7 @@ async def recover(
                                            extension="s", priority=1)
         if channel.id in open_rows:
             await calllog.append_event(CallEvent(
-                call_id=channel.id, at=clock(), kind="to_fallback",
+                call_id=channel.id, at=clock.now(), kind="to_fallback",
                 detail={"reason": "service restarted"},
             ))
         trail.watch(channel.id)
@@ -223,7 +223,7 @@ class CallTrail:
         # on past them: rereading from the oldest call still going each pass stalled
         # the import once one call lived longer than a read (a long talk, a busy hour).
         rows = self._carried + new_rows
-        done, going = split_calls(rows)
+        done, going = split_calls(rows, now=self._clock.now())
         written = 0
         for linkedid, group in sorted(done.items(), key=lambda kv: kv[1][0].id):
             if self._is_active(linkedid) or not (
@@ -259,7 +259,7 @@ class CallTrail:
             seen = {kind for kind, at in (("bridged", existing.bridged_at),
                                           ("answered", existing.answered_at)) if at}
             events = [*(e for e in summary.events if e.kind not in seen), CallEvent(
-                call_id=call_id, at=self._clock(), kind="reconciled",
+                call_id=call_id, at=self._clock.now(), kind="reconciled",
                 detail={"source": "cel", "outcome": str(record.outcome)},
                 key=f"cel:{call_id}:reconciled",
             )]
@@ -293,13 +293,13 @@ class CallTrail:
             if existing is None or existing.ended_at is not None:
                 continue
             record = dataclasses.replace(
-                existing, ended_at=self._clock(),
+                existing, ended_at=self._clock.now(),
                 outcome=Outcome.CONNECTED if existing.bridged_at else Outcome.FAILED,
                 hangup_by=existing.hangup_by or "system",
             )
             await self._calllog.close_if_open(record)
             await self._calllog.append_event(CallEvent(
-                call_id=call_id, at=self._clock(), kind="reconciled",
+                call_id=call_id, at=self._clock.now(), kind="reconciled",
                 detail={"source": "ari", "note": "ended while the service was down; "
                         "end time is when it was found gone"},
                 key=f"ari:{call_id}:reconciled",
@@ -343,7 +343,7 @@ def closed_from_cel(existing: CallRecord, summary: CelSummary) -> CallRecord:
 
 def _minimal_record(channel: Channel, clock: Clock) -> CallRecord:
     """A row for a bridged call the log never heard of (its writes were lost)."""
-    now: datetime = clock()
+    now: datetime = clock.now()
     return CallRecord(call_id=channel.id, caller_number=channel.caller.number,
                       caller_name=channel.caller.name, started_at=channel.creationtime or now,
                       outcome=Outcome.CONNECTED, bridged_at=now)

@@ -9,7 +9,6 @@ caller hanging up surfaces as `CallerHungUp`, raised from wherever the flow is.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 
 from ivr.ari.models import (
@@ -18,6 +17,7 @@ from ivr.ari.models import (
     Event,
     StasisEnd,
 )
+from routing.clock import Clock
 
 
 class ChannelVanished(Event):
@@ -41,6 +41,7 @@ class CallerHungUp(Exception):
 @dataclass(eq=False)
 class CallSession:
     channel_id: str
+    clock: Clock = field(repr=False)
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     channel_ids: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
@@ -92,7 +93,7 @@ class CallSession:
         """Like `next_event`, with a monotonic deadline instead of a timeout."""
         if deadline is None:
             return await self.next_event(None)
-        return await self.next_event(max(0.0, deadline - time.monotonic()))
+        return await self.next_event(max(0.0, deadline - self.clock.monotonic()))
 
     def _check_caller(self, event: Event) -> None:
         if isinstance(event, ChannelVanished) and event.channel_id == self.channel_id:

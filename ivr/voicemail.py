@@ -7,8 +7,6 @@ goes on the call-back list either way, since the caller's number is known.
 
 from __future__ import annotations
 
-import time
-
 from ivr.ari.models import RecordingFailed, RecordingFinished
 from ivr.context import CallContext
 from ivr.menu import play_and_collect
@@ -46,7 +44,7 @@ async def take_message(ctx: CallContext, reason: Prompt) -> None:
 
 
 async def _wait_recording(ctx: CallContext, name: str, limit: float) -> int | None:
-    deadline = time.monotonic() + limit
+    deadline = ctx.clock.monotonic() + limit
     while True:
         event = await ctx.session.events_until(deadline)
         if event is None:

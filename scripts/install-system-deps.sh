@@ -4,9 +4,10 @@
 #   espeak-ng, sox     synthesise the Vietnamese prompts (8 kHz WAV)
 #   sip-tester         SIPp, for the load benchmarks
 #   postgresql         the throw-away PostgreSQL cluster of the database tests
+#   faketime           the unit suite run with the calendar years ahead (tests)
 #   python3-venv, make, ca-certificates
 set -euo pipefail
-packages=(debootstrap espeak-ng sox sip-tester postgresql python3-venv make ca-certificates)
+packages=(debootstrap espeak-ng sox sip-tester postgresql python3-venv make ca-certificates faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -67,6 +67,7 @@ class EventStream:
         user: str,
         password: str,
         on_event: EventHandler,
+        monotonic: Callable[[], float],
         on_connect: Hook | None = None,
         on_disconnect: Hook | None = None,
         backoff_max: float = 5.0,
@@ -76,6 +77,7 @@ class EventStream:
         self._url = events_url(url, app, user, password)
         self._app = app
         self._on_event = on_event
+        self._monotonic = monotonic
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._delays = functools.partial(
@@ -151,12 +153,12 @@ class EventStream:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[tuple[int, str]] = loop.create_future()
         self._pending[request_id] = answer
-        sent = loop.time()
+        sent = self._monotonic()
         try:
             self._queue_frame(ws, orjson.dumps(message), answer)
             async with asyncio.timeout(self.rest_timeout):
                 reply = await answer
-            self.rest_latency += LATENCY_SMOOTHING * (loop.time() - sent - self.rest_latency)
+            self.rest_latency += LATENCY_SMOOTHING * (self._monotonic() - sent - self.rest_latency)
             return reply
         except TimeoutError as exc:
             raise AriConnectionError(f"{method} {path}: no answer in "

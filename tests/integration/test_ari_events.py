@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -140,6 +141,7 @@ def _stream(port: int, recorder: Recorder, **kwargs: Any) -> EventStream:
         app="hotline",
         user="hotline",
         password="s3cr:t&x",
+        monotonic=time.monotonic,
         backoff_min=0.05,
         backoff_max=0.2,
         **options,

@@ -37,8 +37,9 @@ from tests.calllog_contract import (
     operator_case,
     scenario_id,
 )
+from tests.clock import fixed_now
 
-FAST_RETRIES: dict[str, Any] = {"retry_initial": 0.02, "retry_max": 0.2}
+FAST_RETRIES: dict[str, Any] = {"retry_initial": 0.02, "retry_max": 0.2, "now": fixed_now}
 
 
 @pytest.mark.parametrize("scenario", CASE_SCENARIOS, ids=scenario_id)

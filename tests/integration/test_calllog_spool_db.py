@@ -43,12 +43,13 @@ from tests.calllog_contract import (
     scenario_id,
     times_come_back_as_aware_utc,
 )
+from tests.clock import fixed_now
 
 if TYPE_CHECKING:
     from tests.integration.conftest import StoppablePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST_RETRIES: dict[str, Any] = {"retry_initial": 0.02, "retry_max": 0.2}
+FAST_RETRIES: dict[str, Any] = {"retry_initial": 0.02, "retry_max": 0.2, "now": fixed_now}
 
 
 @asynccontextmanager
@@ -192,6 +193,7 @@ from calllog.db import make_engine, make_sessionmaker
 from calllog.model import CallEvent, CallRecord
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
+from tests.clock import fixed_now
 
 class SlowStore(CallLogStore):  # a replay that lasts long enough to be killed in
     async def apply(self, writes):
@@ -201,7 +203,7 @@ class SlowStore(CallLogStore):  # a replay that lasts long enough to be killed i
 async def main(url, directory, prefix, calls):
     engine = make_engine(url)
     spool = SpooledCallLog(SlowStore(make_sessionmaker(engine)), directory, batch_max=7,
-                           retry_initial=0.05, retry_max=0.2)
+                           retry_initial=0.05, retry_max=0.2, now=fixed_now)
     await spool.start()
     at = datetime(2025, 3, 4, 2, 15, 30, tzinfo=UTC)
     for i in range(int(calls)):

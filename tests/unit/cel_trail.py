@@ -29,6 +29,8 @@ appdata, uniqueid, linkedid, peer, userdeftype, eventextra)"""
 # --- recorded from Asterisk 22: the fallback IVR connects a caller to desk 1201 --------
 
 FALLBACK_LINKEDID = "1795473076.0"
+TRAIL_NOW = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+"""A moment soon after the recorded trails: what the import takes for "now"."""
 FALLBACK_CALLER = "0907410001"
 _C = "PJSIP/anonymous-00000000"
 _D = "PJSIP/1201-00000001"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,8 @@ from ivr.ari.models import (
 
 
 def _traces_dir() -> Path:
-    shared = os.environ.get("HOTLINE_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared"
-    return base / "ari-traces"
+    """Recorded from a real Asterisk 22.10.1 (see its README), kept with the tests."""
+    return Path(__file__).resolve().parents[1] / "data" / "ari-traces"
 
 
 TRACES = sorted(_traces_dir().glob("*.jsonl"))

@@ -18,6 +18,7 @@ from calllog.memory import InMemoryCallLog
 from calllog.model import CaseStatus, Write
 from calllog.spool import SpooledCallLog
 from tests.calllog_contract import FLAG_NOTE, T0, desk_flag, new_call, operator_case
+from tests.clock import fixed_now
 
 
 class OutageStore(InMemoryCallLog):
@@ -37,7 +38,8 @@ class OutageStore(InMemoryCallLog):
 
 
 def open_spool(store: OutageStore, directory: Path) -> SpooledCallLog:
-    return SpooledCallLog(store, directory, retry_initial=0.005, retry_max=0.02)
+    return SpooledCallLog(store, directory, retry_initial=0.005, retry_max=0.02,
+                          now=fixed_now)
 
 
 def journal(directory: Path) -> list[dict[str, Any]]:

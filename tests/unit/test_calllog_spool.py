@@ -37,6 +37,7 @@ from tests.calllog_contract import (
     new_call,
     scenario_id,
 )
+from tests.clock import fixed_now
 
 
 class FakeStore(InMemoryCallLog):
@@ -70,7 +71,7 @@ class FakeStore(InMemoryCallLog):
 
 
 def open_spool(store: FakeStore, directory: Path, **options: Any) -> SpooledCallLog:
-    options = {"retry_initial": 0.005, "retry_max": 0.02, **options}
+    options = {"retry_initial": 0.005, "retry_max": 0.02, "now": fixed_now, **options}
     return SpooledCallLog(store, directory, **options)
 
 

@@ -13,6 +13,7 @@ from calllog.memory import InMemoryCallLog
 from calllog.model import ConfigReload
 from hotline.reload import ConfigHolder
 from routing.config import HotlineConfig, load_config
+from tests.clock import MONDAY_9AM_ICT, FakeClock
 
 SHIPPED = Path("config/hotline.yaml").read_text(encoding="utf-8")
 
@@ -20,7 +21,7 @@ SHIPPED = Path("config/hotline.yaml").read_text(encoding="utf-8")
 def holder_on(tmp_path: Path) -> tuple[ConfigHolder, Path]:
     path = tmp_path / "hotline.yaml"
     path.write_text(SHIPPED, encoding="utf-8")
-    return ConfigHolder(path, load_config(path)), path
+    return ConfigHolder(path, load_config(path), clock=FakeClock(MONDAY_9AM_ICT)), path
 
 
 def test_unchanged_file_is_not_reloaded(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def holder_with(
     path = tmp_path / "hotline.yaml"
     path.write_text(SHIPPED, encoding="utf-8")
     calllog = InMemoryCallLog()
-    holder = ConfigHolder(path, load_config(path), apply=pbx,
+    holder = ConfigHolder(path, load_config(path), apply=pbx, clock=FakeClock(MONDAY_9AM_ICT),
                           record=record or calllog.record_reload)
     return holder, path, calllog
 

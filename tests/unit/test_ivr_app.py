@@ -15,6 +15,7 @@ from ivr.ari.models import Channel, parse_event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
 from routing.config import load_config
+from tests.clock import FakeClock
 
 CONFIG = load_config("config/hotline.yaml").model_copy()
 CALLER = "1795456379.4"
@@ -76,7 +77,7 @@ def app_with(
         prompts=PromptLibrary("/x"),
         calllog=calllog,
         fallback_context="hotline-fallback",
-        clock=lambda: NOW,
+        clock=FakeClock(NOW, running=False),
         on_left_open=on_left_open,
         admit=admit,
     )

@@ -3,7 +3,7 @@
 `FakeAri` stands in for `ivr.ari.client.AriClient`: the same async methods with the
 same signatures (checked below); it records every request, keeps the few facts ARI
 would (live channels, playbacks, bridges) and answers requests with the events
-Asterisk sends, shaped like the recorded traces in the shared `ari-traces/*.jsonl`
+Asterisk sends, shaped like the recorded traces in `tests/data/ari-traces/*.jsonl`
 and parsed with `ivr.ari.models.parse_event`. A test starts `handle_call` as a task
 and pushes what the people on the line do (press a key, pick up, hang up) into the
 call's `CallSession`.
@@ -16,7 +16,7 @@ import contextlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +44,7 @@ from ivr.desk import DeskLeg
 from ivr.prompts import Prompt, PromptLibrary
 from ivr.session import CallSession
 from routing.config import HotlineConfig, load_config
+from tests.clock import TickingClock
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "config" / "hotline.yaml")
 PROMPTS = PromptLibrary("/x")
@@ -506,19 +507,6 @@ def test_fake_covers_every_client_method_the_flow_calls() -> None:
 # --- one call -------------------------------------------------------------------------
 
 
-class TickingClock:
-    """A fixed start that moves on one second at every reading: times are
-    deterministic and each milestone is later than the one before."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        now = self.now
-        self.now += timedelta(seconds=1)
-        return now
-
-
 class WatchedCallLog(InMemoryCallLog):
     """The in-memory call log, telling the test when the flow notes a step."""
 
@@ -578,8 +566,8 @@ def new_call(
 ) -> Call:
     """A call as `HotlineApp._start_call` sets it up for a new StasisStart."""
     channel = stasis_start_of_caller().channel
-    session = CallSession(channel.id)
     clock = TickingClock(now)
+    session = CallSession(channel.id, clock)
     calllog = calllog or WatchedCallLog()
     ctx = CallContext(
         ari=FakeAri(session),  # type: ignore[arg-type]  # a typed fake, checked above
@@ -588,7 +576,7 @@ def new_call(
             call_id=channel.id,
             caller_number=channel.caller.number,
             caller_name=channel.caller.name,
-            started_at=clock(),
+            started_at=clock.now(),
         ),
         calllog=calllog,
         config=config,
@@ -1231,9 +1219,9 @@ async def adopt(call: Call) -> asyncio.Task[None]:
     ari, record = call.ari, call.ctx.record
     ari.channels[ADOPTED_DESK] = desk_channel(ADOPTED_DESK, "1401", "Up", True)
     ari.bridges[OLD_BRIDGE] = [CALLER_ID, ADOPTED_DESK]
-    record.answered_at = call.ctx.clock()
+    record.answered_at = call.ctx.clock.now()
     record.branch_key, record.desk_dialled, record.desk_answered = 4, "1401", "1401"
-    record.bridged_at = call.ctx.clock()
+    record.bridged_at = call.ctx.clock.now()
     record.outcome = Outcome.CONNECTED
     await call.calllog.save(record)
     call.ctx.session.own(ADOPTED_DESK)

@@ -24,6 +24,7 @@ from tests.unit.cel_trail import (
     CEL_TABLE,
     FALLBACK_CONNECTED,
     FALLBACK_LINKEDID,
+    TRAIL_NOW,
     CelCall,
     cel_rows,
     write_cel,
@@ -240,7 +241,7 @@ def test_finished_calls_keeps_the_calls_whose_trail_is_complete(tmp_path: Path) 
     rows = cel_rows(tmp_path, [*done_first.rows, *talking.rows, *done_later.rows,
                                *ringing.rows])
 
-    done, first_pending = finished_calls(rows)
+    done, first_pending = finished_calls(rows, now=TRAIL_NOW)
 
     assert sorted(done) == ["1795473100.1", "1795473102.3"]
     assert [r.id for r in done["1795473100.1"]] == [r[0] for r in done_first.rows]
@@ -249,10 +250,10 @@ def test_finished_calls_keeps_the_calls_whose_trail_is_complete(tmp_path: Path) 
 
 
 def test_finished_calls_has_nothing_pending_when_every_call_ended(tmp_path: Path) -> None:
-    done, first_pending = finished_calls(cel_rows(tmp_path, FALLBACK_CONNECTED))
+    done, first_pending = finished_calls(cel_rows(tmp_path, FALLBACK_CONNECTED), now=TRAIL_NOW)
     assert list(done) == [FALLBACK_LINKEDID] and len(done[FALLBACK_LINKEDID]) == 13
     assert first_pending is None
-    assert finished_calls([]) == ({}, None)
+    assert finished_calls([], now=TRAIL_NOW) == ({}, None)
 
 
 # --- the SQLite file --------------------------------------------------------------------

@@ -6,17 +6,15 @@ the `FakeAri` of test_ivr_call_flow."""
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Iterator
-from types import SimpleNamespace
+from datetime import UTC, datetime
 
 import pytest
 from structlog.testing import capture_logs
 
-import ivr.desk
 from calllog.model import Case, CaseChange, CaseStatus, Outcome
 from ivr.desk import DESK_BEEP, _DeskKeys
 from routing.config import HotlineConfig
+from tests.clock import FakeClock
 from tests.unit.test_ivr_call_flow import (
     ADOPTED_DESK,
     CALLER_ID,
@@ -156,19 +154,17 @@ async def test_caller_keys_between_the_desks_keys_do_not_break_its_code() -> Non
     assert len(await cases(call)) == 1
 
 
-def scripted_clock(monkeypatch: pytest.MonkeyPatch, *readings: float) -> None:
-    """`ivr.desk`'s monotonic clock reads `readings` in turn (one per desk key once the
+def scripted_clock(call: Call, *readings: float) -> None:
+    """The call's monotonic clock reads `readings` in turn (one per desk key once the
     call is bridged: nothing else in `talk` reads it)."""
-    times: Iterator[float] = iter(readings)
-    monkeypatch.setattr(ivr.desk, "time", SimpleNamespace(monotonic=lambda: next(times)))
+    assert isinstance(call.ctx.clock, FakeClock)
+    call.ctx.clock.script(*readings)
 
 
-async def test_desk_code_with_a_4_second_pause_does_not_flag(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_desk_code_with_a_4_second_pause_does_not_flag() -> None:
     call = new_call()
     task = await connect_to_desk(call, "4")
-    scripted_clock(monkeypatch, 1000.0, 1004.0)
+    scripted_clock(call, 1000.0, 1004.0)
     call.ari.desk_presses(call.desk_channel_id("1401"), "*9")
     await caller_hangs_up(call, task)
 
@@ -177,12 +173,10 @@ async def test_desk_code_with_a_4_second_pause_does_not_flag(
     assert beeps(call) == []
 
 
-async def test_desk_code_within_the_3_second_window_flags(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_desk_code_within_the_3_second_window_flags() -> None:
     call = new_call()
     task = await connect_to_desk(call, "4")
-    scripted_clock(monkeypatch, 1000.0, 1003.0)
+    scripted_clock(call, 1000.0, 1003.0)
     call.ari.desk_presses(call.desk_channel_id("1401"), "*9")
     await until_flagged(call, 1)
     await caller_hangs_up(call, task)
@@ -277,12 +271,12 @@ async def test_a_failing_case_store_does_not_leave_an_adopted_caller_in_silence(
 # --- _DeskKeys on its own ---------------------------------------------------------------
 
 
-def keys_at(monkeypatch: pytest.MonkeyPatch, code: str, presses: list[tuple[float, str]]
+def keys_at(code: str, presses: list[tuple[float, str]]
             ) -> list[bool]:
     """What `_DeskKeys(code).pressed` answers for each (time, digit)."""
-    clock = itertools.chain(t for t, _ in presses)
-    monkeypatch.setattr(ivr.desk, "time", SimpleNamespace(monotonic=lambda: next(clock)))
-    keys = _DeskKeys(code)
+    clock = FakeClock(datetime(2026, 1, 5, tzinfo=UTC))
+    clock.script(*(t for t, _ in presses))
+    keys = _DeskKeys(code, clock)
     return [keys.pressed(digit) for _, digit in presses]
 
 
@@ -304,10 +298,10 @@ def keys_at(monkeypatch: pytest.MonkeyPatch, code: str, presses: list[tuple[floa
     ],
 )
 def test_desk_keys_spot_the_code_within_the_window(
-    monkeypatch: pytest.MonkeyPatch, code: str, presses: list[tuple[float, str]],
+    code: str, presses: list[tuple[float, str]],
     expected: list[bool],
 ) -> None:
-    assert keys_at(monkeypatch, code, presses) == expected
+    assert keys_at(code, presses) == expected
 
 
 def test_desk_keys_window_is_3_seconds() -> None:

@@ -24,6 +24,7 @@ from ivr.cel import summarise
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption, CallTrail, closed_from_cel, recover
 from routing.config import load_config
+from tests.clock import FakeClock
 from tests.unit.cel_trail import (
     FALLBACK_CONNECTED,
     FALLBACK_LINKEDID,
@@ -209,7 +210,7 @@ class Restart:
         await recover(
             ari=self.ari,  # type: ignore[arg-type]  # a typed fake, checked above
             calllog=self.calllog, app_name=APP, hooks=self.hooks, trail=self.trail,
-            fallback_context=FALLBACK, clock=lambda: NOW,
+            fallback_context=FALLBACK, clock=FakeClock(NOW, running=False),
         )
 
     async def record(self, call_id: str = CALLER) -> CallRecord:
@@ -232,7 +233,7 @@ def restart(tmp_path: Path, *, cel_db: Path | None = None,
     trail = CallTrail(
         ari=ari,  # type: ignore[arg-type]  # a typed fake, checked above
         calllog=calllog, config=lambda: CONFIG, cel_db=cel_db, mark_file=mark_file,
-        is_active=hooks.is_active, clock=lambda: NOW,
+        is_active=hooks.is_active, clock=FakeClock(NOW, running=False),
     )
     return Restart(ari, calllog, hooks, trail, mark_file)
 
@@ -311,11 +312,12 @@ async def test_bridged_call_the_log_never_had_is_watched_to_its_end(tmp_path: Pa
     app = HotlineApp(
         ari=r.ari,  # type: ignore[arg-type]  # a typed fake, checked above
         config=lambda: CONFIG, prompts=PromptLibrary("/x"), calllog=r.calllog,
-        fallback_context=FALLBACK, clock=lambda: NOW,
+        fallback_context=FALLBACK, clock=FakeClock(NOW, running=False),
     )
     with capture_logs():
         await recover(ari=r.ari, calllog=r.calllog, app_name=APP,  # type: ignore[arg-type]
-                      hooks=app, trail=r.trail, fallback_context=FALLBACK, clock=lambda: NOW)
+                      hooks=app, trail=r.trail, fallback_context=FALLBACK,
+                      clock=FakeClock(NOW, running=False))
         app.on_event(parse_event({
             "type": "ChannelHangupRequest", "cause": 16, "application": APP,
             "channel": channel_json(DESK, name="PJSIP/1401-00000022",
