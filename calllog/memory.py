@@ -35,6 +35,7 @@ from calllog.model import (
     Write,
     as_utc,
     check_limit,
+    check_offset,
     normalised_case,
     normalised_event,
     normalised_record,
@@ -150,11 +151,31 @@ class InMemoryCallLog:
         return [dataclasses.replace(call) for call in calls[:limit]]
 
     async def list_callbacks(
-        self, *, include_done: bool = False, limit: int = 500
+        self, *, include_done: bool = False, limit: int = 500, offset: int = 0
     ) -> list[CallRecord]:
         check_limit(limit)
+        check_offset(offset)
+        calls = self._callbacks(include_done)
+        calls.sort(
+            key=lambda call: (call.callback != Callback.PENDING, call.started_at, call.call_id)
+        )
+        return [dataclasses.replace(call) for call in calls[offset:offset + limit]]
+
+    async def count_callbacks(self, *, include_done: bool = False) -> int:
+        return len(self._callbacks(include_done))
+
+    def _callbacks(self, include_done: bool) -> list[CallRecord]:
         wanted = {Callback.PENDING, Callback.DONE} if include_done else {Callback.PENDING}
-        calls = [call for call in self._calls.values() if call.callback in wanted]
+        return [call for call in self._calls.values() if call.callback in wanted]
+
+    async def pending_callbacks_matching(
+        self, prefix: str, *, limit: int = FIND_CALL_LIMIT
+    ) -> list[CallRecord]:
+        check_limit(limit)
+        calls = [
+            call for call in self._callbacks(include_done=False)
+            if call.call_id.startswith(prefix)
+        ]
         calls.sort(key=lambda call: (call.started_at, call.call_id))
         return [dataclasses.replace(call) for call in calls[:limit]]
 

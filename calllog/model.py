@@ -291,6 +291,11 @@ def check_limit(limit: int) -> None:
         raise ValueError(f"limit must not be negative, got {limit}")
 
 
+def check_offset(offset: int) -> None:
+    if offset < 0:
+        raise ValueError(f"offset must not be negative, got {offset}")
+
+
 def normalised_record(call: CallRecord) -> CallRecord:
     """A validated copy of `call` with every time in UTC, as every store keeps it."""
     check_call_id(call.call_id)

@@ -56,6 +56,7 @@ from sqlalchemy import exc as sa_exc
 from calllog.cases import CASE_LIST_LIMIT
 from calllog.errors import UnknownCallError
 from calllog.model import (
+    FIND_CALL_LIMIT,
     CallEvent,
     CallRecord,
     Case,
@@ -436,9 +437,19 @@ class SpooledCallLog:
         return await self._store.list_calls(since=since, until=until, limit=limit)
 
     async def list_callbacks(
-        self, *, include_done: bool = False, limit: int = 500
+        self, *, include_done: bool = False, limit: int = 500, offset: int = 0
     ) -> list[CallRecord]:
-        return await self._store.list_callbacks(include_done=include_done, limit=limit)
+        return await self._store.list_callbacks(
+            include_done=include_done, limit=limit, offset=offset
+        )
+
+    async def count_callbacks(self, *, include_done: bool = False) -> int:
+        return await self._store.count_callbacks(include_done=include_done)
+
+    async def pending_callbacks_matching(
+        self, prefix: str, *, limit: int = FIND_CALL_LIMIT
+    ) -> list[CallRecord]:
+        return await self._store.pending_callbacks_matching(prefix, limit=limit)
 
     async def mark_callback_done(
         self, call_id: str, *, at: datetime, note: str | None = None

@@ -49,6 +49,7 @@ from calllog.model import (
     Write,
     as_utc,
     check_limit,
+    check_offset,
     normalised_case,
     normalised_write,
     parse_case_status,
@@ -90,10 +91,20 @@ class CallLog(Protocol):
         """Calls with `since <= started_at < until`, newest first, at most `limit`."""
 
     async def list_callbacks(
-        self, *, include_done: bool = False, limit: int = 500
+        self, *, include_done: bool = False, limit: int = 500, offset: int = 0
     ) -> list[CallRecord]:
-        """Calls waiting for a call back (and those already called back when
-        `include_done`), oldest first (the queue is worked oldest first), at most `limit`."""
+        """Calls waiting for a call back, oldest first (the queue is worked oldest first),
+        then, when `include_done`, those already called back, oldest first: at most `limit`
+        of them after skipping `offset` (a page; `count_callbacks` says how many there are)."""
+
+    async def count_callbacks(self, *, include_done: bool = False) -> int:
+        """How many calls `list_callbacks` has in all (its pages put together)."""
+
+    async def pending_callbacks_matching(
+        self, prefix: str, *, limit: int = FIND_CALL_LIMIT
+    ) -> list[CallRecord]:
+        """Calls waiting for a call back whose id starts with `prefix` (exactly: case and
+        LIKE wildcards count as typed), oldest first, at most `limit`."""
 
     async def mark_callback_done(
         self, call_id: str, *, at: datetime, note: str | None = None
@@ -284,15 +295,37 @@ class CallLogStore:
             return [_to_record(row) for row in rows]
 
     async def list_callbacks(
-        self, *, include_done: bool = False, limit: int = 500
+        self, *, include_done: bool = False, limit: int = 500, offset: int = 0
     ) -> list[CallRecord]:
         check_limit(limit)
-        wanted = [Callback.PENDING.value]
-        if include_done:
-            wanted.append(Callback.DONE.value)
+        check_offset(offset)
         query = (
             select(CallRow)
-            .where(CallRow.callback.in_(wanted))
+            .where(_callback_wanted(include_done))
+            .order_by(
+                case((CallRow.callback == Callback.PENDING.value, 0), else_=1),
+                CallRow.started_at,
+                CallRow.call_id,
+            )
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [_to_record(row) for row in rows]
+
+    async def count_callbacks(self, *, include_done: bool = False) -> int:
+        query = select(func.count()).select_from(CallRow).where(_callback_wanted(include_done))
+        async with self._sessionmaker() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def pending_callbacks_matching(
+        self, prefix: str, *, limit: int = FIND_CALL_LIMIT
+    ) -> list[CallRecord]:
+        check_limit(limit)
+        query = (
+            select(CallRow)
+            .where(CallRow.callback == Callback.PENDING.value, *_id_starts_with(prefix))
             .order_by(CallRow.started_at, CallRow.call_id)
             .limit(limit)
         )
@@ -322,12 +355,7 @@ class CallLogStore:
     async def find_call(self, prefix: str) -> list[CallRecord]:
         query = (
             select(CallRow)
-            # LIKE can use an index on PostgreSQL, but on SQLite it ignores case: the
-            # substr comparison keeps the match exact (as str.startswith) everywhere.
-            .where(
-                CallRow.call_id.startswith(prefix, autoescape=True),
-                func.substr(CallRow.call_id, 1, len(prefix)) == prefix,
-            )
+            .where(*_id_starts_with(prefix))
             .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
             .limit(FIND_CALL_LIMIT)
         )
@@ -445,6 +473,23 @@ class CallLogStore:
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
             return [_to_case(row, ()) for row in rows]
+
+
+def _callback_wanted(include_done: bool) -> ColumnElement[bool]:
+    wanted = [Callback.PENDING.value]
+    if include_done:
+        wanted.append(Callback.DONE.value)
+    return CallRow.callback.in_(wanted)
+
+
+def _id_starts_with(prefix: str) -> tuple[ColumnElement[bool], ...]:
+    """The call's id starts with `prefix`, as `str.startswith` says. LIKE (wildcards
+    escaped) can use an index on PostgreSQL, but on SQLite it ignores case: the substr
+    comparison keeps the match exact everywhere."""
+    return (
+        CallRow.call_id.startswith(prefix, autoescape=True),
+        func.substr(CallRow.call_id, 1, len(prefix)) == prefix,
+    )
 
 
 async def _existing_calls(session: AsyncSession, call_ids: set[str]) -> set[str]:

@@ -106,10 +106,22 @@ class ReadsAfterFlush:
         return await self.spool.list_calls(since=since, until=until, limit=limit)
 
     async def list_callbacks(
-        self, *, include_done: bool = False, limit: int = 500
+        self, *, include_done: bool = False, limit: int = 500, offset: int = 0
     ) -> list[CallRecord]:
         await self._flushed()
-        return await self.spool.list_callbacks(include_done=include_done, limit=limit)
+        return await self.spool.list_callbacks(
+            include_done=include_done, limit=limit, offset=offset
+        )
+
+    async def count_callbacks(self, *, include_done: bool = False) -> int:
+        await self._flushed()
+        return await self.spool.count_callbacks(include_done=include_done)
+
+    async def pending_callbacks_matching(
+        self, prefix: str, *, limit: int = 20
+    ) -> list[CallRecord]:
+        await self._flushed()
+        return await self.spool.pending_callbacks_matching(prefix, limit=limit)
 
     async def mark_callback_done(
         self, call_id: str, *, at: datetime, note: str | None = None
@@ -442,18 +454,79 @@ async def list_callbacks_is_the_pending_queue_oldest_first(log: CallLog) -> None
     await log.save(new_call("c4-same-time", T0 + timedelta(hours=4), callback="pending"))
 
     assert [c.call_id for c in await log.list_callbacks()] == ["c0", "c3", "c4", "c4-same-time"]
+    # the pending ones first (the queue), then the handled ones, each oldest first
     assert [c.call_id for c in await log.list_callbacks(include_done=True)] == [
         "c0",
-        "c2",
         "c3",
         "c4",
         "c4-same-time",
+        "c2",
         "c6",
     ]
     assert [c.call_id for c in await log.list_callbacks(limit=2)] == ["c0", "c3"]
     assert await log.list_callbacks(limit=0) == []
     with pytest.raises(ValueError, match="limit"):
         await log.list_callbacks(limit=-1)
+
+
+async def list_callbacks_pages_with_the_pending_ones_first(log: CallLog) -> None:
+    """597 handled call backs older than 3 pending ones: the first page shows the 3."""
+    for i in range(597):
+        await log.save(new_call(f"done-{i:03d}", T0 + timedelta(minutes=i), callback="done"))
+    for i in range(3):
+        await log.save(new_call(f"pending-{i}", T0 + timedelta(days=1, minutes=i),
+                                callback="pending"))
+    await log.save(new_call("served", T0 + timedelta(days=2)))
+
+    assert await log.count_callbacks() == 3
+    assert await log.count_callbacks(include_done=True) == 600
+    first = await log.list_callbacks(include_done=True, limit=50)
+    assert [c.call_id for c in first[:4]] == ["pending-0", "pending-1", "pending-2", "done-000"]
+    assert len(first) == 50
+    pages = [await log.list_callbacks(include_done=True, limit=50, offset=50 * page)
+             for page in range(13)]
+    ids = [c.call_id for page in pages for c in page]
+    assert len(ids) == len(set(ids)) == 600  # every one once, none skipped
+    assert [len(page) for page in pages[-2:]] == [50, 0]
+    assert ids[-1] == "done-596"
+    assert [c.call_id for c in await log.list_callbacks(limit=2, offset=2)] == ["pending-2"]
+    with pytest.raises(ValueError, match="offset"):
+        await log.list_callbacks(offset=-1)
+
+
+async def pending_callbacks_matching_is_every_pending_call_with_the_prefix(
+    log: CallLog,
+) -> None:
+    """Not only among the newest calls: 25 newer served calls share the prefix."""
+    await log.save(new_call("1741054530.1", T0, callback="pending"))
+    for i in range(25):
+        await log.save(new_call(f"1741054530.5{i:02d}", T0 + timedelta(minutes=i + 1)))
+    await log.save(new_call("1741054530.9", T0 + timedelta(hours=1), callback="pending"))
+    await log.save(new_call("1741054530.8", T0 + timedelta(hours=2), callback="done"))
+
+    matching = await log.pending_callbacks_matching("1741054530.")
+    assert [c.call_id for c in matching] == ["1741054530.1", "1741054530.9"]  # oldest first
+    assert [c.call_id for c in await log.pending_callbacks_matching("1741054530.1")] == [
+        "1741054530.1"
+    ]
+    assert await log.pending_callbacks_matching("1741054530.8") == []  # done
+    assert await log.pending_callbacks_matching("1741054530.5") == []  # never needed one
+    assert [c.call_id for c in await log.pending_callbacks_matching("", limit=1)] == [
+        "1741054530.1"
+    ]
+    assert await log.pending_callbacks_matching("17", limit=0) == []
+
+
+async def pending_callbacks_matching_is_exact_about_case_and_like_wildcards(
+    log: CallLog,
+) -> None:
+    for call_id in ["abc-1", "ABC-2", "a%c-3", "a_c-4", "axc-5", "a\\c-6"]:
+        await log.save(new_call(call_id, callback="pending"))
+    assert [c.call_id for c in await log.pending_callbacks_matching("abc")] == ["abc-1"]
+    assert [c.call_id for c in await log.pending_callbacks_matching("ABC")] == ["ABC-2"]
+    assert [c.call_id for c in await log.pending_callbacks_matching("a%")] == ["a%c-3"]
+    assert [c.call_id for c in await log.pending_callbacks_matching("a_c")] == ["a_c-4"]
+    assert [c.call_id for c in await log.pending_callbacks_matching("a\\")] == ["a\\c-6"]
 
 
 async def mark_callback_done_takes_the_call_off_the_queue(log: CallLog) -> None:
@@ -472,7 +545,7 @@ async def mark_callback_done_takes_the_call_off_the_queue(log: CallLog) -> None:
     call.callback, call.callback_done_at, call.callback_note = "done", at, "Đã gọi lại"
     assert stored == call  # nothing else changed
     assert [c.call_id for c in await log.list_callbacks()] == ["b"]
-    assert [c.call_id for c in await log.list_callbacks(include_done=True)] == ["a", "b"]
+    assert [c.call_id for c in await log.list_callbacks(include_done=True)] == ["b", "a"]
 
     assert await log.mark_callback_done("b", at=at) is True
     stored_b = await log.get("b")
@@ -570,6 +643,9 @@ CALLBACK_SCENARIOS: tuple[Scenario, ...] = (
     save_overwrites_new_fields_that_went_back_to_none,
     unknown_callback_states_and_naive_times_are_refused,
     list_callbacks_is_the_pending_queue_oldest_first,
+    list_callbacks_pages_with_the_pending_ones_first,
+    pending_callbacks_matching_is_every_pending_call_with_the_prefix,
+    pending_callbacks_matching_is_exact_about_case_and_like_wildcards,
     mark_callback_done_takes_the_call_off_the_queue,
     mark_callback_done_is_false_and_changes_nothing_otherwise,
     find_call_by_id_prefix_newest_first,
