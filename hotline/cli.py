@@ -13,7 +13,7 @@ import structlog
 import uvloop
 
 from dialplan.generate import desk_password, write_asterisk_config
-from hotline.callbacks import list_callbacks, mark_done
+from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
 from hotline.cases import add_cases_parser, run_cases
 from hotline.clock import SystemClock
 from hotline.embedded import embedded_pbx, provision, settings_for
@@ -41,10 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     p_prompts = sub.add_parser("prompts", help="synthesise the prompt WAVs from the YAML")
     p_prompts.add_argument("--out", type=Path, default=Path("var/prompts"))
     p_cb = sub.add_parser("callbacks", help="citizens waiting for a call back")
-    p_cb.add_argument("--all", action="store_true", help="include the handled ones")
+    p_cb.add_argument("--all", action="store_true",
+                      help="include the handled ones (after the pending ones)")
+    p_cb.add_argument("--page", type=_positive, default=1, help="which page (from 1)")
+    p_cb.add_argument("--limit", type=_positive, default=PAGE_SIZE,
+                      help=f"call backs a page (default {PAGE_SIZE})")
     cb_sub = p_cb.add_subparsers(dest="callbacks_command")
     p_done = cb_sub.add_parser("done", help="mark a call back handled")
-    p_done.add_argument("call_id", help="the call's id (a unique prefix is enough)")
+    p_done.add_argument("call_id", type=_id_prefix,
+                        help="the call's id (the start of it is enough if only one "
+                             "pending call back has it)")
     p_done.add_argument("--note", default=None)
     add_cases_parser(sub)
     add_report_arguments(sub.add_parser("report", help="the period's figures (md, csv, xlsx)"))
@@ -87,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     print(message, file=sys.stdout if ok else sys.stderr)
                     return 0 if ok else 4
-                print(asyncio.run(list_callbacks(settings.database_url, include_done=args.all)))
+                print(asyncio.run(list_callbacks(
+                    settings.database_url, include_done=args.all, page=args.page,
+                    limit=args.limit,
+                )))
                 return 0
             case "cases":
                 code, text = asyncio.run(run_cases(settings.database_url, args, now=clock.now()))
@@ -105,6 +114,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prompts: {exc}", file=sys.stderr)
         return 5
     return 1
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {text!r}")
+    return value
+
+
+def _id_prefix(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "give the call's id (or the start of it): an empty id would match every call")
+    return text
 
 
 def _config_check(path: Path) -> int:
