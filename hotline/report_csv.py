@@ -2,14 +2,17 @@
 with `--details`, `details.csv` and `details-cases.csv` (each call and case counted).
 
 Numbers are plain (a dot for the decimal point, no thousands separator); the caller
-encodes the text as UTF-8 with a BOM so that Excel reads the Vietnamese right.
+encodes the text as UTF-8 with a BOM so that Excel reads the Vietnamese right. Text that
+a spreadsheet would take for a formula (an agency typed as "=HYPERLINK(...)") is marked
+as text with a leading ' (`formula_safe`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,12 +23,12 @@ from hotline.report_tables import WEEKDAYS_VI, Cell, Dec, Pct, Secs, Table, fmt_
 def render_csv(tables: Sequence[Table]) -> str:
     """Every figure on its own line: table, row, column, value (numbers with a dot)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(("bảng", "dòng", "cột", "giá trị"))
     for table in tables:
         for row in table.rows:
             for column, cell in zip(table.columns[1:], row[1:], strict=True):
-                writer.writerow((table.key, row[0], column, _raw(cell)))
+                writer.writerow((table.key, _raw(row[0]), column, _raw(cell)))
     return out.getvalue()
 
 
@@ -44,7 +47,7 @@ def _raw(cell: Cell) -> str:
 def render_details(report: Report) -> str:
     """One line per call: every value the figures use and where the call was counted."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow((
         "call_id", "day", "weekday", "day_note", "non_working_day", "started_at", "bridged_at",
         "ended_at", "branch_key", "branch", "agency", "outcome", "outcome_label", "bucket",
@@ -65,7 +68,7 @@ def render_details(report: Report) -> str:
 
 def render_case_details(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(("case_id", "call_id", "opened_at", "day", "category", "agency", "status",
                      "status_label", "opened_by"))
     zone = ZoneInfo(report.setup.timezone)
@@ -77,6 +80,28 @@ def render_case_details(report: Report) -> str:
             CASE_STATUS_LABELS[case.status], case.opened_by,
         ))
     return out.getvalue()
+
+
+class _SafeWriter:
+    """`csv.writer` whose every cell goes through `formula_safe`."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Iterable[str]) -> None:
+        self._writer.writerow([formula_safe(cell) for cell in row])
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def formula_safe(text: str) -> str:
+    """`text` as a spreadsheet must not run it: a cell that starts with = + - @, a tab or a
+    carriage return is prefixed with ' (OWASP, CSV injection), unless it is a number."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _iso(moment: datetime | None) -> str:

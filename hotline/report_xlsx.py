@@ -1,5 +1,5 @@
 """The report as an XLSX workbook (`report.xlsx`): one sheet per table, numbers kept as
-numbers with their display formats.
+numbers with their display formats, text kept as text (never a formula).
 
 Reproducible: the workbook's dates are set from the period (the first instant after it)
 instead of "now", and every zip entry carries the same fixed time.
@@ -41,14 +41,17 @@ def render_xlsx(report: Report, tables: Sequence[Table]) -> bytes:
         sheet = workbook.create_sheet(table.sheet[:31])
         sheet.append([f"{table.title} {report_period_line(report)}"])
         sheet["A1"].font = Font(bold=True)
+        _as_text(sheet["A1"])
         sheet.append([])
         sheet.append(list(table.columns))
         for cell in sheet[3]:
             cell.font = Font(bold=True)
+            _as_text(cell)
         for row in table.rows:
             sheet.append([_xlsx_value(c) for c in row])
             for cell, value in zip(sheet[sheet.max_row], row, strict=True):
                 cell.number_format = _xlsx_format(value)
+                _as_text(cell)
         for i, column in enumerate(table.columns):
             width = max(len(text) for text in [column, *(cell_text(r[i]) for r in table.rows)])
             sheet.column_dimensions[get_column_letter(i + 1)].width = min(60, width + 2)
@@ -79,6 +82,13 @@ class _FixedTimeZip(zipfile.ZipFile):
               compresslevel: int | None = None) -> None:
         self.writestr(str(arcname or filename), Path(filename).read_bytes(), compress_type,
                       compresslevel)
+
+
+def _as_text(cell: Any) -> None:
+    """The cell as text if openpyxl took it for a formula (a string starting with =): the
+    report writes none, and an agency typed as "=HYPERLINK(...)" must not run in Excel."""
+    if cell.data_type == "f":
+        cell.data_type = "s"
 
 
 def _xlsx_value(cell: Cell) -> int | float | str | None:
