@@ -1,9 +1,10 @@
 """`hotline cases`: complaint cases ("phản ánh, kiến nghị") on the operator's side.
 
-Open a case for a past call or a recorded message (a desk flags the call in progress
-itself, from its phone), list cases, show one with its call and its history, move it
-along the workflow. Each command talks to the database directly (the straight-to-the-
-store operations of `CallLogStore`, not the spool) and returns its exit code and text:
+Open a case for a past call or a recorded message of a call in the log (a desk flags the
+call in progress itself, from its phone), list cases, show one with its call and its
+history, move it along the workflow. Each command talks to the database directly (the
+straight-to-the-store operations of `CallLogStore`, not the spool) and returns its exit
+code and text (stored text made `printable`):
 0 on success, 2 for anything the operator must correct (unknown or ambiguous id, a change
 the workflow does not allow), the message saying why.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,11 +20,13 @@ from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.errors import CallLogError
 from calllog.model import CallRecord, Case, CaseChange, CaseStatus
 from calllog.store import CallLogStore
+from hotline.terminal import printable, table
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_CATEGORY = "Chung"
 """The category of a case whose call went to no branch."""
 LIST_LIMIT = 100
+CASE_ID_MAX = 2**63 - 1
 USAGE_ERROR = 2
 
 _STATUSES = [status.value for status in CaseStatus]
@@ -56,10 +58,10 @@ def add_cases_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p_list.add_argument("--limit", type=int, default=LIST_LIMIT)
 
     p_show = cases_sub.add_parser("show", help="a case, its call and its history")
-    p_show.add_argument("case_id", type=int, metavar="ID")
+    p_show.add_argument("case_id", type=_case_id, metavar="ID")
 
     p_update = cases_sub.add_parser("update", help="move a case on, or add a note")
-    p_update.add_argument("case_id", type=int, metavar="ID")
+    p_update.add_argument("case_id", type=_case_id, metavar="ID")
     p_update.add_argument("--status", required=True, choices=_STATUSES,
                           help="the new status (the current one to only add a note)")
     p_update.add_argument("--agency", help="the agency it is forwarded to")
@@ -96,7 +98,7 @@ def default_operator() -> str:
 async def _open(store: CallLogStore, args: argparse.Namespace, now: datetime) -> tuple[int, str]:
     if args.call_id is None and args.recording is None:
         return USAGE_ERROR, "which call? give its id, or --recording NAME for a message"
-    call: CallRecord | None
+    call: CallRecord
     if args.call_id is not None:
         found = await _find_call(store, args.call_id)
         if isinstance(found, str):
@@ -104,8 +106,11 @@ async def _open(store: CallLogStore, args: argparse.Namespace, now: datetime) ->
         call = found
     else:
         with_message = await store.find_recording(args.recording)
-        call = with_message[0] if with_message else None
-    if call is not None and not args.new:
+        if not with_message:
+            return USAGE_ERROR, (f"{args.recording}: no call in the log has this message "
+                                 "(see `hotline callbacks --all` for the messages left)")
+        call = with_message[0]
+    if not args.new:
         existing = await store.cases_for_call(call.call_id)
         if existing:
             ids = ", ".join(f"{c.id} ({c.status.value})" for c in existing)
@@ -114,23 +119,20 @@ async def _open(store: CallLogStore, args: argparse.Namespace, now: datetime) ->
                 f"{existing[0].id}`, or open another with --new"
             )
     by = args.by or default_operator()
-    category = args.category or (call.branch_name if call else None) or DEFAULT_CATEGORY
+    category = args.category or call.branch_name or DEFAULT_CATEGORY
     case = await store.create_case(Case(
         id=None,
-        call_id=call.call_id if call else None,
+        call_id=call.call_id,
         category=category,
         opened_at=now,
         opened_by=by,
-        recording=args.recording or (call.recording if call else None),
+        recording=args.recording or call.recording,
         history=(CaseChange(now, by, CaseStatus.RECEIVED, note=args.note),),
     ))
-    what = f"call {call.call_id}" if call else f"message {case.recording}"
-    if call and case.recording:
+    what = f"call {call.call_id}"
+    if case.recording:
         what += f" (message {case.recording})"
-    text = f"case {case.id} opened for {what}: {category}, received"
-    if call is None:
-        text += "\n(no call in the log has this message: the case refers to the message only)"
-    return 0, text
+    return 0, printable(f"case {case.id} opened for {what}: {category}, received")
 
 
 async def _find_call(store: CallLogStore, prefix: str) -> CallRecord | str:
@@ -166,7 +168,7 @@ async def _list(store: CallLogStore, args: argparse.Namespace) -> tuple[int, str
             calls[case.call_id] = await store.get(case.call_id)
     header = ("ID", "OPENED (ICT)", "STATUS", "CATEGORY", "AGENCY", "CALLER", "CALL")
     rows = [_list_row(case, calls.get(case.call_id or "")) for case in cases]
-    text = _table(header, rows)
+    text = table(header, rows)
     if len(cases) == args.limit:
         text += f"\n(the newest {args.limit}; --limit for more)"
     return 0, text
@@ -204,8 +206,8 @@ async def _show(store: CallLogStore, case_id: int) -> tuple[int, str]:
         (_local(c.at), c.status.value, c.by, c.agency or "-", c.note) for c in case.history
     ]
     lines += ["  " + line for line in
-              _table(("AT (ICT)", "STATUS", "BY", "AGENCY", "NOTE"), history).splitlines()]
-    return 0, "\n".join(lines)
+              table(("AT (ICT)", "STATUS", "BY", "AGENCY", "NOTE"), history).splitlines()]
+    return 0, "\n".join(printable(line) for line in lines)
 
 
 def _call_summary(call: CallRecord) -> list[str]:
@@ -244,15 +246,7 @@ async def _update(
     before, after = case.history[-2].status, case.history[-1].status
     change = f"{before.value} -> {after.value}" if before is not after else "note added"
     agency = f", agency {case.agency}" if case.agency else ""
-    return 0, f"case {case.id}: {change} ({after.value}{agency})"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    )
+    return 0, printable(f"case {case.id}: {change} ({after.value}{agency})")
 
 
 def _local(at: datetime) -> str:
@@ -261,6 +255,18 @@ def _local(at: datetime) -> str:
 
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), LOCAL)
+
+
+def _case_id(text: str) -> int:
+    """A case's id as the databases store it (a signed 64-bit integer, from 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= CASE_ID_MAX:
+        raise argparse.ArgumentTypeError(
+            f"a case id is a whole number from 1 to {CASE_ID_MAX}, got {text!r}")
+    return value
 
 
 def _day(text: str) -> date:

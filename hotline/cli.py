@@ -22,6 +22,7 @@ from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
 from hotline.report import add_report_arguments, report_command
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
+from hotline.terminal import printable
 from routing.config import ConfigError, HotlineConfig, load_config
 
 
@@ -91,16 +92,17 @@ def main(argv: list[str] | None = None) -> int:
                         mark_done(settings.database_url, args.call_id, args.note,
                                   at=clock.now())
                     )
-                    print(message, file=sys.stdout if ok else sys.stderr)
+                    print(printable(message), file=sys.stdout if ok else sys.stderr)
                     return 0 if ok else 4
-                print(asyncio.run(list_callbacks(
+                print(printable(asyncio.run(list_callbacks(
                     settings.database_url, include_done=args.all, page=args.page,
                     limit=args.limit,
-                )))
+                )), keep_newlines=True))
                 return 0
             case "cases":
                 code, text = asyncio.run(run_cases(settings.database_url, args, now=clock.now()))
-                print(text, file=sys.stdout if code == 0 else sys.stderr)
+                print(printable(text, keep_newlines=True),
+                      file=sys.stdout if code == 0 else sys.stderr)
                 return code
             case "report":
                 return report_command(args, settings)

@@ -153,15 +153,16 @@ def test_open_a_recorded_message(url: str, run: Run) -> None:
     code, out, _ = run("open", "--recording", "vm-1795464328-0")
     assert code == 0
     assert out.startswith("case 1 opened for call 1741060000.7 (message vm-1795464328-0)")
-    # A message whose call is not in the log (e.g. taken while the service was down).
-    code, out, _ = run("open", "--recording", "vm-1795999999-0", "--category", "Đất đai")
-    assert code == 0
-    assert out == (
-        "case 2 opened for message vm-1795999999-0: Đất đai, received\n"
-        "(no call in the log has this message: the case refers to the message only)\n"
+    case = stored_case(url, 1)
+    assert (case.call_id, case.recording) == ("1741060000.7", "vm-1795464328-0")
+
+
+def test_open_refuses_a_message_no_call_has(url: str, run: Run) -> None:
+    assert run("open", "--recording", "vm-1795999999-0", "--category", "Đất đai") == (
+        2, "", "vm-1795999999-0: no call in the log has this message (see `hotline "
+        "callbacks --all` for the messages left)\n"
     )
-    case = stored_case(url, 2)
-    assert (case.call_id, case.recording) == (None, "vm-1795999999-0")
+    assert on_store(url, lambda store: store.get_case(1)) is None
 
 
 # --- update ---------------------------------------------------------------------------
@@ -219,6 +220,26 @@ def test_usage_errors_exit_2(run: Run, args: tuple[str, ...]) -> None:
     with pytest.raises(SystemExit) as exited:
         run(*args)
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("args", [
+    ("show", "99999999999999999999"),
+    ("show", "9223372036854775808"),
+    ("show", "0"),
+    ("show", "-1"),
+    ("update", "99999999999999999999", "--status", "verifying", "--by", "Lan"),
+])
+def test_a_case_id_out_of_range_is_a_usage_error(
+    run: Run, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(*args)
+    assert exited.value.code == 2
+    assert "a case id is a whole number from 1 to 9223372036854775807" in capsys.readouterr().err
+
+
+def test_the_largest_case_id_is_looked_up(run: Run) -> None:
+    assert run("show", "9223372036854775807") == (2, "", "no case 9223372036854775807\n")
 
 
 # --- list and show --------------------------------------------------------------------
@@ -325,3 +346,28 @@ def test_show_of_a_served_call_and_of_an_unknown_case(url: str, run: Run) -> Non
     assert f"  branch   : 4. {BRANCH} (Văn phòng UBND tỉnh)\n" in out
     assert "  outcome  : connected, answered by desk 2042\n" in out
     assert run("show", "7") == (2, "", "no case 7\n")
+
+
+HOSTILE_NAME = "\x1b[2J\x1b]0;pwned\x07Lê\u202eTrần\x9b1m\r\nVăn"
+SHOWN_NAME = "\\x1b[2J\\x1b]0;pwned\\x07Lê\\u202eTrần\\x9b1m\\x0d\\x0aVăn"
+
+
+def test_show_and_list_print_control_characters_as_escapes(url: str, run: Run) -> None:
+    async def seed(store: CallLogStore) -> None:
+        call = served_call("1741099999.1", T0 + timedelta(days=1))
+        call.caller_name = HOSTILE_NAME
+        call.caller_number = "0901\x1b[8m"
+        await store.save(call)
+        await store.create_case(Case(id=None, call_id=call.call_id, category="Đất\u202eđai",
+                                     opened_at=T0, opened_by="hoa\x1b[31m", agency="\x9b0m"))
+
+    on_store(url, seed)
+    for command in ("show", "list"):
+        code, out, _ = run(command, *(["1"] if command == "show" else []))
+        assert code == 0
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e\r"), command
+    out = run("show", "1")[1]
+    assert f"  caller   : 0901\\x1b[8m {SHOWN_NAME}\n" in out
+    assert "  category : Đất\\u202eđai\n" in out
+    assert "by hoa\\x1b[31m\n" in out
+    assert "0901\\x1b[8m" in run("list")[1]
