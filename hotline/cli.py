@@ -7,12 +7,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 import uvloop
 
 from dialplan.generate import desk_password, write_asterisk_config
+from hotline.banner import banner_hours
 from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
 from hotline.cases import add_cases_parser, run_cases
 from hotline.clock import SystemClock
@@ -23,6 +25,7 @@ from hotline.report import add_report_arguments, report_command
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
 from hotline.terminal import printable
+from routing.clock import Clock
 from routing.config import ConfigError, HotlineConfig, load_config
 
 
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         match args.command:
             case "serve":
-                return _serve(settings, embedded=args.embedded)
+                return _serve(settings, embedded=args.embedded, clock=clock)
             case "config":
                 return _config_check(args.file or settings.config)
             case "asterisk-config":
@@ -154,7 +157,7 @@ def _run_service(main: Coroutine[None, None, None]) -> None:
     uvloop.run(main)
 
 
-def _serve(settings: Settings, *, embedded: bool) -> int:
+def _serve(settings: Settings, *, embedded: bool, clock: Clock) -> int:
     config = load_config(settings.config)
     if not embedded:
         _run_service(serve(settings, config))
@@ -163,17 +166,21 @@ def _serve(settings: Settings, *, embedded: bool) -> int:
     provision(pbx, config, settings)
     pbx.start()
     try:
-        _print_banner(settings, config, pbx.ports.sip)
+        _print_banner(settings, config, pbx.ports.sip, now=clock.now())
         _run_service(serve(settings_for(pbx, settings), config))
     finally:
         pbx.stop()
     return 0
 
 
-def _print_banner(settings: Settings, config: HotlineConfig, sip_port: int) -> None:
+def _print_banner(
+    settings: Settings, config: HotlineConfig, sip_port: int, *, now: datetime
+) -> None:
     print(f"\n{config.hotline.name}")
     print(f"  hotline number : {config.hotline.number}  (sip:{config.hotline.number}"
           f"@127.0.0.1:{sip_port}, no login needed)")
+    for line in banner_hours(config, now, settings.config):
+        print(line)
     for branch in config.branches:
         print(f"  key {branch.key} -> desk(s) {', '.join(branch.desks)}  {branch.name}"
               f" ({branch.agency})")

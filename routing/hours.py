@@ -104,3 +104,21 @@ def open_state(calendar: Calendar, at: datetime) -> OpenState:
     if any(p.contains(moment) for p in calendar.periods):
         return OpenState(True, "open")
     return OpenState(False, "closed_hours")
+
+
+def next_opening(calendar: Calendar, at: datetime, *, within_days: int = 366) -> datetime | None:
+    """When `calendar` next opens from the aware instant `at`: `at` itself if it is open
+    then, else the start of its next period (in the calendar's zone); None if it does not
+    open in the next `within_days` days."""
+    if open_state(calendar, at).open:
+        return at
+    zone = ZoneInfo(calendar.timezone)
+    first_day = at.astimezone(zone).date()
+    starts = sorted(p.start for p in calendar.periods)
+    for offset in range(within_days + 1):
+        day = date.fromordinal(first_day.toordinal() + offset)
+        for start in starts:
+            candidate = datetime.combine(day, start, zone)
+            if candidate > at and open_state(calendar, candidate).open:
+                return candidate
+    return None
