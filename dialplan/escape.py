@@ -87,9 +87,9 @@ def refuse_unsafe(config: HotlineConfig, sounds_dir: str | None = None) -> None:
                 raise _unsafe("hours.periods", moment, "a time of day")
     for field, days in (("holidays", hours.holidays),
                         ("extra_working_days", hours.extra_working_days)):
-        for i, day in enumerate(days):
-            if not isinstance(day.date, date):
-                raise _unsafe(f"hours.{field}[{i}].date", day.date, "a date")
+        for i, holiday in enumerate(days):
+            if not isinstance(holiday.date, date):
+                raise _unsafe(f"hours.{field}[{i}].date", holiday.date, "a date")
     if sounds_dir is not None:
         _token(sounds_dir, SOUNDS_DIR, "the sounds directory")
 
