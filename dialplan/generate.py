@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import stat
 from datetime import time
 from pathlib import Path
 
 from dialplan.escape import callerid_name, comment, refuse_unsafe
+from dialplan.files import PRIVATE, PUBLIC, write_file
 from routing.config import HotlineConfig
 from routing.hours import WEEKDAYS
 
@@ -243,18 +245,17 @@ def write_asterisk_config(
 ) -> list[Path]:
     """Write the generated files into `out_dir`; returns those whose content changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "pjsip_desks.conf": render_pjsip_desks(config, secret),
-        "extensions.conf": render_extensions(config, sounds_dir),
+    files = {  # the desks' SIP passwords are readable by the owner only
+        "pjsip_desks.conf": (render_pjsip_desks(config, secret), PRIVATE),
+        "extensions.conf": (render_extensions(config, sounds_dir), PUBLIC),
     }
     changed = []
-    for name, text in files.items():
+    for name, (text, mode) in files.items():
         path = out_dir / name
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
+        if (path.is_file() and path.read_text(encoding="utf-8") == text
+                and stat.S_IMODE(path.stat().st_mode) & ~mode == 0):
             continue
         # Asterisk may be reading the old file (a reload): replace it in one step.
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_file(path, text, mode)
         changed.append(path)
     return changed
