@@ -253,12 +253,22 @@ class ConfigError(Exception):
 def load_config(path: Path | str) -> HotlineConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        problem = _problem(path, None, f"cannot read file: {exc.strerror}")
-        raise ConfigError(path, [problem]) from exc
+        raise unreadable(path, exc) from exc
+    return config_from_bytes(data, path)
+
+
+def unreadable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(path, [_problem(path, None, f"cannot read file: {exc.strerror}")])
+
+
+def config_from_bytes(data: bytes, path: Path) -> HotlineConfig:
+    """The config in `data`, the file's content as read once (`path` names it in problems)."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, [_problem(
             path, line, f"the file must be saved as UTF-8 (byte {exc.start} is not)"
         )]) from exc
