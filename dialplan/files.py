@@ -12,7 +12,11 @@ import os
 from pathlib import Path
 
 PRIVATE = 0o600
-"""Files holding secrets (SIP passwords, ARI/AMI credentials)."""
+"""Files holding secrets that only their owner reads (the embedded PBX's ARI/AMI
+credentials: that Asterisk runs as the same user)."""
+SHARED_WITH_GROUP = 0o640
+"""Files holding secrets written for an Asterisk that may run as another user of the
+file's group (a setgid `asterisk` config directory): the desks' SIP passwords."""
 PUBLIC = 0o644
 
 

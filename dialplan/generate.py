@@ -20,7 +20,7 @@ from datetime import time
 from pathlib import Path
 
 from dialplan.escape import callerid_name, comment, refuse_unsafe
-from dialplan.files import PRIVATE, PUBLIC, write_file
+from dialplan.files import PUBLIC, SHARED_WITH_GROUP, write_file
 from routing.config import HotlineConfig
 from routing.hours import WEEKDAYS
 
@@ -245,8 +245,8 @@ def write_asterisk_config(
 ) -> list[Path]:
     """Write the generated files into `out_dir`; returns those whose content changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {  # the desks' SIP passwords are readable by the owner only
-        "pjsip_desks.conf": (render_pjsip_desks(config, secret), PRIVATE),
+    files = {  # the desks' SIP passwords: owner and Asterisk's group only
+        "pjsip_desks.conf": (render_pjsip_desks(config, secret), SHARED_WITH_GROUP),
         "extensions.conf": (render_extensions(config, sounds_dir), PUBLIC),
     }
     changed = []
