@@ -8,6 +8,7 @@ Nothing here runs at import time: the wiring calls these functions once.
 from __future__ import annotations
 
 import asyncio
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS_PACKAGE = "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_MODE = 0o600
 PG_CONNECT_TIMEOUT_S = 5.0
 """asyncpg waits 60 s by default for an unreachable server: the spool's retry loop
 should see the failure (and back off) much sooner."""
@@ -37,7 +39,7 @@ def make_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(database))
         engine = create_async_engine(parsed)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
@@ -107,6 +109,18 @@ def _refuse_running_loop(alternative: str) -> None:
     raise RuntimeError(
         f"this blocks and runs its own event loop; from async code use `await {alternative}(url)`"
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds citizens' numbers),
+    before SQLite does (0644). SQLite gives its -wal, -shm and -journal files the
+    database file's mode, so they are private too. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, SQLITE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _connection_record: Any) -> None:

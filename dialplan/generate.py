@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import stat
 from datetime import time
 from pathlib import Path
 
+from dialplan.escape import callerid_name, comment, refuse_unsafe
+from dialplan.files import PUBLIC, SHARED_WITH_GROUP, write_file
 from routing.config import HotlineConfig
 from routing.hours import WEEKDAYS
 
@@ -39,6 +42,7 @@ def desk_password(secret: str, extension: str) -> str:
 
 
 def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
+    refuse_unsafe(config)
     blocks = ["; Generated from the hotline YAML by `hotline asterisk-config`. Do not edit.\n"]
     for desk in config.desks:
         blocks.append(_phone(desk.extension, desk.name, DESK_CONTEXT, secret))
@@ -49,7 +53,7 @@ def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
 
 def _phone(ext: str, label: str, context: str, secret: str) -> str:
     return f"""
-; {label}
+; {comment(label)}
 [{ext}]
 type = endpoint
 context = {context}
@@ -59,7 +63,7 @@ dtmf_mode = rfc4733
 language = vi
 auth = {ext}-auth
 aors = {ext}
-callerid = "{_quote(label)}" <{ext}>
+callerid = "{callerid_name(label)}" <{ext}>
 rtp_symmetric = yes
 force_rport = yes
 rewrite_contact = yes
@@ -81,6 +85,7 @@ qualify_frequency = 0
 
 def render_extensions(config: HotlineConfig, sounds_dir: str) -> str:
     """The dialplan; `sounds_dir` is where Asterisk finds the synthesised prompts."""
+    refuse_unsafe(config, sounds_dir)
     number = config.hotline.number
     internal = [d.extension for d in config.desks] + [s.extension for s in config.stations]
     internal_lines = "\n".join(
@@ -204,10 +209,11 @@ def render_fallback_hours(config: HotlineConfig) -> str:
         f"(${{HM}} >= {p.start:%H%M} & ${{HM}} < {_hhmm_end(p.end)})" for p in cal.periods
     )
     holidays = "\n".join(
-        f"exten => {h.date:%Y%m%d},1,NoOp() ; {h.name}" for h in cal.holidays
+        f"exten => {h.date:%Y%m%d},1,NoOp() ; {comment(h.name)}" for h in cal.holidays
     )
     workdays = "\n".join(
-        f"exten => {h.date:%Y%m%d},1,NoOp() ; {h.name}" for h in cal.extra_working_days
+        f"exten => {h.date:%Y%m%d},1,NoOp() ; {comment(h.name)}"
+        for h in cal.extra_working_days
     )
     return f"""
 [{HOURS_CONTEXT}]
@@ -239,22 +245,17 @@ def write_asterisk_config(
 ) -> list[Path]:
     """Write the generated files into `out_dir`; returns those whose content changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "pjsip_desks.conf": render_pjsip_desks(config, secret),
-        "extensions.conf": render_extensions(config, sounds_dir),
+    files = {  # the desks' SIP passwords: owner and Asterisk's group only
+        "pjsip_desks.conf": (render_pjsip_desks(config, secret), SHARED_WITH_GROUP),
+        "extensions.conf": (render_extensions(config, sounds_dir), PUBLIC),
     }
     changed = []
-    for name, text in files.items():
+    for name, (text, mode) in files.items():
         path = out_dir / name
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
+        if (path.is_file() and path.read_text(encoding="utf-8") == text
+                and stat.S_IMODE(path.stat().st_mode) & ~mode == 0):
             continue
         # Asterisk may be reading the old file (a reload): replace it in one step.
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_file(path, text, mode)
         changed.append(path)
     return changed
-
-
-def _quote(text: str) -> str:
-    return text.replace('"', "'")

@@ -20,12 +20,15 @@ from pathlib import Path
 import httpx
 import structlog
 
+from dialplan.files import PRIVATE, PUBLIC, write_file
 from ivr.cel import use_wal
 
 log = structlog.get_logger(__name__)
 
 TEMPLATED = ("http.conf", "ari.conf", "manager.conf", "rtp.conf", "pjsip.conf", "asterisk.conf")
 READY_POLL_SECONDS = 0.2
+SECRET_CONFS = ("ari.conf", "manager.conf", "pjsip_desks.conf")
+"""Created readable by their owner only (credentials, SIP passwords)."""
 
 
 class PbxError(Exception):
@@ -147,13 +150,12 @@ class EmbeddedAsterisk:
             if src.name in TEMPLATED:
                 for key, value in values.items():
                     text = text.replace(key, value)
-            target = self.etc_dir / src.name
-            target.write_text(text, encoding="utf-8")
-            if src.name in ("ari.conf", "manager.conf"):
-                target.chmod(0o600)
+            write_file(self.etc_dir / src.name, text,
+                       PRIVATE if src.name in SECRET_CONFS else PUBLIC)
         for generated in ("pjsip_desks.conf", "extensions.conf"):
             if not (self.etc_dir / generated).exists():
-                (self.etc_dir / generated).write_text("", encoding="utf-8")
+                write_file(self.etc_dir / generated, "",
+                           PRIVATE if generated in SECRET_CONFS else PUBLIC)
         use_wal(self.cel_db)  # before Asterisk's first CEL write
         sync_hosts_file(self.root)
 

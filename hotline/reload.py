@@ -7,6 +7,12 @@ A valid file is first applied to Asterisk (`apply`: generated endpoints and
 dialplan written, prompts rebuilt, modules reloaded, which leaves calls in
 progress alone), then swapped in. Every attempt, with the file's SHA-256, is
 logged and handed to `record` (the call log's reload history).
+
+The file is read once per attempt: its hash and its config come from the same bytes.
+The 2 s poll (`poll`, run by `watch`) takes a change only once the file is stable, the
+same bytes, size and modification time at two polls in a row: an editor's save caught
+half-way (cut at a line end, it may even validate) is never applied. A signal
+(`reload`, SIGHUP: the admin says the file is ready) takes the file at once.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +30,15 @@ import structlog
 
 from calllog.model import ConfigReload
 from routing.clock import Clock
-from routing.config import ConfigError, HotlineConfig, load_config
+from routing.config import ConfigError, HotlineConfig, config_from_bytes, unreadable
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class ReloadResult:
-    status: Literal["applied", "refused", "unchanged"]
+    status: Literal["applied", "refused", "unchanged", "settling"]
+    """settling: the file changed since the last poll; it is taken once it stays the same."""
     sha256: str
     problems: tuple[str, ...] = ()
     pbx_error: str | None = None
@@ -62,7 +70,9 @@ class ConfigHolder:
         self.path = path
         self._config = config
         self._clock = clock
-        self._sha256 = _digest(path)
+        self._sha256 = _Snapshot.of(path).sha256
+        self._seen: _Snapshot | None = None
+        """The file at the last poll, while it differs from the config in force."""
         self._apply = apply
         self._record = record
         self._lock = asyncio.Lock()
@@ -72,9 +82,28 @@ class ConfigHolder:
         return self._config
 
     async def reload(self) -> ReloadResult:
+        """Take the file as it is now (SIGHUP)."""
         async with self._lock:  # SIGHUP during a poll: one reload at a time
-            result = await self._reload()
-        if result.status != "unchanged":
+            result = await self._reload(_Snapshot.of(self.path))
+        return await self._recorded(result)
+
+    async def poll(self) -> ReloadResult:
+        """Take the file once it is the same as at the previous poll."""
+        async with self._lock:
+            now = _Snapshot.of(self.path)
+            if now.sha256 == self._sha256:
+                self._seen = None
+                return ReloadResult("unchanged", now.sha256)
+            if not now.same_as(self._seen):
+                self._seen = now
+                log.debug("config file changed; waiting for it to settle", sha256=now.sha256)
+                return ReloadResult("settling", now.sha256)
+            self._seen = None
+            result = await self._reload(now)
+        return await self._recorded(result)
+
+    async def _recorded(self, result: ReloadResult) -> ReloadResult:
+        if result.status in ("applied", "refused"):
             try:
                 await self._record(ConfigReload(
                     at=self._clock.now(), file=str(self.path), sha256=result.sha256,
@@ -85,12 +114,12 @@ class ConfigHolder:
                 log.exception("could not record the reload", sha256=result.sha256)
         return result
 
-    async def _reload(self) -> ReloadResult:
-        sha256 = _digest(self.path)
+    async def _reload(self, file: _Snapshot) -> ReloadResult:
+        sha256 = file.sha256
         if sha256 == self._sha256:
             return ReloadResult("unchanged", sha256)
         try:
-            config = load_config(self.path)
+            config = file.config(self.path)
         except ConfigError as exc:
             log.error("config refused; the previous one stays in force", file=str(self.path),
                       sha256=sha256, problems=exc.problems)
@@ -120,13 +149,41 @@ class ConfigHolder:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.reload()
+                await self.poll()
             except Exception:  # never stop watching: the next edit may fix it
                 log.exception("config reload failed", file=str(self.path))
 
 
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "unreadable"
+@dataclass(frozen=True)
+class _Snapshot:
+    """The file as read once: its bytes (or why it could not be read), size and mtime."""
+
+    sha256: str
+    data: bytes | None
+    error: OSError | None
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> _Snapshot:
+        try:
+            with path.open("rb") as file:
+                data = file.read()
+                stat = os.fstat(file.fileno())
+        except OSError as exc:
+            return cls("unreadable", None, exc, -1, -1)
+        return cls(hashlib.sha256(data).hexdigest(), data, None, stat.st_size,
+                   stat.st_mtime_ns)
+
+    def same_as(self, other: _Snapshot | None) -> bool:
+        """Unchanged since `other` was read, and not growing while this was read."""
+        return (other is not None
+                and (self.sha256, self.size, self.mtime_ns)
+                == (other.sha256, other.size, other.mtime_ns)
+                and (self.data is None or self.size == len(self.data)))
+
+    def config(self, path: Path) -> HotlineConfig:
+        if self.data is None:
+            assert self.error is not None
+            raise unreadable(path, self.error)
+        return config_from_bytes(self.data, path)

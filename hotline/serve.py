@@ -126,10 +126,11 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 except AriError as exc:  # Asterisk < 13.26: every event, still works
                     log.warning("could not filter ARI events", error=str(exc))
                 if first_connect:
-                    # Asterisk runs what this YAML says, whatever it ran before we started.
+                    # Asterisk runs what this YAML says, whatever it ran before we started
+                    # (every module reloaded, even if the files on disk already match).
                     first_connect = False
                     try:
-                        await applier(holder())
+                        await applier.reconcile(holder())
                     except Exception:
                         log.exception("could not apply the config to Asterisk at start")
                 await app.reconcile()
@@ -165,6 +166,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             await calllog.start()
             background += [
                 asyncio.create_task(holder.watch(), name="config-watch"),
+                asyncio.create_task(applier.keep_retrying(), name="pbx-reload-retry"),
                 asyncio.create_task(trail.run(), name="call-trail"),
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
                 asyncio.create_task(guard.run(), name="load-guard"),

@@ -30,10 +30,10 @@ from pydantic import (
 )
 
 from routing.hours import Calendar, Holiday, Period, Weekday, parse_period
+from routing.text import Name, Prose
 
 Extension = Annotated[str, StringConstraints(pattern=r"^[0-9]{2,8}$")]
 DialNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,15}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -41,30 +41,33 @@ class _Strict(BaseModel):
 
 
 class HotlineInfo(_Strict):
-    name: Text
+    name: Name
     number: DialNumber
 
 
 class MenuConfig(_Strict):
-    greeting: Text
-    intro: Text
-    invalid: Text
-    no_input: Text
-    connecting: Text
-    desk_unreachable: Text
-    goodbye: Text
-    repeat_hint: Text = "Nhấn phím sao để nghe lại."
-    closed: Text = (
+    greeting: Prose
+    intro: Prose
+    invalid: Prose = "Phím quý vị vừa nhấn không đúng."
+    no_input: Prose = "Quý vị chưa nhấn phím nào."
+    connecting: Prose = (
+        "Xin quý vị vui lòng chờ trong giây lát, cuộc gọi đang được chuyển đến "
+        "cán bộ phụ trách."
+    )
+    desk_unreachable: Prose = "Hiện cán bộ phụ trách đang bận hoặc vắng mặt."
+    goodbye: Prose = "Xin cảm ơn quý vị đã gọi đến tổng đài. Xin chào và hẹn gặp lại."
+    repeat_hint: Prose = "Nhấn phím sao để nghe lại."
+    closed: Prose = (
         "Tổng đài hiện ngoài giờ làm việc. Giờ làm việc từ thứ Hai đến thứ Sáu, "
         "buổi sáng từ 7 giờ đến 11 giờ 30, buổi chiều từ 13 giờ 30 đến 17 giờ."
     )
-    holiday: Text = "Hôm nay là ngày nghỉ lễ, tổng đài tạm ngưng tiếp nhận cuộc gọi."
-    still_trying: Text = "Cán bộ phụ trách đang bận, xin quý vị vui lòng giữ máy."
-    leave_message: Text = (
+    holiday: Prose = "Hôm nay là ngày nghỉ lễ, tổng đài tạm ngưng tiếp nhận cuộc gọi."
+    still_trying: Prose = "Cán bộ phụ trách đang bận, xin quý vị vui lòng giữ máy."
+    leave_message: Prose = (
         "Xin quý vị để lại họ tên, số điện thoại và nội dung cần hỗ trợ sau tiếng bíp. "
         "Nhấn phím thăng khi kết thúc. Cán bộ sẽ gọi lại cho quý vị."
     )
-    message_saved: Text = "Lời nhắn của quý vị đã được ghi lại. Xin cảm ơn quý vị."
+    message_saved: Prose = "Lời nhắn của quý vị đã được ghi lại. Xin cảm ơn quý vị."
     digit_timeout_seconds: float = Field(default=6.0, gt=0, le=60)
     max_attempts: int = Field(default=3, ge=1, le=10)
     # After max_attempts without a valid key the caller is put through to this
@@ -87,13 +90,13 @@ class SurveyConfig(_Strict):
     """Keys 1..scale rate the call; on the default scale 4-5 count as satisfied."""
     skip_key: Literal["0", "#", "*"] = "0"
     timeout_seconds: float = Field(default=8.0, gt=0, le=60)
-    question: Text = (
+    question: Prose = (
         "Xin quý vị vui lòng đánh giá mức độ hài lòng với cuộc gọi vừa rồi. "
         "Nhấn phím từ 1 đến {scale}, với {scale} là rất hài lòng. "
         "Nhấn phím {skip} để bỏ qua."
     )
-    invalid: Text = "Phím vừa nhấn không hợp lệ."
-    thanks: Text = "Cảm ơn quý vị đã đánh giá. Xin chào và hẹn gặp lại."
+    invalid: Prose = "Phím vừa nhấn không hợp lệ."
+    thanks: Prose = "Cảm ơn quý vị đã đánh giá. Xin chào và hẹn gặp lại."
 
     @field_validator("question")
     @classmethod
@@ -131,8 +134,8 @@ StationKind = Literal["department", "district", "commune", "other"]
 
 class Branch(_Strict):
     key: int = Field(ge=1, le=9)
-    name: Text
-    agency: Text
+    name: Name
+    agency: Name
     desks: list[Extension] = Field(min_length=1)
     strategy: Strategy = "sequential"
     # How long one desk (or, for ringall, all desks at once) rings.
@@ -146,14 +149,14 @@ class Branch(_Strict):
 
 class Desk(_Strict):
     extension: Extension
-    name: Text
+    name: Name
 
 
 class Station(_Strict):
     """An agency's line on the switchboard (one per Sở, district and commune UBND)."""
 
     extension: Extension
-    agency: Text
+    agency: Name
     kind: StationKind = "other"
 
 
@@ -250,12 +253,22 @@ class ConfigError(Exception):
 def load_config(path: Path | str) -> HotlineConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        problem = _problem(path, None, f"cannot read file: {exc.strerror}")
-        raise ConfigError(path, [problem]) from exc
+        raise unreadable(path, exc) from exc
+    return config_from_bytes(data, path)
+
+
+def unreadable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(path, [_problem(path, None, f"cannot read file: {exc.strerror}")])
+
+
+def config_from_bytes(data: bytes, path: Path) -> HotlineConfig:
+    """The config in `data`, the file's content as read once (`path` names it in problems)."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(path, [_problem(
             path, line, f"the file must be saved as UTF-8 (byte {exc.start} is not)"
         )]) from exc

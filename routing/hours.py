@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from routing.text import Name
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -53,7 +55,7 @@ class Period(BaseModel):
 class Holiday(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     date: date
-    name: str = Field(min_length=1)
+    name: Name
 
 
 class Calendar(BaseModel):

@@ -9,6 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from calllog.db import make_engine, upgrade, upgrade_async
+from tests.filemodes import born_private, mode
+
+__all__ = ["born_private"]
 
 
 async def test_sqlite_engine_creates_the_directory_and_turns_on_wal_and_foreign_keys(
@@ -47,3 +50,23 @@ async def test_upgrade_async_leaves_the_running_loop_free(tmp_path: Path) -> Non
         await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
         ticker.cancel()
     assert ticks > 1
+
+
+@pytest.mark.usefixtures("born_private")
+async def test_sqlite_call_log_and_its_wal_files_are_created_private(tmp_path: Path) -> None:
+    """Citizens' numbers: the database, its -wal and -shm are 0600 from their creation."""
+    path = tmp_path / "var" / "hotline.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE probe (number TEXT)"))
+            await connection.execute(text("INSERT INTO probe VALUES ('0912345678')"))
+            files = sorted(p.name for p in path.parent.iterdir())
+            assert files == ["hotline.db", "hotline.db-shm", "hotline.db-wal"]
+            assert {name: mode(path.parent / name) for name in files} == dict.fromkeys(
+                files, 0o600)
+    finally:
+        await engine.dispose()
+    assert mode(path) == 0o600

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -234,3 +235,106 @@ async def test_a_change_during_an_apply_is_applied_after_it(tmp_path: Path) -> N
     assert pbx.most_at_once == 1
     assert [c.menu.max_attempts for c in pbx.applied] == [3, 4]
     assert holder() is pbx.applied[-1]
+
+
+# --- the file poll: a file being written is not applied until it is stable ---------------
+
+def cut_inside_stations(text: str, keep: int) -> str:
+    """`text` cut at a line end after its first `keep` stations (what an editor's
+    half-finished save leaves: still valid YAML, and a valid config)."""
+    lines = text.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("stations:"))
+    station_lines = [i for i in range(first, len(lines)) if lines[i].startswith("  - {")]
+    return "".join(lines[: station_lines[keep - 1] + 1])
+
+
+async def test_a_file_cut_mid_way_is_not_applied_at_the_first_poll(tmp_path: Path) -> None:
+    pbx = Pbx()
+    holder, path, calllog = holder_with(tmp_path, pbx)
+    before = holder()
+    whole = REORDERED
+    half = cut_inside_stations(whole, 62)
+    assert len(load_config(write_text(tmp_path / "half.yaml", half)).stations) == 62
+
+    path.write_text(half, encoding="utf-8")  # the editor is still writing
+    with capture_logs():
+        assert (await holder.poll()).status == "settling"
+        assert holder() is before and pbx.applied == []
+        path.write_text(whole, encoding="utf-8")  # ... and now it is done
+        assert (await holder.poll()).status == "settling"  # changed since the last poll
+        assert pbx.applied == []
+        result = await holder.poll()  # the same bytes, size and time twice: stable
+
+    assert result.status == "applied"
+    assert result.sha256 == hashlib.sha256(whole.encode()).hexdigest()
+    (applied,) = pbx.applied
+    assert holder() is applied and len(applied.stations) == 106
+    assert [(r.status, r.sha256) for r in await calllog.list_reloads()] == [
+        ("applied", result.sha256)]
+    assert (await holder.poll()).status == "unchanged"
+
+
+async def test_a_file_left_cut_is_applied_once_it_stops_changing(tmp_path: Path) -> None:
+    pbx = Pbx()
+    holder, path, _ = holder_with(tmp_path, pbx)
+    path.write_text(cut_inside_stations(SHIPPED, 62), encoding="utf-8")
+
+    with capture_logs():
+        assert (await holder.poll()).status == "settling"
+        assert (await holder.poll()).status == "applied"
+
+    assert len(holder().stations) == 62
+
+
+async def test_the_same_bytes_written_again_wait_for_one_more_poll(tmp_path: Path) -> None:
+    pbx = Pbx()
+    holder, path, _ = holder_with(tmp_path, pbx)
+    path.write_text(REORDERED, encoding="utf-8")
+    with capture_logs():
+        assert (await holder.poll()).status == "settling"
+        stat = path.stat()
+        path.write_text(REORDERED, encoding="utf-8")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # rewritten
+        assert (await holder.poll()).status == "settling"
+        assert pbx.applied == []
+        assert (await holder.poll()).status == "applied"
+
+
+async def test_a_broken_file_is_refused_once_stable_and_only_once(tmp_path: Path) -> None:
+    holder, path, calllog = holder_with(tmp_path, Pbx())
+    path.write_text(BROKEN, encoding="utf-8")
+    with capture_logs():
+        statuses = [(await holder.poll()).status for _ in range(4)]
+    assert statuses == ["settling", "refused", "unchanged", "unchanged"]
+    assert [r.status for r in await calllog.list_reloads()] == ["refused"]
+
+
+async def test_a_signal_reloads_at_once_without_waiting_for_the_file_to_settle(
+    tmp_path: Path,
+) -> None:
+    pbx = Pbx()
+    holder, path, _ = holder_with(tmp_path, pbx)
+    path.write_text(REORDERED, encoding="utf-8")
+    with capture_logs():
+        assert (await holder.reload()).status == "applied"  # SIGHUP: the admin says it is done
+        assert (await holder.poll()).status == "unchanged"
+    assert len(pbx.applied) == 1
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_file_gone_for_two_polls_is_refused_once_and_the_config_stays(
+    tmp_path: Path,
+) -> None:
+    holder, path, calllog = holder_with(tmp_path, Pbx())
+    before = holder()
+    path.unlink()
+    with capture_logs():
+        statuses = [(await holder.poll()).status for _ in range(3)]
+    assert statuses == ["settling", "refused", "unchanged"]
+    assert holder() is before
+    (reload,) = await calllog.list_reloads()
+    assert "cannot read file" in reload.problems

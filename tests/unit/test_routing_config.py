@@ -737,3 +737,93 @@ def test_config_check_without_a_file_checks_the_configured_one(
     monkeypatch.setenv("HOTLINE_CONFIG", str(path))
     assert check() == 2
     assert capsys.readouterr().err == f"{path}: cannot read file: No such file or directory\n"
+
+
+# --- text that ends up in Asterisk's files: one line, no control characters ---------
+
+HOSTILE_TEXT = [
+    pytest.param(
+        '{extension: "1101", name: "Sở Nội vụ – chỉ đạo điều hành"}',
+        '{extension: "1101", name: "Sở Nội vụ\\n[9999]\\ntype = endpoint"}',
+        "desks[0].name", id="desk-name-with-newline",
+    ),
+    pytest.param(
+        '{extension: "2001", agency: "Sở Nội vụ", kind: department}',
+        '{extension: "2001", agency: "Sở Nội vụ\\r[9999]", kind: department}',
+        "stations[0].agency", id="station-agency-with-carriage-return",
+    ),
+    pytest.param(
+        '{date: 2026-01-01, name: "Tết Dương lịch"}',
+        '{date: 2026-01-01, name: "Tết\\n[hotline-desks]\\nexten => _X.,1,Dial(PJSIP/x)"}',
+        "hours.holidays[0].name", id="holiday-name-with-newline",
+    ),
+    pytest.param(
+        'name: "Tổng đài hỗ trợ công tác cải cách hành chính tỉnh Hậu Giang"',
+        'name: "Tổng đài\\x1b[2J"',
+        "hotline.name", id="hotline-name-with-escape",
+    ),
+    pytest.param(
+        '  - key: 9\n    name: "Tư vấn các vấn đề khác"',
+        '  - key: 9\n    name: "Tư vấn\\tcác vấn đề khác"',
+        "branches[8].name", id="branch-name-with-tab",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field"), HOSTILE_TEXT)
+def test_names_with_control_characters_are_refused_naming_line_and_field(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    text = edited(old, new)
+    error = refused(write(tmp_path, text))
+    assert_names_line_and_field(error, line_of(text, new.splitlines()[-1]), field)
+    assert "control character" in str(error)
+
+
+def test_config_check_refuses_a_desk_name_that_would_add_an_endpoint(
+    tmp_path: Path, check: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = edited('name: "Hiệp hội doanh nghiệp tỉnh"}',
+                  'name: "Hiệp hội\\n\\n[9999]\\ntype = endpoint\\ncontext = hotline-desks"}')
+    path = write(tmp_path, text)
+    assert check(str(path)) == 2
+    [problem] = capsys.readouterr().err.splitlines()
+    assert problem.startswith(f"{path}:{line_of(text, '[9999]')} desks[2].name: ")
+    assert "U+000A" in problem
+
+
+def test_menu_prose_may_span_lines_but_not_carry_other_control_characters(
+    tmp_path: Path,
+) -> None:
+    block = '  intro: |\n    Xin vui lòng chọn\n    lĩnh vực cần hỗ trợ.\n'
+    ok = load_config(write(tmp_path, edited('  intro: "Xin vui lòng chọn lĩnh vực cần hỗ trợ."\n',
+                                            block)))
+    assert ok.menu.intro == "Xin vui lòng chọn\nlĩnh vực cần hỗ trợ."
+    text = edited('intro: "Xin vui lòng chọn lĩnh vực cần hỗ trợ."',
+                  'intro: "Xin vui lòng\\x07 chọn lĩnh vực."')
+    error = refused(write(tmp_path, text))
+    assert_names_line_and_field(error, line_of(text, "intro:"), "menu.intro")
+
+
+# --- menu texts an admin may leave out ------------------------------------------------
+
+DEFAULTED_MENU_TEXTS = ("invalid", "no_input", "connecting", "desk_unreachable", "goodbye")
+
+
+def test_a_first_file_without_the_common_menu_texts_validates_with_vietnamese_defaults(
+    tmp_path: Path,
+) -> None:
+    text = SHIPPED_TEXT
+    for key in DEFAULTED_MENU_TEXTS:
+        text = "".join(line for line in text.splitlines(keepends=True)
+                       if not line.startswith(f"  {key}: "))
+        assert f"  {key}:" not in text
+    menu = load_config(write(tmp_path, text)).menu
+    for key in DEFAULTED_MENU_TEXTS:
+        value = getattr(menu, key)
+        assert value and value == value.strip() and value.endswith(".")
+        assert len(value) <= 120  # short: said before the menu or a desk, not a speech
+        # Vietnamese, said politely to the caller ("quý vị", "xin")
+        assert any(unicodedata.category(c) == "Mn" or ord(c) > 0x7F for c in value)
+    assert "quý vị" in menu.invalid.lower() and "quý vị" in menu.no_input.lower()
+    assert "cảm ơn" in menu.goodbye.lower()
