@@ -498,7 +498,7 @@ class SpooledCallLog:
 
     async def _take(self, write: Write, *, durable: bool = False) -> None:
         seq = self._next_seq
-        if isinstance(write, CallEvent | Case) and write.key is None:
+        if isinstance(write, CallEvent | Case | ConfigReload) and write.key is None:
             write = dataclasses.replace(write, key=f"{self._spool_id}:{seq}")
         entry = _Entry(seq, write, _encode(seq, write))
         self._next_seq = seq + 1
