@@ -21,7 +21,13 @@ import pytest
 from calllog.model import CallEvent, CallRecord, Outcome, Write
 from calllog.spool import SpooledCallLog
 from tests.calllog_contract import T0, new_call
-from tests.unit.test_calllog_spool import FakeStore, journal, open_spool
+from tests.unit.test_calllog_spool import (
+    FakeStore,
+    assert_logged_once_in_order,
+    journal,
+    log_a_call,
+    open_spool,
+)
 
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
 
@@ -251,3 +257,20 @@ async def test_a_30_mb_journal_replays_in_bounded_memory_each_entry_once(
     assert store.next_seq == count + 1
     print(f"replayed {count} entries, {size / 1e6:.1f} MB: peak {peak / 1e6:.2f} MB traced")
     assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB journal"
+
+
+async def test_a_backlog_past_the_memory_bound_is_read_back_from_the_journal_in_order(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    store.down = ConnectionRefusedError("down")
+    call_ids = [f"c{i:02d}" for i in range(30)]
+    async with open_spool(store, tmp_path, memory_bytes=2000, batch_max=7,
+                          compact_bytes=3000) as log:
+        for call_id in call_ids[:20]:
+            await log_a_call(log, call_id)
+        assert log.depth == 100
+        store.down = None
+        for call_id in call_ids[20:]:  # while it catches up
+            await log_a_call(log, call_id)
+        assert await log.flushed(5)
+    await assert_logged_once_in_order(store, call_ids)
