@@ -1,7 +1,9 @@
 """Errors raised by the call log.
 
     CallLogError                 base of everything below
-    └── UnknownCallError         an event for a call whose row was never saved
+    ├── UnknownCallError         an event for a call whose row was never saved
+    └── SpoolFileRefusedError    a spool file is a symbolic link (or not a regular file);
+                                 also an `OSError`, as other failures of the spool's files
 
 Invalid values (a naive datetime, an over-long call id or event kind) raise the
 built-in `ValueError`. Database driver errors are not wrapped: the caller (the
@@ -21,3 +23,8 @@ class UnknownCallError(CallLogError, LookupError):
             f"no call {call_id!r} in the call log: save() the CallRecord before appending events"
         )
         self.call_id = call_id
+
+
+class SpoolFileRefusedError(CallLogError, OSError):
+    """A file of the spool directory is a symbolic link or not a regular file: refused,
+    never followed (the journal holds citizens' data)."""

@@ -87,7 +87,7 @@ class InMemoryCallLog:
                     self._append(write)
                 elif isinstance(write, Case):
                     self._open_case(write)
-                else:
+                elif write.key is None or all(r.key != write.key for r in self._reloads):
                     self._reloads.append(write)
         except BaseException:  # a transaction rolls back
             self._calls, self._events, self._keys = calls, events, keys

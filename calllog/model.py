@@ -265,6 +265,9 @@ class ConfigReload:
     """The refusal's messages, one per line (as `hotline config check` prints them)."""
     pbx_error: str | None = None
     """Applied, but Asterisk could not be reloaded: why."""
+    key: str | None = None
+    """Idempotency key: a reload whose key is already in the log is not recorded again
+    (the spool gives each one "<spool id>:<seq>", so a replay adds no second row)."""
 
 
 Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload | Case
@@ -360,9 +363,13 @@ def normalised_write(write: Write) -> Write:
         return normalised_case(write)
     if write.status not in ("applied", "refused"):
         raise ValueError(f"reload status must be applied or refused, got {write.status!r}")
+    if write.key is not None and not 0 < len(write.key) <= EVENT_KEY_MAX_LEN:
+        raise ValueError(
+            f"reload key must be None or 1..{EVENT_KEY_MAX_LEN} characters, got {write.key!r}"
+        )
     return ConfigReload(
         at=as_utc(write.at, "at"), file=write.file, sha256=write.sha256, status=write.status,
-        problems=write.problems, pbx_error=write.pbx_error,
+        problems=write.problems, pbx_error=write.pbx_error, key=write.key,
     )
 
 

@@ -8,20 +8,20 @@ background writer applies the journal to the database in order, in batches of on
 transaction each, and records how far it got in a marker file. While the database is
 unreachable the writer retries with backoff and the journal grows; the next start (even
 after SIGKILL) replays what was not applied. Replaying twice changes nothing: call rows
-are upserts, and each event and each opened case carries a unique key ("<spool id>:<seq>"
-unless the caller gave one, e.g. "desk-flag:<call id>") that the store inserts ON CONFLICT
-DO NOTHING.
+are upserts, and each event, opened case and config reload carries a unique key
+("<spool id>:<seq>" unless the caller gave one, e.g. "desk-flag:<call id>") that the
+store inserts ON CONFLICT DO NOTHING.
 
-The spool directory (mode 0700) holds:
+Memory stays bounded whatever the backlog: the writer keeps at most `memory_bytes` of
+journal lines in memory and reads the rest back from the journal in batches (a replay
+at start streams the file). Writes the disk refuses (ENOSPC, EIO) are not dropped: they
+stay in memory, in order, and the flush is retried with backoff (`stats` says so).
 
-    journal.jsonl   one entry per line, seq increasing; a torn last line is dropped
-                      {"seq":7,"op":"save","call":{<CallRecord fields>}}
-                      {"seq":8,"op":"event","event":{"call_id":..,"at":..,"kind":..,
-                                                     "detail":{..},"key":"<spool id>:8"}}
-                      {"seq":9,"op":"open_case","case":{<Case fields>,"history":[{"at":..,
-                                                     "by":..,"status":"received",..}]}}
-                    (times are ISO 8601 in UTC); rewritten without the applied entries
-                    once they are all applied (or when they are most of the file)
+The spool directory (mode 0700; files 0600, opened O_NOFOLLOW, see spool_files.py):
+
+    journal.jsonl   one entry per line (spool_codec.py), seq increasing; a torn last
+                    line is dropped; rewritten without the applied entries once they
+                    are all applied (or when they are most of the file)
     applied.json    {"format":1,"spool_id":"<32 hex>","applied_seq":6}: every entry up
                     to applied_seq is in the database. Written atomically (temp file,
                     fsync, rename). Seqs continue from max(applied_seq, journal) + 1.
@@ -36,20 +36,16 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import fcntl
 import itertools
 import json
-import os
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, ParamSpec, Self, TypeVar
 
-import orjson
 import structlog
 from sqlalchemy import exc as sa_exc
 
@@ -60,7 +56,6 @@ from calllog.model import (
     CallEvent,
     CallRecord,
     Case,
-    CaseChange,
     CaseStatus,
     CloseIfOpen,
     ConfigReload,
@@ -70,34 +65,22 @@ from calllog.model import (
     normalised_record,
     normalised_write,
 )
+from calllog.spool_codec import Entry, call_id_of, describe, encode, op
+from calllog.spool_files import SpoolFiles
 from calllog.store import BatchCallLog
 
 if TYPE_CHECKING:
     from calllog.store import CallLog
 
-__all__ = ["SpooledCallLog", "database_unavailable"]
+__all__ = ["SpoolStats", "SpooledCallLog", "database_unavailable"]
 
 log = structlog.get_logger(__name__)
 
-JOURNAL_NAME: Final = "journal.jsonl"
-MARKER_NAME: Final = "applied.json"
-REJECTED_NAME: Final = "rejected.jsonl"
-LOCK_NAME: Final = "lock"
-MARKER_FORMAT: Final = 1
 KNOWN_CALLS_MAX: Final = 100_000
 """Call ids remembered for `append_event`'s unknown-call check (most recently saved)."""
 STILL_DOWN_LOG_S: Final = 60.0
 KNOWN_CHECK_TIMEOUT_S: Final = 2.0
 MARKER_EVERY_S: Final = 1.0
-
-_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
-_RECORD_TIMES = frozenset(
-    {"started_at", "answered_at", "ended_at", "bridged_at", "callback_done_at", "talk_ended_at"}
-)
-_EVENT_FIELDS = ("call_id", "at", "kind", "detail", "key")
-_RELOAD_FIELDS = tuple(f.name for f in dataclasses.fields(ConfigReload))
-_CASE_FIELDS = tuple(f.name for f in dataclasses.fields(Case) if f.name != "history")
-_CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(CaseChange))
 # SQLSTATE classes meaning the data itself is refused (data exception, integrity
 # constraint violation); any other database error is the database's state (down,
 # restarting, locked, schema missing): retrying later can succeed.
@@ -122,21 +105,23 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
-    seq: int
-    write: Write
-    line: bytes
-    """The journal line, newline included."""
+class SpoolStats:
+    """The spool at one moment, for monitoring (`SpooledCallLog.stats`)."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Recovered:
-    spool_id: str
-    applied_seq: int
-    last_seq: int
-    entries: list[_Entry]
-    """Entries after `applied_seq`, in journal order."""
-    journal_bytes: int
+    depth: int = 0
+    """Writes taken, not yet in the database."""
+    unwritten: int = 0
+    """Writes taken, not yet in the journal (kept in memory while the disk refuses)."""
+    journal_bytes: int = 0
+    journal_ok: bool = True
+    """False while the last write to the spool's files failed."""
+    journal_failures: int = 0
+    """Failed writes to the spool's files since start (each retried)."""
+    database_ok: bool = True
+    rejected: int = 0
+    """Entries moved to rejected.jsonl since start."""
+    rejected_at_start: int = 0
+    """Lines rejected.jsonl held at start."""
 
 
 class SpooledCallLog:
@@ -159,6 +144,13 @@ class SpooledCallLog:
       and one fsync for all of them).
     - `batch_linger`: how long the writer waits to gather entries into one
       transaction when fewer than `batch_max` are waiting.
+    - `memory_bytes`: journal lines the writer keeps in memory while the database is
+      behind; past that, it reads them back from the journal.
+
+    If the journal cannot be written (disk full, I/O error), a write that waits for the
+    disk raises the `OSError` and is not taken; writes that did not wait are kept in
+    memory, in order, without a bound, and flushed once the disk takes them again
+    (retried with backoff, and at once by any write that waits).
     """
 
     def __init__(
@@ -175,6 +167,7 @@ class SpooledCallLog:
         wait_for_disk: bool = True,
         flush_linger: float = 0.0,
         batch_linger: float = 0.0,
+        memory_bytes: int = 1024 * 1024,
         now: Callable[[], datetime],
     ) -> None:
         if batch_max < 1:
@@ -185,7 +178,7 @@ class SpooledCallLog:
             )
         self._store = store
         self._now = now
-        self._files = _SpoolFiles(Path(directory), now)
+        self._files = SpoolFiles(Path(directory), now)
         self._ensure_schema = ensure_schema
         self._batch_max = batch_max
         self._retry_initial = retry_initial
@@ -195,6 +188,7 @@ class SpooledCallLog:
         self._wait_for_disk = wait_for_disk
         self._flush_linger = flush_linger
         self._batch_linger = batch_linger
+        self._memory_bytes = memory_bytes
 
         self._state: Literal["new", "opening", "open", "closing", "closed"] = "new"
         self._ready = asyncio.Event()
@@ -205,13 +199,21 @@ class SpooledCallLog:
         self._applied_seq = 0
         self._done_seq = 0  # applied to the database; the marker may say less
         self._marker_at = 0.0
-        self._buffer: list[tuple[_Entry, asyncio.Future[None] | None]] = []
+        self._buffer: list[tuple[Entry, asyncio.Future[None] | None]] = []
         """Taken, not yet in the journal."""
-        self._pending: collections.deque[_Entry] = collections.deque()
-        """In the journal, not yet in the database."""
+        # The journal by offsets that never go back ("positions"); the file's byte 0 is
+        # at position `_file_base` (compaction moves it on).
+        self._file_base = 0
+        self._applied_at = 0
+        """Position of the first journal entry not yet in the database."""
+        self._journal_end = 0
+        self._pending: collections.deque[tuple[Entry, int]] = collections.deque()
+        """The first entries not in the database, each with the position after its
+        line (read into memory, at most `memory_bytes` of lines)."""
         self._pending_bytes = 0
-        self._applied_bytes = 0
-        """Journal bytes already applied: compaction drops them."""
+        self._disk_from: int | None = None
+        """Position from which the entries are on disk only (None: all in memory)."""
+        self._disk_lines = 0
         self._known_calls: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._io_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -222,7 +224,11 @@ class SpooledCallLog:
         self._db_ok = True
         self._down_since: float | None = None
         self._down_logged_at = 0.0
+        self._journal_ok = True
+        self._journal_failures = 0
+        self._failing_logged_at = 0.0
         self._rejected = 0
+        self._rejected_at_start = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -299,10 +305,12 @@ class SpooledCallLog:
         self._spool_id = recovered.spool_id
         self._applied_seq = self._done_seq = recovered.applied_seq
         self._next_seq = recovered.last_seq + 1
-        self._pending.extend(recovered.entries)
-        self._pending_bytes = sum(len(entry.line) for entry in recovered.entries)
-        self._applied_bytes = recovered.journal_bytes - self._pending_bytes
-        if not self._pending:
+        self._applied_at = recovered.pending_from
+        self._journal_end = recovered.journal_bytes
+        if recovered.pending_lines:  # replayed from the file, a batch at a time
+            self._disk_from, self._disk_lines = recovered.pending_from, recovered.pending_lines
+        self._rejected, self._rejected_at_start = recovered.set_aside, recovered.rejected_at_start
+        if not recovered.pending_lines:
             self._drained.set()
         self._state = "open"
         self._ready.set()
@@ -310,7 +318,8 @@ class SpooledCallLog:
             "call log spool open",
             directory=str(self._files.directory),
             spool_id=self._spool_id,
-            replaying=len(self._pending),
+            replaying=self._disk_lines,
+            journal_bytes=recovered.journal_bytes,
             next_seq=self._next_seq,
         )
 
@@ -339,7 +348,21 @@ class SpooledCallLog:
     @property
     def depth(self) -> int:
         """Writes taken but not yet in the database (a gauge for monitoring)."""
-        return len(self._buffer) + len(self._pending)
+        return len(self._buffer) + len(self._pending) + self._disk_lines
+
+    @property
+    def stats(self) -> SpoolStats:
+        """A snapshot for monitoring."""
+        return SpoolStats(
+            depth=self.depth,
+            unwritten=len(self._buffer),
+            journal_bytes=self._journal_end - self._file_base,
+            journal_ok=self._journal_ok,
+            journal_failures=self._journal_failures,
+            database_ok=self._db_ok,
+            rejected=self._rejected,
+            rejected_at_start=self._rejected_at_start,
+        )
 
     @property
     def db_ok(self) -> bool:
@@ -348,7 +371,8 @@ class SpooledCallLog:
 
     @property
     def rejected(self) -> int:
-        """Entries moved to rejected.jsonl since start (the database refused them)."""
+        """Entries moved to rejected.jsonl since start (the database refused them, or
+        their journal line was unreadable)."""
         return self._rejected
 
     @property
@@ -369,7 +393,12 @@ class SpooledCallLog:
         # A call's first save always waits for the disk: a row lost to a kill before
         # it reached the journal could not be found again (CEL imports only the calls
         # the service never saw). Later writes of the call may ride the next flush.
-        await self._take(record, durable=first)
+        try:
+            await self._take(record, durable=first)
+        except OSError:
+            if first:  # not taken: the call's next save waits for the disk again
+                self._known_calls.pop(record.call_id, None)
+            raise
 
     def _remember(self, call_id: str) -> None:
         self._known_calls[call_id] = None
@@ -509,16 +538,16 @@ class SpooledCallLog:
 
     async def _take(self, write: Write, *, durable: bool = False) -> None:
         seq = self._next_seq
-        if isinstance(write, CallEvent | Case) and write.key is None:
+        if isinstance(write, CallEvent | Case | ConfigReload) and write.key is None:
             write = dataclasses.replace(write, key=f"{self._spool_id}:{seq}")
-        entry = _Entry(seq, write, _encode(seq, write))
+        entry = Entry(seq, write, encode(seq, write))
         self._next_seq = seq + 1
         wait = self._wait_for_disk or durable
         done = asyncio.get_running_loop().create_future() if wait else None
         self._buffer.append((entry, done))
         self._drained.clear()
-        if durable:
-            self._flush_now.set()  # cut the flush's linger short
+        if wait:
+            self._flush_now.set()  # cut the flush's linger (or its retry's wait) short
         if self._flusher is None:
             # Runs from the next loop iteration (or after `flush_linger`): every write
             # taken until then shares its write and fsync.
@@ -527,35 +556,93 @@ class SpooledCallLog:
             await done
 
     async def _flush(self) -> None:
+        """Write the buffer to the journal; while the disk refuses, keep it and retry."""
         try:
             if self._flush_linger > 0 and self._state == "open":
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._flush_now.wait(), self._flush_linger)
             self._flush_now.clear()
+            delays = self._backoff()
             while self._buffer:
-                batch, self._buffer = self._buffer, []
-                data = b"".join(entry.line for entry, _ in batch)
+                count = len(self._buffer)
+                data = b"".join(entry.line for entry, _ in self._buffer[:count])
                 try:
                     async with self._io_lock:
                         await self._in_thread(self._files.append, data)
-                        self._pending.extend(entry for entry, _ in batch)
-                        self._pending_bytes += len(data)
+                        batch = self._buffer[:count]
+                        del self._buffer[:count]
+                        self._journaled([entry for entry, _ in batch], len(data))
                 except Exception as exc:
-                    log.error(
-                        "call log spool: journal write failed, writes lost",
-                        error=_describe(exc),
-                        writes=len(batch),
-                    )
-                    for _, done in batch:
-                        if done is not None and not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in batch:
-                        if done is not None and not done.done():
-                            done.set_result(None)
+                    self._flush_failed(count, exc)
+                    if self._state != "open":
+                        self._give_up(exc)
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._flush_now.wait(), next(delays))
+                    self._flush_now.clear()
+                    continue
+                delays = self._backoff()
+                self._journal_written()
+                for _, done in batch:
+                    if done is not None and not done.done():
+                        done.set_result(None)
                 self._wake.set()
         finally:
             self._flusher = None
+
+    def _journaled(self, entries: list[Entry], size: int) -> None:
+        """`entries` (`size` bytes) are at the journal's end now: in memory for the
+        writer while they fit, else left for it to read back."""
+        position = self._journal_end
+        self._journal_end += size
+        if self._disk_from is None and self._pending_bytes + size <= self._memory_bytes:
+            for entry in entries:
+                position += len(entry.line)
+                self._pending.append((entry, position))
+            self._pending_bytes += size
+            return
+        if self._disk_from is None:
+            self._disk_from = position
+        self._disk_lines += len(entries)
+
+    def _flush_failed(self, count: int, exc: Exception) -> None:
+        """The journal refused the first `count` buffered writes: those that wait get the
+        error (they are not taken); the others stay, in order, for the next attempt."""
+        self._journal_failures += 1
+        batch = self._buffer[:count]
+        for _, done in batch:
+            if done is not None and not done.done():
+                done.set_exception(exc)
+        self._buffer[:count] = [(entry, done) for entry, done in batch if done is None]
+        self._journal_failing(exc, "writing the journal")
+
+    def _give_up(self, exc: Exception) -> None:
+        if self._buffer:
+            log.error(
+                "call log journal not writable while closing: writes lost",
+                error=describe(exc),
+                writes=len(self._buffer),
+                calls=sorted({call_id_of(entry.write) or "" for entry, _ in self._buffer}),
+            )
+        self._buffer.clear()
+
+    def _journal_failing(self, exc: Exception, doing: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._journal_ok or now - self._failing_logged_at >= STILL_DOWN_LOG_S:
+            log.error(
+                "call log spool cannot write its files: writes kept in memory, retrying",
+                doing=doing,
+                error=describe(exc),
+                waiting_for_disk=len(self._buffer),
+                directory=str(self._files.directory),
+            )
+            self._failing_logged_at = now
+        self._journal_ok = False
+
+    def _journal_written(self) -> None:
+        if not self._journal_ok:
+            log.info("call log spool writes its files again", failures=self._journal_failures)
+        self._journal_ok = True
 
     # --- the writer: journal -> database ------------------------------------------------
 
@@ -566,39 +653,66 @@ class SpooledCallLog:
                 await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a bug: keep the entries, keep trying
+            except Exception:  # a bug, or the journal unreadable: keep trying
                 log.exception("call log spool writer failed, retrying")
                 await asyncio.sleep(self._retry_max)
 
     async def _step(self) -> None:
         self._wake.clear()
         if not self._pending:
-            if self._applied_bytes:
+            # Everything before is in the database (or set aside as unreadable).
+            self._applied_at = self._disk_from if self._disk_from is not None \
+                else self._journal_end
+            if self._disk_from is not None:
+                await self._read_back()
+        if not self._pending:
+            if self._applied_at > self._file_base:
                 await self._compact()
-            if not self._pending and not self._buffer:
+            if not self._pending and not self._buffer and self._disk_from is None:
                 self._drained.set()
-            if not self._pending:
+            if not self._pending and self._disk_from is None:
                 await self._wake.wait()
             return
         if self._batch_linger > 0 and len(self._pending) < self._batch_max \
                 and self._state == "open":
             # Under load: fewer, larger transactions (and the same rows saved once).
             await asyncio.sleep(self._batch_linger)
-        batch = list(itertools.islice(self._pending, self._batch_max))
+        batch = [entry for entry, _ in itertools.islice(self._pending, self._batch_max)]
         await self._apply_batch(batch)
         self._done_seq = batch[-1].seq
         now = asyncio.get_running_loop().time()
         # The marker may lag (a replay after a crash re-applies a little, idempotently):
         # written at most every MARKER_EVERY_S under load, and at once when caught up.
-        if len(self._pending) <= len(batch) or now - self._marker_at >= MARKER_EVERY_S:
+        caught_up = len(self._pending) + self._disk_lines <= len(batch)
+        if caught_up or now - self._marker_at >= MARKER_EVERY_S:
             await self._record_applied(self._done_seq)
             self._marker_at = now
         for _ in batch:
-            line = self._pending.popleft().line
-            self._pending_bytes -= len(line)
-            self._applied_bytes += len(line)
-        if self._applied_bytes >= max(self._compact_bytes, self._pending_bytes):
+            entry, self._applied_at = self._pending.popleft()
+            self._pending_bytes -= len(entry.line)
+        applied = self._applied_at - self._file_base
+        if applied >= max(self._compact_bytes, self._journal_end - self._applied_at):
             await self._compact()  # under steady load the journal never runs empty
+
+    async def _read_back(self) -> None:
+        """The next batch of entries that are on disk only, into memory."""
+        assert self._disk_from is not None
+        start, base = self._disk_from, self._file_base
+        read = await self._in_thread(
+            self._files.read, start - base, self._journal_end - base, self._batch_max
+        )
+        self._rejected += read.set_aside
+        self._disk_lines -= read.lines
+        for entry, end in read.entries:
+            self._pending.append((entry, end + base))
+            self._pending_bytes += len(entry.line)
+        end = start + read.size
+        if end >= self._journal_end:
+            self._disk_from, self._disk_lines = None, 0
+        else:
+            self._disk_from = end
+        if not read.entries:
+            self._applied_at = end  # only unreadable lines, set aside
 
     async def _prepare_schema(self) -> None:
         if self._ensure_schema is None:
@@ -613,7 +727,7 @@ class SpooledCallLog:
                 self._database_up()
                 return
 
-    async def _apply_batch(self, batch: list[_Entry]) -> None:
+    async def _apply_batch(self, batch: list[Entry]) -> None:
         error = await self._apply_retrying(batch)
         if error is None:
             return
@@ -623,14 +737,14 @@ class SpooledCallLog:
         log.warning(
             "call log batch refused by the database, applying it entry by entry",
             entries=len(batch),
-            error=_describe(error),
+            error=describe(error),
         )
         for entry in batch:
             error = await self._apply_retrying([entry])
             if error is not None:
                 await self._reject(entry, error)
 
-    async def _apply_retrying(self, batch: list[_Entry]) -> Exception | None:
+    async def _apply_retrying(self, batch: list[Entry]) -> Exception | None:
         """Apply `batch` in one transaction, retrying while the database is unavailable;
         None once applied, or the error by which the database refused the data."""
         for delay in self._backoff():
@@ -648,15 +762,15 @@ class SpooledCallLog:
                 return None
         raise AssertionError("unreachable: the backoff never ends")
 
-    async def _reject(self, entry: _Entry, error: Exception) -> None:
+    async def _reject(self, entry: Entry, error: Exception) -> None:
         self._rejected += 1
         write = entry.write
         log.error(
             "call log entry refused by the database, moved to rejected.jsonl",
             seq=entry.seq,
-            op=_op(write),
-            call_id=_call_id(write),
-            error=_describe(error),
+            op=op(write),
+            call_id=call_id_of(write),
+            error=describe(error),
         )
         record = {
             "rejected_at": self._now().isoformat(),
@@ -667,14 +781,17 @@ class SpooledCallLog:
         try:
             await self._in_thread(self._files.append_rejected, line.encode())
         except OSError as exc:
-            log.error("could not write rejected.jsonl", error=_describe(exc), entry=line)
+            self._journal_failures += 1
+            self._journal_failing(exc, "writing rejected.jsonl")
+            log.error("could not write rejected.jsonl", error=describe(exc), entry=line)
 
     async def _record_applied(self, seq: int) -> None:
         for delay in self._backoff():
             try:
                 await self._in_thread(self._files.write_marker, self._spool_id, seq)
             except OSError as exc:
-                log.error("could not record call log spool progress", error=_describe(exc))
+                self._journal_failures += 1
+                self._journal_failing(exc, "recording the spool's progress")
                 await asyncio.sleep(delay)
             else:
                 self._applied_seq = seq
@@ -684,16 +801,16 @@ class SpooledCallLog:
         if self._applied_seq < self._done_seq:
             # Entries leave the journal only once the marker says they are applied.
             await self._record_applied(self._done_seq)
-        async with self._io_lock:  # no append in flight: _pending is the journal's tail
-            data = b"".join(entry.line for entry in self._pending)
+        async with self._io_lock:  # no append in flight
             try:
-                await self._in_thread(self._files.rewrite, data)
+                await self._in_thread(self._files.rewrite, self._applied_at - self._file_base)
             except OSError as exc:
-                log.error("could not compact the call log journal", error=_describe(exc))
+                self._journal_failures += 1
+                self._journal_failing(exc, "compacting the journal")
                 return
-            self._applied_bytes = 0
+            self._file_base = self._applied_at
 
-    def _backoff(self) -> itertools.chain[float]:
+    def _backoff(self) -> Iterator[float]:
         """Delays between attempts: doubling from retry_initial up to retry_max, for ever."""
         doubling = itertools.takewhile(
             lambda delay: delay < self._retry_max,
@@ -707,7 +824,7 @@ class SpooledCallLog:
             log.warning(
                 "call log database unavailable, keeping writes in the spool",
                 doing=doing,
-                error=_describe(exc),
+                error=describe(exc),
                 depth=self.depth,
             )
             self._down_logged_at = now
@@ -735,272 +852,6 @@ class SpooledCallLog:
         assert self._executor is not None
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
-
-
-class _SpoolFiles:
-    """The spool directory's files. Blocking: only called from the spool's thread."""
-
-    def __init__(self, directory: Path, now: Callable[[], datetime]) -> None:
-        self.directory = directory
-        self._now = now
-        self.journal = directory / JOURNAL_NAME
-        self.marker = directory / MARKER_NAME
-        self.rejected = directory / REJECTED_NAME
-        self._journal_fd = -1
-        self._journal_size = 0
-        self._lock_fd = -1
-
-    def open(self) -> _Recovered:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock()
-        try:
-            return self._recover()
-        except BaseException:
-            self.close()
-            raise
-
-    def _lock(self) -> None:
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RuntimeError(
-                f"the call log spool {self.directory} is in use by another process"
-            ) from None
-        self._lock_fd = fd
-
-    def _recover(self) -> _Recovered:
-        spool_id, applied_seq = self._read_marker()
-        data = self.journal.read_bytes() if self.journal.exists() else b""
-        *lines, tail = data.split(b"\n")
-        if tail:
-            log.warning(
-                "torn last line of the call log journal ignored (a crash while writing "
-                "it; it was never acknowledged)",
-                journal=str(self.journal),
-                line=tail[:200].decode(errors="replace"),
-            )
-        good_size = len(data) - len(tail)
-        entries: list[_Entry] = []
-        last_seq = applied_seq
-        for raw in lines:
-            line = raw + b"\n"
-            try:
-                entry = _decode(line)
-            except (ValueError, TypeError, KeyError) as exc:
-                self._set_aside_unreadable(line, exc)
-                continue
-            last_seq = max(last_seq, entry.seq)
-            if entry.seq > applied_seq:
-                entries.append(entry)
-        fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        self._journal_fd = fd
-        if good_size < len(data):
-            os.ftruncate(fd, good_size)
-            os.fsync(fd)
-        self._journal_size = good_size
-        if not self.marker.exists():
-            self.write_marker(spool_id, applied_seq)  # before any entry gets its key
-        _fsync_directory(self.directory)
-        return _Recovered(spool_id, applied_seq, last_seq, entries, good_size)
-
-    def _read_marker(self) -> tuple[str, int]:
-        try:
-            body = json.loads(self.marker.read_bytes())
-            spool_id, applied_seq = body["spool_id"], body["applied_seq"]
-            if body["format"] != MARKER_FORMAT:
-                raise ValueError(f"unknown marker format {body['format']!r}")
-            if not isinstance(spool_id, str) or not spool_id:
-                raise ValueError(f"bad spool_id {spool_id!r}")
-            if not isinstance(applied_seq, int) or applied_seq < 0:
-                raise ValueError(f"bad applied_seq {applied_seq!r}")
-        except FileNotFoundError:
-            return uuid.uuid4().hex, 0
-        except (ValueError, TypeError, KeyError) as exc:
-            # Safe to start afresh: events keep the keys they were journaled with, so
-            # replaying the whole journal duplicates nothing, and a new spool id keeps
-            # new keys apart from the old ones.
-            log.error(
-                "unreadable call log spool marker: replaying the whole journal",
-                marker=str(self.marker),
-                error=_describe(exc),
-            )
-            self.marker.unlink()
-            return uuid.uuid4().hex, 0
-        return spool_id, applied_seq
-
-    def _set_aside_unreadable(self, line: bytes, exc: Exception) -> None:
-        log.error(
-            "unreadable call log journal line, moved to rejected.jsonl",
-            journal=str(self.journal),
-            error=_describe(exc),
-        )
-        record = {
-            "rejected_at": self._now().isoformat(),
-            "error": f"unreadable journal line: {type(exc).__name__}: {exc}",
-            "line": line.decode(errors="replace"),
-        }
-        self.append_rejected(
-            (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        )
-
-    def append(self, data: bytes) -> None:
-        """Append `data` at the end of the journal and fsync; on failure cut the journal
-        back, so that no torn line is left before the next entries."""
-        size = self._journal_size
-        try:
-            _write_all(self._journal_fd, data, size)
-            os.fsync(self._journal_fd)
-        except BaseException:
-            try:
-                os.ftruncate(self._journal_fd, size)
-            except OSError as exc:
-                log.error("could not cut back the call log journal", error=_describe(exc))
-            raise
-        self._journal_size = size + len(data)
-
-    def rewrite(self, data: bytes) -> None:
-        """Replace the journal, atomically, by `data` (its entries not yet applied)."""
-        tmp = self.journal.with_name(JOURNAL_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            _write_all(fd, data, 0)
-            os.fsync(fd)
-            os.replace(tmp, self.journal)
-        except BaseException:
-            os.close(fd)
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_directory(self.directory)
-        os.close(self._journal_fd)
-        self._journal_fd, self._journal_size = fd, len(data)
-
-    def write_marker(self, spool_id: str, applied_seq: int) -> None:
-        body = {"format": MARKER_FORMAT, "spool_id": spool_id, "applied_seq": applied_seq}
-        tmp = self.marker.with_name(MARKER_NAME + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            _write_all(fd, (json.dumps(body) + "\n").encode(), 0)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.marker)
-        _fsync_directory(self.directory)
-
-    def append_rejected(self, data: bytes) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(self.rejected, flags, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_directory(self.directory)
-
-    def close(self) -> None:
-        for fd in (self._journal_fd, self._lock_fd):
-            if fd >= 0:
-                os.close(fd)  # closing the lock's file releases the flock
-        self._journal_fd = self._lock_fd = -1
-
-
-def _write_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _op(write: Write) -> str:
-    if isinstance(write, CallRecord):
-        return "save"
-    if isinstance(write, CallEvent):
-        return "event"
-    if isinstance(write, Case):
-        return "open_case"
-    return "close_if_open" if isinstance(write, CloseIfOpen) else "reload"
-
-
-def _call_id(write: Write) -> str | None:
-    if isinstance(write, CallRecord | CallEvent | Case):
-        return write.call_id
-    return write.call.call_id if isinstance(write, CloseIfOpen) else None
-
-
-def _encode(seq: int, write: Write) -> bytes:
-    """One journal line. orjson writes the dataclasses as they are (times in ISO
-    8601, enums by value, UTF-8): the same line `json` wrote from their fields, at a
-    tenth of the cost (a call writes about fifteen)."""
-    body: dict[str, Any] = {"seq": seq, "op": _op(write)}
-    if isinstance(write, CallRecord):
-        body["call"] = write
-    elif isinstance(write, CloseIfOpen):
-        body["call"] = write.call
-    elif isinstance(write, CallEvent):
-        body["event"] = {name: getattr(write, name) for name in _EVENT_FIELDS}  # no seq
-    elif isinstance(write, Case):
-        body["case"] = write
-    else:
-        body["reload"] = write
-    return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
-
-
-def _decode(line: bytes) -> _Entry:
-    body = json.loads(line)
-    seq = body["seq"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise ValueError(f"bad seq {seq!r}")
-    write: Write
-    if body["op"] in ("save", "close_if_open"):
-        values = _fields_from_json(body["call"], _RECORD_FIELDS, _RECORD_TIMES)
-        write = normalised_record(CallRecord(**values))
-        if body["op"] == "close_if_open":
-            write = CloseIfOpen(write)
-    elif body["op"] == "reload":
-        values = _fields_from_json(body["reload"], _RELOAD_FIELDS, frozenset({"at"}))
-        write = normalised_write(ConfigReload(**values))
-    elif body["op"] == "event":
-        values = _fields_from_json(body["event"], _EVENT_FIELDS, frozenset({"at"}))
-        write = normalised_event(CallEvent(**values))
-    elif body["op"] == "open_case":
-        values = _fields_from_json(body["case"], _CASE_FIELDS, frozenset({"opened_at"}))
-        history = body["case"]["history"]
-        if not isinstance(history, list):
-            raise TypeError(f"expected a list of case changes, got {history!r}")
-        values["history"] = tuple(
-            CaseChange(**_fields_from_json(change, _CHANGE_FIELDS, frozenset({"at"})))
-            for change in history
-        )
-        write = normalised_case(Case(**values))
-    else:
-        raise ValueError(f"unknown op {body['op']!r}")
-    return _Entry(seq, write, line)
-
-
-def _fields_from_json(
-    fields: object, names: Sequence[str], times: frozenset[str]
-) -> dict[str, Any]:
-    if not isinstance(fields, dict):
-        raise TypeError(f"expected an object, got {fields!r}")
-    values = {name: fields[name] for name in names if name in fields}
-    for name in times & values.keys():
-        if values[name] is not None:
-            values[name] = datetime.fromisoformat(values[name])
-    return values
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 500 else text[:497] + "..."
 
 
 if TYPE_CHECKING:  # mypy proves the spool is a CallLog

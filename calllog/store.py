@@ -211,7 +211,7 @@ class CallLogStore:
             rows = list(await session.scalars(query))
         return [
             ConfigReload(at=r.at, file=r.file, sha256=r.sha256, status=r.status,
-                         problems=r.problems, pbx_error=r.pbx_error)
+                         problems=r.problems, pbx_error=r.pbx_error, key=r.key)
             for r in reversed(rows)
         ]
 
@@ -257,10 +257,7 @@ class CallLogStore:
                 elif isinstance(write, Case):
                     await _insert_case(session, dialect, write, known=write.call_id in saved)
                 else:
-                    session.add(ConfigReloadRow(
-                        at=write.at, file=write.file, sha256=write.sha256, status=write.status,
-                        problems=write.problems, pbx_error=write.pbx_error,
-                    ))
+                    await _insert_reload(session, dialect, write)
             await flush()
 
     async def get(self, call_id: str) -> CallRecord | None:
@@ -583,6 +580,27 @@ async def _insert_events(session: AsyncSession, dialect: str, events: list[CallE
     table = cast(Table, CallEventRow.__table__)
     stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
     await session.execute(stmt, rows)
+
+
+async def _insert_reload(session: AsyncSession, dialect: str, reload: ConfigReload) -> None:
+    """Record `reload`, unless one with its key is already in the log."""
+    values = {
+        "at": reload.at, "file": reload.file, "sha256": reload.sha256,
+        "status": reload.status, "problems": reload.problems, "pbx_error": reload.pbx_error,
+        "key": reload.key,
+    }
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(ConfigReloadRow).values(values)
+        if reload.key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[ConfigReloadRow.key])
+        await session.execute(stmt)
+        return
+    if reload.key is not None and await session.scalar(
+        select(exists().where(ConfigReloadRow.key == reload.key))
+    ):
+        return
+    session.add(ConfigReloadRow(**values))
 
 
 async def _insert_event(

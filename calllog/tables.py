@@ -133,6 +133,9 @@ class ConfigReloadRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     problems: Mapped[str] = mapped_column(Text, server_default="")
     pbx_error: Mapped[str | None] = mapped_column(Text)
+    # Idempotent like events' keys (revision 0008): the spool's replay inserts ON
+    # CONFLICT DO NOTHING. NULL (rows before 0008, or without a key) never conflicts.
+    key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
 
 
 

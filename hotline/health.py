@@ -1,26 +1,46 @@
 """Liveness, readiness and Prometheus metrics over HTTP on loopback.
 
     GET /healthz  200 while the process runs
-    GET /readyz   200 when the ARI event websocket is connected, else 503
+    GET /readyz   200 when every readiness check passes (`readiness_checks`: the ARI
+                  event websocket is connected, the call-log journal can be written),
+                  else 503 naming the checks that fail
     GET /metrics  Prometheus text: calls by outcome, current calls, ARI connected,
-                  config reloads by result, spool depth, database reachable
+                  config reloads by result, the call-log spool (depth, writes waiting
+                  for the disk, journal bytes and failures, entries rejected), database
+                  reachable
 
 A few lines of asyncio instead of a web framework: three fixed GET routes on
-loopback do not justify one, and the service stays on one event loop.
+loopback do not justify one, and the service stays on one event loop. A request line
+longer than `MAX_REQUEST_LINE` is answered 414 (and the connection closed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from calllog.spool import SpoolStats
+
 log = structlog.get_logger(__name__)
+
+MAX_REQUEST_LINE: Final = 8 * 1024
+"""Bytes: the three routes' request lines are a few dozen."""
+REQUEST_TIMEOUT_S: Final = 5.0
+DISCARD_MAX: Final = 1024 * 1024
+"""After refusing a request: read and drop at most this much of what the client still
+sends before closing (closing on unread data resets the connection, and the client
+could lose the answer)."""
+
+_REASONS: Final = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
+                   414: "URI Too Long", 503: "Service Unavailable"}
 
 
 @dataclass
@@ -31,12 +51,27 @@ class HealthSources:
     active_calls: Callable[[], int]
     calls_by_outcome: Callable[[], dict[str, int]]
     reloads: Callable[[], dict[str, int]]
-    spool_depth: Callable[[], int] = lambda: 0
-    database_ok: Callable[[], bool] = lambda: True
+    spool: Callable[[], SpoolStats] = field(default=SpoolStats)
     calls_shed: Callable[[], int] = lambda: 0
     calls_refused: Callable[[], int] = lambda: 0
     loop_lag: Callable[[], float] = lambda: 0.0
     ari_latency: Callable[[], float] = lambda: 0.0
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    problem: str
+    """What /readyz says while the check fails."""
+    ok: Callable[[], bool]
+
+
+def readiness_checks(sources: HealthSources) -> list[ReadinessCheck]:
+    """What must hold for the service to be ready (one line per check)."""
+    return [
+        ReadinessCheck("ARI websocket down", sources.ari_connected),
+        ReadinessCheck("call-log journal cannot be written (disk full or failing?)",
+                       lambda: sources.spool().journal_ok),
+    ]
 
 
 class _Collector(Collector):
@@ -58,12 +93,7 @@ class _Collector(Collector):
         for result, count in sorted(self._sources.reloads().items()):
             reloads.add_metric([result], count)
         yield reloads
-        yield GaugeMetricFamily("hotline_spool_depth",
-                                "Call-log writes journaled but not yet in the database",
-                                value=self._sources.spool_depth())
-        yield GaugeMetricFamily("hotline_database_ok",
-                                "1 when the last call-log write to the database succeeded",
-                                value=1 if self._sources.database_ok() else 0)
+        yield from _spool_metrics(self._sources.spool())
         yield CounterMetricFamily("hotline_calls_shed",
                                   "New calls sent to the fallback IVR because of overload",
                                   value=self._sources.calls_shed())
@@ -78,14 +108,43 @@ class _Collector(Collector):
                                 value=self._sources.ari_latency())
 
 
+def _spool_metrics(spool: SpoolStats) -> Iterator[Metric]:
+    yield GaugeMetricFamily("hotline_spool_depth",
+                            "Call-log writes taken but not yet in the database",
+                            value=spool.depth)
+    yield GaugeMetricFamily("hotline_spool_unwritten",
+                            "Call-log writes taken but not yet in the journal "
+                            "(kept in memory while the disk refuses them)",
+                            value=spool.unwritten)
+    yield GaugeMetricFamily("hotline_spool_journal_bytes",
+                            "Size of the call-log journal file", value=spool.journal_bytes)
+    yield GaugeMetricFamily("hotline_spool_journal_ok",
+                            "1 when the last write to the call-log spool's files succeeded",
+                            value=1 if spool.journal_ok else 0)
+    yield CounterMetricFamily("hotline_spool_journal_failures",
+                              "Writes to the call-log spool's files that failed (journal "
+                              "flushes, progress marker, compaction), retried",
+                              value=spool.journal_failures)
+    yield CounterMetricFamily("hotline_spool_rejected",
+                              "Call-log entries moved to rejected.jsonl since start",
+                              value=spool.rejected)
+    yield GaugeMetricFamily("hotline_spool_rejected_at_start",
+                            "Entries rejected.jsonl held when the service started",
+                            value=spool.rejected_at_start)
+    yield GaugeMetricFamily("hotline_database_ok",
+                            "1 when the last call-log write to the database succeeded",
+                            value=1 if spool.database_ok else 0)
+
+
 class HealthServer:
     def __init__(self, sources: HealthSources) -> None:
         self._sources = sources
+        self._checks = readiness_checks(sources)
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_Collector(sources))
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
-        server = await asyncio.start_server(self._handle, host, port)
+        server = await asyncio.start_server(self._handle, host, port, limit=MAX_REQUEST_LINE)
         log.info("health endpoint listening", url=f"http://{host}:{port}/readyz")
         return server
 
@@ -93,29 +152,50 @@ class HealthServer:
         if path == "/healthz":
             return 200, "text/plain", b"ok\n"
         if path == "/readyz":
-            ready = self._sources.ari_connected()
-            return (200, "text/plain", b"ready\n") if ready else (
-                503, "text/plain", b"not ready: ARI websocket down\n")
+            problems = [check.problem for check in self._checks if not check.ok()]
+            if not problems:
+                return 200, "text/plain", b"ready\n"
+            return 503, "text/plain", f"not ready: {'; '.join(problems)}\n".encode()
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4", generate_latest(self._registry)
         return 404, "text/plain", b"not found\n"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await asyncio.wait_for(reader.readline(), 5)
+            try:
+                request = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
+            except ValueError:  # longer than the reader's limit
+                await _answer(writer, 414, "text/plain", b"request line too long\n")
+                await _discard(reader)
+                return
             parts = request.decode("latin-1").split()
             status, kind, body = (
                 self.respond(parts[1].split("?")[0]) if len(parts) >= 2 and parts[0] == "GET"
                 else (405, "text/plain", b"GET only\n")
             )
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
-                      503: "Service Unavailable"}[status]
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
-            )
-            await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError):
+            await _answer(writer, status, kind, body)
+        except (TimeoutError, ConnectionError):
             pass
         finally:
             writer.close()
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, kind: str, body: bytes) -> None:
+    writer.write(
+        f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {kind}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+    )
+    await writer.drain()
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Drop what the client still sends: up to `DISCARD_MAX`, for at most a second, and
+    only while it keeps coming."""
+    dropped = 0
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(1.0):
+            while dropped < DISCARD_MAX:
+                chunk = await asyncio.wait_for(reader.read(64 * 1024), 0.1)
+                if not chunk:
+                    return
+                dropped += len(chunk)

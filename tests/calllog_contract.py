@@ -1036,9 +1036,21 @@ async def apply_opens_cases_once_and_all_or_nothing(log: BatchCallLog) -> None:
     assert [c.key for c in await log.cases_for_call("b")] == ["desk-flag:b"]
 
 
+async def a_keyed_reload_is_recorded_once(log: BatchCallLog) -> None:
+    """A replay of the spool's journal: the same reload (same key) again, in a batch."""
+    reload = ConfigReload(at=T0, file="config/hotline.yaml", sha256="a" * 64,
+                          status="applied", key="s:1")
+    await log.apply([reload])
+    await log.apply([reload, dataclasses.replace(reload, key="s:2", sha256="b" * 64)])
+    await log.apply([reload])
+    reloads = await log.list_reloads()
+    assert [(r.sha256, r.key) for r in reloads] == [("a" * 64, "s:1"), ("b" * 64, "s:2")]
+
+
 BATCH_SCENARIOS: tuple[BatchScenario, ...] = (
     apply_writes_saves_and_events_in_order,
     apply_is_all_or_nothing,
     applying_the_same_writes_again_changes_nothing,
     apply_opens_cases_once_and_all_or_nothing,
+    a_keyed_reload_is_recorded_once,
 )

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import Connection, func, inspect, select
 
 from calllog.db import downgrade_async, make_engine, make_sessionmaker, upgrade_async
-from calllog.model import CallEvent, Outcome, Write
+from calllog.model import CallEvent, ConfigReload, Outcome, Write
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from calllog.tables import CallEventRow
@@ -184,6 +184,32 @@ async def test_a_lost_commit_acknowledgement_duplicates_nothing(
         assert await spool.flushed(10)
         assert AcknowledgementLostOnce.lost
         await assert_each_call_logged_once(store, ["c0", "c1"])
+
+
+async def test_a_reload_journaled_once_is_one_row_however_often_it_is_replayed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A crash between the commit and the marker: the next start replays the entry."""
+    spool_dir = tmp_path / "spool"
+    reload = ConfigReload(at=T0, file="config/hotline.yaml", sha256="a" * 64,
+                          status="applied")
+    async with spooled(db_url, spool_dir, NeverReachable) as (spool, _):
+        await spool.record_reload(reload)
+        await spool.close(timeout=0)
+    left_behind = {path.name: path.read_bytes() for path in spool_dir.iterdir()
+                   if path.name != "lock"}
+    for _ in range(2):
+        for name, data in left_behind.items():  # as the crashed process left it
+            (spool_dir / name).write_bytes(data)
+        async with spooled(db_url, spool_dir) as (spool, store):
+            assert await spool.flushed(10)
+            reloads = await store.list_reloads()
+    assert [(r.sha256, r.status) for r in reloads] == [("a" * 64, "applied")]
+
+
+class NeverReachable(CallLogStore):
+    async def apply(self, writes: Sequence[Write]) -> None:
+        raise ConnectionRefusedError("the database is down")
 
 
 CHILD = """
