@@ -37,6 +37,8 @@ class HealthSources:
     calls_refused: Callable[[], int] = lambda: 0
     loop_lag: Callable[[], float] = lambda: 0.0
     ari_latency: Callable[[], float] = lambda: 0.0
+    call_trail: Callable[[], str | None] = lambda: None
+    """Why there is no call trail (Asterisk's CEL file), None when there is one."""
 
 
 class _Collector(Collector):
@@ -94,6 +96,10 @@ class HealthServer:
             return 200, "text/plain", b"ok\n"
         if path == "/readyz":
             ready = self._sources.ari_connected()
+            if ready and (no_trail := self._sources.call_trail()) is not None:
+                # Degraded, still ready: calls are served and logged; only the end of
+                # calls the fallback dialplan served is unknown (a setting to fix).
+                return 200, "text/plain", f"ready, degraded: no call trail ({no_trail})\n".encode()
             return (200, "text/plain", b"ready\n") if ready else (
                 503, "text/plain", b"not ready: ARI websocket down\n")
         if path == "/metrics":
