@@ -40,6 +40,9 @@ class Callback(StrEnum):
     """The citizen was not served (no desk answered, closed hours): staff must call back."""
     DONE = "done"
     """Staff handled it (`callback_done_at`, `callback_note`)."""
+    NO_NUMBER = "no_number"
+    """Not served, but the caller id is no phone number (`calllog.callers`): nobody
+    can call back, so it is never on the call-back list."""
 
 
 EventDetail = dict[str, str | int | None]
@@ -85,7 +88,8 @@ class CallRecord:
     recording_seconds: int | None = None
     callback: str | None = None
     """`Callback.PENDING` ("pending") when the call needs a call back, `Callback.DONE`
-    ("done") once staff handled it, None when it never needed one. Read back as a
+    ("done") once staff handled it, `Callback.NO_NUMBER` ("no_number") when it needed one
+    but the caller id is no number to call, None when it never needed one. Read back as a
     `Callback` (a `str`, so it compares equal to the plain strings)."""
     callback_done_at: datetime | None = None
     callback_note: str | None = None

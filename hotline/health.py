@@ -56,6 +56,8 @@ class HealthSources:
     calls_refused: Callable[[], int] = lambda: 0
     loop_lag: Callable[[], float] = lambda: 0.0
     ari_latency: Callable[[], float] = lambda: 0.0
+    call_trail: Callable[[], str | None] = lambda: None
+    """Why there is no call trail (Asterisk's CEL file), None when there is one."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,13 @@ class HealthServer:
             return 200, "text/plain", b"ok\n"
         if path == "/readyz":
             problems = [check.problem for check in self._checks if not check.ok()]
-            if not problems:
-                return 200, "text/plain", b"ready\n"
-            return 503, "text/plain", f"not ready: {'; '.join(problems)}\n".encode()
+            if problems:
+                return 503, "text/plain", f"not ready: {'; '.join(problems)}\n".encode()
+            if (no_trail := self._sources.call_trail()) is not None:
+                # Degraded, still ready: calls are served and logged; only the end of
+                # calls the fallback dialplan served is unknown (a setting to fix).
+                return 200, "text/plain", f"ready, degraded: no call trail ({no_trail})\n".encode()
+            return 200, "text/plain", b"ready\n"
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4", generate_latest(self._registry)
         return 404, "text/plain", b"not found\n"

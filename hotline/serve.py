@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 import httpx
 import structlog
@@ -18,7 +20,7 @@ from hotline.health import HealthServer, HealthSources
 from hotline.overload import LoadGuard
 from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
-from hotline.settings import Settings
+from hotline.settings import Settings, unknown_environment
 from ivr.app import EVENTS_USED, HotlineApp
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
@@ -49,6 +51,7 @@ ARI_POOL = httpx.Limits(max_connections=40, max_keepalive_connections=40,
 
 async def serve(settings: Settings, config: HotlineConfig) -> None:
     clock = SystemClock()
+    report_call_trail(settings.cel_db, os.environ)
     try:
         await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     except Exception:
@@ -161,6 +164,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     calls_refused=lambda: guard.counts["refuse"],
                     loop_lag=lambda: guard.loop_lag,
                     ari_latency=ari_latency,
+                    call_trail=lambda: call_trail_problem(settings.cel_db),
                 )).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
@@ -191,6 +195,31 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
     finally:
         await calllog.close()
         await engine.dispose()
+
+
+def call_trail_problem(cel_db: Path | None) -> str | None:
+    """Why the service has no call trail (Asterisk's CEL file), None when it has one."""
+    if cel_db is None:
+        return "HOTLINE_CEL_DB is not set"
+    if not cel_db.exists():
+        return f"{cel_db} does not exist"
+    if not cel_db.is_file():
+        return f"{cel_db} is not a file"
+    if not os.access(cel_db, os.R_OK):
+        return f"{cel_db} is not readable"
+    return None
+
+
+def report_call_trail(cel_db: Path | None, environ: Mapping[str, str]) -> None:
+    """Say loudly at start when calls handed to the fallback dialplan cannot be followed."""
+    for name in unknown_environment(environ):
+        log.warning("unknown HOTLINE_ setting ignored (misspelled?)", name=name)
+    problem = call_trail_problem(cel_db)
+    if problem is not None:
+        log.error("no call trail: calls shed or handed to the fallback dialplan are logged "
+                  "without how they ended (closed as failed, call back owed), and calls the "
+                  "fallback takes while the service is down are not logged at all",
+                  reason=problem, setting="HOTLINE_CEL_DB")
 
 
 def _no_events(event: Event) -> None:

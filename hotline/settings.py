@@ -87,6 +87,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings.model_validate(known)
 
 
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`HOTLINE_*` variables that are no setting (misspelled?): `load_settings` ignores
+    them, so the setting meant keeps its default."""
+    environ = os.environ if environ is None else environ
+    return sorted(
+        key for key in environ if key.startswith("HOTLINE_") and key != "HOTLINE_SECRETS_FILE"
+        and key.removeprefix("HOTLINE_").lower() not in Settings.model_fields
+    )
+
+
 def read_secrets_file(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Literal
 
 import structlog
 
-from calllog.model import Callback, CallRecord, Outcome
+from calllog.callers import callback_for, number_as_given, stored_caller_number
+from calllog.model import CallEvent, CallRecord, EventDetail, Outcome
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
-from ivr.ari.errors import AriError
+from ivr.ari.errors import AriError, ChannelGone
 from ivr.ari.models import (
     ApplicationReplaced,
+    Channel,
     Event,
     PlaybackFinished,
     PlaybackStarted,
@@ -73,6 +76,8 @@ class HotlineApp:
         self._clock = clock
         self._calls: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handovers: set[asyncio.Task[None]] = set()
+        """Shed calls being handed over: a stopping service lets them finish."""
         self._draining = False
         self._admit = admit
         """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
@@ -125,17 +130,17 @@ class HotlineApp:
             return
         if isinstance(event, StasisStart) and self._is_new_call(event):
             if self._draining:
-                self._refuse(event.channel.id)
+                self._shed(event, "service stopping")
                 return
             admission, why = self._admit()
             if admission == "fallback":
                 log.warning("overloaded: new call sent to the fallback IVR",
                             channel=event.channel.id, reason=why)
-                self._refuse(event.channel.id)
+                self._shed(event, why)
             elif admission == "refuse":
                 log.warning("overloaded: new call turned away", channel=event.channel.id,
                             caller=event.channel.caller.number, reason=why)
-                self._turn_away(event)
+                self._turn_away(event, why)
             else:
                 self._start_call(event)
             return
@@ -163,13 +168,9 @@ class HotlineApp:
         channel = event.channel
         session = CallSession(channel.id, self._clock, routes=self._calls)
         self._calls[channel.id] = session
-        record = CallRecord(
-            call_id=channel.id,
-            caller_number=channel.caller.number,
-            caller_name=channel.caller.name,
-            started_at=self._clock.now(),
-        )
+        record, given = new_record(channel, self._clock.now())
         ctx = self._context(session, record)
+        ctx.caller_as_given = given
         self._spawn(handle_call(ctx), ctx)
 
     def _context(self, session: CallSession, record: CallRecord) -> CallContext:
@@ -189,46 +190,82 @@ class HotlineApp:
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
         self._background(self._run_call(flow, ctx), name=f"call-{ctx.channel_id}")
 
-    def _background(self, work: Coroutine[None, None, None], name: str | None = None) -> None:
-        """Run `work` as a task the app keeps (and `drain` waits for) until it ends."""
+    def _background(
+        self, work: Coroutine[None, None, None], name: str | None = None, *,
+        handover: bool = False,
+    ) -> None:
+        """Run `work` as a task the app keeps (and `drain` waits for) until it ends; a
+        `handover` is never cancelled by `drain` (it would leave a caller in silence)."""
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if handover:
+            self._handovers.add(task)
+            task.add_done_callback(self._handovers.discard)
 
-    def _refuse(self, channel_id: str) -> None:
-        """A call arriving while we stop or are overloaded: the fallback dialplan takes
-        it (and the CEL import logs it)."""
+    def _shed(self, event: StasisStart, reason: str) -> None:
+        """A call arriving while we stop or are overloaded: its row first (caller, time,
+        why), then the fallback dialplan takes it unanswered and the call trail closes
+        the row (from CEL). If the fallback cannot take it, it is turned away."""
+        record, given = new_record(event.channel, self._clock.now())
 
-        async def to_fallback() -> None:
+        async def shed() -> None:
+            await self._log_call(record, ("shed", {"reason": reason}), _given(given))
             try:
-                await self._ari.continue_in_dialplan(channel_id, context=self._fallback_context,
+                await self._ari.continue_in_dialplan(record.call_id,
+                                                     context=self._fallback_context,
                                                      extension="s", priority=1)
-            except AriError:
-                log.warning("could not hand a new call to the fallback", channel=channel_id)
+            except ChannelGone:
+                record.outcome, record.hangup_by = Outcome.ABANDONED_IN_MENU, "caller"
+                await self._close(record)
+            except AriError as exc:
+                log.error("could not hand a shed call to the fallback: turning it away",
+                          channel=record.call_id, error=str(exc))
+                await self._congestion(record, ("shed_failed", {"error": str(exc)[:200]}))
+            else:
+                self._on_left_open(record.call_id)
 
-        self._background(to_fallback())
+        self._background(shed(), name=f"shed-{record.call_id}", handover=True)
 
-    def _turn_away(self, event: StasisStart) -> None:
+    def _turn_away(self, event: StasisStart, reason: str) -> None:
         """Past even what the fallback can take: SIP 503 before answering, and a row
-        with a call back pending (the citizen was not served)."""
-        channel = event.channel
-        now = self._clock.now()
-        record = CallRecord(
-            call_id=channel.id, caller_number=channel.caller.number,
-            caller_name=channel.caller.name, started_at=now, ended_at=now,
-            outcome=Outcome.REFUSED, hangup_by="system", hangup_cause=34,
-            callback=Callback.PENDING,
+        with a call back owed (the citizen was not served)."""
+        record, given = new_record(event.channel, self._clock.now())
+        self._background(
+            self._congestion(record, ("turned_away", {"reason": reason}), _given(given)),
+            name=f"refuse-{record.call_id}", handover=True,
         )
 
-        async def turn_away() -> None:
-            try:
-                await self._ari.hangup(channel.id, reason="congestion")
-            except AriError:
-                log.warning("could not turn a call away", channel=channel.id)
-            await self._calllog.save(record)
-            self.calls_by_outcome[str(Outcome.REFUSED)] += 1
+    async def _congestion(self, record: CallRecord, *events: LogEvent | None) -> None:
+        """Hang an unanswered call up as congestion (Q.850 34: SIP 503, the caller hears
+        the line is busy), then close its row: refused, a call back owed."""
+        try:
+            await self._ari.hangup(record.call_id, reason="congestion")
+        except ChannelGone:
+            pass
+        except AriError as exc:
+            log.error("could not turn a call away", channel=record.call_id, error=str(exc))
+        record.outcome, record.hangup_cause, record.hangup_by = Outcome.REFUSED, 34, "system"
+        record.callback = callback_for(record.caller_number)
+        await self._close(record, *events)
 
-        self._background(turn_away())
+    async def _close(self, record: CallRecord, *events: LogEvent | None) -> None:
+        record.ended_at = self._clock.now()
+        await self._log_call(record, *events, ("ended", {
+            "outcome": str(record.outcome), "hangup_by": record.hangup_by,
+            "cause": record.hangup_cause}))
+        self.calls_by_outcome[str(record.outcome)] += 1
+
+    async def _log_call(self, record: CallRecord, *events: LogEvent | None) -> None:
+        """Save `record` and append `events`; a failing call log never stops a caller
+        being handed over or hung up (the spool normally takes every write)."""
+        try:
+            await self._calllog.save(record)
+            for kind, detail in (e for e in events if e is not None):
+                await self._calllog.append_event(CallEvent(
+                    call_id=record.call_id, at=self._clock.now(), kind=kind, detail=detail))
+        except Exception:
+            log.exception("could not log a call sent away", channel=record.call_id)
 
     async def _run_call(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
         structlog.contextvars.bind_contextvars(call_id=ctx.channel_id)
@@ -252,10 +289,29 @@ class HotlineApp:
         self._draining = True
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in set(self._tasks):
+        for task in self._tasks - self._handovers:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+
+
+LogEvent = tuple[str, EventDetail]
+"""One timeline step of a call sent away: (kind, detail)."""
+
+
+def new_record(channel: Channel, now: datetime) -> tuple[CallRecord, str | None]:
+    """A new call's row, and its caller id as given when that is no phone number (it is
+    then stored as unknown: `calllog.callers`)."""
+    given = channel.caller.number
+    number = stored_caller_number(given)
+    record = CallRecord(call_id=channel.id, caller_number=number,
+                        caller_name=channel.caller.name, started_at=now)
+    return record, None if number == given else number_as_given(given)
+
+
+def _given(given: str | None) -> LogEvent | None:
+    """The timeline step keeping an unusable caller id as given (None: it was usable)."""
+    return None if given is None else ("caller_number", {"given": given})
 
 
 def _channels_named(event: Event) -> set[str]:

@@ -27,6 +27,8 @@ async def handle_call(ctx: CallContext) -> None:
     ctx.log.info("call started", caller=record.caller_number, agency=record.caller_agency)
     try:
         await ctx.save()
+        if ctx.caller_as_given is not None:
+            await ctx.note("caller_number", given=ctx.caller_as_given)
         await answer(ctx)
         closed = _hotline_closed(ctx)
         if closed is not None:

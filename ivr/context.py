@@ -27,6 +27,9 @@ class CallContext:
     clock: Clock
     log: structlog.typing.FilteringBoundLogger
     fallback_context: str = "hotline-fallback"
+    caller_as_given: str | None = None
+    """The caller id as Asterisk gave it when it is no phone number (the row says
+    "unknown"); None when the row holds it."""
     handed_over: bool = False
     """The caller was sent on to the fallback dialplan (the row stays open)."""
     desk_states: DeskStates | None = None

@@ -27,6 +27,8 @@ class Prompt(StrEnum):
     STILL_TRYING = "still_trying"
     LEAVE_MESSAGE = "leave_message"
     MESSAGE_SAVED = "message_saved"
+    MESSAGE_FAILED = "message_failed"
+    MESSAGE_FAILED_NO_NUMBER = "message_failed_no_number"
     SURVEY_QUESTION = "survey_question"
     SURVEY_INVALID = "survey_invalid"
     SURVEY_THANKS = "survey_thanks"
@@ -48,6 +50,8 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.STILL_TRYING: menu.still_trying,
         Prompt.LEAVE_MESSAGE: menu.leave_message,
         Prompt.MESSAGE_SAVED: menu.message_saved,
+        Prompt.MESSAGE_FAILED: menu.message_failed,
+        Prompt.MESSAGE_FAILED_NO_NUMBER: menu.message_failed_no_number,
         Prompt.SURVEY_QUESTION: survey.question.format(scale=survey.scale,
                                                        skip=_key_name(survey.skip_key)),
         Prompt.SURVEY_INVALID: survey.invalid,

@@ -30,6 +30,7 @@ from typing import Protocol
 
 import structlog
 
+from calllog.callers import callback_for
 from calllog.model import CallEvent, CallRecord, Outcome
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
@@ -296,6 +297,9 @@ class CallTrail:
                 existing, ended_at=self._clock.now(),
                 outcome=Outcome.CONNECTED if existing.bridged_at else Outcome.FAILED,
                 hangup_by=existing.hangup_by or "system",
+                # Not known to have been served (shed, or handed to the fallback): a call back.
+                callback=existing.callback or (
+                    None if existing.bridged_at else callback_for(existing.caller_number)),
             )
             await self._calllog.close_if_open(record)
             await self._calllog.append_event(CallEvent(

@@ -68,6 +68,15 @@ class MenuConfig(_Strict):
         "Nhấn phím thăng khi kết thúc. Cán bộ sẽ gọi lại cho quý vị."
     )
     message_saved: Prose = "Lời nhắn của quý vị đã được ghi lại. Xin cảm ơn quý vị."
+    # The message could not be recorded (Asterisk's recording failed): said instead.
+    message_failed: Prose = (
+        "Rất tiếc, hệ thống chưa ghi được lời nhắn của quý vị. "
+        "Cán bộ sẽ gọi lại cho quý vị theo số máy này. Xin cảm ơn quý vị."
+    )
+    message_failed_no_number: Prose = (
+        "Rất tiếc, hệ thống chưa ghi được lời nhắn của quý vị. "
+        "Xin quý vị vui lòng gọi lại sau. Xin cảm ơn quý vị."
+    )
     digit_timeout_seconds: float = Field(default=6.0, gt=0, le=60)
     max_attempts: int = Field(default=3, ge=1, le=10)
     # After max_attempts without a valid key the caller is put through to this

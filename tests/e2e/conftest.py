@@ -246,6 +246,7 @@ def _start_service(
         "HOTLINE_SPOOL_DIR": str(settings.spool_dir),
         "HOTLINE_SIP_SECRET": settings.sip_secret.get_secret_value(),
         "HOTLINE_HEALTH_PORT": str(settings.health_port),
+        "HOTLINE_MAX_ACTIVE_CALLS": str(settings.max_active_calls),
         "HOTLINE_LOG_LEVEL": "debug",
         "PYTHONASYNCIODEBUG": "1",
     }

@@ -139,3 +139,33 @@ def test_ari_link_cut_keeps_bridged_calls_and_the_service_reconnects(
         hotline.ari_url = None
         hotline.restart_service()
         proxy.close()
+
+
+def test_a_message_asterisk_cannot_record_is_owned_up_to_and_called_back(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone
+) -> None:
+    """Asterisk's recording spool is gone: POST /record answers 500. The caller is told
+    the message was not taken and that the hotline will call back; no fallback."""
+    desks = desk_bank.for_branch(7)
+    desks["1701"].answer_code = desks["1702"].answer_code = 486
+    spool = hotline.recordings_dir
+    moved = spool.with_name("recording.moved-away")
+    spool.rename(moved)
+    try:
+        call = dial(sip, caller, hotline)
+        call.send_digits("7")
+        sip.wait_until(lambda: call.disconnected, 60, "the hotline to say so and hang up")
+        record, events = finished(sip, hotline, caller, last_event="ended")
+    finally:
+        moved.rename(spool)
+    assert (record.outcome, record.callback, record.hangup_by) == (
+        Outcome.DESK_UNREACHABLE, "pending", "system")
+    assert record.recording is None
+    kinds = [e.kind for e in events]
+    assert "recording_failed" in kinds and "to_fallback" not in kinds, kinds
+    failure = next(e.detail for e in events if e.kind == "recording_failed")
+    sys.stderr.write(f"\nrecording could not start: {failure['error']}\n")
+    prompts = [e.detail.get("prompts") for e in events if e.kind == "prompt"]
+    assert prompts[-1] == "message_failed"
+    listing = hotline.callbacks_cli()
+    assert record.call_id in listing.stdout

@@ -15,6 +15,7 @@ from tests.e2e.calls import (
     answer_hotline,
     answered_by,
     audio_flows,
+    dial,
     finished,
     talking,
 )
@@ -143,3 +144,37 @@ def test_caller_waiting_in_the_menu_when_the_service_dies_is_served_by_the_fallb
     kinds = [e.kind for e in events]
     assert kinds[0] == "answered"
     assert {"to_fallback", "fallback", "bridged", "reconciled"} <= set(kinds)
+
+
+def test_a_call_shed_while_overloaded_is_logged_first_and_completed_from_asterisks_trail(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+) -> None:
+    """One call in progress is all the service takes: the next is shed to the fallback
+    IVR, its row written before the hand-over, and CEL completes that same row."""
+    desks = desk_bank.for_branch(2)
+    max_calls = hotline.settings.max_active_calls
+    hotline.restart_service(max_active_calls=1)
+    busy = sip.phone(f"08{caller.user[-8:]}", hotline.registrar)
+    try:
+        first = dial(sip, busy, hotline)  # in the service's menu: the one call it takes
+        call = answer_hotline(sip, caller, hotline)  # answered by the fallback IVR
+        sip.wait_until(lambda: hotline.call_record(caller.user) is not None, 5,
+                       "the shed call's row")  # journaled at once, in the database in ~1 s
+        shed = hotline.call_record(caller.user)
+        assert shed is not None and shed.ended_at is None
+        call.send_digits("2")
+        desk_call = answered_by(sip, desks["1201"], timeout=20)
+        sip.pump(1.0)  # they talk
+        desk_call.hangup_now()
+        sip.wait_until(lambda: call.disconnected, 10, "the caller to be released")
+        first.hangup_now()
+        record, events = finished(sip, hotline, caller, last_event="reconciled")
+    finally:
+        sip.retire(busy)
+        hotline.restart_service(max_active_calls=max_calls)
+    assert record.call_id == shed.call_id and record.started_at == shed.started_at
+    assert (record.outcome, record.branch_key, record.desk_answered, record.hangup_by) == (
+        Outcome.CONNECTED, 2, "1201", "desk")
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "shed" and "1 calls in progress" in str(events[0].detail["reason"])
+    assert kinds[1:] == ["answered", "fallback", "branch", "bridged", "ended", "reconciled"]

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from calllog.memory import InMemoryCallLog
 from calllog.model import Callback, CallRecord, Outcome
 from ivr.app import Admission, HotlineApp
+from ivr.ari.errors import AriHttpError, ChannelGone
 from ivr.ari.models import Channel, parse_event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
@@ -33,11 +36,14 @@ def channel(channel_id: str, number: str = "0901234567") -> dict[str, Any]:
 
 
 class ReconcileAri:
-    """Just enough ARI for a call that answers and waits in the menu."""
+    """Just enough ARI for a call that answers and waits in the menu; `errors`: what a
+    method raises (every time), `hangup_reasons`: the reason of each hangup."""
 
     def __init__(self) -> None:
         self.live: list[str] = []
         self.requests: list[str] = []
+        self.errors: dict[str, Exception] = {}
+        self.hangup_reasons: list[str] = []
 
     async def answer(self, channel_id: str) -> None:
         self.requests.append("answer")
@@ -54,9 +60,14 @@ class ReconcileAri:
 
     async def continue_in_dialplan(self, channel_id: str, **_: Any) -> None:
         self.requests.append("continue_in_dialplan")
+        if "continue_in_dialplan" in self.errors:
+            raise self.errors["continue_in_dialplan"]
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         self.requests.append(f"hangup {channel_id}")
+        self.hangup_reasons.append(reason)
+        if "hangup" in self.errors:
+            raise self.errors["hangup"]
 
     async def destroy_bridge(self, bridge_id: str) -> bool:
         self.requests.append(f"destroy_bridge {bridge_id}")
@@ -224,7 +235,9 @@ async def test_an_overloaded_service_sends_new_calls_to_the_fallback_unanswered(
                               "application": "hotline"}))
     await until(lambda: "continue_in_dialplan" in ari.requests)
     assert ari.requests == ["continue_in_dialplan"]  # not answered by us: the IVR answers
-    assert app.active_calls == 0 and await calllog.get(CALLER) is None  # CEL logs it
+    await until(lambda: app.active_calls == 0)
+    shed = await calllog.get(CALLER)  # logged by us, completed from CEL
+    assert shed is not None and (shed.outcome, shed.ended_at) == (None, None)
 
     overload[0] = ("take", "")  # load gone: the next call is ours again
     app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel("c2"),
@@ -263,6 +276,10 @@ async def test_a_call_past_what_even_the_fallback_takes_is_turned_away_and_logge
     assert record is not None and record.outcome is Outcome.REFUSED
     assert record.callback is Callback.PENDING and record.caller_number == "0901234567"
     assert record.ended_at is not None and app.active_calls == 0
+    assert ari.hangup_reasons == ["congestion"]
+    events = await calllog.events(CALLER)
+    assert [(e.kind, e.detail.get("reason")) for e in events] == [
+        ("turned_away", "400 calls in progress"), ("ended", None)]
 
 
 async def test_a_call_starting_while_the_list_is_asked_for_is_not_reconciled_away() -> None:
@@ -309,3 +326,128 @@ async def test_a_desk_legs_events_reach_its_call_from_the_moment_it_is_owned() -
     queued = session.events.get_nowait()
     assert queued.channel_ids() == {DESK} and DESK in session.seen
     await app.drain(0)
+
+
+# --- calls shed to the fallback: logged first, never left silent --------------------------
+
+
+async def test_a_shed_call_is_logged_before_it_is_handed_to_the_fallback() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    left_open: list[str] = []
+    app = app_with(ari, calllog, admit=lambda: ("fallback", "0.3 s event loop lag"),
+                   on_left_open=left_open.append)
+    rows_at_handover: list[CallRecord | None] = []
+    handover = ari.continue_in_dialplan
+
+    async def look_then_continue(channel_id: str, **args: Any) -> None:
+        rows_at_handover.append(await calllog.get(channel_id))
+        await handover(channel_id, **args)
+
+    ari.continue_in_dialplan = look_then_continue  # type: ignore[method-assign]
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: bool(left_open))
+
+    [row] = rows_at_handover
+    assert row is not None and (row.caller_number, row.started_at) == ("0901234567", NOW)
+    assert (row.outcome, row.ended_at, row.callback) == (None, None, None)
+    events = await calllog.events(CALLER)
+    assert [(e.kind, e.detail) for e in events] == [
+        ("shed", {"reason": "0.3 s event loop lag"})]
+    assert left_open == [CALLER]  # the call trail closes it (CEL) or finds it gone
+    assert app.calls_by_outcome == {} and app.active_calls == 0
+
+
+@pytest.mark.parametrize("when", ["overloaded", "stopping"])
+async def test_a_shed_call_the_fallback_cannot_take_is_hung_up_as_congestion_and_logged(
+    when: str,
+) -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    ari.errors["continue_in_dialplan"] = AriHttpError(
+        "POST", f"/channels/{CALLER}/continue", 500, '{"message": "Internal Server Error"}')
+    left_open: list[str] = []
+    app = app_with(ari, calllog, on_left_open=left_open.append,
+                   admit=lambda: ("fallback", "400 calls in progress"))
+    if when == "stopping":
+        app = app_with(ari, calllog, on_left_open=left_open.append)
+        await app.drain(0)
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: bool(app.calls_by_outcome))
+
+    assert ari.requests == ["continue_in_dialplan", f"hangup {CALLER}"]
+    assert ari.hangup_reasons == ["congestion"]  # Q.850 34: the caller hears congestion
+    record = await calllog.get(CALLER)
+    assert record is not None and record.ended_at is not None
+    assert (record.outcome, record.hangup_cause, record.hangup_by, record.callback) == (
+        Outcome.REFUSED, 34, "system", Callback.PENDING)
+    kinds = [e.kind for e in await calllog.events(CALLER)]
+    assert kinds == ["shed", "shed_failed", "ended"]
+    assert left_open == [] and app.calls_by_outcome == {"refused": 1}
+
+
+async def test_a_caller_gone_before_the_fallback_took_the_call_abandoned_it() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    ari.errors["continue_in_dialplan"] = ChannelGone(
+        "POST", f"/channels/{CALLER}/continue", 404, '{"message": "Channel not found"}',
+        channel_id=CALLER)
+    app = app_with(ari, calllog, admit=lambda: ("fallback", "lag"))
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await until(lambda: bool(app.calls_by_outcome))
+    assert ari.requests == ["continue_in_dialplan"]
+    record = await calllog.get(CALLER)
+    assert record is not None and record.ended_at is not None
+    assert (record.outcome, record.hangup_by) == (Outcome.ABANDONED_IN_MENU, "caller")
+
+
+async def test_a_stopping_service_does_not_cancel_the_hand_over_of_a_shed_call() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    release = asyncio.Event()
+    handover = ari.continue_in_dialplan
+
+    async def slow_continue(channel_id: str, **args: Any) -> None:
+        await release.wait()
+        await handover(channel_id, **args)
+
+    ari.continue_in_dialplan = slow_continue  # type: ignore[method-assign]
+    app = app_with(ari, calllog, admit=lambda: ("fallback", "lag"))
+    app.on_event(parse_event({"type": "StasisStart", "args": [], "channel": channel(CALLER),
+                              "application": "hotline"}))
+    await asyncio.sleep(0.02)
+    draining = asyncio.create_task(app.drain(0))
+    await asyncio.sleep(0.02)
+    release.set()
+    await draining
+    assert ari.requests == ["continue_in_dialplan"]
+
+
+# --- caller numbers that are no phone number ---------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["=1+2", "'%3B--", "9" * 500])
+async def test_a_caller_id_that_is_no_number_is_logged_as_unknown_with_what_was_given(
+    given: str,
+) -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog)
+    app.on_event(parse_event({"type": "StasisStart", "args": [],
+                              "channel": channel(CALLER, given), "application": "hotline"}))
+    await until(lambda: "play" in ari.requests)
+    record = await calllog.get(CALLER)
+    assert record is not None and record.caller_number == "unknown"
+    noted = [e.detail for e in await calllog.events(CALLER) if e.kind == "caller_number"]
+    assert noted == [{"given": given[:64]}]
+    await app.drain(0)
+
+
+async def test_a_turned_away_caller_without_a_number_is_not_offered_a_call_back() -> None:
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = app_with(ari, calllog, admit=lambda: ("refuse", "400 calls in progress"))
+    app.on_event(parse_event({"type": "StasisStart", "args": [],
+                              "channel": channel(CALLER, "=1+2"), "application": "hotline"}))
+    await until(lambda: bool(app.calls_by_outcome))
+    record = await calllog.get(CALLER)
+    assert record is not None and record.caller_number == "unknown"
+    assert (record.outcome, record.callback) == (Outcome.REFUSED, Callback.NO_NUMBER)
+    assert await calllog.list_callbacks() == []

@@ -171,6 +171,8 @@ class FakeAri:
     desks: dict[str, DeskBehaviour] = field(default_factory=dict)
     unregistered: set[str] = field(default_factory=set)
     message_seconds: int = 7
+    recording_fails: bool = False
+    """Asterisk starts the recording, then fails it at once (RecordingFailed)."""
     errors: dict[str, Exception] = field(default_factory=dict)
     when: dict[str, Callable[[], None]] = field(default_factory=dict)
     calls: list[AriCall] = field(default_factory=list)
@@ -255,6 +257,10 @@ class FakeAri:
         )
         self._live(channel_id)
         recording = {"name": name, "format": format, "target_uri": f"channel:{channel_id}"}
+        if self.recording_fails:
+            self._deliver("RecordingFailed", recording={**recording, "state": "failed",
+                                                        "cause": "Could not create file"})
+            return LiveRecording.model_validate({**recording, "state": "queued"})
         self._deliver("RecordingStarted", recording={**recording, "state": "recording"})
         # The caller speaks, then presses '#'.
         self._deliver(
@@ -1072,6 +1078,70 @@ async def test_call_outside_working_hours_says_so_and_takes_a_message(
     assert record.outcome is Outcome.CLOSED
     assert record.callback == "pending"
     assert (await call.details("closed"))[0]["reason"] == reason
+
+
+# --- a voice message that cannot be recorded ------------------------------------------
+
+RECORD_500 = AriHttpError("POST", f"/channels/{CALLER_ID}/record", 500,
+                          '{"message": "Internal Server Error"}')
+
+
+@pytest.mark.parametrize("failure", ["record answers 500", "RecordingFailed at once"])
+@pytest.mark.parametrize(("now", "outcome"), [
+    (MONDAY_9AM, Outcome.DESK_UNREACHABLE),
+    (datetime(2026, 11, 23, 13, 0, tzinfo=UTC), Outcome.CLOSED),  # 20:00
+], ids=["desks-busy", "closed"])
+async def test_a_message_that_cannot_be_recorded_tells_the_caller_they_will_be_called_back(
+    failure: str, now: datetime, outcome: Outcome,
+) -> None:
+    call = new_call(now=now)
+    call.ari.menu = ["4"]
+    call.ari.desks.update({"1401": "busy", "1402": "busy"})
+    if failure == "record answers 500":
+        call.ari.errors["record"] = RECORD_500
+    else:
+        call.ari.recording_fails = True
+    await finished(await call.run())
+
+    ari = call.ari
+    assert ari.index("record") < ari.index("play", media=media(Prompt.MESSAGE_FAILED)) < (
+        ari.index("hangup", channel_id=CALLER_ID))
+    assert media(Prompt.MESSAGE_SAVED) not in ari.played()
+    assert "continue_in_dialplan" not in ari.methods  # no fallback: the caller was told
+    record = await call.record()
+    assert (record.outcome, record.callback, record.hangup_by) == (outcome, "pending", "system")
+    assert (record.recording, record.recording_seconds) == (None, None)
+    assert record.ended_at is not None
+    kinds = await call.kinds()
+    assert "recording_failed" in kinds and "recorded" not in kinds
+    assert (await call.details("ended"))[0]["outcome"] == str(outcome)
+
+
+async def test_a_caller_without_a_number_whose_message_fails_is_asked_to_call_again() -> None:
+    call = new_call()
+    call.ctx.record.caller_number = "unknown"
+    call.ari.menu = ["4"]
+    call.ari.desks.update({"1401": "busy", "1402": "busy"})
+    call.ari.errors["record"] = RECORD_500
+    await finished(await call.run())
+
+    assert media(Prompt.MESSAGE_FAILED_NO_NUMBER) in call.ari.played()
+    assert media(Prompt.MESSAGE_FAILED) not in call.ari.played()
+    record = await call.record()
+    assert (record.outcome, record.callback) == (Outcome.DESK_UNREACHABLE, "no_number")
+
+
+async def test_a_caller_without_a_number_leaving_a_message_is_not_offered_a_call_back() -> None:
+    call = new_call()
+    call.ctx.record.caller_number = "unknown"
+    call.ari.menu = ["4"]
+    call.ari.desks.update({"1401": "busy", "1402": "busy"})
+    await finished(await call.run())
+
+    record = await call.record()
+    assert record.recording is not None  # the message may name a number to call
+    assert (record.outcome, record.callback) == (Outcome.DESK_UNREACHABLE, "no_number")
+    assert await call.calllog.list_callbacks() == []
 
 
 # --- the safety net -------------------------------------------------------------------
