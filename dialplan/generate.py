@@ -50,7 +50,7 @@ def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
 def _phone(ext: str, label: str, context: str, secret: str) -> str:
     return f"""
 ; {label}
-[{ext}]
+[{ext}](hotline-media)
 type = endpoint
 context = {context}
 disallow = all

@@ -26,6 +26,10 @@ log = structlog.get_logger(__name__)
 
 TEMPLATED = ("http.conf", "ari.conf", "manager.conf", "rtp.conf", "pjsip.conf", "asterisk.conf")
 READY_POLL_SECONDS = 0.2
+# The embedded PBX's test trunk: public callers (e2e phones, SIPp, a `make run` test
+# call) send from this loopback address and are identified by it (pjsip.conf
+# [trunk-identify]); desk phones register from 127.0.0.1.
+TEST_TRUNK_ADDRESS = "127.0.0.2"
 
 
 class PbxError(Exception):
@@ -137,6 +141,7 @@ class EmbeddedAsterisk:
             "@AMI_PORT@": str(self.ports.ami),
             "@RTP_START@": str(self.ports.rtp_start),
             "@RTP_END@": str(self.ports.rtp_end),
+            "@TRUNK_ADDRESS@": TEST_TRUNK_ADDRESS,
             "@ARI_USER@": c.ari_user,
             "@ARI_PASSWORD@": c.ari_password,
             "@AMI_USER@": c.ami_user,
