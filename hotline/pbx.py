@@ -10,6 +10,7 @@ read-mostly cache shared by all checkouts (`scripts/install-asterisk.sh`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,12 @@ READY_POLL_SECONDS = 0.2
 # call) send from this loopback address and are identified by it (pjsip.conf
 # [trunk-identify]); desk phones register from 127.0.0.1.
 TEST_TRUNK_ADDRESS = "127.0.0.2"
+# Where Debian's Asterisk keeps all its ~350 modules (inside the chroot). The instance
+# loads its modules from a directory of its own holding only modules.conf's list, so
+# nothing (an ARI `PUT /asterisk/modules/func_shell.so`, a CLI `module load`) can add
+# app_system or func_shell to a running PBX.
+SYSTEM_MODULES_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+LOAD_LINE = re.compile(r"^\s*load\s*=>\s*(\S+\.so)\s*(?:;.*)?$", re.MULTILINE)
 
 
 class PbxError(Exception):
@@ -105,6 +112,11 @@ class EmbeddedAsterisk:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """Asterisk's process id (`chroot` execs asterisk: the same process)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def etc_dir(self) -> Path:
         return self.host_dir / "etc"
 
@@ -161,6 +173,20 @@ class EmbeddedAsterisk:
                 (self.etc_dir / generated).write_text("", encoding="utf-8")
         use_wal(self.cel_db)  # before Asterisk's first CEL write
         sync_hosts_file(self.root)
+        self._link_modules()
+
+    def _link_modules(self) -> None:
+        """The instance's module directory: links to modules.conf's modules, nothing else."""
+        wanted = set(LOAD_LINE.findall((self.conf_src / "modules.conf").read_text("utf-8")))
+        modules = self.host_dir / "modules"
+        modules.mkdir(exist_ok=True)
+        for link in modules.iterdir():
+            if link.name not in wanted:
+                link.unlink()
+        for name in wanted:
+            link = modules / name
+            if not link.is_symlink():
+                link.symlink_to(f"{SYSTEM_MODULES_DIR}/{name}")  # resolved inside the chroot
 
     def start(self, timeout: float = 60.0) -> None:
         if self._proc is not None:
