@@ -2,7 +2,8 @@
 
 * ``pjsip_desks.conf``: one endpoint/aor/auth per desk phone and per station. Passwords are
   derived from a secret kept outside the repository (see `desk_password`), so
-  nothing secret is committed and the admin never types one into the YAML.
+  nothing secret is committed and the admin never types one into the YAML. Endpoints
+  inherit ``[hotline-media]`` (asterisk-conf/pjsip.conf): RTP binds to its address only.
 * ``extensions.conf``: the hotline's dialplan. Public callers land in
   ``hotline-public``, which reaches the Stasis application and, only if the
   application is down (``STASISSTATUS=FAILED``), a static fallback that rings

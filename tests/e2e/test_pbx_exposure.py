@@ -141,16 +141,19 @@ def test_call_media_is_bound_to_the_configured_address_only(
 
 
 def _udp_sockets_of(hotline: Hotline) -> list[tuple[str, int]]:
-    """(address, port) of every UDP socket Asterisk holds (/proc: no root tool needed)."""
+    """(address, port) of every UDP socket Asterisk holds, IPv4 and IPv6 (/proc: no tool
+    or privilege needed; a socket bound to "::" listens on every IPv4 address too)."""
     pid = hotline.pbx.pid
     assert pid is not None
     inodes = {m[1] for fd in Path(f"/proc/{pid}/fd").iterdir()
               if (m := re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd)))}
     found = []
-    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[9] in inodes:
-            hex_addr, hex_port = fields[1].split(":")
-            addr = socket.inet_ntoa(bytes.fromhex(hex_addr)[::-1])
-            found.append((addr, int(hex_port, 16)))
+    for table, family in (("udp", socket.AF_INET), ("udp6", socket.AF_INET6)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                hex_addr, hex_port = fields[1].split(":")
+                raw = bytes.fromhex(hex_addr)  # host-order 32-bit words
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
     return found
