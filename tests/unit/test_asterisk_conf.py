@@ -15,18 +15,19 @@ CONF = REPO / "asterisk-conf"
 CONFIG = load_config(REPO / "config" / "hotline.yaml")
 
 
-def _sections(text: str) -> dict[str, str]:
-    """Header line ("[1101](hotline-media)") -> body, for every section."""
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(header line such as "[1101](hotline-media)", body) of every section, in order
+    (an endpoint and its aor share a name)."""
     parts = re.split(r"^(\[[^\]]+\](?:\([^)]*\))?)[ \t]*$", text, flags=re.MULTILINE)
-    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+    return [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
 
 
 def test_every_generated_endpoint_takes_its_media_address_from_the_shipped_template() -> None:
-    endpoints = [head for head, body in _sections(render_pjsip_desks(CONFIG, "s")).items()
+    endpoints = [head for head, body in _sections(render_pjsip_desks(CONFIG, "s"))
                  if re.search(r"^type = endpoint$", body, re.MULTILINE)]
     assert len(endpoints) == len(CONFIG.desks) + len(CONFIG.stations)
     assert all(head.endswith("(hotline-media)") for head in endpoints), endpoints
-    template = _sections((CONF / "pjsip.conf").read_text())["[hotline-media](!)"]
+    template = dict(_sections((CONF / "pjsip.conf").read_text()))["[hotline-media](!)"]
     assert re.search(r"^media_address = \S+$", template, re.MULTILINE)
     assert re.search(r"^bind_rtp_to_media_address = yes$", template, re.MULTILINE)
 
@@ -36,7 +37,7 @@ def test_no_catch_all_endpoint_takes_unidentified_requests() -> None:
     order = re.search(r"^endpoint_identifier_order = (.+)$", pjsip, re.MULTILINE)
     assert order is not None and order[1].split(",") == ["ip", "username"]
     assert "identifier_anonymous" not in (CONF / "modules.conf").read_text()
-    trunk = _sections(pjsip)["[trunk-identify]"]
+    trunk = dict(_sections(pjsip))["[trunk-identify]"]
     assert re.search(r"^endpoint = trunk$", trunk, re.MULTILINE)
 
 
