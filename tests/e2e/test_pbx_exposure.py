@@ -132,11 +132,15 @@ def test_call_media_is_bound_to_the_configured_address_only(
     call.send_digits("1")
     sip.wait_until(lambda: any(c.confirmed for c in desk.calls), 15, "the desk to answer")
 
-    bound = _udp_sockets_of(hotline)
     ports = hotline.pbx.ports
-    rtp = [(addr, port) for addr, port in bound if ports.rtp_start <= port <= ports.rtp_end]
-    assert len(rtp) >= 4, bound  # RTP + RTCP of the caller's leg and of the desk's
-    assert {addr for addr, _ in rtp} == {"127.0.0.1"}, rtp
+
+    def rtp() -> list[tuple[str, int]]:
+        return [(addr, port) for addr, port in _udp_sockets_of(hotline)
+                if ports.rtp_start <= port <= ports.rtp_end]
+
+    # RTP + RTCP of the caller's leg and of the desk's (the desk's may still be opening).
+    sip.wait_until(lambda: len(rtp()) >= 4, 10, f"both legs' RTP sockets (now {rtp()})")
+    assert {addr for addr, _ in rtp()} == {"127.0.0.1"}, rtp()
     call.hangup_now()
 
 
@@ -146,7 +150,7 @@ def _udp_sockets_of(hotline: Hotline) -> list[tuple[str, int]]:
     pid = hotline.pbx.pid
     assert pid is not None
     inodes = {m[1] for fd in Path(f"/proc/{pid}/fd").iterdir()
-              if (m := re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd)))}
+              if (m := re.fullmatch(r"socket:\[(\d+)\]", _readlink(fd)))}
     found = []
     for table, family in (("udp", socket.AF_INET), ("udp6", socket.AF_INET6)):
         for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
@@ -157,3 +161,10 @@ def _udp_sockets_of(hotline: Hotline) -> list[tuple[str, int]]:
                 raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
                 found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
     return found
+
+
+def _readlink(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:  # closed since the directory was listed
+        return ""
