@@ -41,7 +41,7 @@ from calllog.db import make_engine, make_sessionmaker
 from calllog.store import CallLogStore
 from dialplan.generate import desk_password
 from hotline.embedded import embedded_pbx, provision
-from hotline.pbx import EmbeddedAsterisk, PbxPorts
+from hotline.pbx import TEST_TRUNK_ADDRESS, EmbeddedAsterisk, PbxPorts
 from hotline.prompts import wav_seconds
 from hotline.settings import Settings
 from ivr.prompts import Prompt
@@ -587,7 +587,7 @@ class LoadBench:
             children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             caller = subprocess.run(
                 ["sipp", "-sf", str(caller_xml), self._sip_target(), "-s",
-                 self.config.hotline.number, "-i", "127.0.0.1",
+                 self.config.hotline.number, "-i", TEST_TRUNK_ADDRESS,
                  "-p", str(free_port(socket.SOCK_DGRAM)),
                  "-mp", str(self.caller_media), "-r", f"{rate:g}", "-m", str(calls),
                  "-key", "caller_prefix", prefix, "-nostdin", "-trace_logs", "-log_file",

@@ -2,7 +2,8 @@
 
 * ``pjsip_desks.conf``: one endpoint/aor/auth per desk phone and per station. Passwords are
   derived from a secret kept outside the repository (see `desk_password`), so
-  nothing secret is committed and the admin never types one into the YAML.
+  nothing secret is committed and the admin never types one into the YAML. Endpoints
+  inherit ``[hotline-media]`` (asterisk-conf/pjsip.conf): RTP binds to its address only.
 * ``extensions.conf``: the hotline's dialplan. Public callers land in
   ``hotline-public``, which reaches the Stasis application and, only if the
   application is down (``STASISSTATUS=FAILED``), a static fallback that rings
@@ -54,7 +55,7 @@ def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
 def _phone(ext: str, label: str, context: str, secret: str) -> str:
     return f"""
 ; {comment(label)}
-[{ext}]
+[{ext}](hotline-media)
 type = endpoint
 context = {context}
 disallow = all

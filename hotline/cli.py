@@ -19,7 +19,7 @@ from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
 from hotline.cases import add_cases_parser, run_cases
 from hotline.clock import SystemClock
 from hotline.embedded import embedded_pbx, provision, settings_for
-from hotline.pbx import PbxError
+from hotline.pbx import TEST_TRUNK_ADDRESS, PbxError
 from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
 from hotline.report import add_report_arguments, report_command
 from hotline.serve import serve
@@ -178,7 +178,8 @@ def _print_banner(
 ) -> None:
     print(f"\n{config.hotline.name}")
     print(f"  hotline number : {config.hotline.number}  (sip:{config.hotline.number}"
-          f"@127.0.0.1:{sip_port}, no login needed)")
+          f"@127.0.0.1:{sip_port}, no login needed from the test trunk {TEST_TRUNK_ADDRESS}"
+          ", or from a desk login)")
     for line in banner_hours(config, now, settings.config):
         print(line)
     for branch in config.branches:
@@ -186,8 +187,9 @@ def _print_banner(
               f" ({branch.agency})")
     print("  desk logins    : `hotline secrets desks` (user = extension, registrar "
           f"127.0.0.1:{sip_port})")
-    print(f"  test call      : sipp -sn uac -s {config.hotline.number} 127.0.0.1:{sip_port} -m 1"
-          "  (or any softphone: dial the number, press 1-9)\n",
+    print(f"  test call      : sipp -sn uac -s {config.hotline.number} 127.0.0.1:{sip_port}"
+          f" -i {TEST_TRUNK_ADDRESS} -m 1  (or a softphone logged in as a desk: dial the"
+          " number, press 1-9)\n",
           flush=True)
 
 

@@ -10,6 +10,7 @@ read-mostly cache shared by all checkouts (`scripts/install-asterisk.sh`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,17 @@ TEMPLATED = ("http.conf", "ari.conf", "manager.conf", "rtp.conf", "pjsip.conf", 
 READY_POLL_SECONDS = 0.2
 SECRET_CONFS = ("ari.conf", "manager.conf", "pjsip_desks.conf")
 """Created readable by their owner only (credentials, SIP passwords)."""
+# The embedded PBX's test trunk: public callers (e2e phones, SIPp, a `make run` test
+# call) send from this loopback address and are identified by it (pjsip.conf
+# [trunk-identify]); desk phones register from 127.0.0.1.
+TEST_TRUNK_ADDRESS = "127.0.0.2"
+# Where Debian's Asterisk keeps all its ~350 modules (inside the chroot, under the
+# machine's multiarch triplet). The instance loads its modules from a directory of its
+# own holding only modules.conf's list, so nothing (an ARI `PUT
+# /asterisk/modules/func_shell.so`, a CLI `module load`) can add app_system or func_shell
+# to a running PBX.
+SYSTEM_MODULES_GLOB = "usr/lib/*/asterisk/modules"
+LOAD_LINE = re.compile(r"^\s*load\s*=>\s*(\S+\.so)\s*(?:;.*)?$", re.MULTILINE)
 
 
 class PbxError(Exception):
@@ -104,6 +116,11 @@ class EmbeddedAsterisk:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """Asterisk's process id (`chroot` execs asterisk: the same process)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def etc_dir(self) -> Path:
         return self.host_dir / "etc"
 
@@ -140,6 +157,7 @@ class EmbeddedAsterisk:
             "@AMI_PORT@": str(self.ports.ami),
             "@RTP_START@": str(self.ports.rtp_start),
             "@RTP_END@": str(self.ports.rtp_end),
+            "@TRUNK_ADDRESS@": TEST_TRUNK_ADDRESS,
             "@ARI_USER@": c.ari_user,
             "@ARI_PASSWORD@": c.ari_password,
             "@AMI_USER@": c.ami_user,
@@ -158,6 +176,23 @@ class EmbeddedAsterisk:
                            PRIVATE if generated in SECRET_CONFS else PUBLIC)
         use_wal(self.cel_db)  # before Asterisk's first CEL write
         sync_hosts_file(self.root)
+        self._link_modules()
+
+    def _link_modules(self) -> None:
+        """The instance's module directory: links to modules.conf's modules, nothing else."""
+        wanted = set(LOAD_LINE.findall((self.conf_src / "modules.conf").read_text("utf-8")))
+        modules = self.host_dir / "modules"
+        modules.mkdir(exist_ok=True)
+        for link in modules.iterdir():
+            if link.name not in wanted:
+                link.unlink()
+        system = next(self.root.glob(SYSTEM_MODULES_GLOB), None)
+        if system is None:
+            raise PbxError(f"no Asterisk modules under {self.root}/{SYSTEM_MODULES_GLOB}")
+        for name in wanted:
+            link = modules / name
+            if not link.is_symlink():  # resolved inside the chroot
+                link.symlink_to(f"/{system.relative_to(self.root)}/{name}")
 
     def start(self, timeout: float = 60.0) -> None:
         if self._proc is not None:

@@ -16,6 +16,15 @@ from pathlib import Path
 
 import pjsua2 as pj
 
+from hotline.pbx import TEST_TRUNK_ADDRESS
+
+
+def _udp(address: str) -> pj.TransportConfig:
+    cfg = pj.TransportConfig()
+    cfg.port = 0
+    cfg.boundAddress = address
+    return cfg
+
 
 class SipStack:
     def __init__(self) -> None:
@@ -34,10 +43,12 @@ class SipStack:
         # Keep the (null) sound device open: it is the clock that sends RTP and DTMF.
         cfg.medConfig.sndAutoCloseTime = -1
         self.ep.libInit(cfg)
-        tcfg = pj.TransportConfig()
-        tcfg.port = 0
-        tcfg.boundAddress = "127.0.0.1"
-        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        # Desk phones (with a password) on 127.0.0.1; callers (none) on the PBX's test
+        # trunk address, the only address whose calls Asterisk takes without a login.
+        self.transports = {
+            address: self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, _udp(address))
+            for address in ("127.0.0.1", TEST_TRUNK_ADDRESS)
+        }
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         self.phones: list[Phone] = []
@@ -111,8 +122,10 @@ class Phone(pj.Account):  # type: ignore[misc]
             cfg.regConfig.registrarUri = f"sip:{registrar}"
             cfg.regConfig.timeoutSec = 300
             cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+            cfg.sipConfig.transportId = stack.transports["127.0.0.1"]
         else:
             cfg.regConfig.registerOnAdd = False
+            cfg.sipConfig.transportId = stack.transports[TEST_TRUNK_ADDRESS]
         self.create(cfg)
 
     def onRegState(self, prm: pj.OnRegStateParam) -> None:
