@@ -24,16 +24,25 @@ from dialplan.escape import callerid_name, comment, refuse_unsafe
 from dialplan.files import PUBLIC, SHARED_WITH_GROUP, write_file
 from routing.config import HotlineConfig
 from routing.hours import WEEKDAYS
+from routing.trail import (
+    BRANCH_CONTEXT,
+    BRANCH_EVENT,
+    CLOSED_EVENT,
+    DESK_CONTEXT,
+    FALLBACK_CONTEXT,
+    FALLBACK_EVENT,
+    HOLIDAY_CONTEXT,
+    HOURS_CONTEXT,
+    MESSAGE_EVENT,
+    NO_SELECTION_EVENT,
+    PUBLIC_CONTEXT,
+    RECORDING_PREFIX,
+    STATION_CONTEXT,
+    UNREACHABLE_EVENT,
+    WORKDAY_CONTEXT,
+)
 
 STASIS_APP = "hotline"
-PUBLIC_CONTEXT = "hotline-public"
-DESK_CONTEXT = "hotline-desks"
-STATION_CONTEXT = "hotline-stations"
-FALLBACK_CONTEXT = "hotline-fallback"
-BRANCH_CONTEXT = "hotline-fallback-branch"
-HOURS_CONTEXT = "hotline-fallback-hours"
-HOLIDAY_CONTEXT = "hotline-fallback-holidays"
-WORKDAY_CONTEXT = "hotline-fallback-workdays"
 
 
 def desk_password(secret: str, extension: str) -> str:
@@ -125,10 +134,10 @@ def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:
     """The fallback IVR: the service's menu, hours and desks, run by Asterisk alone.
 
     Reached when `Stasis()` fails (our process is down) or when the service hands a
-    call over. It leaves its trail in CEL (`CELGenUserEvent`): `hotline_fallback`,
-    `hotline_branch,<key>`, `hotline_message,<name>`, which the service imports into
-    the call log once it is back. Per-branch hours overrides are not applied here:
-    the fallback only uses the hotline's own calendar.
+    call over. It leaves its trail in CEL (`CELGenUserEvent`, names from `routing.trail`):
+    `hotline_fallback`, `hotline_branch,<key>`, `hotline_message,<name>`, ..., which the
+    service imports into the call log once it is back (`ivr.cel`). Per-branch hours
+    overrides are not applied here: the fallback only uses the hotline's own calendar.
     """
     menu = config.menu
     voicemail = config.voicemail
@@ -149,7 +158,7 @@ def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:
         else:
             dials = [f"Dial(PJSIP/{d},{branch.ring_timeout_seconds})" for d in branch.desks]
         lines = [
-            f"exten => {branch.key},1,CELGenUserEvent(hotline_branch,{branch.key})",
+            f"exten => {branch.key},1,CELGenUserEvent({BRANCH_EVENT},{branch.key})",
             f" same => n,Playback({snd('connecting')})",
             *(f" same => n,{dial}" for dial in dials),
             f" same => n,Goto({FALLBACK_CONTEXT},unreachable,1)",
@@ -163,7 +172,7 @@ def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:
 [{FALLBACK_CONTEXT}]
 ; The application is unreachable: the same menu and desks, run by Asterisk alone.
 exten => s,1,Answer()
- same => n,CELGenUserEvent(hotline_fallback)
+ same => n,CELGenUserEvent({FALLBACK_EVENT})
  same => n,Gosub({HOURS_CONTEXT},s,1)
  same => n,GotoIf($["${{HOTLINE_OPEN}}" != "open"]?closed,1)
  same => n,Set(TRIES=0)
@@ -179,18 +188,18 @@ exten => s,1,Answer()
  same => n,Goto({after_retries})
  same => n(nodigit),Playback({snd('no_input')})
  same => n,Goto(again)
- same => n(bye),CELGenUserEvent(hotline_no_selection)
+ same => n(bye),CELGenUserEvent({NO_SELECTION_EVENT})
  same => n,Playback({snd('goodbye')})
  same => n,Hangup()
-exten => closed,1,CELGenUserEvent(hotline_closed,${{HOTLINE_OPEN}})
+exten => closed,1,CELGenUserEvent({CLOSED_EVENT},${{HOTLINE_OPEN}})
  same => n,Playback({snd('${HOTLINE_OPEN}')})
  same => n,Goto(message,1)
-exten => unreachable,1,CELGenUserEvent(hotline_unreachable)
+exten => unreachable,1,CELGenUserEvent({UNREACHABLE_EVENT})
  same => n,Playback({snd('desk_unreachable')})
  same => n,Goto(message,1)
 exten => message,1,Playback({snd('leave_message')})
- same => n,Set(MESSAGE=vm-${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}})
- same => n,CELGenUserEvent(hotline_message,${{MESSAGE}})
+ same => n,Set(MESSAGE={RECORDING_PREFIX}${{CUT(UNIQUEID,.,1)}}-${{CUT(UNIQUEID,.,2)}})
+ same => n,CELGenUserEvent({MESSAGE_EVENT},${{MESSAGE}})
  same => n,Record(${{ASTSPOOLDIR}}/recording/${{MESSAGE}}.wav,{record_limits})
  same => n,Playback({snd('message_saved')})
  same => n,Hangup()

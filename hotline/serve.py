@@ -14,7 +14,6 @@ import structlog
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
-from dialplan.generate import FALLBACK_CONTEXT
 from hotline.clock import SystemClock
 from hotline.health import HealthServer, HealthSources
 from hotline.overload import LoadGuard
@@ -29,12 +28,16 @@ from ivr.ari.models import Event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
+from routing.trail import FALLBACK_CONTEXT
 
 log = structlog.get_logger(__name__)
 
 DRAIN_SECONDS = 30.0
 RECOVERY_RETRY_SECONDS = 5.0
-RECOVERY_FLUSH_SECONDS = 10.0
+RECOVERY_FLUSH_SECONDS = 3.0
+"""Per recovery round: how long to wait for the journal to reach the database (a
+batch is applied every DB_BATCH_LINGER_SECONDS); short, as each round also looks
+again at the bridged calls waiting to be adopted."""
 SCHEMA_UPGRADE_SECONDS = 30.0
 WATCHDOG_SECONDS = 30.0
 # The call log off the call's path: journal lines are written (one write + fsync) every
@@ -111,12 +114,19 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
 
             async def recover_left_behind() -> None:
                 assert trail is not None
-                # What a previous process journaled must be in the database first.
-                await calllog.flushed(RECOVERY_FLUSH_SECONDS)
+                # Callers Asterisk holds are served at once; what needs the log waits
+                # until what a previous process journaled is in the database.
                 await _retrying("recovery", lambda: recover(
                     ari=ari, calllog=calllog, app_name=settings.app, hooks=app, trail=trail,
                     fallback_context=FALLBACK_CONTEXT, clock=clock,
+                    log_ready=log_replayed,
                 ))
+
+            async def log_replayed() -> bool:
+                """Whether what the previous process journaled is in the database. Under
+                steady load the journal never runs empty: then the database answering
+                will do (the journal is applied oldest first)."""
+                return await calllog.flushed(RECOVERY_FLUSH_SECONDS) or calllog.db_ok
 
             first_connect = True
 

@@ -24,6 +24,7 @@ from ivr.session import ChannelVanished
 from routing.clock import Clock
 from routing.config import Branch
 from routing.desks import plan_desks
+from routing.trail import BRIDGE_ID, BRIDGE_NAME_PREFIX, DESK_LEG_ID
 
 RINGBACK = "tone:ring"
 DESK_BEEP = "sound:beep"
@@ -105,7 +106,7 @@ async def _ring_wave(
     winner: DeskLeg | None = None
     try:
         for extension in extensions:
-            channel_id = new_id("desk")
+            channel_id = new_id(DESK_LEG_ID)
             pending[channel_id] = extension  # owned before it exists: never leaked
             if not await _dial_desk(ctx, branch, extension, channel_id, int(ring_timeout)):
                 pending.pop(channel_id)
@@ -210,7 +211,7 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
     leave_talking = False
     try:
         if bridge_id is None:
-            bridge_id = new_id("bridge")
+            bridge_id = new_id(BRIDGE_ID)
             await _bridge(ctx, leg, bridge_id)
         keys = _DeskKeys(ctx.config.complaints.desk_code, ctx.clock)
         while True:
@@ -250,7 +251,7 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
 async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     # dtmf_events: Asterisk decodes the media, so the desk's keys reach us.
     await ctx.ari.create_bridge(bridge_id, bridge_type="mixing,dtmf_events",
-                                name=f"hotline-{ctx.channel_id}")
+                                name=f"{BRIDGE_NAME_PREFIX}{ctx.channel_id}")
     try:
         await ctx.ari.add_channel(bridge_id, ctx.channel_id, leg.channel_id)
     except AriHttpError as exc:

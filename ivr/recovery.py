@@ -5,17 +5,26 @@ Asterisk keeps our channels and bridges when the service dies (SIGKILL, crash,
 Stasis. On (re)connect, `recover` looks at what Asterisk still has:
 
 * a caller and a desk leg in one of our bridges: the call is adopted and watched
-  to its end like any other (`ivr.call.resume_call`);
+  to its end like any other (`ivr.call.resume_call`), with its row from the log;
 * a bridge left with only one side (the other hung up while we were down): that
   side is hung up, the bridge destroyed;
 * a caller not bridged (menu, ringing): handed to the fallback dialplan, which
   serves it with the same menu and desks;
 * a desk leg not bridged: hung up (nobody is waiting for it any more).
 
-`CallTrail` then closes the rows nobody else will: calls handed to the fallback
-and calls that ended while we were down. Asterisk's CEL trail says how they
-ended (`ivr.cel`); without CEL the row is closed when the channel is gone, with
-the time it was found gone.
+`CallTrail` (`ivr.calltrail`) then closes the rows nobody else will: calls handed
+to the fallback and calls that ended while we were down. Asterisk's CEL trail says
+how they ended (`ivr.cel`); without CEL the row is closed when the channel is gone,
+with the time it was found gone.
+
+While the call log cannot be read (the database is down, or the previous process's
+journal is not replayed yet), the callers Asterisk holds are served at once: waiting
+callers go to the fallback, half-empty bridges and lone desk legs are ended. Only
+what needs the log waits, however long that takes, trying again with backoff:
+adopting a bridged call (its row must be read first: a record made from ARI alone
+would blank the row's branch, agency, desk and answer time at its first save) and
+watching the rows left open. Bridged callers talk on meanwhile, untouched; each
+round looks again, so a bridge one side left is ended within one round.
 """
 
 from __future__ import annotations
@@ -23,39 +32,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 import structlog
 
-from calllog.callers import callback_for
+from calllog.callers import stored_caller_number
 from calllog.model import CallEvent, CallRecord, Outcome
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError, ChannelGone, NotFound
 from ivr.ari.models import Channel
-from ivr.cel import (
-    CelRow,
-    CelSummary,
-    cel_last_id,
-    first_row,
-    read_cel_after,
-    split_calls,
-    summarise,
-    use_wal,
-)
+from ivr.calltrail import CallTrail, closed_from_cel
+from ivr.cel import extension_of
 from routing.clock import Clock
-from routing.config import HotlineConfig
+from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX
+
+__all__ = ["Adoption", "CallTrail", "RecoveryHooks", "closed_from_cel", "recover"]
 
 log = structlog.get_logger(__name__)
 
-DESK_LEG_PREFIX = "desk-"
-BRIDGE_PREFIX = "bridge-"
 OPEN_ROWS_LOOKBACK = timedelta(days=2)
-FALLBACK_MARK = "hotline_fallback"
-"""The CEL user event the fallback dialplan raises first (dialplan.generate)."""
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
+"""Seconds between rounds while the call log cannot be read (the last one repeats)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,10 @@ class RecoveryHooks(Protocol):
     def adopt(self, adoption: Adoption) -> None: ...
 
 
+async def _log_is_ready() -> bool:
+    return True
+
+
 async def recover(
     *,
     ari: AriClient,
@@ -82,31 +87,72 @@ async def recover(
     trail: CallTrail,
     fallback_context: str,
     clock: Clock,
+    log_ready: Callable[[], Awaitable[bool]] = _log_is_ready,
+    retry_delays: Iterable[float] = RETRY_DELAYS,
 ) -> None:
-    """Take over what a previous process left in Asterisk; see the module docstring."""
+    """Take over what a previous process left in Asterisk; see the module docstring.
+
+    `log_ready`: whether what the previous process wrote is in the log (its journal
+    replayed); `retry_delays`: the pauses between rounds while the log is unreadable."""
+    delays = _backoff(retry_delays)
+    handed_over: dict[str, datetime] = {}
+    open_rows: dict[str, CallRecord] | None = None
+    while True:
+        await _take_over(ari, calllog, app_name, hooks, trail, fallback_context, clock,
+                         open_rows, handed_over)
+        if open_rows is not None:
+            break
+        open_rows = await _open_rows(calllog, hooks, clock, log_ready)
+        if open_rows is None:
+            await asyncio.sleep(next(delays))
+    for call_id, at in handed_over.items():
+        if call_id in open_rows:
+            await calllog.append_event(CallEvent(
+                call_id=call_id, at=at, kind="to_fallback",
+                detail={"reason": "service restarted"},
+            ))
+    for call_id in open_rows:
+        trail.watch(call_id)
+    trail.recovered.set()
+    log.info("recovered calls from a previous run", watched=len(trail.watched))
+
+
+async def _open_rows(
+    calllog: CallLog, hooks: RecoveryHooks, clock: Clock,
+    log_ready: Callable[[], Awaitable[bool]],
+) -> dict[str, CallRecord] | None:
+    """The rows left open (None: the log cannot be read yet)."""
+    try:
+        if not await log_ready():
+            log.warning("call log not replayed yet during recovery; retrying")
+            return None
+        recent = await calllog.list_calls(since=clock.now() - OPEN_ROWS_LOOKBACK,
+                                          limit=10_000)
+    except Exception:
+        log.warning("call log unreadable during recovery; retrying", exc_info=True)
+        return None
+    return {r.call_id: r for r in recent if r.ended_at is None and not hooks.is_active(r.call_id)}
+
+
+async def _take_over(
+    ari: AriClient, calllog: CallLog, app_name: str, hooks: RecoveryHooks, trail: CallTrail,
+    fallback_context: str, clock: Clock, open_rows: dict[str, CallRecord] | None,
+    handed_over: dict[str, datetime],
+) -> None:
+    """One look at what Asterisk holds; bridged calls are adopted only with `open_rows`
+    (the log read), else left talking until the next round."""
     channels = {c.id: c for c in await ari.list_channels()}
     ours = {
         cid: c for cid, c in channels.items()
         if c.dialplan is not None and c.dialplan.app_name.lower() == "stasis"
         and c.dialplan.app_data.split(",")[0] == app_name and not hooks.is_active(cid)
     }
-    try:
-        recent = await calllog.list_calls(since=clock.now() - OPEN_ROWS_LOOKBACK, limit=10_000)
-    except Exception:
-        # The database is down: still serve the callers Asterisk holds; a bridged call
-        # is adopted with what ARI tells (its row is completed when it ends).
-        log.warning("call log unreadable during recovery; going on with ARI alone",
-                    exc_info=True)
-        recent = []
-    open_rows = {
-        r.call_id: r for r in recent if r.ended_at is None and not hooks.is_active(r.call_id)
-    }
     handled: set[str] = set()
     for bridge in await ari.list_bridges():
         if not bridge.id.startswith(BRIDGE_PREFIX):
             continue
         if any(hooks.is_active(c) for c in bridge.channels) or hooks.is_active(
-            bridge.name.removeprefix("hotline-")
+            bridge.name.removeprefix(BRIDGE_NAME_PREFIX)
         ):
             continue  # a call of this process (recover runs at every reconnect)
         members = [ours[c] for c in bridge.channels if c in ours]
@@ -114,8 +160,17 @@ async def recover(
         desks = [c for c in members if c.id.startswith(DESK_LEG_PREFIX)]
         handled |= {c.id for c in members}
         if len(callers) == 1 and desks:
-            caller = callers[0]
-            record = open_rows.pop(caller.id, None) or _minimal_record(caller, clock)
+            if open_rows is None:
+                log.info("bridged call left talking until the call log can be read",
+                         call_id=callers[0].id, bridge=bridge.id)
+                continue
+            try:
+                row = await _row_of(calllog, callers[0].id, open_rows)
+            except Exception:  # the log went away again: adopted at the next round
+                log.warning("call log unreadable while adopting a call",
+                            call_id=callers[0].id, exc_info=True)
+                continue
+            record = adopted_record(row, callers[0], desks[0], clock)
             hooks.adopt(Adoption(record, desks[0], bridge.id))
             for extra in desks[1:]:
                 await _hangup(ari, extra.id)
@@ -141,216 +196,46 @@ async def recover(
         with contextlib.suppress(ChannelGone):
             await ari.continue_in_dialplan(channel.id, context=fallback_context,
                                            extension="s", priority=1)
-        if channel.id in open_rows:
-            await calllog.append_event(CallEvent(
-                call_id=channel.id, at=clock.now(), kind="to_fallback",
-                detail={"reason": "service restarted"},
-            ))
+        handed_over.setdefault(channel.id, clock.now())
         trail.watch(channel.id)
-    for call_id in open_rows:
-        trail.watch(call_id)
-    trail.recovered.set()
-    log.info("recovered calls from a previous run", bridged_channels=len(handled),
-             watched=len(trail.watched))
 
 
-class CallTrail:
-    """Closes the rows of calls the service no longer handles (see module docstring).
-
-    `watch(call_id)`: a row left open (handed to the fallback, or found open after
-    a restart). Calls the fallback IVR took alone (no row at all) are found in CEL.
-    """
-
-    def __init__(
-        self,
-        *,
-        ari: AriClient,
-        calllog: CallLog,
-        config: Callable[[], HotlineConfig],
-        cel_db: Path | None,
-        mark_file: Path,
-        is_active: Callable[[str], bool],
-        clock: Clock,
-    ) -> None:
-        self._ari = ari
-        self._calllog = calllog
-        self._config = config
-        self._cel_db = cel_db
-        self._mark_file = mark_file
-        self._is_active = is_active
-        self._clock = clock
-        self.watched: set[str] = set()
-        self.imported = 0
-        self._grace: set[str] = set()
-        # CEL is read only once `recover` has said which open rows to watch: a call that
-        # ended while we were down must not be passed over as "handled by the service".
-        self.recovered = asyncio.Event()
-        self._cel_in_wal = False
-        self._read_to: int | None = None
-        self.cel_page = 5000
-        """CEL rows read per query (a pass reads every new row, a page at a time)."""
-        self._carried: list[CelRow] = []
-
-    def watch(self, call_id: str) -> None:
-        self.watched.add(call_id)
-
-    async def run(self, interval: float = 5.0) -> None:
-        await self.recovered.wait()
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # the database may be down: try again next round
-                log.warning("call trail sweep failed; retrying", exc_info=True)
-            await asyncio.sleep(interval)
-
-    async def sweep(self) -> None:
-        if self._cel_db is not None and self.recovered.is_set():
-            await self.import_cel()
-        await self._close_gone_without_cel()
-
-    async def import_cel(self) -> int:
-        """One pass over new CEL rows; returns how many calls were written."""
-        assert self._cel_db is not None
-        if not self._cel_in_wal and self._cel_db.is_file():
-            self._cel_in_wal = await asyncio.to_thread(use_wal, self._cel_db)
-        start = self._read_to if self._read_to is not None else self._read_mark()
-        new_rows = await asyncio.to_thread(read_cel_after, self._cel_db, start, self.cel_page)
-        if not new_rows and start and await asyncio.to_thread(cel_last_id, self._cel_db) < start:
-            log.warning("Asterisk's CEL file was reset: reading it from the start")
-            self._write_mark(0)
-            self._read_to, self._carried = None, []
-            return 0
-        # Calls still going are carried to the next pass in memory, so reading goes
-        # on past them: rereading from the oldest call still going each pass stalled
-        # the import once one call lived longer than a read (a long talk, a busy hour).
-        rows = self._carried + new_rows
-        done, going = split_calls(rows, now=self._clock.now())
-        written = 0
-        for linkedid, group in sorted(done.items(), key=lambda kv: kv[1][0].id):
-            if self._is_active(linkedid) or not (
-                linkedid in self.watched or any(r.eventtype == FALLBACK_MARK for r in group)
-            ):
-                continue  # the service logged it itself: not worth summarising
-            summary = summarise(group, self._config())
-            if summary is None:
-                continue
-            if await self._apply(summary):
-                written += 1
-        if new_rows:
-            self._read_to = new_rows[-1].id
-            # Restart-safe: a new process rereads from the oldest call still going.
-            first_pending = first_row(going)
-            self._write_mark(first_pending - 1 if first_pending is not None else rows[-1].id)
-        self._carried = sorted((r for call in going for r in call), key=lambda r: r.id)
-        self.imported += written
-        return written
-
-    async def _apply(self, summary: CelSummary) -> bool:
-        call_id = summary.record.call_id
-        existing = await self._calllog.get(call_id)
-        if existing is not None and existing.ended_at is not None:
-            self.watched.discard(call_id)
-            return False
-        if existing is None:
-            record = summary.record
-            events = summary.events
-        else:
-            record = closed_from_cel(existing, summary)
-            # What the service saw itself, CEL's events would say twice.
-            seen = {kind for kind, at in (("bridged", existing.bridged_at),
-                                          ("answered", existing.answered_at)) if at}
-            events = [*(e for e in summary.events if e.kind not in seen), CallEvent(
-                call_id=call_id, at=self._clock.now(), kind="reconciled",
-                detail={"source": "cel", "outcome": str(record.outcome)},
-                key=f"cel:{call_id}:reconciled",
-            )]
-        await self._calllog.close_if_open(record)
-        for event in events:
-            await self._calllog.append_event(event)
-        self.watched.discard(call_id)
-        log.info("call closed from Asterisk's CEL", call_id=call_id, outcome=str(record.outcome),
-                 fallback=summary.fallback)
-        return True
-
-    async def _close_gone_without_cel(self) -> None:
-        """Watched calls whose channel is gone and that CEL did not close."""
-        for call_id in sorted(self.watched):
-            if self._is_active(call_id):
-                self.watched.discard(call_id)
-                continue
-            try:
-                await self._ari.get_channel(call_id)
-                continue  # still up (talking in the fallback dialplan)
-            except (ChannelGone, NotFound):
-                pass
-            cel_may_know = self._cel_db is not None and self._cel_db.is_file()
-            if cel_may_know and call_id not in self._grace:
-                # Give CEL one more sweep: its rows are written as the call ends.
-                self._grace.add(call_id)
-                continue
-            existing = await self._calllog.get(call_id)
-            self.watched.discard(call_id)
-            self._grace.discard(call_id)
-            if existing is None or existing.ended_at is not None:
-                continue
-            record = dataclasses.replace(
-                existing, ended_at=self._clock.now(),
-                outcome=Outcome.CONNECTED if existing.bridged_at else Outcome.FAILED,
-                hangup_by=existing.hangup_by or "system",
-                # Not known to have been served (shed, or handed to the fallback): a call back.
-                callback=existing.callback or (
-                    None if existing.bridged_at else callback_for(existing.caller_number)),
-            )
-            await self._calllog.close_if_open(record)
-            await self._calllog.append_event(CallEvent(
-                call_id=call_id, at=self._clock.now(), kind="reconciled",
-                detail={"source": "ari", "note": "ended while the service was down; "
-                        "end time is when it was found gone"},
-                key=f"ari:{call_id}:reconciled",
-            ))
-            log.warning("call closed without its end time", call_id=call_id)
-
-    def _read_mark(self) -> int:
-        try:
-            return int(self._mark_file.read_text().strip() or 0)
-        except (OSError, ValueError):
-            return 0
-
-    def _write_mark(self, mark: int) -> None:
-        tmp = self._mark_file.with_suffix(".tmp")
-        tmp.write_text(f"{mark}\n")
-        tmp.replace(self._mark_file)
+async def _row_of(
+    calllog: CallLog, call_id: str, open_rows: dict[str, CallRecord],
+) -> CallRecord | None:
+    """The call's row: open and recent, else read by id (a call longer than the
+    lookback); None when the log has none."""
+    if call_id in open_rows:
+        return open_rows.pop(call_id)
+    return await calllog.get(call_id)
 
 
-def closed_from_cel(existing: CallRecord, summary: CelSummary) -> CallRecord:
-    """An open row closed with what CEL says about the call's end."""
-    cel = summary.record
-    record = dataclasses.replace(
-        existing, ended_at=cel.ended_at, hangup_cause=cel.hangup_cause,
-        hangup_by=cel.hangup_by,
-    )
-    if summary.fallback:
-        # The fallback dialplan served the caller: what it did is the outcome.
-        for name in ("branch_key", "branch_name", "agency", "desk_dialled", "desk_answered",
-                     "bridged_at", "recording", "callback"):
-            value = getattr(cel, name)
-            if value is not None:
-                setattr(record, name, value)
-        record.outcome = cel.outcome
-    elif record.bridged_at is not None:
-        record.outcome = Outcome.CONNECTED
-    else:
-        # Our process died before the caller was served.
-        record.outcome = Outcome.FAILED
-    return record
-
-
-def _minimal_record(channel: Channel, clock: Clock) -> CallRecord:
-    """A row for a bridged call the log never heard of (its writes were lost)."""
+def adopted_record(
+    row: CallRecord | None, caller: Channel, desk: Channel, clock: Clock,
+) -> CallRecord:
+    """The record an adopted call goes on with: its row, with only the fields the row
+    lacks filled from what ARI shows (the caller and desk bridged now). A known field
+    is never replaced, so the adopted call's saves cannot blank the row."""
     now: datetime = clock.now()
-    return CallRecord(call_id=channel.id, caller_number=channel.caller.number,
-                      caller_name=channel.caller.name, started_at=channel.creationtime or now,
-                      outcome=Outcome.CONNECTED, bridged_at=now)
+    if row is None:  # the log never heard of it (its writes were lost)
+        row = CallRecord(call_id=caller.id,
+                         caller_number=stored_caller_number(caller.caller.number),
+                         caller_name=caller.caller.name,
+                         started_at=caller.creationtime or now)
+    return dataclasses.replace(
+        row,
+        bridged_at=row.bridged_at or now,
+        desk_answered=row.desk_answered or extension_of(desk.name),
+        outcome=row.outcome or Outcome.CONNECTED,
+    )
+
+
+def _backoff(delays: Iterable[float]) -> Iterator[float]:
+    """`delays`, then the last of them for ever."""
+    last = 0.0
+    for last in delays:
+        yield last
+    yield from itertools.repeat(last)
 
 
 async def _unfinished_playbacks(calllog: CallLog, call_id: str) -> list[str]:

@@ -17,6 +17,7 @@ from ivr.ari.models import RecordingFailed, RecordingFinished
 from ivr.context import CallContext
 from ivr.menu import play_and_collect
 from ivr.prompts import Prompt
+from routing.trail import RECORDING_PREFIX
 
 # Margin over the configured maximum before we stop waiting for Asterisk.
 RECORDING_GUARD_SECONDS = 5.0
@@ -27,7 +28,7 @@ class RecordingNotTaken(Exception):
 
 
 def recording_name(call_id: str) -> str:
-    return "vm-" + call_id.replace(".", "-")
+    return RECORDING_PREFIX + call_id.replace(".", "-")
 
 
 async def take_message(ctx: CallContext, reason: Prompt) -> None:

@@ -15,7 +15,7 @@ from ivr.cel import (
     cel_last_id,
     finished_calls,
     read_cel,
-    read_cel_after,
+    read_page,
     summarise,
     use_wal,
 )
@@ -340,12 +340,22 @@ def test_cel_last_id_is_the_newest_row_or_zero(tmp_path: Path) -> None:
     assert cel_last_id(path) == 13
 
 
-def test_read_cel_after_reads_every_new_row_a_page_at_a_time(tmp_path: Path) -> None:
+def test_read_page_reads_one_page_and_carries_the_calls_still_going(tmp_path: Path) -> None:
     path = tmp_path / "cel.db"
     write_cel(path, FALLBACK_CONNECTED)
-    assert [r.id for r in read_cel_after(path, 2, page=4)] == list(range(3, 14))
-    assert [r.id for r in read_cel_after(path, 0, page=13)] == list(range(1, 14))
-    assert read_cel_after(path, 13, page=4) == []
+
+    first = read_page(path, 2, page=4, carried=[], now=TRAIL_NOW)
+    assert (first.rows, first.last_id, first.ended) == (4, 6, [])
+    assert [r.id for r in first.going] == [3, 4, 5, 6]
+    assert first.resume_at == 3
+
+    rest = read_page(path, 6, page=10, carried=first.going, now=TRAIL_NOW)
+    assert (rest.rows, rest.last_id, rest.going, rest.resume_at) == (7, 13, [], None)
+    ((linkedid, rows),) = rest.ended
+    assert linkedid == FALLBACK_LINKEDID and [r.id for r in rows] == list(range(3, 14))
+
+    nothing = read_page(path, 13, page=4, carried=[], now=TRAIL_NOW)
+    assert (nothing.rows, nothing.last_id, nothing.ended, nothing.going) == (0, None, [], [])
 
 
 def test_a_cel_file_in_wal_mode_is_read_while_asterisk_writes(tmp_path: Path) -> None:
