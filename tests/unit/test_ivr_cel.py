@@ -221,6 +221,21 @@ def test_caller_not_served_by_the_fallback_needs_a_call_back_even_without_a_mess
     assert summary.record.callback == Callback.PENDING
 
 
+@pytest.mark.parametrize("given", ["=1+2", "'%3B--", "9" * 500])
+def test_fallback_caller_id_that_is_no_number_is_unknown_and_owed_no_call_back(
+    tmp_path: Path, given: str
+) -> None:
+    call = CelCall(LINKEDID, caller_number=given).reaches_the_fallback()
+    call.user("hotline_closed", "hours", exten="closed")
+    call.user("hotline_message", RECORDING, exten="message")
+    call.hangup(call.caller, source=call.caller.channame).ends()
+
+    record = summary_of(tmp_path, call).record
+
+    assert record.caller_number == "unknown"
+    assert record.callback == Callback.NO_NUMBER
+
+
 def test_fallback_call_from_a_known_station_names_its_agency(tmp_path: Path) -> None:
     call = CelCall(LINKEDID, caller_number="2001").reaches_the_fallback()
     call.hangup(call.caller, source=call.caller.channame).ends()
