@@ -589,18 +589,7 @@ async def _insert_reload(session: AsyncSession, dialect: str, reload: ConfigRelo
         "status": reload.status, "problems": reload.problems, "pbx_error": reload.pbx_error,
         "key": reload.key,
     }
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(ConfigReloadRow).values(values)
-        if reload.key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[ConfigReloadRow.key])
-        await session.execute(stmt)
-        return
-    if reload.key is not None and await session.scalar(
-        select(exists().where(ConfigReloadRow.key == reload.key))
-    ):
-        return
-    session.add(ConfigReloadRow(**values))
+    await _insert_keyed(session, dialect, ConfigReloadRow, values)
 
 
 async def _insert_event(
@@ -617,18 +606,26 @@ async def _insert_event(
         "detail": event.detail,
         "key": event.key,
     }
+    await _insert_keyed(session, dialect, CallEventRow, values)
+
+
+async def _insert_keyed(
+    session: AsyncSession, dialect: str, row: type[CallEventRow] | type[ConfigReloadRow],
+    values: dict[str, Any],
+) -> None:
+    """Insert `values`, unless a row with the same non-null `key` is already there
+    (a journal entry applied twice writes once)."""
+    key = values["key"]
     if dialect in ("postgresql", "sqlite"):
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(CallEventRow).values(values)
-        if event.key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[CallEventRow.key])
+        stmt = insert(row).values(values)
+        if key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[row.key])
         await session.execute(stmt)
         return
-    if event.key is not None and await session.scalar(
-        select(exists().where(CallEventRow.key == event.key))
-    ):
+    if key is not None and await session.scalar(select(exists().where(row.key == key))):
         return
-    session.add(CallEventRow(**values))
+    session.add(row(**values))
 
 
 async def _insert_case(
