@@ -174,6 +174,9 @@ class EmbeddedAsterisk:
             if not (self.etc_dir / generated).exists():
                 write_file(self.etc_dir / generated, "",
                            PRIVATE if generated in SECRET_CONFS else PUBLIC)
+        # Asterisk's CEL holds callers' numbers: private from birth (SQLite gives its
+        # -wal and -shm files the database file's mode).
+        os.close(os.open(self.cel_db, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE))
         use_wal(self.cel_db)  # before Asterisk's first CEL write
         sync_hosts_file(self.root)
         self._link_modules()

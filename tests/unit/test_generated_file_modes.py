@@ -60,3 +60,4 @@ def test_embedded_pbx_credentials_are_created_private(tmp_path: Path) -> None:
     assert mode(pbx.etc_dir / "ari.conf") == 0o600
     assert mode(pbx.etc_dir / "manager.conf") == 0o600
     assert mode(pbx.etc_dir / "pjsip_desks.conf") == 0o600
+    assert mode(pbx.cel_db) == 0o600
