@@ -34,13 +34,13 @@ import structlog
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.model import CallRecord, Case
-from calllog.report import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
+from reports.figures import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
 from calllog.store import CallLogStore
-from hotline.report_charts import render_charts
-from hotline.report_csv import render_case_details, render_csv, render_details
-from hotline.report_markdown import render_markdown
-from hotline.report_tables import report_tables
-from hotline.report_xlsx import render_xlsx
+from reports.charts import render_charts
+from reports.csv_files import render_case_details, render_csv, render_details
+from reports.markdown import render_markdown
+from reports.tables import report_tables
+from reports.xlsx import render_xlsx
 from hotline.settings import Settings
 from routing.config import HotlineConfig, load_config
 from routing.hours import open_state

@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 
 from calllog.model import CallRecord, Case, CaseStatus
-from calllog.report import compute_report
+from reports.figures import compute_report
 from calllog.store import CallLogStore
 from hotline import report as report_module
 from hotline.report import CaseSource, fetch_records
-from hotline.report_markdown import render_markdown
-from hotline.report_tables import report_tables
+from reports.markdown import render_markdown
+from reports.tables import report_tables
 from tests.unit.test_report import PERIOD, SETUP, sample_calls, sample_cases
 
 TZ = "Asia/Ho_Chi_Minh"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
-from calllog.report import (
+from reports.figures import (
     NO_BRANCH,
     NO_CASE_AGENCY,
     BranchInfo,

@@ -13,9 +13,9 @@ import openpyxl
 import pytest
 
 from calllog.model import Case, CaseStatus, Outcome
-from calllog.report import Report, compute_report
+from reports.figures import Report, compute_report
 from hotline.report import write_report
-from hotline.report_csv import formula_safe
+from reports.csv_files import formula_safe
 from tests.unit.test_report import PERIOD, SETUP, call, sample_calls
 
 HOSTILE = [

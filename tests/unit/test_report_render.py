@@ -13,12 +13,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from calllog.report import Report, ReportPeriod, compute_report
+from reports.figures import Report, ReportPeriod, compute_report
 from hotline.report import report_setup, write_report
-from hotline.report_charts import BRANCH_CHART, DAY_CHART
-from hotline.report_csv import render_csv, render_details
-from hotline.report_markdown import render_markdown
-from hotline.report_tables import report_tables
+from reports.charts import BRANCH_CHART, DAY_CHART
+from reports.csv_files import render_csv, render_details
+from reports.markdown import render_markdown
+from reports.tables import report_tables
 from routing.config import HotlineConfig, load_config
 from routing.hours import Holiday
 from tests.unit.test_report import PERIOD, SETUP, sample_calls, sample_cases

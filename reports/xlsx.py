@@ -18,8 +18,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
-from calllog.report import Report
-from hotline.report_tables import (
+from reports.figures import Report
+from reports.tables import (
     Cell,
     Dec,
     Pct,

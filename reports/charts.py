@@ -13,8 +13,8 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from calllog.report import BUCKET_LABELS, Bucket, Report
-from hotline.report_tables import report_period_line
+from reports.figures import BUCKET_LABELS, Bucket, Report
+from reports.tables import report_period_line
 
 DAY_CHART, BRANCH_CHART = "calls-per-day.png", "calls-per-branch.png"
 COLOURS = {

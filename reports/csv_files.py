@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from calllog.report import BUCKET_LABELS, CASE_STATUS_LABELS, OUTCOME_LABELS, Report
-from hotline.report_tables import WEEKDAYS_VI, Cell, Dec, Pct, Secs, Table, fmt_fixed
+from reports.figures import BUCKET_LABELS, CASE_STATUS_LABELS, OUTCOME_LABELS, Report
+from reports.tables import WEEKDAYS_VI, Cell, Dec, Pct, Secs, Table, fmt_fixed
 
 
 def render_csv(tables: Sequence[Table]) -> str:

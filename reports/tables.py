@@ -14,7 +14,7 @@ from datetime import date
 from fractions import Fraction
 
 from calllog.model import CaseStatus
-from calllog.report import (
+from reports.figures import (
     BUCKET_LABELS,
     BUCKET_OF,
     CASE_STATUS_LABELS,

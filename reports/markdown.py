@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from calllog.model import CaseStatus
-from calllog.report import NO_BRANCH, Bucket, Report, satisfied_scores
-from hotline.report_charts import BRANCH_CHART, DAY_CHART
-from hotline.report_tables import (
+from reports.figures import NO_BRANCH, Bucket, Report, satisfied_scores
+from reports.charts import BRANCH_CHART, DAY_CHART
+from reports.tables import (
     Table,
     cell_text,
     fmt_dec,
