@@ -1,10 +1,10 @@
 """`hotline report`: the period's figures in Vietnamese as Markdown, CSV or XLSX, with PNGs.
 
-The figures and their definitions are `calllog.report`'s (local Asia/Ho_Chi_Minh days,
-`--from`/`--to` inclusive, a call counted on the day it started, nearest-rank
-percentiles, ...). Here they are fetched from the call log and written; the layout and
-the renderings are in `hotline.report_tables` (the tables), `report_markdown`,
-`report_csv`, `report_xlsx` and `report_charts`:
+The command's part only: its arguments, reading the period's calls and cases from the
+call log, and writing the files. The figures, their definitions (local Asia/Ho_Chi_Minh
+days, `--from`/`--to` inclusive, a call counted on the day it started, nearest-rank
+percentiles, ...) and every rendering are the `reports` package's, the same code the
+console calls:
 
     report.md            the report, charts embedded       (--format md, the default)
     report.csv           every figure, one per line        (--format csv)
@@ -12,11 +12,8 @@ the renderings are in `hotline.report_tables` (the tables), `report_markdown`,
     calls-per-day.png, calls-per-branch.png                (always)
     details.csv, details-cases.csv                         (--details: what each figure counts)
 
-Reproducible: the same command on the same database writes the same bytes. Nothing
-says when it was generated; rows are in a fixed order; charts are drawn by Agg at a
-fixed size and DPI with the bundled DejaVu Sans and no PNG metadata; the XLSX has its
-dates set from the period (the first instant after it) and fixed zip entry times.
-CSV files are UTF-8 with a BOM (Excel then reads the Vietnamese right).
+Reproducible: the same command on the same database writes the same bytes (see
+`reports/__init__.py` for how).
 """
 
 from __future__ import annotations
@@ -25,32 +22,23 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
-from zoneinfo import ZoneInfo
 
 import structlog
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.model import CallRecord, Case
-from reports.figures import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
 from calllog.store import CallLogStore
-from reports.charts import render_charts
-from reports.csv_files import render_case_details, render_csv, render_details
-from reports.markdown import render_markdown
-from reports.tables import report_tables
-from reports.xlsx import render_xlsx
 from hotline.settings import Settings
+from reports import DOCUMENTS, PeriodReport, ReportPeriod, build, files
 from routing.config import HotlineConfig, load_config
-from routing.hours import open_state
 
 log = structlog.get_logger(__name__)
 
-FORMATS = ("md", "csv", "xlsx")
 FETCH_PAGE = 10_000
 _T = TypeVar("_T")
-DEFAULT_SURVEY_SCALE = 5
 
 
 # --- inputs --------------------------------------------------------------------------
@@ -74,36 +62,6 @@ class CaseSource(Protocol):
     ) -> Sequence[Case]: ...
 
 
-def report_setup(config: HotlineConfig, period: ReportPeriod) -> ReportSetup:
-    """The plain values the computation needs: branches, each day's note, the scale."""
-    calendar = config.calendar()
-    zone = ZoneInfo(calendar.timezone)
-    notes: dict[date, str] = {}
-    closed: set[date] = set()
-    for day in period.days():
-        state = open_state(calendar, datetime.combine(day, time(12), zone))
-        if state.reason in ("holiday", "closed_day"):
-            notes[day] = (state.holiday or "Ngày lễ") if state.reason == "holiday" else "Ngày nghỉ"
-            closed.add(day)
-        elif make_up := next((d for d in calendar.extra_working_days if d.date == day), None):
-            notes[day] = f"Làm bù ({make_up.name})"
-    return ReportSetup(
-        hotline_name=config.hotline.name,
-        hotline_number=config.hotline.number,
-        branches=tuple(BranchInfo(b.key, b.name, b.agency) for b in config.branches),
-        day_notes=notes,
-        non_working_days=frozenset(closed),
-        timezone=calendar.timezone,
-        survey_scale=_survey_scale(config),
-    )
-
-
-def _survey_scale(config: HotlineConfig) -> int:
-    """`survey.scale` of the YAML; 5 for a configuration without a survey section."""
-    scale = getattr(getattr(config, "survey", None), "scale", None)
-    return scale if isinstance(scale, int) else DEFAULT_SURVEY_SCALE
-
-
 async def fetch_records(
     store: CallSource, period: ReportPeriod, timezone: str
 ) -> tuple[list[CallRecord], list[Case] | None]:
@@ -124,45 +82,32 @@ async def _all(fetch: Callable[[int], Awaitable[Sequence[_T]]]) -> list[_T]:
     return list(rows)
 
 
-async def load_report(url: str, config: HotlineConfig, period: ReportPeriod) -> Report:
-    setup = report_setup(config, period)
+async def load_report(url: str, config: HotlineConfig, period: ReportPeriod) -> PeriodReport:
     await upgrade_async(url)
     engine = make_engine(url)
     try:
         calls, cases = await fetch_records(
-            CallLogStore(make_sessionmaker(engine)), period, setup.timezone
+            CallLogStore(make_sessionmaker(engine)), period, config.calendar().timezone
         )
     finally:
         await engine.dispose()
     log.info("report.fetched", calls=len(calls), cases=None if cases is None else len(cases))
-    return compute_report(calls, cases, setup, period)
+    return build(calls, cases, period, config)
 
 
 # --- writing and the command ---------------------------------------------------------
 
 
 def write_report(
-    report: Report, out: Path, formats: Sequence[str] = ("md",), *, details: bool = False
+    report: PeriodReport, out: Path, formats: Sequence[str] = ("md",), *, details: bool = False
 ) -> list[Path]:
-    """Write the report's files into `out` (created); return their paths in order."""
+    """Write the report's files (`reports.files`) into `out` (created); return their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = report_tables(report)
-    files: dict[str, bytes] = {}
-    if "md" in formats:
-        files["report.md"] = render_markdown(report, tables).encode()
-    if "csv" in formats:
-        files["report.csv"] = render_csv(tables).encode("utf-8-sig")
-    if "xlsx" in formats:
-        files["report.xlsx"] = render_xlsx(report, tables)
-    files.update(render_charts(report))
-    if details:
-        files["details.csv"] = render_details(report).encode("utf-8-sig")
-        if report.cases is not None:
-            files["details-cases.csv"] = render_case_details(report).encode("utf-8-sig")
-    for name, data in files.items():
+    written = files(report, formats, details=details)
+    for name, data in written.items():
         (out / name).write_bytes(data)
-    log.info("report.written", out=str(out), files=sorted(files))
-    return [out / name for name in files]
+    log.info("report.written", out=str(out), files=sorted(written))
+    return [out / name for name in written]
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,7 +115,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="YYYY-MM-DD", help="first day (local time), included")
     parser.add_argument("--to", dest="last", type=date.fromisoformat, required=True,
                         metavar="YYYY-MM-DD", help="last day (local time), included")
-    parser.add_argument("--format", dest="formats", action="append", choices=FORMATS,
+    parser.add_argument("--format", dest="formats", action="append", choices=DOCUMENTS,
                         help="md (default), csv or xlsx; repeat for several")
     parser.add_argument("--out", type=Path, default=None,
                         help="directory to write into (default var/reports/FROM_TO)")

@@ -13,7 +13,8 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from reports.figures import BUCKET_LABELS, Bucket, Report
+from reports.figures import Report
+from reports.labels import BUCKET_LABELS, Bucket
 from reports.tables import report_period_line
 
 DAY_CHART, BRANCH_CHART = "calls-per-day.png", "calls-per-branch.png"
@@ -24,11 +25,13 @@ COLOURS = {
 CHART_DPI = 100
 
 
-def render_charts(report: Report) -> dict[str, bytes]:
+def render_chart(report: Report, name: str) -> bytes:
+    """The chart `name` (`DAY_CHART` or `BRANCH_CHART`) as PNG bytes."""
+    draw = {DAY_CHART: _day_chart, BRANCH_CHART: _branch_chart}[name]
     with rc_context({"font.family": "DejaVu Sans", "font.size": 9,
                      "svg.hashsalt": "hotline-report", "axes.spines.top": False,
                      "axes.spines.right": False}):
-        return {DAY_CHART: _day_chart(report), BRANCH_CHART: _branch_chart(report)}
+        return draw(report)
 
 
 def _day_chart(report: Report) -> bytes:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from reports.figures import BUCKET_LABELS, CASE_STATUS_LABELS, OUTCOME_LABELS, Report
+from reports.figures import Report
+from reports.labels import BUCKET_LABELS, CASE_STATUS_LABELS, OUTCOME_LABELS
 from reports.tables import WEEKDAYS_VI, Cell, Dec, Pct, Secs, Table, fmt_fixed
 
 

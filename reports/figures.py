@@ -1,8 +1,9 @@
 """The figures of the periodic hotline report, computed from plain call and case records.
 
-Pure: no database, no clock, no configuration file. `hotline.report` fetches the records,
-builds the `ReportSetup` from the YAML and renders the result; here every figure is
-defined once, so that the Markdown, CSV, XLSX and the `--details` rows cannot disagree.
+Pure: no database, no clock, no configuration file. The caller reads the records,
+`period_report.report_setup` makes the `ReportSetup` from the YAML, and the renderings
+lay the result out; here every figure is defined once, so that the Markdown, CSV, XLSX,
+the `--details` rows and the console cannot disagree.
 
 Definitions (the README's "Reports" section says the same):
 
@@ -41,75 +42,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
+from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
 
 NO_BRANCH = "Chưa chọn nhánh"
 NO_CASE_AGENCY = "Chưa chuyển cơ quan xử lý"
 MEDIAN = Fraction(1, 2)
 P90 = Fraction(9, 10)
-
-
-class Bucket(StrEnum):
-    """Where a call counts in the per-branch, per-agency and per-day tables."""
-
-    CONNECTED = "connected"
-    MENU = "menu"
-    MISSED = "missed"
-    OUTSIDE_HOURS = "outside_hours"
-    OTHER = "other"
-
-
-BUCKET_OF: dict[Outcome | None, Bucket] = {
-    Outcome.CONNECTED: Bucket.CONNECTED,
-    Outcome.ABANDONED_IN_MENU: Bucket.MENU,
-    Outcome.NO_SELECTION: Bucket.MENU,
-    Outcome.DESK_UNREACHABLE: Bucket.MISSED,
-    Outcome.ABANDONED_WHILE_RINGING: Bucket.MISSED,
-    Outcome.REFUSED: Bucket.MISSED,
-    Outcome.CLOSED: Bucket.OUTSIDE_HOURS,
-    Outcome.FAILED: Bucket.OTHER,
-    None: Bucket.OTHER,
-}
-
-BUCKET_LABELS: dict[Bucket, str] = {
-    Bucket.CONNECTED: "Kết nối",
-    Bucket.MENU: "Gác máy ở menu",
-    Bucket.MISSED: "Nhỡ, không có cán bộ",
-    Bucket.OUTSIDE_HOURS: "Ngoài giờ",
-    Bucket.OTHER: "Khác",
-}
-"""Short: they head the table columns; the report's notes say what each holds."""
-
-OUTCOME_LABELS: dict[Outcome | None, str] = {
-    Outcome.CONNECTED: "Đã kết nối với cán bộ phụ trách",
-    Outcome.ABANDONED_IN_MENU: "Người gọi gác máy khi đang chọn nhánh",
-    Outcome.NO_SELECTION: "Người gọi không chọn phím nào",
-    Outcome.DESK_UNREACHABLE: "Cán bộ bận hoặc không nghe máy",
-    Outcome.ABANDONED_WHILE_RINGING: "Người gọi gác máy khi đang chờ cán bộ",
-    Outcome.CLOSED: "Gọi ngoài giờ làm việc hoặc ngày nghỉ",
-    Outcome.REFUSED: "Tổng đài quá tải, cuộc gọi bị từ chối",
-    Outcome.FAILED: "Lỗi hệ thống",
-    None: "Cuộc gọi chưa kết thúc",
-}
-
-SURVEY_LABELS: dict[SurveyResult, str] = {
-    SurveyResult.ANSWERED: "Đã chấm điểm",
-    SurveyResult.SKIPPED: "Bỏ qua khảo sát",
-    SurveyResult.NO_ANSWER: "Không bấm phím",
-    SurveyResult.HUNG_UP: "Gác máy giữa chừng",
-}
-
-CASE_STATUS_LABELS: dict[CaseStatus, str] = {
-    CaseStatus.RECEIVED: "Đã tiếp nhận",
-    CaseStatus.FORWARDED: "Đã chuyển cơ quan xử lý",
-    CaseStatus.VERIFYING: "Đang xác minh",
-    CaseStatus.RESOLVED: "Đã giải quyết",
-    CaseStatus.REJECTED: "Không thụ lý",
-}
 
 
 @dataclass(frozen=True)

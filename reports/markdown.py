@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from calllog.model import CaseStatus
-from reports.figures import NO_BRANCH, Bucket, Report, satisfied_scores
 from reports.charts import BRANCH_CHART, DAY_CHART
+from reports.figures import NO_BRANCH, Report, satisfied_scores
+from reports.labels import Bucket
 from reports.tables import (
     Table,
     cell_text,

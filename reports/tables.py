@@ -1,6 +1,6 @@
 """The report's tables: one layout that the Markdown, CSV and XLSX renderings share.
 
-`report_tables` lays the figures of a `calllog.report.Report` out as titled tables whose
+`report_tables` lays the figures of a `reports.figures.Report` out as titled tables whose
 cells keep their kind (a count, a percentage, a decimal, seconds), so each rendering can
 show them its own way. `cell_text` and the `fmt_*` functions give the Vietnamese text of
 a cell or figure (1.234; 85,7%; 1 phút 5 giây; 01/09/2026).
@@ -14,18 +14,14 @@ from datetime import date
 from fractions import Fraction
 
 from calllog.model import CaseStatus
-from reports.figures import (
+from reports.figures import CaseStats, Counts, Report, ratio, satisfied_scores
+from reports.labels import (
     BUCKET_LABELS,
     BUCKET_OF,
     CASE_STATUS_LABELS,
     OUTCOME_LABELS,
     SURVEY_LABELS,
     Bucket,
-    CaseStats,
-    Counts,
-    Report,
-    ratio,
-    satisfied_scores,
 )
 
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")

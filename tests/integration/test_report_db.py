@@ -10,10 +10,10 @@ from datetime import datetime
 import pytest
 
 from calllog.model import CallRecord, Case, CaseStatus
-from reports.figures import compute_report
 from calllog.store import CallLogStore
 from hotline import report as report_module
 from hotline.report import CaseSource, fetch_records
+from reports.figures import compute_report
 from reports.markdown import render_markdown
 from reports.tables import report_tables
 from tests.unit.test_report import PERIOD, SETUP, sample_calls, sample_cases

@@ -6,6 +6,7 @@
 | calllog/     | nothing                    |
 | ivr/         | routing, calllog           |
 | dialplan/    | routing                    |
+| reports/     | calllog, routing           |
 | migrations/  | calllog                    |
 | hotline/     | all; nothing imports it    |
 | tests/, benchmarks/ | all                 |
@@ -20,7 +21,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"routing", "ivr", "calllog", "dialplan", "hotline", "migrations", "tests", "benchmarks"}
+OURS = {
+    "routing", "ivr", "calllog", "dialplan", "reports", "hotline", "migrations", "tests",
+    "benchmarks",
+}
 # What would make routing/ impure: event loops, network, database, logging plumbing.
 NOT_IN_ROUTING = {
     "asyncio", "httpx", "sqlalchemy", "websockets", "panoramisk", "structlog", "alembic",
@@ -127,7 +131,8 @@ def test_collector_sees_every_form_of_import(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("package", ["routing", "ivr", "calllog", "dialplan", "hotline"])
+@pytest.mark.parametrize(
+    "package", ["routing", "ivr", "calllog", "dialplan", "reports", "hotline"])
 def test_every_package_has_sources_to_check(package: str) -> None:
     assert sources(package), f"no .py files under {package}/"
 
@@ -136,6 +141,8 @@ def test_collector_finds_the_imports_we_know_of() -> None:
     assert "routing.config" in {imp.module for imp in imports_in("ivr")}
     assert "calllog.model" in {imp.module for imp in imports_in("ivr")}
     assert "routing.config" in {imp.module for imp in imports_in("dialplan")}
+    assert "calllog.model" in {imp.module for imp in imports_in("reports")}
+    assert "reports" in {imp.top for imp in imports_in("hotline")}
 
 
 # --- the rules ---------------------------------------------------------------------
@@ -160,6 +167,10 @@ def test_ivr_imports_only_routing_and_calllog_of_ours() -> None:
 
 def test_dialplan_imports_only_routing_of_ours() -> None:
     assert ours_outside("dialplan", allowed={"routing"}) == []
+
+
+def test_reports_import_only_calllog_and_routing_of_ours() -> None:
+    assert ours_outside("reports", allowed={"calllog", "routing"}) == []
 
 
 def test_migrations_import_only_calllog_of_ours() -> None:

@@ -1,4 +1,4 @@
-"""The report's figures (`calllog.report`) on a hand-built call log whose answers are known:
+"""The report's figures (`reports.figures`) on a hand-built call log whose answers are known:
 every bucket, a call spanning midnight, a holiday call, calls with no branch, a branch no
 longer configured, the period's edges, survey scores, percentiles of small samples.
 
@@ -20,7 +20,6 @@ from reports.figures import (
     NO_BRANCH,
     NO_CASE_AGENCY,
     BranchInfo,
-    Bucket,
     CallFacts,
     Counts,
     ReportPeriod,
@@ -29,6 +28,7 @@ from reports.figures import (
     nearest_rank,
     satisfied_scores,
 )
+from reports.labels import Bucket
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 NAME = "Tổng đài hỗ trợ công tác cải cách hành chính tỉnh Hậu Giang"

@@ -13,9 +13,10 @@ import openpyxl
 import pytest
 
 from calllog.model import Case, CaseStatus, Outcome
-from reports.figures import Report, compute_report
 from hotline.report import write_report
+from reports import PeriodReport
 from reports.csv_files import formula_safe
+from reports.figures import Report, compute_report
 from tests.unit.test_report import PERIOD, SETUP, call, sample_calls
 
 HOSTILE = [
@@ -48,8 +49,8 @@ def report() -> Report:
 
 @pytest.fixture(scope="module")
 def files(report: Report, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    written = write_report(report, tmp_path_factory.mktemp("report"), ["csv", "xlsx"],
-                           details=True)
+    written = write_report(PeriodReport.of(report), tmp_path_factory.mktemp("report"),
+                           ["csv", "xlsx"], details=True)
     return {path.name: path for path in written}
 
 

@@ -1,4 +1,4 @@
-"""Rendering the report (`hotline.report` and its `report_*` modules): the Markdown says
+"""Rendering the report (the `reports` package, written by `hotline.report`): the Markdown says
 the sample's figures in Vietnamese, the CSVs parse and add up, the XLSX opens with one
 sheet per table, the PNGs are drawn, and two runs write byte-identical files."""
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from reports.figures import Report, ReportPeriod, compute_report
-from hotline.report import report_setup, write_report
+from hotline.report import write_report
+from reports import PeriodReport, report_setup
 from reports.charts import BRANCH_CHART, DAY_CHART
 from reports.csv_files import render_csv, render_details
+from reports.figures import Report, ReportPeriod, compute_report
 from reports.markdown import render_markdown
 from reports.tables import report_tables
 from routing.config import HotlineConfig, load_config
@@ -40,8 +41,8 @@ def markdown(report: Report) -> str:
 @pytest.fixture(scope="module")
 def written(report: Report, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Every file of the sample's report (drawn once: the charts take a while)."""
-    return write_report(report, tmp_path_factory.mktemp("report"), ["md", "csv", "xlsx"],
-                        details=True)
+    return write_report(PeriodReport.of(report), tmp_path_factory.mktemp("report"),
+                        ["md", "csv", "xlsx"], details=True)
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -171,7 +172,7 @@ def test_xlsx_has_one_sheet_per_table_with_numbers(written: list[Path]) -> None:
 def test_two_runs_write_the_same_bytes(
     report: Report, written: list[Path], tmp_path: Path
 ) -> None:
-    again = write_report(report, tmp_path, ["md", "csv", "xlsx"], details=True)
+    again = write_report(PeriodReport.of(report), tmp_path, ["md", "csv", "xlsx"], details=True)
     for a, b in zip(written, again, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 
