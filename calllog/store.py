@@ -32,6 +32,7 @@ from calllog.cases import (
     check_case_change,
     checked_update_args,
 )
+from calllog.codes import CaseDeadline, next_case_code
 from calllog.errors import UnknownCallError
 from calllog.memory import InMemoryCallLog
 from calllog.model import (
@@ -189,8 +190,16 @@ class BatchCallLog(CallLog, Protocol):
 class CallLogStore:
     """`CallLog` on SQLite or PostgreSQL (schema from the Alembic migrations)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        case_deadline: CaseDeadline | None = None,
+    ) -> None:
+        """`case_deadline` gives a new case's deadline from when it was opened (the
+        wiring builds it from the YAML's working days); None: cases open without one."""
         self._sessionmaker = sessionmaker
+        self._case_deadline = case_deadline
 
     async def save(self, call: CallRecord) -> None:
         await self.apply([call])
@@ -255,7 +264,8 @@ class CallLogStore:
                 elif isinstance(write, CallEvent):
                     await _insert_event(session, dialect, write, known=False)
                 elif isinstance(write, Case):
-                    await _insert_case(session, dialect, write, known=write.call_id in saved)
+                    await _insert_case(session, dialect, write, known=write.call_id in saved,
+                                       deadline=self._case_deadline)
                 else:
                     await _insert_reload(session, dialect, write)
             await flush()
@@ -381,7 +391,8 @@ class CallLogStore:
         case = normalised_case(case)
         async with self._sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
-            case_id = await _insert_case(session, dialect, case, known=False)
+            case_id = await _insert_case(session, dialect, case, known=False,
+                                         deadline=self._case_deadline)
             if case_id is None:  # opened before under this key
                 case_id = await session.scalar(select(CaseRow.id).where(CaseRow.key == case.key))
             stored = None if case_id is None else await _load_case(session, case_id)
@@ -629,10 +640,12 @@ async def _insert_keyed(
 
 
 async def _insert_case(
-    session: AsyncSession, dialect: str, case: Case, *, known: bool
+    session: AsyncSession, dialect: str, case: Case, *, known: bool,
+    deadline: CaseDeadline | None = None,
 ) -> int | None:
-    """Insert a normalised case and its first history entry: its id, or None if a case
-    with its key is already in the log (then nothing is written)."""
+    """Insert a normalised case and its first history entry, with its code (the next of
+    its year) and its deadline: its id, or None if a case with its key is already in the
+    log (then nothing is written, and no number is used up)."""
     if case.call_id is not None and not known and not await session.scalar(
         select(exists().where(CallRow.call_id == case.call_id))
     ):
@@ -646,6 +659,7 @@ async def _insert_case(
         "opened_at": case.opened_at,
         "opened_by": case.opened_by,
         "key": case.key,
+        "due_at": None if deadline is None else as_utc(deadline(case.opened_at), "due_at"),
     }
     case_id: int | None
     if dialect in ("postgresql", "sqlite"):
@@ -664,6 +678,9 @@ async def _insert_case(
         ).scalar_one()
     if case_id is None:
         return None
+    code = await next_case_code(session, dialect, case.opened_at)
+    await session.execute(update(CaseRow).where(CaseRow.id == case_id).values(code=code)
+                          .execution_options(synchronize_session=False))
     first = case.history[0]
     await session.execute(insert(CaseChangeRow).values(
         case_id=case_id, at=first.at, by=first.by, status=CaseStatus(first.status).value,
