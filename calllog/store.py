@@ -273,7 +273,7 @@ class CallLogStore:
     async def get(self, call_id: str) -> CallRecord | None:
         async with self._sessionmaker() as session:
             row = await session.get(CallRow, call_id)
-            return None if row is None else _to_record(row)
+            return None if row is None else record_from_row(row)
 
     async def events(self, call_id: str) -> list[CallEvent]:
         query = (
@@ -281,7 +281,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_event(row) for row in rows]
+            return [event_from_row(row) for row in rows]
 
     async def list_calls(
         self,
@@ -299,7 +299,7 @@ class CallLogStore:
         query = query.order_by(CallRow.started_at.desc(), CallRow.call_id.desc()).limit(limit)
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def list_callbacks(
         self, *, include_done: bool = False, limit: int = 500, offset: int = 0
@@ -319,7 +319,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def count_callbacks(self, *, include_done: bool = False) -> int:
         query = select(func.count()).select_from(CallRow).where(_callback_wanted(include_done))
@@ -338,7 +338,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def mark_callback_done(
         self, call_id: str, *, at: datetime, note: str | None = None
@@ -368,7 +368,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def find_recording(self, name: str) -> list[CallRecord]:
         """Calls whose voice message is `name` (the operator's CLI), newest first."""
@@ -380,7 +380,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     # --- complaint cases ------------------------------------------------------------
 
@@ -729,7 +729,7 @@ def _row_values(call: CallRecord) -> dict[str, Any]:
     return values
 
 
-def _to_record(row: CallRow) -> CallRecord:
+def record_from_row(row: CallRow) -> CallRecord:
     values = {name: getattr(row, name) for name in _RECORD_FIELDS}
     if row.outcome is not None:
         values["outcome"] = Outcome(row.outcome)
@@ -740,7 +740,7 @@ def _to_record(row: CallRow) -> CallRecord:
     return CallRecord(**values)
 
 
-def _to_event(row: CallEventRow) -> CallEvent:
+def event_from_row(row: CallEventRow) -> CallEvent:
     return CallEvent(
         call_id=row.call_id,
         at=row.at,
