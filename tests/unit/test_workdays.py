@@ -138,3 +138,14 @@ def test_naive_and_negative_inputs_are_refused() -> None:
         add_working_hours(CALENDAR, datetime(2026, 12, 7, 8), 1)
     with pytest.raises(ValueError, match="negative"):
         add_working_days(CALENDAR, at("2026-12-07", "08:00"), -1)
+
+
+def test_the_yamls_deadlines_use_its_settings_and_hours() -> None:
+    from routing.config import load_config
+    from routing.deadlines import callback_overdue_at, case_deadline
+
+    config = load_config("config/hotline.yaml")
+    # Friday 11 Dec 2026 at 16:00: one working day (8 h) later is Monday 16:00; ten
+    # working days from Monday 14th end on Friday 25th at closing.
+    assert callback_overdue_at(config)(at("2026-12-11", "16:00")) == at("2026-12-14", "16:00")
+    assert case_deadline(config)(at("2026-12-11", "16:00")) == at("2026-12-25", "17:00")
