@@ -57,7 +57,7 @@ from calllog.model import (
 )
 from calllog.tables import CallEventRow, CallRow, CaseChangeRow, CaseRow, ConfigReloadRow
 
-__all__ = ["BatchCallLog", "CallLog", "CallLogStore", "InMemoryCallLog"]
+__all__ = ["BatchCallLog", "CallLog", "CallLogStore", "InMemoryCallLog", "OperatorCallLog"]
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 _CALLBACK_FIELDS = ("callback", "callback_done_at", "callback_note")
@@ -65,7 +65,8 @@ _CALLBACK_FIELDS = ("callback", "callback_done_at", "callback_note")
 
 
 class CallLog(Protocol):
-    """What the call flow needs from the call log."""
+    """What the call flow needs from the call log (writes, and the reads recovery and
+    the flow make); the operator's side is `OperatorCallLog` and `calllog.queries`."""
 
     async def save(self, call: CallRecord) -> None:
         """Insert the call, or overwrite every field of its existing row, except the
@@ -90,6 +91,27 @@ class CallLog(Protocol):
         limit: int = 1000,
     ) -> list[CallRecord]:
         """Calls with `since <= started_at < until`, newest first, at most `limit`."""
+
+    async def close_if_open(self, call: CallRecord) -> None:
+        """Save `call` only if the log has no row for it or its row is still open
+        (see `CloseIfOpen`)."""
+
+    async def record_reload(self, reload: ConfigReload) -> None:
+        """Append one config reload attempt to the reload history."""
+
+    async def open_case(self, case: Case) -> None:
+        """Open a complaint case for a call or a recorded message (a desk's flag during
+        the call): the case, status received, and its first history entry, `history[0]`
+        as given (it carries the opening note) or else one made from `opened_at`,
+        `opened_by` and `agency`. Nothing happens if a case with the same `key` is in the
+        log. `id` must be None (the store numbers cases). Raises `UnknownCallError` for a
+        `call_id` never saved. A write like `save`: the spool journals it."""
+
+
+
+class OperatorCallLog(CallLog, Protocol):
+    """The call flow's port plus the operator's reads and writes that the spool passes
+    through to the database (the CLI's). New pages read through `calllog.queries`."""
 
     async def list_callbacks(
         self, *, include_done: bool = False, limit: int = 500, offset: int = 0
@@ -119,23 +141,8 @@ class CallLog(Protocol):
         """Calls whose id starts with `prefix` (an operator types a short id), newest
         first, at most `FIND_CALL_LIMIT` (20)."""
 
-    async def close_if_open(self, call: CallRecord) -> None:
-        """Save `call` only if the log has no row for it or its row is still open
-        (see `CloseIfOpen`)."""
-
-    async def record_reload(self, reload: ConfigReload) -> None:
-        """Append one config reload attempt to the reload history."""
-
     async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
         """The reload history, oldest first (the last `limit` attempts)."""
-
-    async def open_case(self, case: Case) -> None:
-        """Open a complaint case for a call or a recorded message (a desk's flag during
-        the call): the case, status received, and its first history entry, `history[0]`
-        as given (it carries the opening note) or else one made from `opened_at`,
-        `opened_by` and `agency`. Nothing happens if a case with the same `key` is in the
-        log. `id` must be None (the store numbers cases). Raises `UnknownCallError` for a
-        `call_id` never saved. A write like `save`: the spool journals it."""
 
     async def create_case(self, case: Case) -> Case:
         """`open_case` straight to the database, for an operator: the case as stored,
@@ -178,7 +185,7 @@ class CallLog(Protocol):
         """The call's cases in the order they were opened, without their history."""
 
 
-class BatchCallLog(CallLog, Protocol):
+class BatchCallLog(OperatorCallLog, Protocol):
     """A `CallLog` that can also apply many writes at once: what the spool needs."""
 
     async def apply(self, writes: Sequence[Write]) -> None:
