@@ -32,6 +32,7 @@ from calllog.cases import (
     check_case_change,
     checked_update_args,
 )
+from calllog.codes import CaseDeadline, next_case_code
 from calllog.errors import UnknownCallError
 from calllog.memory import InMemoryCallLog
 from calllog.model import (
@@ -56,7 +57,7 @@ from calllog.model import (
 )
 from calllog.tables import CallEventRow, CallRow, CaseChangeRow, CaseRow, ConfigReloadRow
 
-__all__ = ["BatchCallLog", "CallLog", "CallLogStore", "InMemoryCallLog"]
+__all__ = ["BatchCallLog", "CallLog", "CallLogStore", "InMemoryCallLog", "OperatorCallLog"]
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 _CALLBACK_FIELDS = ("callback", "callback_done_at", "callback_note")
@@ -64,7 +65,8 @@ _CALLBACK_FIELDS = ("callback", "callback_done_at", "callback_note")
 
 
 class CallLog(Protocol):
-    """What the call flow needs from the call log."""
+    """What the call flow needs from the call log (writes, and the reads recovery and
+    the flow make); the operator's side is `OperatorCallLog` and `calllog.queries`."""
 
     async def save(self, call: CallRecord) -> None:
         """Insert the call, or overwrite every field of its existing row, except the
@@ -89,6 +91,27 @@ class CallLog(Protocol):
         limit: int = 1000,
     ) -> list[CallRecord]:
         """Calls with `since <= started_at < until`, newest first, at most `limit`."""
+
+    async def close_if_open(self, call: CallRecord) -> None:
+        """Save `call` only if the log has no row for it or its row is still open
+        (see `CloseIfOpen`)."""
+
+    async def record_reload(self, reload: ConfigReload) -> None:
+        """Append one config reload attempt to the reload history."""
+
+    async def open_case(self, case: Case) -> None:
+        """Open a complaint case for a call or a recorded message (a desk's flag during
+        the call): the case, status received, and its first history entry, `history[0]`
+        as given (it carries the opening note) or else one made from `opened_at`,
+        `opened_by` and `agency`. Nothing happens if a case with the same `key` is in the
+        log. `id` must be None (the store numbers cases). Raises `UnknownCallError` for a
+        `call_id` never saved. A write like `save`: the spool journals it."""
+
+
+
+class OperatorCallLog(CallLog, Protocol):
+    """The call flow's port plus the operator's reads and writes that the spool passes
+    through to the database (the CLI's). New pages read through `calllog.queries`."""
 
     async def list_callbacks(
         self, *, include_done: bool = False, limit: int = 500, offset: int = 0
@@ -118,23 +141,8 @@ class CallLog(Protocol):
         """Calls whose id starts with `prefix` (an operator types a short id), newest
         first, at most `FIND_CALL_LIMIT` (20)."""
 
-    async def close_if_open(self, call: CallRecord) -> None:
-        """Save `call` only if the log has no row for it or its row is still open
-        (see `CloseIfOpen`)."""
-
-    async def record_reload(self, reload: ConfigReload) -> None:
-        """Append one config reload attempt to the reload history."""
-
     async def list_reloads(self, *, limit: int = 100) -> list[ConfigReload]:
         """The reload history, oldest first (the last `limit` attempts)."""
-
-    async def open_case(self, case: Case) -> None:
-        """Open a complaint case for a call or a recorded message (a desk's flag during
-        the call): the case, status received, and its first history entry, `history[0]`
-        as given (it carries the opening note) or else one made from `opened_at`,
-        `opened_by` and `agency`. Nothing happens if a case with the same `key` is in the
-        log. `id` must be None (the store numbers cases). Raises `UnknownCallError` for a
-        `call_id` never saved. A write like `save`: the spool journals it."""
 
     async def create_case(self, case: Case) -> Case:
         """`open_case` straight to the database, for an operator: the case as stored,
@@ -177,7 +185,7 @@ class CallLog(Protocol):
         """The call's cases in the order they were opened, without their history."""
 
 
-class BatchCallLog(CallLog, Protocol):
+class BatchCallLog(OperatorCallLog, Protocol):
     """A `CallLog` that can also apply many writes at once: what the spool needs."""
 
     async def apply(self, writes: Sequence[Write]) -> None:
@@ -189,8 +197,16 @@ class BatchCallLog(CallLog, Protocol):
 class CallLogStore:
     """`CallLog` on SQLite or PostgreSQL (schema from the Alembic migrations)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        case_deadline: CaseDeadline | None = None,
+    ) -> None:
+        """`case_deadline` gives a new case's deadline from when it was opened (the
+        wiring builds it from the YAML's working days); None: cases open without one."""
         self._sessionmaker = sessionmaker
+        self._case_deadline = case_deadline
 
     async def save(self, call: CallRecord) -> None:
         await self.apply([call])
@@ -255,7 +271,8 @@ class CallLogStore:
                 elif isinstance(write, CallEvent):
                     await _insert_event(session, dialect, write, known=False)
                 elif isinstance(write, Case):
-                    await _insert_case(session, dialect, write, known=write.call_id in saved)
+                    await _insert_case(session, dialect, write, known=write.call_id in saved,
+                                       deadline=self._case_deadline)
                 else:
                     await _insert_reload(session, dialect, write)
             await flush()
@@ -263,7 +280,7 @@ class CallLogStore:
     async def get(self, call_id: str) -> CallRecord | None:
         async with self._sessionmaker() as session:
             row = await session.get(CallRow, call_id)
-            return None if row is None else _to_record(row)
+            return None if row is None else record_from_row(row)
 
     async def events(self, call_id: str) -> list[CallEvent]:
         query = (
@@ -271,7 +288,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_event(row) for row in rows]
+            return [event_from_row(row) for row in rows]
 
     async def list_calls(
         self,
@@ -289,7 +306,7 @@ class CallLogStore:
         query = query.order_by(CallRow.started_at.desc(), CallRow.call_id.desc()).limit(limit)
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def list_callbacks(
         self, *, include_done: bool = False, limit: int = 500, offset: int = 0
@@ -309,7 +326,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def count_callbacks(self, *, include_done: bool = False) -> int:
         query = select(func.count()).select_from(CallRow).where(_callback_wanted(include_done))
@@ -328,7 +345,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def mark_callback_done(
         self, call_id: str, *, at: datetime, note: str | None = None
@@ -358,7 +375,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     async def find_recording(self, name: str) -> list[CallRecord]:
         """Calls whose voice message is `name` (the operator's CLI), newest first."""
@@ -370,7 +387,7 @@ class CallLogStore:
         )
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_record(row) for row in rows]
+            return [record_from_row(row) for row in rows]
 
     # --- complaint cases ------------------------------------------------------------
 
@@ -381,7 +398,8 @@ class CallLogStore:
         case = normalised_case(case)
         async with self._sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
-            case_id = await _insert_case(session, dialect, case, known=False)
+            case_id = await _insert_case(session, dialect, case, known=False,
+                                         deadline=self._case_deadline)
             if case_id is None:  # opened before under this key
                 case_id = await session.scalar(select(CaseRow.id).where(CaseRow.key == case.key))
             stored = None if case_id is None else await _load_case(session, case_id)
@@ -629,10 +647,12 @@ async def _insert_keyed(
 
 
 async def _insert_case(
-    session: AsyncSession, dialect: str, case: Case, *, known: bool
+    session: AsyncSession, dialect: str, case: Case, *, known: bool,
+    deadline: CaseDeadline | None = None,
 ) -> int | None:
-    """Insert a normalised case and its first history entry: its id, or None if a case
-    with its key is already in the log (then nothing is written)."""
+    """Insert a normalised case and its first history entry, with its code (the next of
+    its year) and its deadline: its id, or None if a case with its key is already in the
+    log (then nothing is written, and no number is used up)."""
     if case.call_id is not None and not known and not await session.scalar(
         select(exists().where(CallRow.call_id == case.call_id))
     ):
@@ -646,6 +666,7 @@ async def _insert_case(
         "opened_at": case.opened_at,
         "opened_by": case.opened_by,
         "key": case.key,
+        "due_at": None if deadline is None else as_utc(deadline(case.opened_at), "due_at"),
     }
     case_id: int | None
     if dialect in ("postgresql", "sqlite"):
@@ -664,6 +685,9 @@ async def _insert_case(
         ).scalar_one()
     if case_id is None:
         return None
+    code = await next_case_code(session, dialect, case.opened_at)
+    await session.execute(update(CaseRow).where(CaseRow.id == case_id).values(code=code)
+                          .execution_options(synchronize_session=False))
     first = case.history[0]
     await session.execute(insert(CaseChangeRow).values(
         case_id=case_id, at=first.at, by=first.by, status=CaseStatus(first.status).value,
@@ -712,7 +736,7 @@ def _row_values(call: CallRecord) -> dict[str, Any]:
     return values
 
 
-def _to_record(row: CallRow) -> CallRecord:
+def record_from_row(row: CallRow) -> CallRecord:
     values = {name: getattr(row, name) for name in _RECORD_FIELDS}
     if row.outcome is not None:
         values["outcome"] = Outcome(row.outcome)
@@ -723,7 +747,7 @@ def _to_record(row: CallRow) -> CallRecord:
     return CallRecord(**values)
 
 
-def _to_event(row: CallEventRow) -> CallEvent:
+def event_from_row(row: CallEventRow) -> CallEvent:
     return CallEvent(
         call_id=row.call_id,
         at=row.at,

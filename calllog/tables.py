@@ -80,6 +80,15 @@ class CallRow(Base):
     __table_args__ = (
         Index(None, "started_at"),
         Index(None, "callback", "started_at"),  # the call-back queue, oldest first
+        # The console's searches (revision 0010): a number's calls (prefix: LIKE on
+        # PostgreSQL needs text_pattern_ops), a branch's, an agency's, an outcome's, in
+        # a period, newest first; handled call backs, latest first.
+        Index(None, "caller_number", "started_at",
+              postgresql_ops={"caller_number": "text_pattern_ops"}),
+        Index(None, "branch_key", "started_at"),
+        Index(None, "agency", "started_at"),
+        Index(None, "outcome", "started_at"),
+        Index(None, "callback", "callback_done_at"),
     )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -107,6 +116,12 @@ class CallRow(Base):
     talk_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     survey_score: Mapped[int | None] = mapped_column(Integer)
     survey: Mapped[str | None] = mapped_column(String(16))
+    # Staff's follow-up (revision 0010), written only by `calllog.followup`: not part of
+    # `CallRecord`, so the call flow's saves never touch them.
+    callback_by: Mapped[str | None] = mapped_column(Text)
+    callback_result: Mapped[str | None] = mapped_column(String(16))
+    callback_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    callback_last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CallEventRow(Base):
@@ -143,7 +158,11 @@ class CaseRow(Base):
     """A complaint case (revision 0006); its history is `case_changes`."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index(None, "status", "opened_at"),)
+    __table_args__ = (
+        Index(None, "status", "opened_at"),
+        Index(None, "agency", "status", "opened_at"),  # an agency's cases (0010)
+        Index(None, "status", "due_at"),  # open cases past their deadline (0010)
+    )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     call_id: Mapped[str | None] = mapped_column(
@@ -155,6 +174,10 @@ class CaseRow(Base):
     agency: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opened_by: Mapped[str] = mapped_column(Text)
+    # What a citizen is told, e.g. "PA-2026-00042" (revision 0010; `case_codes`).
+    code: Mapped[str | None] = mapped_column(String(24), index=True, unique=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The deadline (working days from the YAML); None if opened without one."""
     # Idempotent opening (a desk's flag, the spool's replay): ON CONFLICT DO NOTHING.
     key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
 
@@ -171,6 +194,30 @@ class CaseChangeRow(Base):
     by: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     agency: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class CaseCodeRow(Base):
+    """The last case number given out in a year (revision 0010): the next case's code
+    takes it + 1 in the same transaction that opens it."""
+
+    __tablename__ = "case_codes"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class CallbackAttemptRow(Base):
+    """One call back staff made (revision 0010): who, when, the result, a note."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (Index(None, "call_id", "id"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), ForeignKey(CallRow.call_id))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, server_default="")
 
 

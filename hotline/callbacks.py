@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord
 from calllog.store import CallLogStore
 from hotline.terminal import printable, table
@@ -72,22 +73,36 @@ def _row(call: CallRecord) -> tuple[str, ...]:
             branch, str(call.outcome or "-"), message, call.callback or "-")
 
 
-async def mark_done(url: str, call_id: str, note: str | None, *, at: datetime) -> tuple[bool, str]:
-    """Mark handled the one pending call back whose id is `call_id` or starts with it:
-    (whether it was marked, what to tell the operator)."""
+async def mark_done(
+    url: str, call_id: str, note: str | None, *, at: datetime, by: str = "operator",
+    result: CallbackResult | str = CallbackResult.REACHED,
+) -> tuple[bool, str]:
+    """Record a call back (`result`, default reached) of the one pending call back whose
+    id is `call_id` or starts with it: (whether it was recorded, what to tell the
+    operator). Reached and wrong_number mark it handled; not_reached leaves it pending."""
+    result = CallbackResult(result)
     if not call_id.strip():
         return False, "which call? give its id (or the start of it): an empty id matches all"
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        store = CallLogStore(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        store = CallLogStore(sessions)
         found = await _one_pending(store, call_id)
         if isinstance(found, str):
             return False, printable(found)
-        done = await store.mark_callback_done(found.call_id, at=at, note=note)
+        done = await CallbackActions(sessions).record(
+            found.call_id, at=at, by=by, result=result, note=note or "")
     finally:
         await engine.dispose()
-    said = f"{found.call_id}: marked handled" if done else f"{found.call_id}: not pending"
+    if not done:
+        said = f"{found.call_id}: not pending"
+    elif result is CallbackResult.NOT_REACHED:
+        said = f"{found.call_id}: not reached, still pending (try again later)"
+    elif result is CallbackResult.WRONG_NUMBER:
+        said = f"{found.call_id}: marked handled (wrong number)"
+    else:
+        said = f"{found.call_id}: marked handled"
     return done, printable(said)
 
 

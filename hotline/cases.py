@@ -16,6 +16,7 @@ import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from calllog.codes import CaseDeadline
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.errors import CallLogError
 from calllog.model import CallRecord, Case, CaseChange, CaseStatus
@@ -69,12 +70,16 @@ def add_cases_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p_update.add_argument("--by", required=True, metavar="NAME", help="who makes the change")
 
 
-async def run_cases(url: str, args: argparse.Namespace, *, now: datetime) -> tuple[int, str]:
-    """Run `hotline cases <command>` against the database at `url`: (exit code, text)."""
+async def run_cases(
+    url: str, args: argparse.Namespace, *, now: datetime,
+    case_deadline: CaseDeadline | None = None,
+) -> tuple[int, str]:
+    """Run `hotline cases <command>` against the database at `url`: (exit code, text).
+    A case opened gets its deadline from `case_deadline` (the YAML's working days)."""
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        store = CallLogStore(make_sessionmaker(engine))
+        store = CallLogStore(make_sessionmaker(engine), case_deadline=case_deadline)
         match args.cases_command:
             case "open":
                 return await _open(store, args, now)

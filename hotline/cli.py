@@ -6,17 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 import uvloop
 
+from calllog.followup import CallbackResult
 from dialplan.generate import desk_password, write_asterisk_config
 from hotline.banner import banner_hours
 from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
-from hotline.cases import add_cases_parser, run_cases
+from hotline.cases import add_cases_parser, default_operator, run_cases
 from hotline.clock import SystemClock
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import TEST_TRUNK_ADDRESS, PbxError
@@ -27,6 +28,7 @@ from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, 
 from hotline.terminal import printable
 from routing.clock import Clock
 from routing.config import ConfigError, HotlineConfig, load_config
+from routing.deadlines import case_deadline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the call's id (the start of it is enough if only one "
                              "pending call back has it)")
     p_done.add_argument("--note", default=None)
+    p_done.add_argument("--result", choices=[r.value for r in CallbackResult],
+                        default=CallbackResult.REACHED.value,
+                        help="reached (default) and wrong_number close it; not_reached "
+                             "keeps it pending, the attempt counted")
+    p_done.add_argument("--by", metavar="NAME", default=None,
+                        help="who called back (default: $USER)")
     add_cases_parser(sub)
     add_report_arguments(sub.add_parser("report", help="the period's figures (md, csv, xlsx)"))
     p_secrets = sub.add_parser("secrets", help="secrets file commands")
@@ -93,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.callbacks_command == "done":
                     ok, message = asyncio.run(
                         mark_done(settings.database_url, args.call_id, args.note,
-                                  at=clock.now())
+                                  at=clock.now(), by=args.by or default_operator(),
+                                  result=args.result)
                     )
                     print(printable(message), file=sys.stdout if ok else sys.stderr)
                     return 0 if ok else 4
@@ -103,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                 )), keep_newlines=True))
                 return 0
             case "cases":
-                code, text = asyncio.run(run_cases(settings.database_url, args, now=clock.now()))
+                code, text = asyncio.run(run_cases(
+                    settings.database_url, args, now=clock.now(),
+                    case_deadline=_case_deadline(settings.config)))
                 print(printable(text, keep_newlines=True),
                       file=sys.stdout if code == 0 else sys.stderr)
                 return code
@@ -136,6 +147,15 @@ def _id_prefix(text: str) -> str:
         raise argparse.ArgumentTypeError(
             "give the call's id (or the start of it): an empty id would match every call")
     return text
+
+
+def _case_deadline(path: Path) -> Callable[[datetime], datetime] | None:
+    """New cases' deadline from the YAML's working days; None (no deadline recorded)
+    when the YAML cannot be read: the cases commands still work."""
+    try:
+        return case_deadline(load_config(path))
+    except (ConfigError, OSError):
+        return None
 
 
 def _config_check(path: Path) -> int:

@@ -28,6 +28,7 @@ from ivr.ari.models import Event
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
+from routing.deadlines import case_deadline
 from routing.trail import FALLBACK_CONTEXT
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     exc_info=True)
     engine = make_engine(settings.database_url)
     calllog = SpooledCallLog(
-        CallLogStore(make_sessionmaker(engine)), settings.spool_dir,
+        CallLogStore(make_sessionmaker(engine), case_deadline=case_deadline(config)),
+        settings.spool_dir,
         ensure_schema=lambda: upgrade_async(settings.database_url),
         wait_for_disk=False, flush_linger=JOURNAL_LINGER_SECONDS,
         batch_linger=DB_BATCH_LINGER_SECONDS, now=clock.now,

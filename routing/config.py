@@ -126,6 +126,17 @@ class ComplaintConfig(_Strict):
     """How a desk flags the call in progress as a complaint ("phản ánh, kiến nghị")."""
 
     desk_code: Annotated[str, StringConstraints(pattern=r"^[*#]?[0-9]{1,3}$")] = "*9"
+    resolve_within_working_days: int = Field(default=10, ge=1, le=90)
+    """A case's deadline: the end of this many working days after the day it was
+    received (the hotline's `hours`, holidays and make-up days; `routing.workdays`)."""
+
+
+class CallbacksConfig(_Strict):
+    """Following up calls nobody answered."""
+
+    overdue_after_working_hours: float = Field(default=8.0, gt=0, le=400)
+    """A pending call back is overdue once this much working time (the hotline's
+    `hours`) has passed since the call: by default one working day of 8 hours."""
 
 
 class HoursOverride(_Strict):
@@ -175,6 +186,7 @@ class HotlineConfig(_Strict):
     voicemail: VoicemailConfig = VoicemailConfig()
     survey: SurveyConfig = SurveyConfig()
     complaints: ComplaintConfig = ComplaintConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
     hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)

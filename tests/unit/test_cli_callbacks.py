@@ -179,3 +179,13 @@ def test_the_list_shows_control_characters_in_a_caller_name_as_escapes(
 def test_without_call_backs_the_list_says_so(run: Run) -> None:
     assert run() == (0, "No calls waiting for a call back.\n", "")
     assert run("--all") == (0, "No call backs.\n", "")
+
+
+def test_done_not_reached_keeps_the_call_back_pending(url: str, run: Run) -> None:
+    seed(url, [call("1741000000.1", T0, "pending")])
+    code, out, _ = run("done", "1741000000.1", "--result", "not_reached", "--by", "lan")
+    assert (code, out) == (0, "1741000000.1: not reached, still pending (try again later)\n")
+    assert callback_of(url, "1741000000.1") == Callback.PENDING
+    assert run("done", "1741000000.1", "--result", "wrong_number")[:2] == (
+        0, "1741000000.1: marked handled (wrong number)\n")
+    assert callback_of(url, "1741000000.1") == Callback.DONE

@@ -473,14 +473,14 @@ UNKNOWN_KEYS = [
         edited('  desk_code: "*9"\n', '  desk_code: "*9"\n  caller_code: "*8"\n'),
         "complaints.caller_code",
         'caller_code: "*8"',
-        "unknown key (not one of: desk_code)",
+        "unknown key (not one of: desk_code, resolve_within_working_days)",
         id="complaints",
     ),
     pytest.param(
         edited("voicemail:\n", "voicemai:\n  x: 1\nvoicemail:\n"),
         "voicemai",
         "voicemai:",
-        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, hours, "
+        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, hours, "
         "branches, desks, stations)",
         id="top-level",
     ),

@@ -1,0 +1,421 @@
+"""The call log's query side, for the people's pages (the console) and the CLI.
+
+Separate from the narrow port the call flow writes through (`calllog.store.CallLog`):
+`CallQueries` reads over the async sessionmaker and returns dataclasses, so route
+handlers hold no SQL. Everything is paged where a list can grow (`Page`: the items, and
+the total the filters match). Policies that come from the YAML (when a call back is
+overdue) are passed in as callables by the wiring: this package imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calllog.cases import CASE_LIST_LIMIT
+from calllog.model import (
+    Callback,
+    CallEvent,
+    CallRecord,
+    CaseChange,
+    CaseStatus,
+    ConfigReload,
+    Outcome,
+    as_utc,
+    check_limit,
+    check_offset,
+    parse_case_status,
+)
+from calllog.store import event_from_row, record_from_row
+from calllog.tables import (
+    CallbackAttemptRow,
+    CallEventRow,
+    CallRow,
+    CaseChangeRow,
+    CaseRow,
+    ConfigReloadRow,
+)
+
+PAGE_SIZE = 50
+OPEN_STATUSES = (CaseStatus.RECEIVED, CaseStatus.FORWARDED, CaseStatus.VERIFYING)
+OverdueAt = Callable[[datetime], datetime]
+"""When a call back of a call started at the given instant becomes overdue."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    """How many the filters match, all pages put together."""
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Followup:
+    """Staff's call backs of a call, summed up (`calllog.followup`)."""
+
+    result: str | None = None
+    """The last result: reached, not_reached, wrong_number; None before any."""
+    by: str | None = None
+    last_at: datetime | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class CallView:
+    call: CallRecord
+    followup: Followup = Followup()
+
+    @property
+    def time_to_callback(self) -> timedelta | None:
+        """From the call to the call back that closed it (None while pending)."""
+        done = self.call.callback_done_at
+        return None if done is None else done - self.call.started_at
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    at: datetime
+    by: str
+    result: str
+    note: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    code: str | None
+    call_id: str | None
+    category: str
+    status: CaseStatus
+    agency: str | None
+    opened_at: datetime
+    opened_by: str
+    due_at: datetime | None
+    recording: str | None
+    history: tuple[CaseChange, ...] = ()
+
+    def overdue(self, now: datetime) -> bool:
+        """Still open past its deadline."""
+        return (self.status in OPEN_STATUSES and self.due_at is not None
+                and self.due_at < now)
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    """A call's page: its row, its timeline, its call backs and its cases."""
+
+    view: CallView
+    events: list[CallEvent]
+    attempts: list[CallbackAttempt]
+    cases: list[CaseView]
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    view: CallView
+    age: timedelta
+    overdue_at: datetime | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class CallbackFigures:
+    """The period's call backs (calls started in it), for the report."""
+
+    needed: int
+    """Calls that needed a call back (pending or done)."""
+    pending: int
+    done: int
+    reached: int
+    wrong_number: int
+    attempts: int
+    """Call backs made for these calls, not_reached ones included."""
+    times_to_callback: list[timedelta] = field(default_factory=list)
+    """Call to the call back that closed it, one per done call back, shortest first."""
+
+    @property
+    def median_time_to_callback(self) -> timedelta | None:
+        times = self.times_to_callback
+        if not times:
+            return None
+        middle = len(times) // 2
+        if len(times) % 2:
+            return times[middle]
+        return (times[middle - 1] + times[middle]) / 2
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """A calls search: every filter given must match (`since <= started_at < until`)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    number: str | None = None
+    """The caller's number, exactly, or its start with `number_prefix`."""
+    number_prefix: bool = False
+    branch_key: int | None = None
+    agency: str | None = None
+    """The agency the call went to, or the agency of the station that called."""
+    outcome: Outcome | str | None = None
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: CaseStatus | str | None = None
+    agency: str | None = None
+    overdue_at: datetime | None = None
+    """Only open cases whose deadline is before this instant (give "now")."""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class CallQueries:
+    """What the people's pages read of the call log."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    # --- calls -------------------------------------------------------------------------
+
+    async def search_calls(
+        self, filters: CallFilter = CallFilter(), *, limit: int = PAGE_SIZE, offset: int = 0
+    ) -> Page[CallView]:
+        """Calls matching `filters`, newest first, a page of them and how many in all."""
+        check_limit(limit)
+        check_offset(offset)
+        where = _call_conditions(filters)
+        query = (select(CallRow).where(*where)
+                 .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
+                 .offset(offset).limit(limit))
+        async with self._sessionmaker() as session:
+            total = await session.scalar(select(func.count()).select_from(CallRow).where(*where))
+            rows = list(await session.scalars(query))
+        return Page([_view(r) for r in rows], int(total or 0), offset, limit)
+
+    async def call(self, call_id: str) -> CallDetail | None:
+        """One call with its timeline (in order), its call backs and its cases."""
+        async with self._sessionmaker() as session:
+            row = await session.get(CallRow, call_id)
+            if row is None:
+                return None
+            events = await session.scalars(select(CallEventRow).where(
+                CallEventRow.call_id == call_id).order_by(CallEventRow.id))
+            attempts = await session.scalars(select(CallbackAttemptRow).where(
+                CallbackAttemptRow.call_id == call_id).order_by(CallbackAttemptRow.id))
+            cases = await session.scalars(select(CaseRow).where(CaseRow.call_id == call_id)
+                                          .order_by(CaseRow.opened_at, CaseRow.id))
+            return CallDetail(
+                view=_view(row),
+                events=[event_from_row(e) for e in events],
+                attempts=[CallbackAttempt(a.at, a.by, a.result, a.note) for a in attempts],
+                cases=[_case_view(c, ()) for c in cases],
+            )
+
+    async def earlier_calls(self, call_id: str, *, limit: int = 20) -> list[CallRecord]:
+        """The same caller's calls before this one, newest first (none for a caller
+        whose number is unknown)."""
+        check_limit(limit)
+        async with self._sessionmaker() as session:
+            row = await session.get(CallRow, call_id)
+            if row is None or not row.caller_number or row.caller_number == "unknown":
+                return []
+            query = (select(CallRow)
+                     .where(CallRow.caller_number == row.caller_number,
+                            CallRow.call_id != call_id,
+                            or_(CallRow.started_at < row.started_at,
+                                (CallRow.started_at == row.started_at)
+                                & (CallRow.call_id < call_id)))
+                     .order_by(CallRow.started_at.desc(), CallRow.call_id.desc()).limit(limit))
+            return [record_from_row(r) for r in await session.scalars(query)]
+
+    # --- call backs --------------------------------------------------------------------
+
+    async def pending_callbacks(
+        self, *, now: datetime, overdue_at: OverdueAt | None = None,
+        limit: int = PAGE_SIZE, offset: int = 0,
+    ) -> Page[PendingCallback]:
+        """Calls waiting for a call back, oldest first, with their age at `now` and
+        whether they are overdue (by `overdue_at`, from the YAML's working hours)."""
+        check_limit(limit)
+        check_offset(offset)
+        now = as_utc(now, "now")
+        pending = CallRow.callback == Callback.PENDING.value
+        query = (select(CallRow).where(pending)
+                 .order_by(CallRow.started_at, CallRow.call_id).offset(offset).limit(limit))
+        async with self._sessionmaker() as session:
+            total = await session.scalar(select(func.count()).select_from(CallRow).where(pending))
+            rows = list(await session.scalars(query))
+        items = []
+        for row in rows:
+            due = None if overdue_at is None else overdue_at(row.started_at)
+            items.append(PendingCallback(_view(row), now - row.started_at, due,
+                                         due is not None and due <= now))
+        return Page(items, int(total or 0), offset, limit)
+
+    async def count_overdue_callbacks(self, *, now: datetime, overdue_at: OverdueAt) -> int:
+        """How many pending call backs are overdue at `now` (for the wallboard)."""
+        now = as_utc(now, "now")
+        query = (select(CallRow.started_at).where(CallRow.callback == Callback.PENDING.value)
+                 .order_by(CallRow.started_at))
+        count = 0
+        async with self._sessionmaker() as session:
+            for started in await session.scalars(query):
+                if overdue_at(started) > now:
+                    break  # later calls fall due later
+                count += 1
+        return count
+
+    async def handled_callbacks(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        limit: int = PAGE_SIZE, offset: int = 0,
+    ) -> Page[CallView]:
+        """Call backs done (`since <= callback_done_at < until`), latest first."""
+        check_limit(limit)
+        check_offset(offset)
+        where: list[ColumnElement[bool]] = [CallRow.callback == Callback.DONE.value]
+        if since is not None:
+            where.append(CallRow.callback_done_at >= as_utc(since, "since"))
+        if until is not None:
+            where.append(CallRow.callback_done_at < as_utc(until, "until"))
+        query = (select(CallRow).where(*where)
+                 .order_by(CallRow.callback_done_at.desc(), CallRow.call_id.desc())
+                 .offset(offset).limit(limit))
+        async with self._sessionmaker() as session:
+            total = await session.scalar(select(func.count()).select_from(CallRow).where(*where))
+            rows = list(await session.scalars(query))
+        return Page([_view(r) for r in rows], int(total or 0), offset, limit)
+
+    async def callback_figures(self, *, since: datetime, until: datetime) -> CallbackFigures:
+        """The call backs of the calls started in `since <= started_at < until`: the one
+        function the period report calls for its call-back figures."""
+        wanted = CallRow.callback.in_([Callback.PENDING.value, Callback.DONE.value])
+        query = select(CallRow.started_at, CallRow.callback, CallRow.callback_done_at,
+                       CallRow.callback_result, CallRow.callback_attempts).where(
+            wanted, CallRow.started_at >= as_utc(since, "since"),
+            CallRow.started_at < as_utc(until, "until"))
+        async with self._sessionmaker() as session:
+            rows = (await session.execute(query)).all()
+        done = [r for r in rows if r.callback == Callback.DONE.value]
+        times = sorted(r.callback_done_at - r.started_at for r in done
+                       if r.callback_done_at is not None)
+        return CallbackFigures(
+            needed=len(rows), pending=len(rows) - len(done), done=len(done),
+            reached=sum(r.callback_result == "reached" for r in done),
+            wrong_number=sum(r.callback_result == "wrong_number" for r in done),
+            attempts=sum(r.callback_attempts or 0 for r in rows),
+            times_to_callback=times,
+        )
+
+    # --- cases -------------------------------------------------------------------------
+
+    async def cases(
+        self, filters: CaseFilter = CaseFilter(), *,
+        limit: int = CASE_LIST_LIMIT, offset: int = 0,
+    ) -> Page[CaseView]:
+        """Cases matching `filters`, newest first (overdue ones: most overdue first),
+        without their history."""
+        check_limit(limit)
+        check_offset(offset)
+        where = _case_conditions(filters)
+        order: Sequence[Any] = (
+            (CaseRow.due_at, CaseRow.id) if filters.overdue_at is not None
+            else (CaseRow.opened_at.desc(), CaseRow.id.desc()))
+        query = select(CaseRow).where(*where).order_by(*order).offset(offset).limit(limit)
+        async with self._sessionmaker() as session:
+            total = await session.scalar(select(func.count()).select_from(CaseRow).where(*where))
+            rows = list(await session.scalars(query))
+        return Page([_case_view(r, ()) for r in rows], int(total or 0), offset, limit)
+
+    async def case(self, case_id: int) -> CaseView | None:
+        """One case with its whole history, oldest first."""
+        return await self._case(CaseRow.id == case_id)
+
+    async def case_by_code(self, code: str) -> CaseView | None:
+        return await self._case(CaseRow.code == code.strip().upper())
+
+    async def _case(self, condition: ColumnElement[bool]) -> CaseView | None:
+        async with self._sessionmaker() as session:
+            row = await session.scalar(select(CaseRow).where(condition))
+            if row is None:
+                return None
+            changes = await session.scalars(select(CaseChangeRow).where(
+                CaseChangeRow.case_id == row.id).order_by(CaseChangeRow.id))
+            return _case_view(row, tuple(
+                CaseChange(at=c.at, by=c.by, status=CaseStatus(c.status), agency=c.agency,
+                           note=c.note) for c in changes))
+
+    # --- configuration -----------------------------------------------------------------
+
+    async def recent_reloads(self, *, limit: int = 20) -> list[ConfigReload]:
+        """The latest config reloads, newest first, with their status and problems."""
+        check_limit(limit)
+        query = select(ConfigReloadRow).order_by(ConfigReloadRow.id.desc()).limit(limit)
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(query)
+            return [ConfigReload(at=r.at, file=r.file, sha256=r.sha256, status=r.status,
+                                 problems=r.problems, pbx_error=r.pbx_error, key=r.key)
+                    for r in rows]
+
+
+def _call_conditions(filters: CallFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if filters.since is not None:
+        where.append(CallRow.started_at >= as_utc(filters.since, "since"))
+    if filters.until is not None:
+        where.append(CallRow.started_at < as_utc(filters.until, "until"))
+    if filters.number:
+        if filters.number_prefix:
+            where += [CallRow.caller_number.startswith(filters.number, autoescape=True),
+                      func.substr(CallRow.caller_number, 1, len(filters.number))
+                      == filters.number]
+        else:
+            where.append(CallRow.caller_number == filters.number)
+    if filters.branch_key is not None:
+        where.append(CallRow.branch_key == filters.branch_key)
+    if filters.agency is not None:
+        where.append(or_(CallRow.agency == filters.agency,
+                         CallRow.caller_agency == filters.agency))
+    if filters.outcome is not None:
+        where.append(CallRow.outcome == Outcome(filters.outcome).value)
+    return where
+
+
+def _case_conditions(filters: CaseFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if filters.status is not None:
+        where.append(CaseRow.status == parse_case_status(filters.status).value)
+    if filters.agency is not None:
+        where.append(CaseRow.agency == filters.agency)
+    if filters.overdue_at is not None:
+        where += [CaseRow.status.in_([s.value for s in OPEN_STATUSES]),
+                  CaseRow.due_at < as_utc(filters.overdue_at, "overdue_at")]
+    if filters.since is not None:
+        where.append(CaseRow.opened_at >= as_utc(filters.since, "since"))
+    if filters.until is not None:
+        where.append(CaseRow.opened_at < as_utc(filters.until, "until"))
+    return where
+
+
+def _view(row: CallRow) -> CallView:
+    return CallView(record_from_row(row), Followup(
+        result=row.callback_result, by=row.callback_by, last_at=row.callback_last_at,
+        attempts=row.callback_attempts or 0))
+
+
+def _case_view(row: CaseRow, history: tuple[CaseChange, ...]) -> CaseView:
+    return CaseView(
+        id=row.id, code=row.code, call_id=row.call_id, category=row.category,
+        status=CaseStatus(row.status), agency=row.agency, opened_at=row.opened_at,
+        opened_by=row.opened_by, due_at=row.due_at, recording=row.recording, history=history)
+
+
