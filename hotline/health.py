@@ -33,7 +33,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from calllog.spool import SpoolStats
-from routing.live import LiveSnapshot
 
 log = structlog.get_logger(__name__)
 
@@ -147,9 +146,9 @@ def _spool_metrics(spool: SpoolStats) -> Iterator[Metric]:
                             value=1 if spool.database_ok else 0)
 
 
-LiveSource = Callable[[int | None, float], Awaitable[LiveSnapshot]]
-"""The live snapshot once its version differs from the one given (None: at once), or
-after the given seconds (`ivr.live.LiveCalls.snapshot_after`)."""
+LiveSource = Callable[[int | None, float], Awaitable[bytes]]
+"""The live snapshot's JSON once its version differs from the one given (None: at
+once), or after the given seconds (`ivr.live.LiveCalls.json_after`)."""
 
 
 class HealthServer:
@@ -192,8 +191,7 @@ class HealthServer:
                 raise ValueError(wait)
         except ValueError:
             return 400, "text/plain", b"after: a version (integer); wait: seconds\n"
-        snapshot = await self._live(after, wait)
-        return 200, "application/json", snapshot.model_dump_json().encode()
+        return 200, "application/json", await self._live(after, wait)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

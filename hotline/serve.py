@@ -176,7 +176,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     loop_lag=lambda: guard.loop_lag,
                     ari_latency=ari_latency,
                     call_trail=lambda: call_trail_problem(settings.cel_db),
-                ), live=app.live.snapshot_after).serve("127.0.0.1", settings.health_port)
+                ), live=app.live.json_after).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
                 asyncio.create_task(holder.watch(), name="config-watch"),

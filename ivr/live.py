@@ -33,11 +33,22 @@ log = structlog.get_logger(__name__)
 
 WATCHED_FOR_SECONDS = 30.0
 """A snapshot asked for keeps the desks' registration polled this long."""
+LINGER_SECONDS = 0.25
+"""A waiting client is answered this long after the change that woke it: the changes of
+a burst (a call's step, then its desks) go out together, and the clients woken together
+share one snapshot (`REUSE_JSON_SECONDS`)."""
+REUSE_JSON_SECONDS = 0.5
+"""A snapshot's JSON is served again, unchanged, for this long while its version holds:
+the clients a change wakes together cost one snapshot (their `at` may be this late)."""
 
 
 class LiveCalls:
-    def __init__(self, clock: Clock, config: Callable[[], HotlineConfig]) -> None:
+    def __init__(
+        self, clock: Clock, config: Callable[[], HotlineConfig], *,
+        linger: float = LINGER_SECONDS,
+    ) -> None:
         self._clock = clock
+        self._linger = linger
         self._config = config
         self._calls: dict[str, LiveCall] = {}
         self._registered: dict[str, bool] = {}
@@ -46,6 +57,8 @@ class LiveCalls:
         self._watched_at: float | None = None
         self.version = 0
         self._changed = asyncio.Event()
+        self._json: tuple[int, float, bytes] | None = None
+        """The last JSON served: its version, when it was made (monotonic), the bytes."""
 
     # --- told by the calls ---------------------------------------------------------
 
@@ -114,13 +127,32 @@ class LiveCalls:
     async def snapshot_after(self, version: int | None, wait: float) -> LiveSnapshot:
         """The snapshot once its version differs from `version` (None: at once), or after
         `wait` s of no change (the same version, for the client to ask again)."""
+        await self._changed_from(version, wait)
+        return self.snapshot()
+
+    async def json_after(self, version: int | None, wait: float) -> bytes:
+        """`snapshot_after` as JSON, made once for all the clients asking within
+        `REUSE_JSON_SECONDS` of each other while nothing changes (a change wakes every
+        waiting client at the same moment)."""
+        await self._changed_from(version, wait)
+        now = self._clock.monotonic()
+        if self._json is not None:
+            version_made, made_at, body = self._json
+            if version_made == self.version and now - made_at < REUSE_JSON_SECONDS:
+                return body
+        body = self.snapshot().model_dump_json().encode()
+        self._json = (self.version, now, body)
+        return body
+
+    async def _changed_from(self, version: int | None, wait: float) -> None:
         self._watched_at = self._clock.monotonic()
         if version == self.version:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     while version == self.version:
                         await self._changed.wait()
-        return self.snapshot()
+            if version != self.version:
+                await asyncio.sleep(self._linger)
 
     def _bump(self) -> None:
         self.version += 1

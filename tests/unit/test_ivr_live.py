@@ -204,7 +204,7 @@ def server(live: LiveCalls) -> HealthServer:
     return HealthServer(HealthSources(
         ari_connected=lambda: True, active_calls=lambda: len(live),
         calls_by_outcome=dict, reloads=dict, spool=SpoolStats,
-    ), live=live.snapshot_after)
+    ), live=live.json_after)
 
 
 async def test_get_live_answers_the_snapshot_as_json() -> None:
