@@ -145,6 +145,42 @@ async def test_a_client_waiting_with_nothing_changing_gets_the_same_version_afte
     assert snap.version == 0
 
 
+class CountedSnapshots(LiveCalls):
+    def __init__(self) -> None:
+        super().__init__(FakeClock(MONDAY_9AM), lambda: CONFIG)
+        self.made = 0
+
+    def snapshot(self) -> LiveSnapshot:
+        self.made += 1
+        return super().snapshot()
+
+
+async def test_clients_woken_by_one_change_share_one_snapshot() -> None:
+    live = CountedSnapshots()
+    waiting = [asyncio.create_task(live.json_after(0, wait=5)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+
+    live.step(record("c1"), "menu")
+
+    answers = await asyncio.wait_for(asyncio.gather(*waiting), 2)
+    assert len(set(answers)) == 1 and json.loads(answers[0])["version"] == 1
+    assert live.made == 1
+
+
+async def test_a_burst_of_changes_reaches_a_waiting_client_in_one_answer() -> None:
+    live, _ = registry()
+    waiting = asyncio.create_task(live.json_after(0, wait=5))
+    await asyncio.sleep(0.01)
+
+    live.step(record("c1", branch=4), "ringing", ["1401"])
+    live.step(record("c1", branch=4), "ringing", ["1402"])  # 1401 was busy
+    await asyncio.sleep(0)
+    live.step(record("c1", branch=4), "talking", ["1402"])  # 1402 answered at once
+
+    answer = json.loads(await asyncio.wait_for(waiting, 2))
+    assert answer["version"] == 3 and answer["calls"][0]["step"] == "talking"
+
+
 # --- the desks' registration ---------------------------------------------------------
 
 
