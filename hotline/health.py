@@ -8,6 +8,10 @@
                   config reloads by result, the call-log spool (depth, writes waiting
                   for the disk, journal bytes and failures, entries rejected), database
                   reachable
+    GET /live     JSON: the calls in progress and the desks, for the console's wallboard
+                  (`routing.live.LiveSnapshot`, its fields documented there).
+                  `?after=<version>` waits until the version differs, at most `wait`
+                  s (default `LIVE_WAIT_S`, at most `LIVE_WAIT_MAX_S`): a long-poll
 
 A few lines of asyncio instead of a web framework: three fixed GET routes on
 loopback do not justify one, and the service stays on one event loop. A request line
@@ -18,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import parse_qs
 
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
@@ -39,7 +44,10 @@ DISCARD_MAX: Final = 1024 * 1024
 sends before closing (closing on unread data resets the connection, and the client
 could lose the answer)."""
 
-_REASONS: Final = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
+LIVE_WAIT_S: Final = 20.0
+LIVE_WAIT_MAX_S: Final = 60.0
+
+_REASONS: Final = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
                    414: "URI Too Long", 503: "Service Unavailable"}
 
 
@@ -138,9 +146,15 @@ def _spool_metrics(spool: SpoolStats) -> Iterator[Metric]:
                             value=1 if spool.database_ok else 0)
 
 
+LiveSource = Callable[[int | None, float], Awaitable[bytes]]
+"""The live snapshot's JSON once its version differs from the one given (None: at
+once), or after the given seconds (`ivr.live.LiveCalls.json_after`)."""
+
+
 class HealthServer:
-    def __init__(self, sources: HealthSources) -> None:
+    def __init__(self, sources: HealthSources, live: LiveSource | None = None) -> None:
         self._sources = sources
+        self._live = live
         self._checks = readiness_checks(sources)
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_Collector(sources))
@@ -166,6 +180,19 @@ class HealthServer:
             return 200, "text/plain; version=0.0.4", generate_latest(self._registry)
         return 404, "text/plain", b"not found\n"
 
+    async def live(self, query: str) -> tuple[int, str, bytes]:
+        """`GET /live?<query>`: the snapshot, at once or once it changed (`after`)."""
+        assert self._live is not None
+        try:
+            params = {k: v[-1] for k, v in parse_qs(query, strict_parsing=False).items()}
+            after = int(params["after"]) if "after" in params else None
+            wait = min(float(params.get("wait", LIVE_WAIT_S)), LIVE_WAIT_MAX_S)
+            if wait != wait or wait < 0:  # NaN or negative
+                raise ValueError(wait)
+        except ValueError:
+            return 400, "text/plain", b"after: a version (integer); wait: seconds\n"
+        return 200, "application/json", await self._live(after, wait)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
@@ -175,10 +202,12 @@ class HealthServer:
                 await _discard(reader)
                 return
             parts = request.decode("latin-1").split()
-            status, kind, body = (
-                self.respond(parts[1].split("?")[0]) if len(parts) >= 2 and parts[0] == "GET"
-                else (405, "text/plain", b"GET only\n")
-            )
+            if len(parts) < 2 or parts[0] != "GET":
+                status, kind, body = 405, "text/plain", b"GET only\n"
+            elif parts[1].split("?")[0] == "/live" and self._live is not None:
+                status, kind, body = await self.live(parts[1].partition("?")[2])
+            else:
+                status, kind, body = self.respond(parts[1].split("?")[0])
             await _answer(writer, status, kind, body)
         except (TimeoutError, ConnectionError):
             pass

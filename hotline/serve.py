@@ -25,6 +25,7 @@ from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import EventStream
 from ivr.ari.models import Event
+from ivr.live import DeskPresence
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
@@ -177,7 +178,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     loop_lag=lambda: guard.loop_lag,
                     ari_latency=ari_latency,
                     call_trail=lambda: call_trail_problem(settings.cel_db),
-                )).serve("127.0.0.1", settings.health_port)
+                ), live=app.live.json_after).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
                 asyncio.create_task(holder.watch(), name="config-watch"),
@@ -185,6 +186,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 asyncio.create_task(trail.run(), name="call-trail"),
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
                 asyncio.create_task(guard.run(), name="load-guard"),
+                asyncio.create_task(DeskPresence(ari, app.live).run(), name="desk-presence"),
             ]
             background += [asyncio.create_task(s.run(), name=f"ari-rest-{n}")
                            for n, s in enumerate(rest_streams[1:], 1)]

@@ -35,6 +35,7 @@ from ivr.call import handle_call, resume_call
 from ivr.cel import extension_of
 from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
+from ivr.live import LiveCalls
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
 from ivr.session import CallSession
@@ -67,6 +68,7 @@ class HotlineApp:
         clock: Clock,
         on_left_open: Callable[[str], None] = lambda call_id: None,
         admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
+        live: LiveCalls | None = None,
     ) -> None:
         self._ari = ari
         self._config = config
@@ -82,6 +84,8 @@ class HotlineApp:
         self._admit = admit
         """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
         self._desk_states = DeskStates(clock)
+        self.live = live if live is not None else LiveCalls(clock, config)
+        """The calls in progress, step by step, for the wallboard."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
@@ -185,6 +189,7 @@ class HotlineApp:
             log=log.bind(call_id=record.call_id, caller=record.caller_number),
             fallback_context=self._fallback_context,
             desk_states=self._desk_states,
+            live=self.live,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
@@ -275,6 +280,7 @@ class HotlineApp:
             # handle_call has its own safety net; this only catches a failing call log.
             ctx.log.exception("call task failed")
         finally:
+            self.live.forget(ctx.record.call_id)
             for channel_id in ctx.session.channel_ids:
                 self._calls.pop(channel_id, None)
             if ctx.record.ended_at is not None:

@@ -26,6 +26,7 @@ async def handle_call(ctx: CallContext) -> None:
     record.caller_agency = station.agency if station else None
     ctx.log.info("call started", caller=record.caller_number, agency=record.caller_agency)
     try:
+        ctx.step("answering")
         await ctx.save()
         if ctx.caller_as_given is not None:
             await ctx.note("caller_number", given=ctx.caller_as_given)
@@ -79,6 +80,7 @@ async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
         await ctx.save()  # the row may be new: its writes were lost with the old process
         await ctx.note("adopted", desk=leg.extension, bridge=bridge_id)
         ctx.log.info("bridged call adopted after a restart", desk=leg.extension)
+        ctx.step("talking", leg.extension)
         ctx.record.hangup_by = await talk(ctx, leg, bridge_id)
         if ctx.record.hangup_by == "desk":
             await ctx.ari.hangup(ctx.channel_id)

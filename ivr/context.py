@@ -10,10 +10,12 @@ import structlog
 from calllog.model import CallEvent, CallRecord
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
+from ivr.live import LiveCalls
 from ivr.prompts import Prompt, PromptLibrary
 from ivr.session import CallSession
 from routing.clock import Clock
 from routing.config import HotlineConfig
+from routing.live import Step
 
 
 @dataclass
@@ -35,6 +37,8 @@ class CallContext:
     desk_states: DeskStates | None = None
     """Shared by the calls: desks' registration, asked of Asterisk at most every
     `DeskStates.ttl` s (None: asked for every call)."""
+    live: LiveCalls | None = None
+    """The calls in progress, for the wallboard (None: not kept)."""
 
     @property
     def channel_id(self) -> str:
@@ -46,6 +50,11 @@ class CallContext:
             CallEvent(call_id=self.record.call_id, at=self.clock.now(), kind=kind, detail=detail)
         )
         self.log.debug(kind, **detail)
+
+    def step(self, step: Step, *desks: str) -> None:
+        """Tell the wallboard where the call is now (and which desks it rings or talks to)."""
+        if self.live is not None:
+            self.live.step(self.record, step, desks)
 
     async def save(self) -> None:
         await self.calllog.save(self.record)

@@ -114,6 +114,7 @@ async def _ring_wave(
             ringback.playback_id = await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK)
         deadline = ctx.clock.monotonic() + ring_timeout + GUARD_SECONDS
         while pending:
+            ctx.step("ringing", *pending.values())
             wake = min(deadline, ringback.still_trying_at) if not ringback.announced else deadline
             event = await ctx.session.events_until(wake)
             if (
@@ -264,6 +265,7 @@ async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     ctx.record.desk_answered = leg.extension
     ctx.record.bridged_at = ctx.clock.now()
     ctx.record.outcome = Outcome.CONNECTED
+    ctx.step("talking", leg.extension)
     await ctx.save()
     await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
 

@@ -15,6 +15,7 @@ REPROMPT_PREFIX = {"invalid": Prompt.INVALID, "no_input": Prompt.NO_INPUT}
 async def choose_branch(ctx: CallContext) -> tuple[Branch, bool] | None:
     """Run the menu until a branch is chosen: (branch, by_default), or None when
     every attempt is used up and no default branch is configured."""
+    ctx.step("menu")
     prompts = [Prompt.GREETING, Prompt.MENU]
     attempt = repeats = 0
     while True:

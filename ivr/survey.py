@@ -15,6 +15,7 @@ from ivr.prompts import Prompt
 
 
 async def ask_rating(ctx: CallContext) -> None:
+    ctx.step("survey")
     survey = ctx.config.survey
     record = ctx.record
     record.survey = SurveyResult.HUNG_UP  # until the caller answers or the survey ends

@@ -33,6 +33,7 @@ def recording_name(call_id: str) -> str:
 
 async def take_message(ctx: CallContext, reason: Prompt) -> None:
     """Explain why (`reason`), record a message, thank the caller and hang up."""
+    ctx.step("message")
     ctx.record.callback = callback_for(ctx.record.caller_number)
     await ctx.save()
     await play_and_collect(ctx, [reason, Prompt.LEAVE_MESSAGE], timeout=0.1)

@@ -287,6 +287,14 @@ class FakeAri:
         state = "offline" if resource in self.unregistered else "online"
         return Endpoint(technology=technology, resource=resource, state=state)
 
+    async def list_endpoints(self) -> list[Endpoint]:
+        """Every desk of the configuration, and one trunk (no desk)."""
+        await self._request("list_endpoints")
+        return [Endpoint(technology="PJSIP", resource=d.extension,
+                         state="offline" if d.extension in self.unregistered else "online")
+                for d in CONFIG.desks] + [
+            Endpoint(technology="PJSIP", resource="trunk", state="online")]
+
     async def originate(
         self,
         endpoint: str,
@@ -486,7 +494,7 @@ class FakeAri:
 USED_BY_IVR = [
     "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
     "originate", "hangup", "create_bridge", "add_channel", "destroy_bridge",
-    "continue_in_dialplan", "list_channels", "get_channel", "list_bridges",
+    "continue_in_dialplan", "list_channels", "get_channel", "list_bridges", "list_endpoints",
 ]
 
 
