@@ -7,6 +7,7 @@
 | ivr/         | routing, calllog           |
 | dialplan/    | routing                    |
 | migrations/  | calllog                    |
+| console/     | calllog, routing, reports  |
 | hotline/     | all; nothing imports it    |
 | tests/, benchmarks/ | all                 |
 """
@@ -20,7 +21,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"routing", "ivr", "calllog", "dialplan", "hotline", "migrations", "tests", "benchmarks"}
+OURS = {
+    "routing", "ivr", "calllog", "dialplan", "hotline", "migrations", "console", "reports",
+    "tests", "benchmarks",
+}
 # What would make routing/ impure: event loops, network, database, logging plumbing.
 NOT_IN_ROUTING = {
     "asyncio", "httpx", "sqlalchemy", "websockets", "panoramisk", "structlog", "alembic",
@@ -127,7 +131,8 @@ def test_collector_sees_every_form_of_import(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("package", ["routing", "ivr", "calllog", "dialplan", "hotline"])
+@pytest.mark.parametrize(
+    "package", ["routing", "ivr", "calllog", "dialplan", "hotline", "console"])
 def test_every_package_has_sources_to_check(package: str) -> None:
     assert sources(package), f"no .py files under {package}/"
 
@@ -164,6 +169,21 @@ def test_dialplan_imports_only_routing_of_ours() -> None:
 
 def test_migrations_import_only_calllog_of_ours() -> None:
     assert ours_outside("migrations", allowed={"calllog"}) == []
+
+
+def test_console_imports_only_calllog_routing_and_reports_of_ours() -> None:
+    assert ours_outside("console", allowed={"calllog", "routing", "reports"}) == []
+
+
+def test_only_the_hotline_shell_imports_the_console() -> None:
+    importers = [
+        str(imp)
+        for package in sorted(OURS - {"console", "hotline", "tests", "benchmarks"})
+        if (ROOT / package).is_dir()
+        for imp in imports_in(package)
+        if imp.top == "console"
+    ]
+    assert importers == []
 
 
 def test_no_part_imports_the_hotline_shell() -> None:
