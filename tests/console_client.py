@@ -3,6 +3,7 @@ with helpers to read the CSRF token and log in."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -22,6 +23,7 @@ CLIENT_ADDRESS = "192.0.2.10"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+@functools.cache
 def hotline_config() -> HotlineConfig:
     return load_config(ROOT / "config" / "hotline.yaml")
 
@@ -38,7 +40,13 @@ def client(app: Starlette, address: str = CLIENT_ADDRESS,
 
 async def add_user(users: Users, clock: Clock, username: str, role: Role,
                    agency: str | None = None, password: str = PASSWORD) -> None:
-    await users.add(username, role, agency, hash_password(password), at=clock.now())
+    await users.add(username, role, agency, _hash(password), at=clock.now())
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    """argon2 is slow on purpose: one hash per password for the whole suite."""
+    return hash_password(password)
 
 
 async def csrf_of(http: httpx.AsyncClient, path: str = "/login") -> str:
