@@ -42,11 +42,11 @@ class CsrfGuard:
             if body is None:
                 await PlainTextResponse("Dữ liệu gửi lên quá lớn.", 413)(scope, receive, send)
                 return
-            receive = _replay(body, receive)
             form = await Request(scope, _replay(body, receive)).form()
             field = form.get(FIELD)
             given = field if isinstance(field, str) else None
             await form.close()
+            receive = _replay(body, receive)  # the route reads the same body again
         if not (isinstance(expected, str) and given
                 and hmac.compare_digest(expected.encode(), given.encode())):
             reason = "no CSRF token" if not given else "wrong CSRF token"

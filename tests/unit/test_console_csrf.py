@@ -85,3 +85,22 @@ async def test_pages_carry_the_token_for_htmx_requests(http: AsyncClient) -> Non
     token = await csrf_of(http, "/")
     home = await http.get("/")
     assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in home.text
+
+
+async def test_the_token_in_a_multipart_form_with_a_file_is_accepted(
+    http: AsyncClient,
+) -> None:
+    await log_in(http, "lan")
+    token = await csrf_of(http, "/")
+    answer = await http.post("/logout", data={"csrf_token": token},
+                             files={"yaml": ("hotline.yaml", b"hotline: {}\n", "text/yaml")})
+    assert answer.status_code == 303
+    assert (await http.get("/")).status_code == 303
+
+
+async def test_an_oversized_form_is_refused_before_any_route(http: AsyncClient) -> None:
+    await log_in(http, "lan")
+    answer = await http.post("/logout", content=b"a=" + b"x" * (6 * 1024 * 1024),
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413
+    assert (await http.get("/")).status_code == 200
