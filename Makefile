@@ -14,6 +14,7 @@ export HOTLINE_ASTERISK_ROOT ?= $(ASTERISK_ROOT)
 prompts: deps venv
 	$(VENV)/bin/hotline prompts --out var/prompts
 
+# `hotline serve --embedded` also starts the console (`hotline console`) as a child process.
 run: deps venv asterisk
 	@mkdir -p var
 	@$(VENV)/bin/hotline secrets init

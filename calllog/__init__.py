@@ -8,6 +8,7 @@ store.py    the `CallLog` protocol and `CallLogStore` (SQLite / PostgreSQL)
 spool.py    `SpooledCallLog`: writes journaled locally, applied to the store in the
             background, so calls never wait for (or on a down) database
 memory.py   `InMemoryCallLog`, the fake for unit tests
+users.py    the console's users (roles, argon2 hashes made by the console) and audit log
 db.py       make_engine, make_sessionmaker, upgrade (Alembic, `migrations/`)
 """
 

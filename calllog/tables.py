@@ -1,5 +1,6 @@
 """SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
-complaint `cases` with their `case_changes`.
+complaint `cases` with their `case_changes`, and the console's `console_users` and its
+`audit_log`.
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -219,6 +222,38 @@ class CallbackAttemptRow(Base):
     by: Mapped[str] = mapped_column(Text)
     result: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class UserRow(Base):
+    """A person who logs in to the console (revision 0009)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditRow(Base):
+    """One entry of the console's append-only audit log: who, when, from where, what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index(None, "action", "at"),  # failed logins in the last minutes (rate limit)
+        Index(None, "at"),
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, server_default="")
 
 
 metadata = Base.metadata

@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, config check, asterisk-config, secrets init."""
+"""The `hotline` command: serve, console, users, config check, asterisk-config, secrets init."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ from hotline.banner import banner_hours
 from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
 from hotline.cases import add_cases_parser, default_operator, run_cases
 from hotline.clock import SystemClock
+from hotline.console_wiring import (
+    ConsoleSetupError,
+    console_url,
+    run_console,
+    spawn_console,
+    stop_console,
+)
 from hotline.embedded import embedded_pbx, provision, settings_for
 from hotline.pbx import TEST_TRUNK_ADDRESS, PbxError
 from hotline.prompts import PromptBuildError, build_prompts, wav_seconds
@@ -26,6 +33,7 @@ from hotline.report import add_report_arguments, report_command
 from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
 from hotline.terminal import printable
+from hotline.users import add_users_parser, password_reader, run_users
 from routing.clock import Clock
 from routing.config import ConfigError, HotlineConfig, load_config
 from routing.deadlines import case_deadline
@@ -37,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="run the Stasis application")
     p_serve.add_argument("--embedded", action="store_true",
                          help="also set up and run the embedded Asterisk 22 (chroot)")
+    sub.add_parser("console", help="run the operating team's web console")
+    add_users_parser(sub)
     p_config = sub.add_parser("config", help="configuration commands")
     config_sub = p_config.add_subparsers(dest="config_command", required=True)
     p_check = config_sub.add_parser("check", help="validate the YAML file")
@@ -79,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         match args.command:
             case "serve":
                 return _serve(settings, embedded=args.embedded, clock=clock)
+            case "console":
+                _run_service(run_console(settings, clock))
+                return 0
+            case "users":
+                code, text = asyncio.run(run_users(
+                    settings.database_url, args, config=load_config(settings.config),
+                    now=clock.now(),
+                    read_password=password_reader(getattr(args, "password_stdin", False))))
+                print(printable(text), file=sys.stdout if code == 0 else sys.stderr)
+                return code
             case "config":
                 return _config_check(args.file or settings.config)
             case "asterisk-config":
@@ -129,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     except PromptBuildError as exc:
         print(f"prompts: {exc}", file=sys.stderr)
         return 5
+    except ConsoleSetupError as exc:
+        print(f"console: {exc}", file=sys.stderr)
+        return 6
     return 1
 
 
@@ -185,10 +208,13 @@ def _serve(settings: Settings, *, embedded: bool, clock: Clock) -> int:
     pbx = embedded_pbx(settings)
     provision(pbx, config, settings)
     pbx.start()
+    # The console is a process of its own: its crash or restart never touches a call.
+    console = spawn_console()
     try:
         _print_banner(settings, config, pbx.ports.sip, now=clock.now())
         _run_service(serve(settings_for(pbx, settings), config))
     finally:
+        stop_console(console)
         pbx.stop()
     return 0
 
@@ -209,8 +235,9 @@ def _print_banner(
           f"127.0.0.1:{sip_port})")
     print(f"  test call      : sipp -sn uac -s {config.hotline.number} 127.0.0.1:{sip_port}"
           f" -i {TEST_TRUNK_ADDRESS} -m 1  (or a softphone logged in as a desk: dial the"
-          " number, press 1-9)\n",
-          flush=True)
+          " number, press 1-9)")
+    print(f"  console        : {console_url(settings)}  (first admin: `hotline users add"
+          " admin --role admin`)\n", flush=True)
 
 
 def _secrets(command: str, settings: Settings) -> int:

@@ -1,7 +1,8 @@
 """Service settings: environment variables, then a secrets file outside the repo.
 
 Every setting is `HOTLINE_<NAME>` in the environment. Secrets (ARI/AMI
-passwords, the SIP secret desk passwords are derived from, a PostgreSQL URL)
+passwords, the SIP secret desk passwords are derived from, the console's session
+secret, a PostgreSQL URL)
 may instead live in `HOTLINE_SECRETS_FILE` (default
 `~/.config/hotline/secrets.env`, `NAME=value` lines, mode 0600), which
 `hotline secrets init` creates with random values. The environment wins.
@@ -17,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_SECRETS_FILE = Path("~/.config/hotline/secrets.env")
-GENERATED_SECRETS = ("ARI_PASSWORD", "AMI_PASSWORD", "SIP_SECRET")
+GENERATED_SECRETS = ("ARI_PASSWORD", "AMI_PASSWORD", "SIP_SECRET", "CONSOLE_SECRET")
 
 
 class Settings(BaseModel):
@@ -64,6 +65,12 @@ class Settings(BaseModel):
     ami_port: int = Field(default=5038, ge=1, le=65535)
     rtp_start: int = 10000
     rtp_end: int = 10999
+    # The web console (`hotline console`): loopback by default, a TLS reverse proxy
+    # in front for the LAN (then secure cookies: sent over HTTPS only).
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8080, ge=1, le=65535)
+    console_secret: SecretStr = SecretStr("")
+    console_secure_cookies: bool = False
 
     @property
     def recorded_prompts(self) -> Path | None:
@@ -111,9 +118,17 @@ def read_secrets_file(path: Path) -> dict[str, str]:
 
 
 def init_secrets_file(path: Path) -> bool:
-    """Create the secrets file with random values; False if it already exists."""
+    """Create the secrets file with random values; False if it already exists (then the
+    generated secrets it lacks, e.g. one a newer version added, are appended to it)."""
     path = path.expanduser()
     if path.exists():
+        have = read_secrets_file(path)
+        lacking = [n for n in GENERATED_SECRETS if n.lower() not in have]
+        if lacking:
+            ends_line = path.read_bytes().endswith(b"\n") or path.stat().st_size == 0
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write("" if ends_line else "\n")
+                fh.write("".join(f"{n}={secrets.token_urlsafe(24)}\n" for n in lacking))
         return False
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lines = [f"{name}={secrets.token_urlsafe(24)}" for name in GENERATED_SECRETS]

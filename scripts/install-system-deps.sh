@@ -6,9 +6,10 @@
 #   postgresql         the throw-away PostgreSQL cluster of the database tests
 #   fail2ban           its `asterisk` filter, run by the e2e test of deploy/fail2ban (fail2ban-regex)
 #   faketime           the unit suite run with the calendar years ahead (tests)
+#   chromium           headless browser of the console's browser tests (driven by playwright)
 #   python3-venv, make, ca-certificates
 set -euo pipefail
-packages=(debootstrap espeak-ng sox sip-tester postgresql python3-venv make ca-certificates faketime fail2ban)
+packages=(debootstrap espeak-ng sox sip-tester postgresql python3-venv make ca-certificates faketime fail2ban chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

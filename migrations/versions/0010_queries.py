@@ -8,7 +8,7 @@
   were opened (their deadline stays unknown: the YAML's calendar is not read here).
 
 Revision ID: 0010
-Revises: 0008 (0009 is added in parallel: the merge chains them)
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

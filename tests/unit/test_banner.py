@@ -73,3 +73,11 @@ def test_next_opening_skips_holidays_and_takes_make_up_days() -> None:
     open_now = datetime(2026, 12, 8, 8, 0, tzinfo=ICT)
     assert next_opening(calendar, open_now) == open_now
     assert next_opening(Calendar(days=[]), friday_evening) is None
+
+
+def test_the_banner_gives_the_console_url_and_how_to_make_the_first_admin(
+    config: HotlineConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = banner(config, datetime(2026, 12, 7, 2, 0, tzinfo=UTC), capsys)
+    assert ("  console        : http://127.0.0.1:8080/  (first admin: `hotline users add admin"
+            " --role admin`)") in out

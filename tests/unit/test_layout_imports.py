@@ -8,6 +8,7 @@
 | dialplan/    | routing                    |
 | reports/     | calllog, routing           |
 | migrations/  | calllog                    |
+| console/     | calllog, routing, reports  |
 | hotline/     | all; nothing imports it    |
 | tests/, benchmarks/ | all                 |
 """
@@ -22,8 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS = {
-    "routing", "ivr", "calllog", "dialplan", "reports", "hotline", "migrations", "tests",
-    "benchmarks",
+    "routing", "ivr", "calllog", "dialplan", "hotline", "migrations", "console", "reports",
+    "tests", "benchmarks",
 }
 # What would make routing/ impure: event loops, network, database, logging plumbing.
 NOT_IN_ROUTING = {
@@ -132,7 +133,7 @@ def test_collector_sees_every_form_of_import(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["routing", "ivr", "calllog", "dialplan", "reports", "hotline"])
+    "package", ["routing", "ivr", "calllog", "dialplan", "reports", "hotline", "console"])
 def test_every_package_has_sources_to_check(package: str) -> None:
     assert sources(package), f"no .py files under {package}/"
 
@@ -175,6 +176,21 @@ def test_reports_import_only_calllog_and_routing_of_ours() -> None:
 
 def test_migrations_import_only_calllog_of_ours() -> None:
     assert ours_outside("migrations", allowed={"calllog"}) == []
+
+
+def test_console_imports_only_calllog_routing_and_reports_of_ours() -> None:
+    assert ours_outside("console", allowed={"calllog", "routing", "reports"}) == []
+
+
+def test_only_the_hotline_shell_imports_the_console() -> None:
+    importers = [
+        str(imp)
+        for package in sorted(OURS - {"console", "hotline", "tests", "benchmarks"})
+        if (ROOT / package).is_dir()
+        for imp in imports_in(package)
+        if imp.top == "console"
+    ]
+    assert importers == []
 
 
 def test_no_part_imports_the_hotline_shell() -> None:

@@ -1,0 +1,224 @@
+"""The console's people and its audit log: who may log in, with which role, and what
+happened (logins, failed logins, refusals, changes: who, when, from where, what).
+
+`UserStore` is the SQL repository (SQLite / PostgreSQL, tables of revision 0009);
+`InMemoryUserStore` the fake for unit tests. Both return dataclasses. Password hashes
+arrive already made (argon2, by the console): this module never sees a password.
+
+    CallLogError
+    ├── UnknownUserError     (also a LookupError) no user with that name
+    └── DuplicateUserError   (also a ValueError) the name is taken
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calllog.errors import CallLogError
+from calllog.model import as_utc
+from calllog.tables import AuditRow, UserRow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # users, everything
+    OPERATOR = "operator"  # the operating team: every call, call-back and case
+    AGENCY = "agency"  # one agency's cases and calls only
+    VIEWER = "viewer"  # wallboard and reports
+
+
+class UnknownUserError(CallLogError, LookupError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no console user {username!r}")
+        self.username = username
+
+
+class DuplicateUserError(CallLogError, ValueError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"console user {username!r} exists already")
+        self.username = username
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    agency: str | None
+    password_hash: str
+    active: bool
+    created_at: datetime
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    username: str | None
+    address: str | None
+    action: str
+    detail: str = ""
+
+
+def check_new_user(username: str, role: Role, agency: str | None) -> None:
+    """An agency user is bound to exactly one agency; the other roles to none."""
+    if not username.strip() or username != username.strip() or len(username) > 64:
+        raise ValueError(f"a user name is 1-64 characters without surrounding spaces: "
+                         f"{username!r}")
+    if role is Role.AGENCY and not (agency and agency.strip()):
+        raise ValueError("an agency user needs the agency it belongs to")
+    if role is not Role.AGENCY and agency is not None:
+        raise ValueError(f"only agency users belong to an agency, not {role.value}")
+
+
+class Users(Protocol):
+    """What the console and the CLI need of the users and audit store."""
+
+    async def add(self, username: str, role: Role, agency: str | None,
+                  password_hash: str, *, at: datetime) -> User: ...
+    async def by_name(self, username: str) -> User | None: ...
+    async def by_id(self, user_id: int) -> User | None: ...
+    async def set_password(self, username: str, password_hash: str, *,
+                           at: datetime) -> None: ...
+    async def set_active(self, username: str, active: bool, *, at: datetime) -> None: ...
+    async def audit(self, entry: AuditEntry) -> None: ...
+    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]: ...
+    async def count_audit(self, action: str, since: datetime, *, username: str | None,
+                          address: str | None) -> int: ...
+
+
+class UserStore:
+    """`Users` on the call-log database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, username: str, role: Role, agency: str | None,
+                  password_hash: str, *, at: datetime) -> User:
+        check_new_user(username, role, agency)
+        row = UserRow(username=username, role=role.value, agency=agency,
+                      password_hash=password_hash, active=True,
+                      created_at=as_utc(at, "at"), changed_at=as_utc(at, "at"))
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise DuplicateUserError(username) from exc
+        return _user(row)
+
+    async def by_name(self, username: str) -> User | None:
+        async with self._sessions() as session:
+            row = await session.scalar(select(UserRow).where(UserRow.username == username))
+        return None if row is None else _user(row)
+
+    async def by_id(self, user_id: int) -> User | None:
+        async with self._sessions() as session:
+            row = await session.get(UserRow, user_id)
+        return None if row is None else _user(row)
+
+    async def set_password(self, username: str, password_hash: str, *,
+                           at: datetime) -> None:
+        await self._update(username, password_hash=password_hash, changed_at=as_utc(at, "at"))
+
+    async def set_active(self, username: str, active: bool, *, at: datetime) -> None:
+        await self._update(username, active=active, changed_at=as_utc(at, "at"))
+
+    async def _update(self, username: str, **values: object) -> None:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(UserRow).where(UserRow.username == username).values(**values))
+            if getattr(result, "rowcount", 0) != 1:
+                raise UnknownUserError(username)
+
+    async def audit(self, entry: AuditEntry) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AuditRow(at=as_utc(entry.at, "at"), username=entry.username,
+                                 address=entry.address, action=entry.action,
+                                 detail=entry.detail))
+
+    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            return [AuditEntry(r.at, r.username, r.address, r.action, r.detail) for r in rows]
+
+    async def count_audit(self, action: str, since: datetime, *, username: str | None,
+                          address: str | None) -> int:
+        """Entries of `action` since `since` by that user name or from that address."""
+        who = [c for c in (
+            AuditRow.username == username if username is not None else None,
+            AuditRow.address == address if address is not None else None,
+        ) if c is not None]
+        query = select(func.count()).select_from(AuditRow).where(
+            AuditRow.action == action, AuditRow.at >= as_utc(since, "since"))
+        if who:
+            query = query.where(or_(*who))
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
+
+
+class InMemoryUserStore:
+    """`Users` in memory: the fake for unit tests."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self.entries: list[AuditEntry] = []
+
+    async def add(self, username: str, role: Role, agency: str | None,
+                  password_hash: str, *, at: datetime) -> User:
+        check_new_user(username, role, agency)
+        if username in self._users:
+            raise DuplicateUserError(username)
+        user = User(len(self._users) + 1, username, role, agency, password_hash, True, at, at)
+        self._users[username] = user
+        return user
+
+    async def by_name(self, username: str) -> User | None:
+        return self._users.get(username)
+
+    async def by_id(self, user_id: int) -> User | None:
+        return next((u for u in self._users.values() if u.id == user_id), None)
+
+    async def set_password(self, username: str, password_hash: str, *,
+                           at: datetime) -> None:
+        self._users[self._known(username)] = replace(
+            self._users[username], password_hash=password_hash, changed_at=at)
+
+    async def set_active(self, username: str, active: bool, *, at: datetime) -> None:
+        self._users[self._known(username)] = replace(
+            self._users[username], active=active, changed_at=at)
+
+    def _known(self, username: str) -> str:
+        if username not in self._users:
+            raise UnknownUserError(username)
+        return username
+
+    async def audit(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
+        return list(reversed(self.entries))[:limit]
+
+    async def count_audit(self, action: str, since: datetime, *, username: str | None,
+                          address: str | None) -> int:
+        return sum(1 for e in self.entries if e.action == action and e.at >= since
+                   and _by(e, username, address))
+
+
+def _by(entry: AuditEntry, username: str | None, address: str | None) -> bool:
+    if username is None and address is None:
+        return True
+    return (username is not None and entry.username == username) or (
+        address is not None and entry.address == address)
+
+
+def _user(row: UserRow) -> User:
+    return User(row.id, row.username, Role(row.role), row.agency, row.password_hash,
+                row.active, row.created_at, row.changed_at)
+

@@ -1,0 +1,79 @@
+"""Who may see or do what in the console: the one place for it.
+
+| action            | admin | operator | agency        | viewer |
+|-------------------|-------|----------|---------------|--------|
+| see the wallboard | yes   | yes      | -             | yes    |
+| see calls         | yes   | yes      | own agency's  | -      |
+| see call-backs    | yes   | yes      | -             | -      |
+| handle call-backs | yes   | yes      | -             | -      |
+| see cases         | yes   | yes      | own agency's  | -      |
+| change cases      | yes   | yes      | own agency's  | -      |
+| see reports       | yes   | yes      | -             | yes    |
+| see configuration | yes   | yes      | -             | -      |
+| apply a YAML      | yes   | -        | -             | -      |
+| manage users      | yes   | -        | -             | -      |
+
+A route asks `require(user, Action.X)`, and for a call or case `require_agency(user,
+its_agency)`; both raise `Forbidden`, which the app answers 403 (and audits).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from calllog.users import Role, User
+
+
+class Action(StrEnum):
+    VIEW_WALLBOARD = "view_wallboard"
+    VIEW_CALLS = "view_calls"
+    VIEW_CALLBACKS = "view_callbacks"
+    HANDLE_CALLBACKS = "handle_callbacks"
+    VIEW_CASES = "view_cases"
+    CHANGE_CASES = "change_cases"
+    VIEW_REPORTS = "view_reports"
+    VIEW_CONFIG = "view_config"
+    APPLY_CONFIG = "apply_config"
+    MANAGE_USERS = "manage_users"
+
+
+RULES: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.OPERATOR: frozenset(Action) - {Action.APPLY_CONFIG, Action.MANAGE_USERS},
+    Role.AGENCY: frozenset({Action.VIEW_CALLS, Action.VIEW_CASES, Action.CHANGE_CASES}),
+    Role.VIEWER: frozenset({Action.VIEW_WALLBOARD, Action.VIEW_REPORTS}),
+}
+
+
+class Forbidden(Exception):
+    """The user may not do this: answered 403."""
+
+    def __init__(self, user: User, what: str) -> None:
+        super().__init__(f"{user.username} ({user.role.value}) may not {what}")
+        self.user = user
+        self.what = what
+
+
+def may(user: User, action: Action) -> bool:
+    return user.active and action in RULES[user.role]
+
+
+def require(user: User, action: Action) -> None:
+    if not may(user, action):
+        raise Forbidden(user, action.value)
+
+
+def agency_scope(user: User) -> str | None:
+    """The one agency whose calls and cases the user sees; None: every agency's."""
+    return user.agency if user.role is Role.AGENCY else None
+
+
+def may_see_agency(user: User, agency: str | None) -> bool:
+    """An agency user sees only what belongs to its agency (nothing unassigned)."""
+    scope = agency_scope(user)
+    return scope is None or (agency is not None and agency == scope)
+
+
+def require_agency(user: User, agency: str | None) -> None:
+    if not may_see_agency(user, agency):
+        raise Forbidden(user, f"see what belongs to {agency or 'no agency'}")

@@ -1,0 +1,105 @@
+"""The console's Starlette app, built from the parts the wiring passes in.
+
+Starlette rather than FastAPI: the pages are server-rendered forms, so FastAPI's
+pydantic request models and OpenAPI add nothing, and Starlette (which FastAPI is built
+on) has everything used here: routes, sessions, static files from the package, Jinja2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from calllog.users import Users
+from console.access import Forbidden
+from console.auth import Auth, LoginRequired
+from console.csrf import CsrfGuard
+from console.fmt import FILTERS
+from console.pages import ROLE_NAMES, routes
+from routing.clock import Clock
+from routing.config import HotlineConfig
+
+SESSION_COOKIE = "hotline_console"
+SESSION_HOURS = 10
+
+log = structlog.get_logger("console")
+
+
+@dataclass(frozen=True)
+class Console:
+    """What every route reaches through `request.app.state.console`."""
+
+    auth: Auth
+    config: HotlineConfig
+    clock: Clock
+    templates: Jinja2Templates
+
+    def render(self, request: Request, name: str, status_code: int = 200,
+               **context: object) -> Response:
+        return self.templates.TemplateResponse(
+            request, name, {"config": self.config, "now": self.clock.now(), **context},
+            status_code=status_code)
+
+
+def create_app(
+    *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
+    secure_cookies: bool = False,
+) -> Starlette:
+    if len(secret) < 16:
+        raise ValueError("the console secret is missing or too short (16+ characters)")
+    environment = Environment(
+        loader=PackageLoader("console", "templates"), autoescape=select_autoescape())
+    environment.filters.update(FILTERS)
+    environment.globals["role_names"] = ROLE_NAMES
+    console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment))
+
+    async def refuse_csrf(request: Request, reason: str) -> Response:
+        user = await console.auth.current_user(request)
+        username = user.username if user else None
+        await console.auth.record(request, "csrf_refused", username=username,
+                                  detail=f"{request.method} {request.url.path}: {reason}")
+        log.warning("request refused", reason=reason, path=request.url.path,
+                    username=username)
+        return console.render(request, "refused.html", 403, user=user,
+                              message="Yêu cầu bị từ chối: thiếu mã xác thực biểu mẫu "
+                                      "(CSRF). Vui lòng tải lại trang rồi thử lại.")
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Forbidden)
+        await console.auth.record(request, "forbidden", username=exc.user.username,
+                                  detail=f"{request.method} {request.url.path}: {exc.what}")
+        log.warning("forbidden", username=exc.user.username, what=exc.what,
+                    path=request.url.path)
+        return console.render(request, "refused.html", 403, user=exc.user,
+                              message="Tài khoản của quý vị không có quyền xem trang này.")
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return RedirectResponse("/login", status_code=303)
+        return console.render(request, "refused.html", 403, user=None,
+                              message="Phiên làm việc đã hết. Vui lòng đăng nhập lại.")
+
+    app = Starlette(
+        routes=[*routes(),
+                Mount("/static", StaticFiles(packages=[("console", "static")]), name="static")],
+        middleware=[
+            Middleware(SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
+                       max_age=SESSION_HOURS * 3600, same_site="lax",
+                       https_only=secure_cookies),
+            Middleware(CsrfGuard, refuse=refuse_csrf),
+        ],
+        exception_handlers={Forbidden: forbidden, LoginRequired: login_required},
+    )
+    app.state.console = console
+    return app
+

@@ -1,0 +1,92 @@
+"""The console process: one wiring function builds it, `run_console` owns its lifetime.
+
+`hotline console` runs it; `hotline serve --embedded` (so `make run`) starts it as a
+child process beside the service: a console crash or restart never touches a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+
+from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.users import UserStore
+from console.app import create_app
+from hotline.settings import Settings
+from routing.clock import Clock
+from routing.config import load_config
+
+SCHEMA_UPGRADE_SECONDS = 120.0
+STOP_SECONDS = 5.0
+
+log = structlog.get_logger("hotline.console")
+
+
+class ConsoleSetupError(Exception):
+    """The console cannot start (no secret): a message for the operator."""
+
+
+def console_secret(settings: Settings) -> str:
+    secret = settings.console_secret.get_secret_value()
+    if len(secret) < 16:
+        raise ConsoleSetupError(
+            "no console secret: run `hotline secrets init` (it adds CONSOLE_SECRET to the "
+            "secrets file) or set HOTLINE_CONSOLE_SECRET (16+ characters)")
+    return secret
+
+
+@asynccontextmanager
+async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlette]:
+    """The console's app on a migrated database; the engine is closed on leaving."""
+    secret = console_secret(settings)
+    config = load_config(settings.config)
+    await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
+    engine = make_engine(settings.database_url)
+    try:
+        yield create_app(users=UserStore(make_sessionmaker(engine)), config=config,
+                         clock=clock, secret=secret,
+                         secure_cookies=settings.console_secure_cookies)
+    finally:
+        await engine.dispose()
+
+
+async def run_console(settings: Settings, clock: Clock) -> None:
+    async with console_app(settings, clock) as app:
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.console_host, port=settings.console_port,
+            log_config=None, access_log=False, server_header=False,
+            proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+        ))
+        log.info("console listening", url=console_url(settings))
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(server.serve())
+
+
+def console_url(settings: Settings) -> str:
+    host = settings.console_host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.console_port}/"
+
+
+def spawn_console() -> subprocess.Popen[bytes]:
+    """`hotline console` as a child process with this process's environment."""
+    return subprocess.Popen([sys.executable, "-m", "hotline.cli", "console"],
+                            env=dict(os.environ))
+
+
+def stop_console(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
