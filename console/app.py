@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from calllog.queries import CallQueries
 from calllog.users import Users
 from console.access import Forbidden
 from console.auth import Auth, LoginRequired
@@ -43,6 +44,8 @@ class Console:
     config: HotlineConfig
     clock: Clock
     templates: Jinja2Templates
+    queries: CallQueries | None = None
+    """The call log's query side (None: a console with no call log, in tests)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -53,7 +56,7 @@ class Console:
 
 def create_app(
     *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
-    secure_cookies: bool = False,
+    secure_cookies: bool = False, queries: CallQueries | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -61,7 +64,8 @@ def create_app(
         loader=PackageLoader("console", "templates"), autoescape=select_autoescape())
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
-    console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment))
+    console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
+                      queries)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

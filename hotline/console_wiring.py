@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.queries import CallQueries
 from calllog.users import UserStore
 from console.app import create_app
 from hotline.settings import Settings
@@ -51,9 +52,11 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
     await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     engine = make_engine(settings.database_url)
     try:
-        yield create_app(users=UserStore(make_sessionmaker(engine)), config=config,
+        sessions = make_sessionmaker(engine)
+        yield create_app(users=UserStore(sessions), config=config,
                          clock=clock, secret=secret,
-                         secure_cookies=settings.console_secure_cookies)
+                         secure_cookies=settings.console_secure_cookies,
+                         queries=CallQueries(sessions))
     finally:
         await engine.dispose()
 
