@@ -8,6 +8,7 @@ on) has everything used here: routes, sessions, static files from the package, J
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -46,6 +47,8 @@ class Console:
     templates: Jinja2Templates
     queries: CallQueries | None = None
     """The call log's query side (None: a console with no call log, in tests)."""
+    recordings: Path | None = None
+    """The recording spool the voice messages are served from (None: none served)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -57,6 +60,7 @@ class Console:
 def create_app(
     *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
     secure_cookies: bool = False, queries: CallQueries | None = None,
+    recordings: Path | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -65,7 +69,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries)
+                      queries, recordings)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

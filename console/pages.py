@@ -115,10 +115,13 @@ def _placeholder(section: Section) -> Route:
 
 
 def routes() -> list[BaseRoute]:
+    from console import calls  # its module imports this one's sections
+
     return [
         Route("/", home, name="home"),
         Route("/login", login_form, methods=["GET"], name="login_form"),
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
-        *(_placeholder(section) for section in SECTIONS),
+        *calls.routes(),
+        *(_placeholder(section) for section in SECTIONS if section.path != "/calls"),
     ]

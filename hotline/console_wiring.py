@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -56,9 +57,18 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
         yield create_app(users=UserStore(sessions), config=config,
                          clock=clock, secret=secret,
                          secure_cookies=settings.console_secure_cookies,
-                         queries=CallQueries(sessions))
+                         queries=CallQueries(sessions),
+                         recordings=recordings_dir(settings))
     finally:
         await engine.dispose()
+
+
+def recordings_dir(settings: Settings) -> Path:
+    """Where voice messages are read: the setting, or where the embedded PBX
+    (`hotline serve --embedded`, instance "run") has Asterisk write them."""
+    if settings.console_recordings_dir is not None:
+        return settings.console_recordings_dir
+    return settings.asterisk_root / "var/lib/hotline/run/spool/recording"
 
 
 async def run_console(settings: Settings, clock: Clock) -> None:

@@ -71,6 +71,9 @@ class Settings(BaseModel):
     console_port: int = Field(default=8080, ge=1, le=65535)
     console_secret: SecretStr = SecretStr("")
     console_secure_cookies: bool = False
+    # The recording spool the console plays voice messages from (None: the embedded
+    # PBX's, <asterisk_root>/var/lib/hotline/run/spool/recording).
+    console_recordings_dir: Path | None = None
 
     @property
     def recorded_prompts(self) -> Path | None:

@@ -71,3 +71,89 @@ CASE_STATUS_LABELS: dict[CaseStatus, str] = {
 }
 
 
+
+
+# --- The calls pages (console /calls): event kinds, Q.850 causes, who hung up, ---------
+# --- call-back state. Only the names; console/timeline.py puts in the details. ---------
+
+EVENT_LABELS: dict[str, str] = {
+    "caller_number": "Số người gọi do nhà mạng báo",
+    "answered": "Tổng đài nhấc máy",
+    "prompt": "Phát lời thông báo",
+    "prompt_end": "Hết lời thông báo",
+    "digit": "Người gọi bấm phím",
+    "closed": "Gọi ngoài giờ làm việc",
+    "branch": "Chọn lĩnh vực",
+    "desk_wait_limit": "Hết thời gian chờ cán bộ",
+    "desk_dial": "Gọi máy cán bộ",
+    "still_trying": "Báo người gọi vẫn đang kết nối",
+    "desk_result": "Kết quả gọi máy cán bộ",
+    "bridged": "Người gọi đã nói chuyện với cán bộ",
+    "adopted": "Dịch vụ khởi động lại, tiếp tục theo dõi cuộc gọi đang nói",
+    "complaint_flagged": "Cán bộ đánh dấu là phản ánh",
+    "complaint_flag_failed": "Không đánh dấu được phản ánh",
+    "recording": "Bắt đầu ghi tin nhắn thoại",
+    "recording_failed": "Không ghi được tin nhắn thoại",
+    "recorded": "Đã ghi tin nhắn thoại",
+    "survey_key": "Khảo sát: người gọi bấm phím",
+    "survey": "Khảo sát mức độ hài lòng",
+    "service_stopped": "Dịch vụ dừng giữa cuộc gọi",
+    "to_fallback": "Chuyển sang kịch bản dự phòng của tổng đài",
+    "fallback": "Kịch bản dự phòng của tổng đài phục vụ cuộc gọi",
+    "shed": "Tổng đài quá tải, chuyển sang kịch bản dự phòng",
+    "shed_failed": "Tổng đài quá tải, không chuyển được sang kịch bản dự phòng",
+    "turned_away": "Tổng đài quá tải, cuộc gọi bị từ chối",
+    "ended": "Kết thúc cuộc gọi",
+    "cel_incomplete": "Nhật ký của tổng đài (CEL) thiếu phần cuối cuộc gọi",
+    "reconciled": "Đối soát lại sau khi dịch vụ khởi động",
+}
+"""Every kind of event the call flow (ivr/) and the CEL import (ivr/cel.py) write."""
+
+Q850_CAUSE_LABELS: dict[int, str] = {
+    1: "số máy không tồn tại",
+    3: "không có đường tới máy",
+    16: "kết thúc bình thường",
+    17: "máy bận",
+    18: "máy không phản hồi",
+    19: "không nghe máy",
+    20: "máy chưa đăng ký",
+    21: "từ chối cuộc gọi",
+    22: "số máy đã thay đổi",
+    27: "máy hỏng hoặc mất kết nối",
+    28: "sai định dạng số",
+    31: "kết thúc, không rõ lý do",
+    34: "hết kênh liên lạc",
+    38: "mạng không hoạt động",
+    41: "lỗi tạm thời",
+    42: "tổng đài nghẽn",
+    102: "hết thời gian chờ",
+    127: "lỗi liên mạng",
+}
+"""Q.850 hangup causes in words (SIP 486 Busy Here arrives as Q.850 17: "máy bận")."""
+
+DIALSTATUS_LABELS: dict[str, str] = {
+    "ANSWER": "nhấc máy",
+    "BUSY": "máy bận",
+    "NOANSWER": "không nghe máy",
+    "CHANUNAVAIL": "không liên lạc được",
+    "CONGESTION": "nghẽn mạng",
+    "CANCEL": "đã hủy",
+}
+
+HANGUP_BY_LABELS: dict[str, str] = {
+    "caller": "Người gọi",
+    "desk": "Cán bộ",
+    "system": "Tổng đài",
+}
+
+CALLBACK_STATE_LABELS: dict[str, str] = {
+    "pending": "Chờ gọi lại",
+    "done": "Đã gọi lại",
+    "no_number": "Không có số để gọi lại",
+}
+
+CALLBACK_RESULT_LABELS: dict[str, str] = {
+    "reached": "Đã liên lạc được",
+    "not_reached": "Không liên lạc được",
+    "wrong_number": "Sai số",
+}
