@@ -36,11 +36,11 @@ class TimelineLine:
 
 
 def cause_vn(cause: int | None) -> str:
-    """"máy bận (17)"; "" for no cause."""
+    """"máy bận, mã 17"; "" for no cause."""
     if cause is None:
         return ""
     words = Q850_CAUSE_LABELS.get(cause)
-    return f"{words} (mã {cause})" if words else f"mã lỗi {cause}"
+    return f"{words}, mã {cause}" if words else f"mã lỗi {cause}"
 
 
 def outcome_vn(value: object) -> str:
@@ -61,11 +61,11 @@ def _desk_result(d: EventDetail) -> tuple[str, bool]:
     status = str(d.get("dialstatus") or "")
     words = DIALSTATUS_LABELS.get(status, status.lower())
     cause = _int(d.get("cause")) if d.get("cause") is not None else None
-    said = f"Máy {d.get('desk')}: {words}"
+    said = f"máy {d.get('desk')} — {words}"
     if cause is not None and Q850_CAUSE_LABELS.get(cause) != words:
-        said += f" — {cause_vn(cause)}"
+        said += f" ({cause_vn(cause)})"
     elif cause is None and d.get("detail") == "not registered":
-        said += " — máy chưa đăng ký"
+        said += " (máy chưa đăng ký)"
     return said, status != "ANSWER"
 
 

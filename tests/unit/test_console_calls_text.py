@@ -41,14 +41,14 @@ def test_every_event_kind_the_call_flow_writes_has_a_vietnamese_name() -> None:
 
 def test_a_busy_desk_is_said_in_words_with_its_q850_cause() -> None:
     assert said("desk_result", desk="1402", dialstatus="BUSY", cause=17, detail="Busy") == (
-        "09:00:05 Kết quả gọi máy cán bộ: Máy 1402: máy bận")
+        "09:00:05 Kết quả gọi máy cán bộ: máy 1402 — máy bận")
     assert said("desk_result", desk="1402", dialstatus="CHANUNAVAIL", cause=21,
                 detail="Call Rejected") == (
-        "09:00:05 Kết quả gọi máy cán bộ: Máy 1402: không liên lạc được — "
-        "từ chối cuộc gọi (mã 21)")
+        "09:00:05 Kết quả gọi máy cán bộ: máy 1402 — không liên lạc được "
+        "(từ chối cuộc gọi, mã 21)")
     assert said("desk_result", desk="1403", dialstatus="CHANUNAVAIL", cause=None,
                 detail="not registered") == (
-        "09:00:05 Kết quả gọi máy cán bộ: Máy 1403: không liên lạc được — máy chưa đăng ký")
+        "09:00:05 Kết quả gọi máy cán bộ: máy 1403 — không liên lạc được (máy chưa đăng ký)")
 
 
 def test_a_failed_desk_attempt_is_marked_and_an_answer_is_not() -> None:
@@ -67,7 +67,7 @@ def test_the_menu_branch_and_end_read_as_sentences() -> None:
         "(tự động, người gọi không chọn)")
     assert said("ended", outcome="desk_unreachable", hangup_by="system", cause=16) == (
         "09:00:05 Kết thúc cuộc gọi: Cán bộ bận hoặc không nghe máy; Tổng đài gác máy; "
-        "kết thúc bình thường (mã 16)")
+        "kết thúc bình thường, mã 16")
     assert said("survey", result="answered", score=4, scale=5) == (
         "09:00:05 Khảo sát mức độ hài lòng: Đã chấm điểm: 4/5 điểm")
     assert said("closed", reason="holiday", holiday="Tết Nguyên đán") == (
