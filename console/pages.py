@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from calllog.users import Role, User
+from console import wallboard
 from console.access import Action, may, require
 from console.auth import LoginRefused, csrf_token
 
@@ -120,5 +121,6 @@ def routes() -> list[BaseRoute]:
         Route("/login", login_form, methods=["GET"], name="login_form"),
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
-        *(_placeholder(section) for section in SECTIONS),
+        *wallboard.routes(),
+        *(_placeholder(section) for section in SECTIONS if section.path != "/wallboard"),
     ]

@@ -71,11 +71,19 @@ class Settings(BaseModel):
     console_port: int = Field(default=8080, ge=1, le=65535)
     console_secret: SecretStr = SecretStr("")
     console_secure_cookies: bool = False
+    # The service's loopback HTTP server the wallboard follows (`GET /live`); empty:
+    # http://127.0.0.1:<health_port> of these same settings.
+    console_service_url: str = ""
 
     @property
     def recorded_prompts(self) -> Path | None:
         """The admin's recorded prompts directory, when there is one."""
         return self.prompt_overrides if self.prompt_overrides.is_dir() else None
+
+    @property
+    def service_url(self) -> str:
+        """Where the console reads the service's live state."""
+        return self.console_service_url or f"http://127.0.0.1:{self.health_port}"
 
     @property
     def events_url(self) -> str:
