@@ -196,4 +196,4 @@ def test_the_wall_screen_hides_the_middle_of_callers_numbers() -> None:
 def test_durations_and_rates_are_written_the_vietnamese_way() -> None:
     assert mmss(65.9) == "1:05"
     assert mmss(3723) == "1:02:03"
-    assert percent_vn(0.875) == "87,5 %"
+    assert percent_vn(0.875) == "87,5\u00a0%"
