@@ -185,6 +185,8 @@ def describe(exc: Exception) -> str:
             return "không kết nối được (dịch vụ không chạy hoặc sai địa chỉ)"
         case httpx.TimeoutException():
             return "quá thời gian chờ trả lời"
+        case httpx.RemoteProtocolError() | httpx.ReadError():
+            return "kết nối bị ngắt giữa chừng"
         case httpx.HTTPStatusError():
             return f"trả lời lỗi {exc.response.status_code}"
         case ValidationError():

@@ -114,8 +114,8 @@ def time_vn(at: datetime | None) -> str:
 
 
 def percent_vn(rate: float) -> str:
-    """"87,5 %": a decimal comma, as Vietnamese write it."""
-    return f"{100 * rate:.1f}".replace(".", ",") + "\u00a0%"
+    """"88 %": whole percents, big on a wall screen (the period report has decimals)."""
+    return f"{100 * rate:.0f}\u00a0%"
 
 
 def _console(request: Request) -> Console:

@@ -136,7 +136,8 @@ def test_an_error_status_or_a_wrong_answer_is_named_plainly() -> None:
     status = httpx.HTTPStatusError("503", request=request,
                                    response=httpx.Response(503, request=request))
     assert describe(status) == "trả lời lỗi 503"
-    assert describe(httpx.RemoteProtocolError("closed")) == "lỗi kết nối"
+    assert describe(httpx.RemoteProtocolError("closed")) == "kết nối bị ngắt giữa chừng"
+    assert describe(httpx.UnsupportedProtocol("ftp")) == "lỗi kết nối"
 
 
 async def test_todays_figures_are_read_again_after_a_live_change() -> None:
@@ -196,4 +197,5 @@ def test_the_wall_screen_hides_the_middle_of_callers_numbers() -> None:
 def test_durations_and_rates_are_written_the_vietnamese_way() -> None:
     assert mmss(65.9) == "1:05"
     assert mmss(3723) == "1:02:03"
-    assert percent_vn(0.875) == "87,5\u00a0%"
+    assert percent_vn(0.876) == "88\u00a0%"
+    assert percent_vn(1.0) == "100\u00a0%"
