@@ -113,9 +113,9 @@ def time_vn(at: datetime | None) -> str:
     return "" if at is None else at.astimezone(LOCAL).strftime("%H:%M:%S")
 
 
-def percent_vn(rate: float) -> str:
-    """"88 %": whole percents, big on a wall screen (the period report has decimals)."""
-    return f"{100 * rate:.0f}\u00a0%"
+def percent(rate: float) -> str:
+    """"88" (%): whole percents, big on a wall screen (the period report has decimals)."""
+    return f"{100 * rate:.0f}"
 
 
 def _console(request: Request) -> Console:
@@ -130,7 +130,7 @@ def render_board(console: Console, board: Board) -> str:
         figures=None if board.figures is None else day_figures(board.figures),
         shown_steps=SHOWN_STEPS, step_labels=STEP_LABELS, desk_labels=DESK_STATE_LABELS,
         step_count=step_count, masked=masked, seconds=seconds, call_desks=call_desks,
-        mmss=mmss, time_vn=time_vn, percent_vn=percent_vn,
+        mmss=mmss, time_vn=time_vn, percent=percent,
         service_url=None if console.wallboard is None else console.wallboard.service_url)
 
 

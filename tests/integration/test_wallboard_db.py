@@ -151,7 +151,7 @@ async def test_the_wallboard_shows_calls_by_step_desks_and_todays_figures_to_a_v
     assert 'data-testid="connected">2<' in page
     assert 'data-testid="missed">2<' in page
     assert 'data-testid="abandoned">1<' in page
-    assert 'data-testid="answer-rate">50\u00a0%<' in page
+    assert 'data-testid="answer-rate">50<span class="wb-unit">&nbsp;%</span><' in page
     assert 'data-testid="callbacks-pending">4<' in page
     assert 'data-testid="cases-overdue">1<' in page
 

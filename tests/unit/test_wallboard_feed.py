@@ -12,7 +12,7 @@ import httpx
 from calllog.model import Outcome
 from calllog.today import DayCounts
 from console.live_feed import Board, WallboardFeed, describe
-from console.wallboard import day_figures, masked, mmss, percent_vn
+from console.wallboard import day_figures, masked, mmss, percent
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.wallboard_fakes import FakeLiveService, board_where
 
@@ -197,5 +197,5 @@ def test_the_wall_screen_hides_the_middle_of_callers_numbers() -> None:
 def test_durations_and_rates_are_written_the_vietnamese_way() -> None:
     assert mmss(65.9) == "1:05"
     assert mmss(3723) == "1:02:03"
-    assert percent_vn(0.876) == "88\u00a0%"
-    assert percent_vn(1.0) == "100\u00a0%"
+    assert percent(0.876) == "88"
+    assert percent(1.0) == "100"
