@@ -40,6 +40,7 @@ from calllog.tables import (
     CaseRow,
     ConfigReloadRow,
 )
+from calllog.today import DayCounts, day_counts
 
 PAGE_SIZE = 50
 OPEN_STATUSES = (CaseStatus.RECEIVED, CaseStatus.FORWARDED, CaseStatus.VERIFYING)
@@ -365,6 +366,14 @@ class CallQueries:
             return [ConfigReload(at=r.at, file=r.file, sha256=r.sha256, status=r.status,
                                  problems=r.problems, pbx_error=r.pbx_error, key=r.key)
                     for r in rows]
+
+    # --- the wallboard -----------------------------------------------------------------
+
+    async def today_figures(self, *, since: datetime, until: datetime,
+                            now: datetime) -> DayCounts:
+        """The wallboard's figures: calls started in `since <= started_at < until` by
+        outcome, call backs pending, open cases past their deadline at `now`."""
+        return await day_counts(self._sessionmaker, since=since, until=until, now=now)
 
 
 def _call_conditions(filters: CallFilter) -> list[ColumnElement[bool]]:

@@ -27,6 +27,7 @@ from console.access import Forbidden
 from console.auth import Auth, LoginRequired
 from console.csrf import CsrfGuard
 from console.fmt import FILTERS
+from console.live_feed import WallboardFeed
 from console.pages import ROLE_NAMES, routes
 from routing.clock import Clock
 from routing.config import HotlineConfig
@@ -49,6 +50,8 @@ class Console:
     """The call log's query side (None: a console with no call log, in tests)."""
     recordings: Path | None = None
     """The recording spool the voice messages are served from (None: none served)."""
+    wallboard: WallboardFeed | None = None
+    """The one follower of the service's live state (None: no live feed, in tests)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -61,6 +64,7 @@ def create_app(
     *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
     secure_cookies: bool = False, queries: CallQueries | None = None,
     recordings: Path | None = None,
+    wallboard: WallboardFeed | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -69,7 +73,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries, recordings)
+                      queries, recordings, wallboard)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

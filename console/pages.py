@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from calllog.users import Role, User
+from console import wallboard
 from console.access import Action, may, require
 from console.auth import LoginRefused, csrf_token
 
@@ -53,6 +54,9 @@ SECTIONS = (
             "Tài khoản và vai trò."),
 )
 
+
+BUILT = frozenset({"/calls", "/wallboard"})
+"""Sections whose pages are built (the others answer with a placeholder)."""
 
 def _console(request: Request) -> Console:
     console: Console = request.app.state.console
@@ -123,5 +127,6 @@ def routes() -> list[BaseRoute]:
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
         *calls.routes(),
-        *(_placeholder(section) for section in SECTIONS if section.path != "/calls"),
+        *wallboard.routes(),
+        *(_placeholder(section) for section in SECTIONS if section.path not in BUILT),
     ]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import structlog
 import uvicorn
 from starlette.applications import Starlette
@@ -22,6 +23,8 @@ from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.queries import CallQueries
 from calllog.users import UserStore
 from console.app import create_app
+from console.live_feed import WallboardFeed
+from console.wallboard import today_counts
 from hotline.settings import Settings
 from routing.clock import Clock
 from routing.config import load_config
@@ -53,12 +56,16 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
     await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     engine = make_engine(settings.database_url)
     try:
-        sessions = make_sessionmaker(engine)
-        yield create_app(users=UserStore(sessions), config=config,
-                         clock=clock, secret=secret,
-                         secure_cookies=settings.console_secure_cookies,
-                         queries=CallQueries(sessions),
-                         recordings=recordings_dir(settings))
+        async with httpx.AsyncClient(trust_env=False) as service:
+            sessions = make_sessionmaker(engine)
+            queries = CallQueries(sessions)
+            feed = WallboardFeed(service, settings.service_url, clock,
+                                 figures=lambda: today_counts(queries, clock))
+            yield create_app(users=UserStore(sessions), config=config,
+                             clock=clock, secret=secret,
+                             secure_cookies=settings.console_secure_cookies,
+                             queries=queries, wallboard=feed,
+                             recordings=recordings_dir(settings))
     finally:
         await engine.dispose()
 
@@ -77,10 +84,15 @@ async def run_console(settings: Settings, clock: Clock) -> None:
             app, host=settings.console_host, port=settings.console_port,
             log_config=None, access_log=False, server_header=False,
             proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+            # the wallboard's event streams never end by themselves
+            timeout_graceful_shutdown=int(STOP_SECONDS),
         ))
         log.info("console listening", url=console_url(settings))
+        feed: WallboardFeed = app.state.console.wallboard
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(server.serve())
+            following = tasks.create_task(feed.run())
+            await server.serve()
+            following.cancel()
 
 
 def console_url(settings: Settings) -> str:

@@ -74,11 +74,19 @@ class Settings(BaseModel):
     # The recording spool the console plays voice messages from (None: the embedded
     # PBX's, <asterisk_root>/var/lib/hotline/run/spool/recording).
     console_recordings_dir: Path | None = None
+    # The service's loopback HTTP server the wallboard follows (`GET /live`); empty:
+    # http://127.0.0.1:<health_port> of these same settings.
+    console_service_url: str = ""
 
     @property
     def recorded_prompts(self) -> Path | None:
         """The admin's recorded prompts directory, when there is one."""
         return self.prompt_overrides if self.prompt_overrides.is_dir() else None
+
+    @property
+    def service_url(self) -> str:
+        """Where the console reads the service's live state."""
+        return self.console_service_url or f"http://127.0.0.1:{self.health_port}"
 
     @property
     def events_url(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from calllog.model import CaseStatus, Outcome, SurveyResult
+from routing.live import DeskState, Step
 
 
 class Bucket(StrEnum):
@@ -156,4 +157,24 @@ CALLBACK_RESULT_LABELS: dict[str, str] = {
     "reached": "Đã liên lạc được",
     "not_reached": "Không liên lạc được",
     "wrong_number": "Sai số",
+}
+
+
+# --- the wallboard (issue 15): where a call in progress is, what a desk is doing -------
+
+STEP_LABELS: dict[Step, str] = {
+    "answering": "Đang chào",
+    "menu": "Đang nghe menu",
+    "ringing": "Đang đổ chuông",
+    "talking": "Đang đàm thoại",
+    "survey": "Khảo sát",
+    "message": "Để lại lời nhắn",
+}
+
+DESK_STATE_LABELS: dict[DeskState, str] = {
+    "registered": "Sẵn sàng",
+    "unregistered": "Chưa đăng ký",
+    "busy": "Đang bận",
+    "ringing": "Đang đổ chuông",
+    "unknown": "Chưa rõ",
 }

@@ -1,0 +1,175 @@
+"""The wallboard (Bảng theo dõi): the live state of the hotline on a wall screen.
+
+    GET /wallboard          the page, drawn with the board as it is now
+    GET /wallboard/events   Server-Sent Events: `board` with the board's HTML at each
+                            change (console/static/wallboard.js swaps it in)
+
+Both for admin, operator and viewer (`Action.VIEW_WALLBOARD`). The live state comes
+from the console's one `WallboardFeed` (console/live_feed.py); the routes only render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from calllog.queries import CallQueries
+from calllog.today import DayCounts
+from console.access import Action, require
+from console.auth import csrf_token
+from console.fmt import LOCAL
+from console.live_feed import Board
+from reports.labels import BUCKET_OF, DESK_STATE_LABELS, STEP_LABELS, Bucket
+from routing.clock import Clock
+from routing.live import STEPS, LiveCall, LiveSnapshot, Step
+
+if TYPE_CHECKING:
+    from console.app import Console
+
+SSE_RETRY_MS = 2000
+"""How soon a browser reconnects when the stream breaks (the console restarted)."""
+SHOWN_STEPS: tuple[tuple[str, tuple[Step, ...]], ...] = (
+    (STEP_LABELS["menu"], ("answering", "menu")),
+    *((STEP_LABELS[s], (s,)) for s in STEPS if s not in ("answering", "menu")),
+)
+"""The board's tiles: a call being greeted counts with the menu (a second or two)."""
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """Today's figures as the period report defines them (`reports.labels.BUCKET_OF`):
+    missed = a branch chosen, no desk talked; abandoned = hung up in the menu."""
+
+    received: int
+    connected: int
+    missed: int
+    abandoned: int
+    answer_rate: float | None
+    """connected / calls that chose a branch; None when none did."""
+    callbacks_pending: int
+    cases_overdue: int
+
+
+def day_figures(counts: DayCounts) -> DayFigures:
+    buckets = dict.fromkeys(Bucket, 0)
+    for outcome, n in counts.by_outcome.items():
+        buckets[BUCKET_OF[outcome]] += n
+    connected = buckets[Bucket.CONNECTED]
+    return DayFigures(
+        received=counts.received, connected=connected, missed=buckets[Bucket.MISSED],
+        abandoned=buckets[Bucket.MENU],
+        answer_rate=connected / counts.chose_branch if counts.chose_branch else None,
+        callbacks_pending=counts.callbacks_pending, cases_overdue=counts.cases_overdue)
+
+
+def local_day(now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the province's day holding `now`."""
+    day = now.astimezone(LOCAL).date()
+    start = datetime.combine(day, time(), LOCAL)
+    return start, datetime.combine(day + timedelta(days=1), time(), LOCAL)
+
+
+async def today_counts(queries: CallQueries, clock: Clock) -> DayCounts:
+    now = clock.now()
+    since, until = local_day(now)
+    return await queries.today_figures(since=since, until=until, now=now)
+
+
+def masked(number: str) -> str:
+    """A caller's number as a wall screen shows it: "0939***456"."""
+    if number == "unknown" or not number:
+        return "Không rõ số"
+    return number if len(number) < 8 else f"{number[:4]}***{number[-3:]}"
+
+
+def seconds(since: datetime, at: datetime) -> int:
+    return max(0, int((at - since).total_seconds()))
+
+
+def step_count(live: LiveSnapshot, steps: tuple[Step, ...]) -> int:
+    return sum(live.by_step.get(s, 0) for s in steps)
+
+
+def call_desks(call: LiveCall) -> str:
+    return ", ".join(call.desks)
+
+
+def mmss(value: float) -> str:
+    """A duration as "4:05" (minutes:seconds), "1:02:03" past an hour."""
+    total = max(0, int(value))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def time_vn(at: datetime | None) -> str:
+    """"14:05:09" in the province's time."""
+    return "" if at is None else at.astimezone(LOCAL).strftime("%H:%M:%S")
+
+
+def percent(rate: float) -> str:
+    """"88" (%): whole percents, big on a wall screen (the period report has decimals)."""
+    return f"{100 * rate:.0f}"
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def render_board(console: Console, board: Board) -> str:
+    template = console.templates.env.get_template("wallboard_board.html")
+    return template.render(
+        board=board, live=board.live,
+        figures=None if board.figures is None else day_figures(board.figures),
+        shown_steps=SHOWN_STEPS, step_labels=STEP_LABELS, desk_labels=DESK_STATE_LABELS,
+        step_count=step_count, masked=masked, seconds=seconds, call_desks=call_desks,
+        mmss=mmss, time_vn=time_vn, percent=percent,
+        service_url=None if console.wallboard is None else console.wallboard.service_url)
+
+
+async def page(request: Request) -> Response:
+    console = _console(request)
+    user = await console.auth.signed_in(request)
+    require(user, Action.VIEW_WALLBOARD)
+    from console.pages import SECTIONS, sections_for  # the navigation (pages imports us)
+
+    feed = console.wallboard
+    board = Board() if feed is None else feed.board
+    return console.render(
+        request, "wallboard.html", user=user, sections=sections_for(user),
+        section=next(s for s in SECTIONS if s.path == "/wallboard"), csrf=csrf_token(request),
+        board_html=render_board(console, board), live=feed is not None,
+        kiosk=request.query_params.get("kiosk") == "1")
+
+
+async def events(request: Request) -> Response:
+    console = _console(request)
+    user = await console.auth.signed_in(request)
+    require(user, Action.VIEW_WALLBOARD)
+    feed = console.wallboard
+    if feed is None:
+        return Response("no live feed in this console\n", 503, media_type="text/plain")
+
+    async def stream() -> AsyncIterator[str]:
+        yield f"retry: {SSE_RETRY_MS}\n\n"
+        async for board in feed.changes():
+            html = feed.fragment(board, lambda b: render_board(console, b))
+            data = "".join(f"data: {line}\n" for line in html.splitlines())
+            yield f"event: board\nid: {board.generation}\n{data}\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/wallboard", page, methods=["GET"], name="wallboard"),
+        Route("/wallboard/events", events, methods=["GET"], name="wallboard_events"),
+    ]

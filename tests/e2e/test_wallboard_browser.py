@@ -1,0 +1,156 @@
+"""The wallboard in real Chromium following a real call (issue 15): the embedded
+Asterisk and the service of the e2e session (`hotline`), the real console process
+pointed at that service's loopback `GET /live` and its database, a pjsua2 caller and
+desk. The board moves from menu to talking to gone with no reload: the console's one
+long-poll follower, then Server-Sent Events to the page.
+
+With HOTLINE_SCREENSHOTS=1 the board with the call in progress is saved to
+docs/console/wallboard.png.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from console.wallboard import masked
+from tests.browser.conftest import (  # the browser fixtures, shared
+    ROOT,
+    RunningConsole,
+    _free_port,
+    _wait_until_up,
+    browser,
+    page,
+    screenshot,
+)
+from tests.e2e.calls import dial
+from tests.e2e.conftest import DeskBank, Hotline
+from tests.e2e.phones import Phone, SipStack
+
+__all__ = ["browser", "page"]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+VIEWER_PASSWORD = "mật khẩu xem bảng 2026"
+
+
+@pytest.fixture(scope="module")
+def wallboard_console(hotline: Hotline, tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[RunningConsole]:
+    """The console process on the e2e service's database, following its `/live`."""
+    tmp = tmp_path_factory.mktemp("wallboard-console")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HOTLINE_DATABASE_URL": hotline.db_url,
+        "HOTLINE_SECRETS_FILE": str(tmp / "no-secrets.env"),
+        "HOTLINE_CONSOLE_SECRET": secrets.token_urlsafe(32),
+        "HOTLINE_CONSOLE_HOST": "127.0.0.1",
+        "HOTLINE_CONSOLE_PORT": str(port),
+        "HOTLINE_CONSOLE_SERVICE_URL": f"http://127.0.0.1:{hotline.settings.health_port}",
+        "HOTLINE_CONFIG": str(hotline.settings.config),
+    }
+    running = RunningConsole(f"http://127.0.0.1:{port}/", env, tmp / "console.log")
+    added = running.hotline("users", "add", "tuong", "--role", "viewer", "--password-stdin",
+                            stdin=VIEWER_PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    with running.log.open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "hotline.cli", "console"], env=env,
+                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(running.url, child, running.log)
+        yield running
+    finally:
+        child.terminate()
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _logged_as_ended(hotline: Hotline, caller: Phone) -> bool:
+    """The caller's call-log row is closed. Read on a thread of its own: Playwright's
+    sync API keeps an event loop running on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        record = pool.submit(hotline.call_record, caller.user).result()
+    return record is not None and record.ended_at is not None
+
+
+def _log_in(page: Page, console: RunningConsole) -> None:
+    page.goto(console.url + "login")
+    page.get_by_label("Tên đăng nhập").fill("tuong")
+    page.get_by_label("Mật khẩu").fill(VIEWER_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.get_by_role("heading", name="Bảng điều khiển", exact=False)).to_be_visible()
+
+
+def test_the_wallboard_shows_a_real_call_moving_from_menu_to_talking_to_gone(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    wallboard_console: RunningConsole, page: Page,
+) -> None:
+    desks = desk_bank.ensure(["1401", "1402"])
+    desks["1401"].answer_after = 3.0
+    _log_in(page, wallboard_console)
+    page.goto(wallboard_console.url + "wallboard")
+    expect(page.get_by_role("heading", name="Bảng theo dõi")).to_be_visible()
+    loaded_at = page.evaluate("performance.timeOrigin")
+    row = f'tr[data-caller="{masked(caller.user)}"]'
+    steps: list[str | None] = []
+
+    def step_shown() -> str | None:
+        step: str | None = page.evaluate(
+            "sel => { const r = document.querySelector(sel); return r ? r.dataset.step : null }",
+            row)
+        if not steps or steps[-1] != step:
+            steps.append(step)
+        return step
+
+    def desk_shown(extension: str) -> str | None:
+        state: str | None = page.evaluate(
+            "ext => document.querySelector(`[data-testid=desk-${ext}]`)?.dataset.state ?? null",
+            extension)
+        return state
+
+    sip.wait_until(lambda: step_shown() is None and desk_shown("1401") == "registered", 15,
+                   "the wallboard to show desk 1401 registered and no call of ours")
+    call = dial(sip, caller, hotline)
+    sip.wait_until(lambda: step_shown() == "menu", 10, "the call in the menu on the wallboard")
+    call.send_digits("4")
+    sip.wait_until(lambda: step_shown() == "talking" and desk_shown("1401") == "busy", 20,
+                   "the call talking to desk 1401 on the wallboard")
+    expect(page.locator(row)).to_contain_text("Đang đàm thoại")
+    expect(page.locator(row)).to_contain_text("4. Cải cách thủ tục hành chính")
+    expect(page.get_by_test_id("step-talking")).not_to_have_text("0")
+    screenshot(page, "wallboard")
+    call.hangup_now()
+    sip.wait_until(lambda: step_shown() is None, 15, "the call gone from the wallboard")
+    sip.wait_until(lambda: _logged_as_ended(hotline, caller), 40, "the call's row closed")
+
+    assert [s for s in steps if s not in ("answering", "ringing")] == [
+        None, "menu", "talking", None]
+    assert page.evaluate("performance.timeOrigin") == loaded_at  # never reloaded
+    expect(page.get_by_role("alert")).to_have_count(0)  # the service answered throughout
+
+
+def test_the_wallboard_says_so_when_the_service_is_down_and_recovers_by_itself(
+    hotline: Hotline, wallboard_console: RunningConsole, page: Page,
+) -> None:
+    _log_in(page, wallboard_console)
+    page.goto(wallboard_console.url + "wallboard")
+    expect(page.get_by_test_id("no-calls").or_(page.locator("tr[data-step]")).first
+           ).to_be_visible()
+    hotline.stop_service()
+    try:
+        expect(page.get_by_role("alert")).to_contain_text(
+            "Dịch vụ tổng đài không phản hồi", timeout=15_000)
+        screenshot(page, "wallboard-service-down")
+    finally:
+        hotline.start_service(Path(hotline.settings.config))
+    expect(page.get_by_role("alert")).to_have_count(0, timeout=15_000)

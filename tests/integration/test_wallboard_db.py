@@ -1,0 +1,201 @@
+"""The wallboard on real SQLite and PostgreSQL: today's figures from the call log
+(`CallQueries.today_figures`), the page and its event stream in process, with the
+service's `GET /live` faked through httpx.MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from calllog.db import make_engine, make_sessionmaker
+from calllog.model import CallRecord, Case, CaseStatus, Outcome
+from calllog.queries import CallQueries
+from calllog.store import CallLogStore
+from calllog.users import InMemoryUserStore, Role
+from console.app import create_app
+from console.live_feed import WallboardFeed
+from console.wallboard import local_day, masked, today_counts
+from tests.clock import FakeClock
+from tests.console_client import SECRET, add_user, client, hotline_config, log_in
+from tests.wallboard_fakes import EventStream, FakeLiveService, board_where, caller_of
+
+NOW = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)  # Monday 14:30 in Vietnam
+MIDNIGHT = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)  # Monday 00:00 in Vietnam
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(db_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+def call(call_id: str, started_at: datetime, outcome: Outcome | None,
+         branch_key: int | None = 4, **fields: object) -> CallRecord:
+    record = CallRecord(call_id=call_id, caller_number="0901234567", started_at=started_at)
+    record.outcome, record.branch_key = outcome, branch_key
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return record
+
+
+async def a_day_of_calls(sessions: async_sessionmaker[AsyncSession]) -> None:
+    store = CallLogStore(sessions, case_deadline=lambda at: at + timedelta(days=2))
+    for record in (
+        call("yesterday-late", MIDNIGHT - timedelta(minutes=1), Outcome.CONNECTED),
+        call("midnight", MIDNIGHT, Outcome.CONNECTED),
+        call("morning", MIDNIGHT + timedelta(hours=8), Outcome.CONNECTED),
+        call("missed", MIDNIGHT + timedelta(hours=9), Outcome.DESK_UNREACHABLE,
+             callback="pending"),
+        call("gave-up-ringing", MIDNIGHT + timedelta(hours=10),
+             Outcome.ABANDONED_WHILE_RINGING, callback="pending"),
+        call("menu", MIDNIGHT + timedelta(hours=11), Outcome.ABANDONED_IN_MENU, None),
+        call("closed", MIDNIGHT + timedelta(hours=12), Outcome.CLOSED, None,
+             callback="pending"),
+        call("last-week", MIDNIGHT - timedelta(days=7), Outcome.CLOSED, None,
+             callback="pending"),
+        call("in-progress", NOW - timedelta(minutes=1), None, None),
+    ):
+        await store.save(record)
+    late = await store.create_case(Case(None, "last-week", "Chung", NOW - timedelta(days=5),
+                                        "lan"))
+    await store.create_case(Case(None, "missed", "Chung", NOW - timedelta(hours=1), "lan"))
+    done = await store.create_case(Case(None, "closed", "Chung", NOW - timedelta(days=4),
+                                        "lan"))
+    assert late.id is not None and done.id is not None
+    await store.update_case(done.id, status=CaseStatus.REJECTED, by="lan", at=NOW,
+                            note="Không thuộc thẩm quyền")
+
+
+async def test_todays_figures_count_the_provinces_day_and_the_follow_ups_waiting(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await a_day_of_calls(sessions)
+    since, until = local_day(NOW)
+    assert (since, until) == (MIDNIGHT, MIDNIGHT + timedelta(days=1))
+    counts = await CallQueries(sessions).today_figures(since=since, until=until, now=NOW)
+    assert counts.by_outcome == {
+        Outcome.CONNECTED: 2, Outcome.DESK_UNREACHABLE: 1,
+        Outcome.ABANDONED_WHILE_RINGING: 1, Outcome.ABANDONED_IN_MENU: 1,
+        Outcome.CLOSED: 1, None: 1}
+    assert counts.received == 7
+    assert counts.chose_branch == 4
+    assert counts.callbacks_pending == 4  # last week's too
+    assert counts.cases_overdue == 1  # open past its deadline; not the rejected one
+
+
+@dataclass
+class Wallboard:
+    app: Starlette
+    service: FakeLiveService
+    feed: WallboardFeed
+
+
+@asynccontextmanager
+async def wallboard(db_url: str) -> AsyncIterator[Wallboard]:
+    clock = FakeClock(NOW, running=False)
+    engine = make_engine(db_url)
+    service = FakeLiveService(clock)
+    try:
+        queries = CallQueries(make_sessionmaker(engine))
+        users = InMemoryUserStore()
+        for name, role in (("xem", Role.VIEWER), ("vanhanh", Role.OPERATOR)):
+            await add_user(users, clock, name, role)
+        async with service.client() as http:
+            feed = WallboardFeed(http, "http://127.0.0.1:9180", clock, retry=0.02,
+                                 figures=lambda: today_counts(queries, clock),
+                                 figures_every=0.05, figures_min_gap=0.0)
+            app = create_app(users=users, config=hotline_config(), clock=clock,
+                             secret=SECRET, queries=queries, wallboard=feed)
+            following = asyncio.create_task(feed.run())
+            try:
+                await board_where(feed, lambda b: b.live is not None
+                                  and b.figures is not None, 10)
+                yield Wallboard(app, service, feed)
+            finally:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_wallboard_shows_calls_by_step_desks_and_todays_figures_to_a_viewer(
+    db_url: str, sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await a_day_of_calls(sessions)
+    async with wallboard(db_url) as board:
+        board.service.step("1795456000.11", "talking", 4, ("1401",))
+        board.service.step("1795456000.12", "menu")
+        await board_where(board.feed, lambda b: b.live is not None and len(b.live.calls) == 2)
+        async with client(board.app) as http:
+            await log_in(http, "xem")
+            page = (await http.get("/wallboard")).text
+    assert '<h1>Bảng theo dõi</h1>' in page
+    assert 'data-testid="step-talking">1<' in page and 'data-testid="step-menu">1<' in page
+    assert 'data-testid="branch-4">1<' in page
+    assert masked(caller_of("1795456000.11")) in page
+    assert caller_of("1795456000.11") not in page  # the wall shows no full number
+    assert 'data-testid="desk-1401" data-state="busy"' in page
+    assert 'data-testid="desks-unregistered">' in page
+    assert 'data-testid="received">7<' in page
+    assert 'data-testid="connected">2<' in page
+    assert 'data-testid="missed">2<' in page
+    assert 'data-testid="abandoned">1<' in page
+    assert 'data-testid="answer-rate">50<span class="wb-unit">&nbsp;%</span><' in page
+    assert 'data-testid="callbacks-pending">4<' in page
+    assert 'data-testid="cases-overdue">1<' in page
+
+
+async def test_the_event_stream_sends_the_board_again_when_a_call_moves(db_url: str) -> None:
+    async with wallboard(db_url) as board:
+        async with client(board.app) as http:
+            await log_in(http, "vanhanh")
+            cookies = http.cookies
+        async with EventStream(board.app, "/wallboard/events", cookies) as stream:
+            first = await stream.next_event()
+            assert stream.status == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            assert first.startswith("event: board\nid: ")
+            assert "Không có cuộc gọi nào đang diễn ra." in first
+            board.service.step("1795456000.21", "menu")
+            while "Đang nghe menu</td>" not in (event := await stream.next_event()):
+                pass
+            board.service.step("1795456000.21", "talking", 4, ("1401",))
+            while "Đang đàm thoại</td>" not in (event := await stream.next_event()):
+                pass
+            board.service.step("1795456000.21", None)
+            while "Không có cuộc gọi nào" not in (event := await stream.next_event()):
+                pass
+            assert all(line.startswith(("event:", "id:", "data:"))
+                       for line in event.splitlines())
+
+
+async def test_the_wallboard_says_plainly_when_the_service_is_down_and_recovers(
+    db_url: str,
+) -> None:
+    async with wallboard(db_url) as board:
+        async with client(board.app) as http:
+            await log_in(http, "xem")
+            cookies = http.cookies
+            board.service.failure = httpx.ConnectError("Connection refused")
+            board.service.step("1795456000.31", "menu")  # the long-poll now fails
+            await board_where(board.feed, lambda b: b.down is not None)
+            page = (await http.get("/wallboard")).text
+        assert "Dịch vụ tổng đài không phản hồi" in page
+        assert "Đang tự động thử kết nối lại" in page
+        async with EventStream(board.app, "/wallboard/events", cookies) as stream:
+            assert "Dịch vụ tổng đài không phản hồi" in await stream.next_event()
+            board.service.failure = None
+            while "không phản hồi" in (event := await stream.next_event()):
+                pass
+            assert "Đang nghe menu</td>" in event
