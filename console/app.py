@@ -24,6 +24,7 @@ from calllog.queries import CallQueries
 from calllog.users import Users
 from console.access import Forbidden
 from console.auth import Auth, LoginRequired
+from console.casework import FollowupWork
 from console.csrf import CsrfGuard
 from console.fmt import FILTERS
 from console.pages import ROLE_NAMES, routes
@@ -46,6 +47,8 @@ class Console:
     templates: Jinja2Templates
     queries: CallQueries | None = None
     """The call log's query side (None: a console with no call log, in tests)."""
+    followup: FollowupWork | None = None
+    """Call backs and cases: the writes of the Gọi lại and Phản ánh pages."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -57,6 +60,7 @@ class Console:
 def create_app(
     *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
     secure_cookies: bool = False, queries: CallQueries | None = None,
+    followup: FollowupWork | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -65,7 +69,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries)
+                      queries, followup)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

@@ -71,3 +71,11 @@ CASE_STATUS_LABELS: dict[CaseStatus, str] = {
 }
 
 
+
+# --- call-back results (console: Gọi lại) ----------------------------------------------
+CALLBACK_RESULT_LABELS: dict[str, str] = {
+    "reached": "Đã liên lạc được",
+    "not_reached": "Không liên lạc được",
+    "wrong_number": "Sai số",
+}
+"""Keyed by `calllog.followup.CallbackResult` values, in the order the form offers them."""
