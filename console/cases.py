@@ -62,10 +62,13 @@ def _text(form: FormData | QueryParams, name: str) -> str:
 
 
 def _day(raw: str) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    """A day as people type it (dd/mm/yyyy), or yyyy-mm-dd; None if neither."""
+    for parse in (lambda r: datetime.strptime(r, "%d/%m/%Y").date(), date.fromisoformat):
+        try:
+            return parse(raw) if raw else None
+        except ValueError:
+            continue
+    return None
 
 
 def _midnight(day: date) -> datetime:
@@ -82,6 +85,8 @@ async def cases_page(request: Request) -> Response:
     agency = agency_scope(user) or _text(params, "agency") or None
     overdue = _text(params, "overdue") == "1"
     since, until = _day(_text(params, "from")), _day(_text(params, "to"))
+    bad_day = (since is None and bool(_text(params, "from"))) or (
+        until is None and bool(_text(params, "to")))
     try:
         offset = max(0, int(_text(params, "offset") or 0))
     except ValueError:
@@ -96,6 +101,7 @@ async def cases_page(request: Request) -> Response:
         request, "cases.html", user=user, section=SECTION, sections=sections_for(user),
         csrf=csrf_token(request), found=found, filters=filters, overdue=overdue,
         since=since, until=until, statuses=CASE_STATUS_LABELS,
+        error="Ngày không hợp lệ: hãy nhập theo dạng dd/mm/yyyy." if bad_day else None,
         agencies=_work(console).agencies, scoped=agency_scope(user) is not None,
         next_url=(str(request.url.include_query_params(offset=offset + PAGE))
                   if offset + PAGE < found.total else None),

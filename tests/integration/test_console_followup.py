@@ -212,8 +212,11 @@ async def test_the_cases_list_filters_by_status_agency_overdue_and_period(env: E
     overdue = (await http.get("/cases?overdue=1")).text
     assert codes(overdue) == [old] and "Quá hạn" in overdue
     assert 'class="overdue"' in overdue
-    period = (await http.get("/cases?from=2026-12-07&to=2026-12-07")).text
+    period = (await http.get("/cases?from=07/12/2026&to=07/12/2026")).text
+    assert 'value="07/12/2026"' in period
     assert sorted(codes(period)) == ["PA-2026-00002", "PA-2026-00003"]
+    bad = (await http.get("/cases?from=31/02/2026")).text
+    assert "Ngày không hợp lệ" in bad and len(codes(bad)) == 4
     november = (await http.get("/cases?from=2026-11-01&to=2026-11-30")).text
     assert codes(november) == [old]
     first = rows((await http.get("/cases?status=received")).text)
