@@ -95,6 +95,9 @@ async def record_callback(request: Request) -> Response:
                               sections=sections_for(user), csrf=csrf_token(request),
                               message=str(exc))
     done = result if recorded and isinstance(result, str) else "stale"
+    if recorded:
+        await console.auth.record(request, "callback_recorded", username=user.username,
+                                  detail=f"call {request.path_params['call_id']}: {done}")
     return RedirectResponse(f"/callbacks?done={done}", status_code=303)
 
 

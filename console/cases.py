@@ -150,6 +150,8 @@ async def open_case(request: Request) -> Response:
             note=_text(form, "note"), agency=agency_scope(user))
     except Refused as exc:
         return _render_new(console, request, user, detail, str(exc), 400)
+    await console.auth.record(request, "case_opened", username=user.username,
+                              detail=f"case {case.id} for call {detail.view.call.call_id}")
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
@@ -206,6 +208,10 @@ async def change_case(request: Request) -> Response:
             note=wanted["note"], by=user.username, at=console.clock.now())
     except Refused as exc:
         return await _render_case(console, request, user, case, str(exc), 400, wanted)
+    await console.auth.record(
+        request, "case_changed", username=user.username,
+        detail=f"case {case.id}: {case.status.value} -> {wanted['status']}"
+               + (f" ({wanted['agency']})" if wanted["status"] == "forwarded" else ""))
     return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 

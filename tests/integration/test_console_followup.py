@@ -33,6 +33,7 @@ class Env:
     app: Starlette
     store: CallLogStore
     clock: FakeClock
+    users: UserStore
 
     async def as_user(self, username: str) -> httpx.AsyncClient:
         http = client(self.app)
@@ -58,7 +59,7 @@ async def env(db_url: str) -> AsyncIterator[Env]:
                                ("taichinh", Role.AGENCY, TAI_CHINH)]:
         await add_user(users, clock, name, role, agency)
     try:
-        yield Env(app, store, clock)
+        yield Env(app, store, clock, users)
     finally:
         await engine.dispose()
 
@@ -360,3 +361,24 @@ async def test_an_unknown_case_is_not_found(env: Env) -> None:
     http = await env.as_user("lan")
     missing = await http.get("/cases/999")
     assert missing.status_code == 404 and "Không tìm thấy phản ánh này." in missing.text
+
+
+async def test_call_backs_and_case_changes_are_audited_with_who_and_from_where(
+    env: Env,
+) -> None:
+    await env.store.save(call("x", 0, callback="pending", branch_name="Tài chính công"))
+    http = await env.as_user("lan")
+    await post(http, "/callbacks/x", {"result": "not_reached"})
+    opened = await post(http, "/cases/open", {"call_id": "x", "note": ""})
+    path = opened.headers["location"]
+    await post(http, path, {"status": "forwarded", "agency": TAI_CHINH, "note": ""})
+    await post(http, path, {"status": "resolved", "note": "sớm"})  # refused: not audited
+    audit = [(e.action, e.username, e.address, e.detail)
+             for e in reversed(await env.users.recent_audit(3))]
+    case_id = path.rsplit("/", 1)[1]
+    assert audit == [
+        ("callback_recorded", "lan", "192.0.2.10", "call x: not_reached"),
+        ("case_opened", "lan", "192.0.2.10", f"case {case_id} for call x"),
+        ("case_changed", "lan", "192.0.2.10",
+         f"case {case_id}: received -> forwarded ({TAI_CHINH})"),
+    ]
