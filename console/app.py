@@ -25,6 +25,7 @@ from calllog.queries import CallQueries
 from calllog.users import Users
 from console.access import Forbidden
 from console.auth import Auth, LoginRequired
+from console.casework import FollowupWork
 from console.csrf import CsrfGuard
 from console.fmt import FILTERS
 from console.live_feed import WallboardFeed
@@ -52,6 +53,8 @@ class Console:
     """The recording spool the voice messages are served from (None: none served)."""
     wallboard: WallboardFeed | None = None
     """The one follower of the service's live state (None: no live feed, in tests)."""
+    followup: FollowupWork | None = None
+    """Call backs and cases: the writes of the Gọi lại and Phản ánh pages."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -65,6 +68,7 @@ def create_app(
     secure_cookies: bool = False, queries: CallQueries | None = None,
     recordings: Path | None = None,
     wallboard: WallboardFeed | None = None,
+    followup: FollowupWork | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -73,7 +77,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries, recordings, wallboard)
+                      queries, recordings, wallboard, followup)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

@@ -55,7 +55,7 @@ SECTIONS = (
 )
 
 
-BUILT = frozenset({"/calls", "/wallboard"})
+BUILT = frozenset({"/calls", "/wallboard", "/callbacks", "/cases"})
 """Sections whose pages are built (the others answer with a placeholder)."""
 
 def _console(request: Request) -> Console:
@@ -119,7 +119,7 @@ def _placeholder(section: Section) -> Route:
 
 
 def routes() -> list[BaseRoute]:
-    from console import calls  # its module imports this one's sections
+    from console import callbacks, calls, cases  # they use SECTIONS: imported once it exists
 
     return [
         Route("/", home, name="home"),
@@ -128,5 +128,7 @@ def routes() -> list[BaseRoute]:
         Route("/logout", logout, methods=["POST"], name="logout"),
         *calls.routes(),
         *wallboard.routes(),
+        *callbacks.routes(),
+        *cases.routes(),
         *(_placeholder(section) for section in SECTIONS if section.path not in BUILT),
     ]

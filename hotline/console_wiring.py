@@ -20,14 +20,18 @@ import uvicorn
 from starlette.applications import Starlette
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.followup import CallbackActions
 from calllog.queries import CallQueries
+from calllog.store import CallLogStore
 from calllog.users import UserStore
 from console.app import create_app
+from console.casework import FollowupWork, agencies_of
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
 from hotline.settings import Settings
 from routing.clock import Clock
 from routing.config import load_config
+from routing.deadlines import case_deadline
 
 SCHEMA_UPGRADE_SECONDS = 120.0
 STOP_SECONDS = 5.0
@@ -65,7 +69,11 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                              clock=clock, secret=secret,
                              secure_cookies=settings.console_secure_cookies,
                              queries=queries, wallboard=feed,
-                             recordings=recordings_dir(settings))
+                             recordings=recordings_dir(settings),
+                             followup=FollowupWork(
+                                 CallbackActions(sessions),
+                                 CallLogStore(sessions, case_deadline=case_deadline(config)),
+                                 agencies_of(config)))
     finally:
         await engine.dispose()
 

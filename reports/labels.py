@@ -153,11 +153,14 @@ CALLBACK_STATE_LABELS: dict[str, str] = {
     "no_number": "Không có số để gọi lại",
 }
 
+
+# --- call-back results (console: Gọi lại) ----------------------------------------------
 CALLBACK_RESULT_LABELS: dict[str, str] = {
     "reached": "Đã liên lạc được",
     "not_reached": "Không liên lạc được",
     "wrong_number": "Sai số",
 }
+"""Keyed by `calllog.followup.CallbackResult` values, in the order the form offers them."""
 
 
 # --- the wallboard (issue 15): where a call in progress is, what a desk is doing -------
@@ -178,3 +181,4 @@ DESK_STATE_LABELS: dict[DeskState, str] = {
     "ringing": "Đang đổ chuông",
     "unknown": "Chưa rõ",
 }
+

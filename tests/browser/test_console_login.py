@@ -33,7 +33,7 @@ def test_logging_in_through_the_form_opens_the_vietnamese_home_page(
         expect(nav.get_by_role("link", name=title)).to_be_visible()
     screenshot(page, "home")
     nav.get_by_role("link", name="Phản ánh").click()
-    expect(page.get_by_text("Trang này đang xây dựng.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Phản ánh, kiến nghị")).to_be_visible()
     page.get_by_role("button", name="Đăng xuất").click()
     expect(page).to_have_url(re.compile(r"/login$"))
 
