@@ -106,6 +106,8 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
         timings.append(await timed("pending call-backs, first page", runs,
                                    lambda _: queries.pending_callbacks(
                                        now=end, overdue_at=overdue_at)))
+        if report_runs == 0:
+            return timings
         store = CallLogStore(make_sessionmaker(engine))
         last = (end - timedelta(days=1)).date()
         month_first = last.replace(day=1)
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-day", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--report-runs", type=int, default=5)
+    parser.add_argument("--report-runs", type=int, default=5,
+                        help="0: no month report (it takes long)")
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
     parser.add_argument("--config", type=Path, default=REPO / "config" / "hotline.yaml")
     parser.add_argument("--sqlite-db", type=Path, default=None,
