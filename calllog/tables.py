@@ -92,6 +92,7 @@ class CallRow(Base):
         Index(None, "agency", "started_at"),
         Index(None, "outcome", "started_at"),
         Index(None, "callback", "callback_done_at"),
+        Index(None, "caller_agency", "started_at"),  # an agency's calls from stations (0011)
     )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
