@@ -8,6 +8,7 @@ on) has everything used here: routes, sessions, static files from the package, J
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -46,6 +47,9 @@ class Console:
     templates: Jinja2Templates
     queries: CallQueries | None = None
     """The call log's query side (None: a console with no call log, in tests)."""
+    config_path: Path | None = None
+    """The YAML file the service reloads (settings.config): the configuration page shows
+    it and an admin's apply writes it (None: nowhere to write, in tests)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -57,6 +61,7 @@ class Console:
 def create_app(
     *, users: Users, config: HotlineConfig, clock: Clock, secret: str,
     secure_cookies: bool = False, queries: CallQueries | None = None,
+    config_path: Path | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -65,7 +70,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries)
+                      queries, config_path)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

@@ -115,10 +115,15 @@ def _placeholder(section: Section) -> Route:
 
 
 def routes() -> list[BaseRoute]:
+    from console import config_page, reports_page  # they use SECTIONS: imported once it exists
+
     return [
         Route("/", home, name="home"),
         Route("/login", login_form, methods=["GET"], name="login_form"),
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
-        *(_placeholder(section) for section in SECTIONS),
+        *reports_page.routes(),
+        *config_page.routes(),
+        *(_placeholder(section) for section in SECTIONS
+          if section.path not in ("/reports", "/config")),
     ]

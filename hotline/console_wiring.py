@@ -56,7 +56,7 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
         yield create_app(users=UserStore(sessions), config=config,
                          clock=clock, secret=secret,
                          secure_cookies=settings.console_secure_cookies,
-                         queries=CallQueries(sessions))
+                         queries=CallQueries(sessions), config_path=settings.config)
     finally:
         await engine.dispose()
 
