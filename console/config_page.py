@@ -106,12 +106,16 @@ async def check_upload(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.APPLY_CONFIG)
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+    async with request.form() as form:  # closes the upload's temporary file
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            data, name = None, ""
+        else:
+            data, name = await upload.read(), upload.filename
+    if data is None:
         return await _page(request, console, user, 400,
                            upload_error="Vui lòng chọn một tệp YAML để tải lên.")
-    checked = check(await upload.read(), upload.filename)
+    checked = check(data, name)
     log.info("config checked", username=user.username, file=checked.name, ok=checked.ok,
              problems=len(checked.problems))
     return await _page(request, console, user, 200 if checked.ok else 422, checked=checked,
@@ -122,8 +126,8 @@ async def apply_upload(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.APPLY_CONFIG)
-    form = await request.form()
-    encoded, name = form.get("yaml_b64"), form.get("name")
+    async with request.form() as form:
+        encoded, name = form.get("yaml_b64"), form.get("name")
     try:
         data = base64.b64decode(encoded if isinstance(encoded, str) else "", validate=True)
     except binascii.Error:
