@@ -5,7 +5,8 @@ builds it with `reports.build`, exactly as the CLI does; the tables shown are th
 report's own (`PeriodReport.tables`), the downloads are `reports.render`'s bytes under
 `reports.download_name`.
 
-    GET /reports?from=YYYY-MM-DD&to=YYYY-MM-DD      the page (default: this month so far)
+    GET /reports?from=DAY&to=DAY                    the page (default: this month so far);
+                                                    a day is dd/mm/yyyy or yyyy-mm-dd
     GET /reports/chart/{day-chart|branch-chart}     a chart, shown inline
     GET /reports/download/{format}                  md, csv, xlsx, charts, details, zip
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -72,13 +73,21 @@ def month_of(day: date) -> ReportPeriod:
     return ReportPeriod(first, last)
 
 
+def parse_day(text: str) -> date:
+    """A day as people type it (dd/mm/yyyy) or as the links carry it (yyyy-mm-dd)."""
+    text = text.strip()
+    if "/" in text:
+        return datetime.strptime(text, "%d/%m/%Y").date()
+    return date.fromisoformat(text)
+
+
 def asked_period(request: Request, today: date) -> ReportPeriod:
-    """The period in the query (`from`, `to`, ISO dates), this month so far by default."""
+    """The period in the query (`from`, `to`), this month so far by default."""
     first, last = request.query_params.get("from"), request.query_params.get("to")
     if not first and not last:
         return ReportPeriod(today.replace(day=1), today)
     try:
-        period = ReportPeriod(date.fromisoformat(first or ""), date.fromisoformat(last or ""))
+        period = ReportPeriod(parse_day(first or ""), parse_day(last or ""))
     except ValueError as exc:
         message = ("Ngày kết thúc trước ngày bắt đầu." if "before" in str(exc) else
                    "Vui lòng chọn cả ngày bắt đầu và ngày kết thúc (dd/mm/yyyy).")
@@ -130,7 +139,7 @@ async def reports_page(request: Request) -> Response:
     query = period_query(period)
     return page(
         report=report, tables=[shown(t) for t in report.tables],
-        first=period.first.isoformat(), last=period.last.isoformat(),
+        first=period.first.strftime("%d/%m/%Y"), last=period.last.strftime("%d/%m/%Y"),
         charts=[(f"/reports/chart/{name}?{query}", FORMATS[name].filename) for name in CHARTS],
         downloads=[(f"/reports/download/{fmt}?{query}", label) for fmt, label in DOWNLOADS])
 

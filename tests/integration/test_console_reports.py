@@ -97,6 +97,19 @@ async def test_this_month_so_far_is_the_default_and_quick_links_name_the_months(
     assert 'href="/reports?from=2026-09-01&amp;to=2026-09-30">Tháng trước' in page.text
 
 
+async def test_days_typed_as_dd_mm_yyyy_give_the_same_report(
+    console: httpx.AsyncClient,
+) -> None:
+    await log_in(console, "op")
+    page = await console.get("/reports", params={"from": "01/09/2026", "to": "30/09/2026"})
+    assert page.status_code == 200
+    assert "từ ngày 01/09/2026 đến ngày 30/09/2026" in page.text
+    assert 'name="from" value="01/09/2026"' in page.text
+    wrong = await console.get("/reports", params={"from": "31/02/2026", "to": "30/09/2026"})
+    assert wrong.status_code == 400
+    assert "dd/mm/yyyy" in wrong.text
+
+
 async def test_a_period_ending_before_it_starts_is_refused_in_vietnamese(
     console: httpx.AsyncClient,
 ) -> None:
