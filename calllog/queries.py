@@ -22,6 +22,7 @@ from calllog.model import (
     Callback,
     CallEvent,
     CallRecord,
+    Case,
     CaseChange,
     CaseStatus,
     ConfigReload,
@@ -31,7 +32,7 @@ from calllog.model import (
     check_offset,
     parse_case_status,
 )
-from calllog.store import event_from_row, record_from_row
+from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
     CallbackAttemptRow,
     CallEventRow,
@@ -153,6 +154,16 @@ class CallbackFigures:
         if len(times) % 2:
             return times[middle]
         return (times[middle - 1] + times[middle]) / 2
+
+
+@dataclass(frozen=True)
+class PeriodRecords:
+    """What the period report is made of: the calls started in it (oldest first), the
+    cases opened in it (without history) and its call backs' figures."""
+
+    calls: list[CallRecord]
+    cases: list[Case]
+    callbacks: CallbackFigures
 
 
 @dataclass(frozen=True)
@@ -316,6 +327,20 @@ class CallQueries:
             attempts=sum(r.callback_attempts or 0 for r in rows),
             times_to_callback=times,
         )
+
+    async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
+        """Everything the period report of `since <= t < until` reads: the one read behind
+        `hotline report` and the console's reports page."""
+        since, until = as_utc(since, "since"), as_utc(until, "until")
+        calls = (select(CallRow).where(CallRow.started_at >= since, CallRow.started_at < until)
+                 .order_by(CallRow.started_at, CallRow.call_id))
+        cases = (select(CaseRow).where(CaseRow.opened_at >= since, CaseRow.opened_at < until)
+                 .order_by(CaseRow.opened_at, CaseRow.id))
+        async with self._sessionmaker() as session:
+            call_rows = [record_from_row(r) for r in await session.scalars(calls)]
+            case_rows = [case_from_row(r, ()) for r in await session.scalars(cases)]
+        return PeriodRecords(call_rows, case_rows,
+                             await self.callback_figures(since=since, until=until))
 
     # --- cases -------------------------------------------------------------------------
 

@@ -487,7 +487,7 @@ class CallLogStore:
     async def _cases(self, query: Select[CaseRow]) -> list[Case]:
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
-            return [_to_case(row, ()) for row in rows]
+            return [case_from_row(row, ()) for row in rows]
 
 
 def _callback_wanted(include_done: bool) -> ColumnElement[bool]:
@@ -704,13 +704,13 @@ async def _load_case(session: AsyncSession, case_id: int) -> Case | None:
     changes = await session.scalars(
         select(CaseChangeRow).where(CaseChangeRow.case_id == case_id).order_by(CaseChangeRow.id)
     )
-    return _to_case(row, tuple(
+    return case_from_row(row, tuple(
         CaseChange(at=c.at, by=c.by, status=CaseStatus(c.status), agency=c.agency, note=c.note)
         for c in changes
     ))
 
 
-def _to_case(row: CaseRow, history: tuple[CaseChange, ...]) -> Case:
+def case_from_row(row: CaseRow, history: tuple[CaseChange, ...]) -> Case:
     return Case(
         id=row.id,
         call_id=row.call_id,

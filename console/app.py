@@ -55,6 +55,9 @@ class Console:
     """The one follower of the service's live state (None: no live feed, in tests)."""
     followup: FollowupWork | None = None
     """Call backs and cases: the writes of the Gọi lại and Phản ánh pages."""
+    config_path: Path | None = None
+    """The YAML file the service reloads (settings.config): the configuration page shows
+    it and an admin's apply writes it (None: nowhere to write, in tests)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -69,6 +72,7 @@ def create_app(
     recordings: Path | None = None,
     wallboard: WallboardFeed | None = None,
     followup: FollowupWork | None = None,
+    config_path: Path | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -77,7 +81,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries, recordings, wallboard, followup)
+                      queries, recordings, wallboard, followup, config_path)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

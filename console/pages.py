@@ -55,7 +55,7 @@ SECTIONS = (
 )
 
 
-BUILT = frozenset({"/calls", "/wallboard", "/callbacks", "/cases"})
+BUILT = frozenset({"/calls", "/wallboard", "/callbacks", "/cases", "/reports", "/config"})
 """Sections whose pages are built (the others answer with a placeholder)."""
 
 def _console(request: Request) -> Console:
@@ -119,7 +119,13 @@ def _placeholder(section: Section) -> Route:
 
 
 def routes() -> list[BaseRoute]:
-    from console import callbacks, calls, cases  # they use SECTIONS: imported once it exists
+    from console import (  # they use SECTIONS: imported once it exists
+        callbacks,
+        calls,
+        cases,
+        config_page,
+        reports_page,
+    )
 
     return [
         Route("/", home, name="home"),
@@ -130,5 +136,7 @@ def routes() -> list[BaseRoute]:
         *wallboard.routes(),
         *callbacks.routes(),
         *cases.routes(),
+        *reports_page.routes(),
+        *config_page.routes(),
         *(_placeholder(section) for section in SECTIONS if section.path not in BUILT),
     ]

@@ -73,7 +73,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                              followup=FollowupWork(
                                  CallbackActions(sessions),
                                  CallLogStore(sessions, case_deadline=case_deadline(config)),
-                                 agencies_of(config)))
+                                 agencies_of(config)),
+                             config_path=settings.config)
     finally:
         await engine.dispose()
 

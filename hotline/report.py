@@ -1,7 +1,8 @@
 """`hotline report`: the period's figures in Vietnamese as Markdown, CSV or XLSX, with PNGs.
 
-The command's part only: its arguments, reading the period's calls and cases from the
-call log, and writing the files. The figures, their definitions (local Asia/Ho_Chi_Minh
+The command's part only: its arguments, reading the period's calls, cases and call backs
+through the call log's query side (`CallQueries.period_records`, the read the console
+makes too), and writing the files. The figures, their definitions (local Asia/Ho_Chi_Minh
 days, `--from`/`--to` inclusive, a call counted on the day it started, nearest-rank
 percentiles, ...) and every rendering are the `reports` package's, the same code the
 console calls:
@@ -21,78 +22,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
 
 import structlog
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
-from calllog.model import CallRecord, Case
-from calllog.store import CallLogStore
+from calllog.queries import CallQueries
 from hotline.settings import Settings
 from reports import DOCUMENTS, PeriodReport, ReportPeriod, build, files
 from routing.config import HotlineConfig, load_config
 
 log = structlog.get_logger(__name__)
 
-FETCH_PAGE = 10_000
-_T = TypeVar("_T")
-
 
 # --- inputs --------------------------------------------------------------------------
 
 
-class CallSource(Protocol):
-    """What the report reads of the call log (`CallLogStore`, `InMemoryCallLog`)."""
-
-    async def list_calls(
-        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = ...
-    ) -> Sequence[CallRecord]: ...
-
-
-@runtime_checkable
-class CaseSource(Protocol):
-    """A call log that can also list complaint cases (checked at run time: logs from
-    before cases were stored have no `list_cases`, and the report then says so)."""
-
-    async def list_cases(
-        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = ...
-    ) -> Sequence[Case]: ...
-
-
-async def fetch_records(
-    store: CallSource, period: ReportPeriod, timezone: str
-) -> tuple[list[CallRecord], list[Case] | None]:
-    """Every call started in the period, and its cases (None if the log has no cases)."""
-    since, until = period.bounds(timezone)
-    calls = await _all(lambda limit: store.list_calls(since=since, until=until, limit=limit))
-    if not isinstance(store, CaseSource):
-        return calls, None
-    cases = await _all(lambda limit: store.list_cases(since=since, until=until, limit=limit))
-    return calls, cases
-
-
-async def _all(fetch: Callable[[int], Awaitable[Sequence[_T]]]) -> list[_T]:
-    """All rows of a listing that takes a limit: asked again with a larger one while full."""
-    limit = FETCH_PAGE
-    while len(rows := await fetch(limit)) == limit:
-        limit *= 4
-    return list(rows)
-
-
 async def load_report(url: str, config: HotlineConfig, period: ReportPeriod) -> PeriodReport:
+    """The period's report from the database at `url` (migrated first), read the way the
+    console reads it (`CallQueries.period_records`)."""
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        calls, cases = await fetch_records(
-            CallLogStore(make_sessionmaker(engine)), period, config.calendar().timezone
-        )
+        since, until = period.bounds(config.calendar().timezone)
+        records = await CallQueries(make_sessionmaker(engine)).period_records(
+            since=since, until=until)
     finally:
         await engine.dispose()
-    log.info("report.fetched", calls=len(calls), cases=None if cases is None else len(cases))
-    return build(calls, cases, period, config)
+    log.info("report.fetched", calls=len(records.calls), cases=len(records.cases))
+    return build(records.calls, records.cases, period, config, records.callbacks)
 
 
 # --- writing and the command ---------------------------------------------------------

@@ -33,6 +33,10 @@ Definitions (the README's "Reports" section says the same):
 - Satisfaction: calls with a `survey_score` in 1..scale; "satisfied" = a score of at
   least 4/5 of the scale (4-5 on the default 1-5 scale). Call-back and case figures are
   the state of those records when the report is run (pending / handled, current status).
+- Call-back results (of the period's calls): reached and wrong number count the calls
+  whose closing call back had that result; attempts count every call back made (those
+  that did not reach the caller too); the time to call back runs from the call's start
+  to the call back that closed it, its median nearest-rank like the others.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
+from calllog.queries import CallbackFigures
 from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
 
 NO_BRANCH = "Chưa chọn nhánh"
@@ -164,10 +169,24 @@ class DurationStats:
 
 
 @dataclass(frozen=True)
+class CallbackResults:
+    """What staff's call backs of the period's calls achieved (`calllog.followup`)."""
+
+    reached: int
+    wrong_number: int
+    attempts: int
+    """Call backs made, those that did not reach the caller included."""
+    median_seconds: int | None
+    """From the call to the call back that closed it, nearest-rank median, whole seconds."""
+
+
+@dataclass(frozen=True)
 class CallbackStats:
     needed: int
     done: int
     pending: int
+    results: CallbackResults | None = None
+    """None when the call log keeps no call-back results (the in-memory log)."""
 
 
 @dataclass(frozen=True)
@@ -222,8 +241,10 @@ def compute_report(
     cases: Iterable[Case] | None,
     setup: ReportSetup,
     period: ReportPeriod,
+    callbacks: CallbackFigures | None = None,
 ) -> Report:
-    """The report of `period`; calls and cases outside it are ignored."""
+    """The report of `period`; calls and cases outside it are ignored. `callbacks`: the
+    period's call-back figures as `CallQueries.callback_figures` reads them."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
     facts = tuple(sorted(
@@ -243,7 +264,7 @@ def compute_report(
         ),
         wait=duration_stats(f.wait_seconds for f in facts),
         talk=duration_stats(f.talk_seconds for f in facts),
-        callbacks=_callback_stats(facts),
+        callbacks=_callback_stats(facts, callbacks),
         survey=_survey_stats(facts, setup.survey_scale),
         cases=None if cases is None else _case_stats(cases, setup, start, end),
         calls=facts,
@@ -353,10 +374,16 @@ def _branch_info(setup: ReportSetup, key: int | None) -> BranchInfo | None:
     return next((b for b in setup.branches if b.key == key), None)
 
 
-def _callback_stats(facts: Sequence[CallFacts]) -> CallbackStats:
+def _callback_stats(
+    facts: Sequence[CallFacts], figures: CallbackFigures | None
+) -> CallbackStats:
     done = sum(f.callback == Callback.DONE for f in facts)
     pending = sum(f.callback == Callback.PENDING for f in facts)
-    return CallbackStats(needed=done + pending, done=done, pending=pending)
+    results = None if figures is None else CallbackResults(
+        reached=figures.reached, wrong_number=figures.wrong_number, attempts=figures.attempts,
+        median_seconds=nearest_rank(
+            [max(0, t // timedelta(seconds=1)) for t in figures.times_to_callback], MEDIAN))
+    return CallbackStats(needed=done + pending, done=done, pending=pending, results=results)
 
 
 def _survey_stats(facts: Sequence[CallFacts], scale: int) -> SurveyStats:

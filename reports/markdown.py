@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from calllog.model import CaseStatus
 from reports.charts import BRANCH_CHART, DAY_CHART
-from reports.figures import NO_BRANCH, Report, satisfied_scores
+from reports.figures import NO_BRANCH, CallbackResults, Report, satisfied_scores
 from reports.labels import Bucket
 from reports.tables import (
     Table,
@@ -50,7 +50,8 @@ def render_markdown(report: Report, tables: Sequence[Table]) -> str:
         f"## {by_key['goi_lai'].title}",
         f"**{fmt_int(callbacks.needed)}** cuộc gọi cần gọi lại cho người dân (ngoài giờ, "
         f"nhỡ, để lại lời nhắn): đã gọi lại **{fmt_int(callbacks.done)}**, còn "
-        f"**{fmt_int(callbacks.pending)}** cuộc chưa gọi lại (tại thời điểm lập báo cáo).",
+        f"**{fmt_int(callbacks.pending)}** cuộc chưa gọi lại (tại thời điểm lập báo cáo)."
+        + _callback_results(callbacks.results),
         _md_table(by_key["goi_lai"]),
         "## 7. Phản ánh, kiến nghị",
     ]
@@ -95,6 +96,10 @@ _NOTES = "\n".join((
     "sát sau cuộc gọi). Tính bằng giây, làm tròn xuống; trung vị và phân vị 90 theo "
     "hạng gần nhất (giá trị thứ ⌈p·n⌉ của dãy n giá trị đã sắp xếp).",
     "- Hài lòng: điểm từ 4/5 thang điểm trở lên (4–5 điểm trên thang 1–5).",
+    "- Kết quả gọi lại (của các cuộc gọi trong kỳ): liên lạc được, sai số theo lần gọi lại "
+    "đã khép việc gọi lại; số lần gọi lại gồm cả lần không liên lạc được; thời gian đến khi "
+    "gọi lại tính từ lúc cuộc gọi bắt đầu đến lần gọi lại đã khép việc, trung vị theo hạng "
+    "gần nhất.",
     f"- Cuộc gọi chưa chọn nhánh được tính vào dòng \"{NO_BRANCH}\". Gọi lại, phản ánh, "
     "kiến nghị: tình trạng tại thời điểm lập báo cáo. Danh sách từng cuộc gọi và nhóm được "
     "tính: `hotline report ... --details` (details.csv).",
@@ -109,3 +114,12 @@ def _md_table(table: Table) -> str:
                         for i in range(1, len(table.columns))]
     rows = [line([cell_text(c) for c in row]) for row in table.rows]
     return "\n".join([line(table.columns), line(aligns), *rows])
+
+
+def _callback_results(results: CallbackResults | None) -> str:
+    if results is None:
+        return ""
+    return (f" Trong các cuộc đã gọi lại, **{fmt_int(results.reached)}** cuộc liên lạc được "
+            f"với người dân, **{fmt_int(results.wrong_number)}** cuộc sai số điện thoại; "
+            f"tổng cộng {fmt_int(results.attempts)} lần gọi lại; thời gian từ cuộc gọi đến "
+            f"khi gọi lại trung vị **{fmt_duration(results.median_seconds)}**.")

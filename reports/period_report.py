@@ -27,6 +27,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from calllog.model import CallRecord, Case
+from calllog.queries import CallbackFigures
 from reports.charts import BRANCH_CHART, DAY_CHART, render_chart
 from reports.csv_files import render_case_details, render_csv, render_details
 from reports.figures import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
@@ -86,12 +87,16 @@ def build(
     cases: Iterable[Case] | None,
     period: ReportPeriod,
     config: HotlineConfig,
+    callbacks: CallbackFigures | None = None,
 ) -> PeriodReport:
     """The report of `period` (local days, both included) from the call log's records.
 
     `cases` is None for a call log that keeps no cases (the report then says so).
-    Records outside the period are ignored."""
-    return PeriodReport.of(compute_report(records, cases, report_setup(config, period), period))
+    `callbacks` (`CallQueries.callback_figures`, or `period_records`) adds the call
+    backs' results; None for a log that keeps none. Records outside the period are
+    ignored."""
+    return PeriodReport.of(compute_report(
+        records, cases, report_setup(config, period), period, callbacks))
 
 
 def render(report: PeriodReport, fmt: str) -> bytes:

@@ -79,13 +79,25 @@ def report_tables(report: Report) -> list[Table]:
               tuple((label, s.count, Secs(s.median), Secs(s.p90), Secs(s.total)) for label, s in (
                   ("Thời gian chờ gặp cán bộ", report.wait),
                   ("Thời gian đàm thoại", report.talk)))),
-        Table("goi_lai", "Gọi lại", "6. Gọi lại cho người dân", ("Chỉ tiêu", "Số cuộc gọi"), (
-            ("Cần gọi lại", report.callbacks.needed), ("Đã gọi lại", report.callbacks.done),
-            ("Chưa gọi lại", report.callbacks.pending))),
+        _callback_table(report),
     ]
     if report.cases is not None:
         tables.append(_case_table(report.cases))
     return [*tables, *_survey_tables(report), _day_table(report)]
+
+
+def _callback_table(report: Report) -> Table:
+    callbacks = report.callbacks
+    rows: list[tuple[Cell, ...]] = [
+        ("Cần gọi lại", callbacks.needed), ("Đã gọi lại", callbacks.done),
+        ("Chưa gọi lại", callbacks.pending)]
+    if (results := callbacks.results) is not None:
+        rows += [("Đã gọi lại: liên lạc được với người dân", results.reached),
+                 ("Đã gọi lại: sai số điện thoại", results.wrong_number),
+                 ("Số lần gọi lại (kể cả không liên lạc được)", results.attempts),
+                 ("Thời gian đến khi gọi lại, trung vị (giây)", Secs(results.median_seconds))]
+    return Table("goi_lai", "Gọi lại", "6. Gọi lại cho người dân", ("Chỉ tiêu", "Số liệu"),
+                 tuple(rows))
 
 
 GROUP_COLUMNS = ("Tiếp nhận", *(BUCKET_LABELS[b] for b in Bucket), "Tỷ lệ kết nối")

@@ -20,12 +20,14 @@ import argparse
 import asyncio
 import math
 import random
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
 from calllog.store import CallLogStore
 from routing.config import Branch, HotlineConfig, load_config
@@ -234,12 +236,20 @@ def _caller(rng: random.Random, config: HotlineConfig) -> str:
 
 
 async def fill(url: str, calls: list[CallRecord], cases: list[SyntheticCase]) -> int:
-    """Write the calls and, where the store keeps them, the cases; the cases written."""
+    """Write the calls and, where the store keeps them, the cases; the cases written.
+
+    A call back done is recorded the way staff record it (`CallbackActions`): mostly
+    reached, a few after a first try that did not reach the caller, one in twenty a wrong
+    number (chosen from the call id, so the month repeats)."""
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        store = CallLogStore(make_sessionmaker(engine))
-        await store.apply(calls)
+        sessions = make_sessionmaker(engine)
+        store = CallLogStore(sessions)
+        await store.apply([replace(c, callback=Callback.PENDING, callback_done_at=None,
+                                   callback_note=None)
+                           if c.callback == Callback.DONE else c for c in calls])
+        await _call_backs(CallbackActions(sessions), calls)
         create = getattr(store, "create_case", None)
         if create is None:
             return 0
@@ -251,6 +261,22 @@ async def fill(url: str, calls: list[CallRecord], cases: list[SyntheticCase]) ->
         return len(cases)
     finally:
         await engine.dispose()
+
+
+async def _call_backs(actions: CallbackActions, calls: list[CallRecord]) -> None:
+    for call in calls:
+        if call.callback != Callback.DONE or call.callback_done_at is None:
+            continue
+        draw = zlib.crc32(call.call_id.encode()) % 20
+        if draw in (1, 2, 3):
+            await actions.record(call.call_id, at=call.callback_done_at - timedelta(hours=1),
+                                 by="Tổ vận hành", result=CallbackResult.NOT_REACHED,
+                                 note="Không nghe máy")
+        wrong = draw == 0
+        await actions.record(
+            call.call_id, at=call.callback_done_at, by="Tổ vận hành",
+            result=CallbackResult.WRONG_NUMBER if wrong else CallbackResult.REACHED,
+            note="Số điện thoại không đúng" if wrong else call.callback_note or "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
+from calllog.queries import CallbackFigures
 from reports.figures import (
     NO_BRANCH,
     NO_CASE_AGENCY,
@@ -29,6 +30,8 @@ from reports.figures import (
     satisfied_scores,
 )
 from reports.labels import Bucket
+from reports.markdown import render_markdown
+from reports.tables import report_tables
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 NAME = "Tổng đài hỗ trợ công tác cải cách hành chính tỉnh Hậu Giang"
@@ -331,3 +334,27 @@ def test_callback_values_read_back_as_the_enum() -> None:
     facts = {f.call_id: f for f in compute_report(sample_calls(), None, SETUP, PERIOD).calls}
     assert facts["c4"].callback is Callback.PENDING
     assert facts["c1"].callback is None
+
+
+def test_call_back_results_are_a_table_row_each_and_a_sentence() -> None:
+    figures = CallbackFigures(needed=3, pending=1, done=2, reached=1, wrong_number=1,
+                              attempts=4, times_to_callback=[timedelta(hours=2),
+                                                             timedelta(hours=30)])
+    report = compute_report(sample_calls(), None, SETUP, PERIOD, figures)
+    assert report.callbacks.results is not None
+    assert report.callbacks.results.median_seconds == 2 * 3600  # nearest rank: the lower
+    table = next(t for t in report_tables(report) if t.key == "goi_lai")
+    assert [row[0] for row in table.rows][3:] == [
+        "Đã gọi lại: liên lạc được với người dân", "Đã gọi lại: sai số điện thoại",
+        "Số lần gọi lại (kể cả không liên lạc được)",
+        "Thời gian đến khi gọi lại, trung vị (giây)"]
+    assert [row[1] for row in table.rows][3:6] == [1, 1, 4]
+    assert "**1** cuộc liên lạc được với người dân" in render_markdown(
+        report, report_tables(report))
+
+
+def test_without_call_back_results_the_table_keeps_its_three_rows() -> None:
+    report = compute_report(sample_calls(), None, SETUP, PERIOD)
+    assert report.callbacks.results is None
+    table = next(t for t in report_tables(report) if t.key == "goi_lai")
+    assert len(table.rows) == 3

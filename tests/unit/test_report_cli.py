@@ -14,8 +14,10 @@ import pytest
 from structlog.testing import capture_logs
 
 import reports
+from calllog.db import make_engine, make_sessionmaker
 from calllog.memory import InMemoryCallLog
 from calllog.model import CallRecord, Case
+from calllog.queries import CallbackFigures, CallQueries
 from hotline import cli
 from routing.config import load_config
 from scripts import synthetic_month
@@ -75,6 +77,17 @@ async def in_memory(
             list(await log.list_cases(since=since, until=until, limit=10_000)))
 
 
+async def callback_figures(period: reports.ReportPeriod) -> CallbackFigures:
+    """The call backs' results as staff recorded them: only the database keeps them."""
+    engine = make_engine("sqlite+aiosqlite:///var/demo-month.db")
+    try:
+        since, until = period.bounds("Asia/Ho_Chi_Minh")
+        return await CallQueries(make_sessionmaker(engine)).callback_figures(
+            since=since, until=until)
+    finally:
+        await engine.dispose()
+
+
 def test_the_cli_writes_what_the_reports_package_renders_for_the_same_calls(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,7 +109,8 @@ def test_the_cli_writes_what_the_reports_package_renders_for_the_same_calls(
         f"cli/{name}" for name in ("report.md", "report.csv", "report.xlsx", "calls-per-day.png",
                                    "calls-per-branch.png", "details.csv", "details-cases.csv")]
 
-    report = reports.build(records, kept_cases, period, config)
+    report = reports.build(records, kept_cases, period, config,
+                           asyncio.run(callback_figures(period)))
     assert report.figures.total.received == len(records) > 200
     for fmt in ("md", "csv", "xlsx", "day-chart", "branch-chart", "details", "case-details"):
         written = env / "cli" / reports.FORMATS[fmt].filename
