@@ -11,6 +11,7 @@ With HOTLINE_SCREENSHOTS=1 the tests write the pages they see to docs/console/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -65,22 +66,15 @@ def _wait_until_up(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"the console did not answer within {START_SECONDS} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConsole]:
-    tmp = tmp_path_factory.mktemp("console")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'hotline.db'}",
-        "HOTLINE_SECRETS_FILE": str(tmp / "no-secrets.env"),
-        "HOTLINE_CONSOLE_SECRET": secrets.token_urlsafe(32),
-        "HOTLINE_CONSOLE_HOST": "127.0.0.1",
-        "HOTLINE_CONSOLE_PORT": str(port),
-        "HOTLINE_CONFIG": str(ROOT / "config" / "hotline.yaml"),
-    }
+@contextlib.contextmanager
+def console_process(
+    port: int, env: dict[str, str], tmp: Path, username: str, role: str, password: str,
+) -> Iterator[RunningConsole]:
+    """`python -m hotline.cli console` with `env`, and a user made by the CLI first
+    (`hotline users add ... --password-stdin`); stopped on leaving."""
     running = RunningConsole(f"http://127.0.0.1:{port}/", env, tmp / "console.log")
-    added = running.hotline("users", "add", "admin", "--role", "admin", "--password-stdin",
-                            stdin=ADMIN_PASSWORD + "\n")
+    added = running.hotline("users", "add", username, "--role", role, "--password-stdin",
+                            stdin=password + "\n")
     assert added.returncode == 0, added.stderr
     with running.log.open("wb") as log:
         child = subprocess.Popen([sys.executable, "-m", "hotline.cli", "console"], env=env,
@@ -95,6 +89,23 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConsole
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConsole]:
+    tmp = tmp_path_factory.mktemp("console")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'hotline.db'}",
+        "HOTLINE_SECRETS_FILE": str(tmp / "no-secrets.env"),
+        "HOTLINE_CONSOLE_SECRET": secrets.token_urlsafe(32),
+        "HOTLINE_CONSOLE_HOST": "127.0.0.1",
+        "HOTLINE_CONSOLE_PORT": str(port),
+        "HOTLINE_CONFIG": str(ROOT / "config" / "hotline.yaml"),
+    }
+    with console_process(port, env, tmp, "admin", "admin", ADMIN_PASSWORD) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -30,7 +28,7 @@ from tests.browser.conftest import (
     SCREENSHOTS,
     RunningConsole,
     _free_port,
-    _wait_until_up,
+    console_process,
 )
 
 SEPTEMBER = "from=2026-09-01&to=2026-09-30"
@@ -78,23 +76,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConsole
            "HOTLINE_CONSOLE_SECRET": secrets.token_urlsafe(32),
            "HOTLINE_CONSOLE_HOST": "127.0.0.1", "HOTLINE_CONSOLE_PORT": str(port),
            "HOTLINE_CONFIG": str(config_file)}
-    running = RunningConsole(f"http://127.0.0.1:{port}/", env, tmp / "console.log")
-    added = running.hotline("users", "add", "admin", "--role", "admin", "--password-stdin",
-                            stdin=ADMIN_PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    with running.log.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "hotline.cli", "console"], env=env,
-                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(running.url, child, running.log)
+    with console_process(port, env, tmp, "admin", "admin", ADMIN_PASSWORD) as running:
         yield running
-    finally:
-        child.terminate()
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _log_in(page: Page, console: RunningConsole) -> None:

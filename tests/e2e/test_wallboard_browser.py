@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,11 +21,10 @@ from playwright.sync_api import Page, expect
 
 from console.wallboard import masked
 from tests.browser.conftest import (  # the browser fixtures, shared
-    ROOT,
     RunningConsole,
     _free_port,
-    _wait_until_up,
     browser,
+    console_process,
     page,
     screenshot,
 )
@@ -56,23 +53,8 @@ def wallboard_console(hotline: Hotline, tmp_path_factory: pytest.TempPathFactory
         "HOTLINE_CONSOLE_SERVICE_URL": f"http://127.0.0.1:{hotline.settings.health_port}",
         "HOTLINE_CONFIG": str(hotline.settings.config),
     }
-    running = RunningConsole(f"http://127.0.0.1:{port}/", env, tmp / "console.log")
-    added = running.hotline("users", "add", "tuong", "--role", "viewer", "--password-stdin",
-                            stdin=VIEWER_PASSWORD + "\n")
-    assert added.returncode == 0, added.stderr
-    with running.log.open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "hotline.cli", "console"], env=env,
-                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(running.url, child, running.log)
+    with console_process(port, env, tmp, "tuong", "viewer", VIEWER_PASSWORD) as running:
         yield running
-    finally:
-        child.terminate()
-        try:
-            child.wait(10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _logged_as_ended(hotline: Hotline, caller: Phone) -> bool:
