@@ -27,6 +27,7 @@ from calllog.users import User
 from console.access import (
     Action,
     agency_scope,
+    may,
     may_see_agency,
     require,
     require_agency,
@@ -125,7 +126,7 @@ async def call_page(request: Request) -> Response:
         csrf=csrf_token(request), detail=detail, call=call, lines=timeline(
             detail.events, console.config),
         earlier=earlier, cases=cases, has_voice=has_voice, labels=LABELS,
-        cause=cause_vn(call.hangup_cause))
+        cause=cause_vn(call.hangup_cause), may_open_case=may(user, Action.CHANGE_CASES))
 
 
 def _recording_path(console: Console, call: CallRecord) -> Path | None:

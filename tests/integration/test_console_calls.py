@@ -233,6 +233,7 @@ async def test_a_calls_page_shows_its_row_timeline_cases_and_earlier_calls(
         "Đã chấm điểm: 5/5 điểm",
         f'href="/cases/{opened.id}"', "Đã tiếp nhận",
         'href="/calls/z.0"', "04/12/2026", 'href="/calls?number=0901111111"',
+        f'href="/cases/new?call_id={c}"',
     ):
         assert expected in text, expected
     assert 'href="/calls/b.2"' not in text  # later, not earlier
