@@ -25,6 +25,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.store import CallLogStore
@@ -76,13 +77,19 @@ def _throwaway_cluster(bindir: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-async def store(db_url: str) -> AsyncIterator[CallLogStore]:
-    """The SQL call log on a migrated database (SQLite and PostgreSQL)."""
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a migrated database (SQLite and PostgreSQL)."""
     engine = make_engine(db_url)
     try:
-        yield CallLogStore(make_sessionmaker(engine))
+        yield make_sessionmaker(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def store(sessions: async_sessionmaker[AsyncSession]) -> CallLogStore:
+    """The SQL call log on a migrated database (SQLite and PostgreSQL)."""
+    return CallLogStore(sessions)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ and case codes, on real SQLite and PostgreSQL (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,15 +16,6 @@ from calllog.queries import CallFilter, CallQueries, CaseFilter
 from calllog.store import CallLogStore
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # Monday 09:00 in Vietnam
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(db_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def call(call_id: str, minutes: int, number: str = "0901234567", **fields: object) -> CallRecord:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -29,15 +28,6 @@ from tests.wallboard_fakes import EventStream, FakeLiveService, board_where, cal
 
 NOW = datetime(2026, 12, 7, 7, 30, tzinfo=UTC)  # Monday 14:30 in Vietnam
 MIDNIGHT = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)  # Monday 00:00 in Vietnam
-
-
-@pytest.fixture
-async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(db_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 def call(call_id: str, started_at: datetime, outcome: Outcome | None,
