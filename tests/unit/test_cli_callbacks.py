@@ -3,23 +3,16 @@ what the operator types and reads, the exit codes, and what ends up in the call 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.model import Callback, CallRecord, Outcome
-from calllog.store import CallLogStore
-from hotline import cli
+from tests.cli_store import Run, cli_database, cli_runner, on_store
 
 T0 = datetime(2025, 3, 4, 2, 15, tzinfo=UTC)  # 09:15 in Hậu Giang
-
-Run = Callable[..., tuple[int, str, str]]
-T = TypeVar("T")
 
 
 def call(call_id: str, started_at: datetime, callback: str | None = None,
@@ -29,18 +22,6 @@ def call(call_id: str, started_at: datetime, callback: str | None = None,
         started_at=started_at, ended_at=started_at + timedelta(minutes=1),
         outcome=Outcome.CLOSED if callback else Outcome.CONNECTED, callback=callback,
     )
-
-
-def on_store(url: str, work: Callable[[CallLogStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        await upgrade_async(url)
-        engine = make_engine(url)
-        try:
-            return await work(CallLogStore(make_sessionmaker(engine)))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def seed(url: str, calls: Sequence[CallRecord]) -> None:
@@ -55,21 +36,12 @@ def callback_of(url: str, call_id: str) -> str | None:
 
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
-    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "no-secrets.env"))
-    monkeypatch.setattr(cli, "_configure_logging", lambda level: None)
-    return url
+    return cli_database(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def run(url: str, capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*args: str) -> tuple[int, str, str]:
-        code = cli.main(["callbacks", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner("callbacks", capsys)
 
 
 # --- done -----------------------------------------------------------------------------

@@ -3,25 +3,18 @@ operator types and reads, the exit codes, and what ends up in the call log."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.model import CallRecord, Case, CaseStatus, Outcome
 from calllog.store import CallLogStore
-from hotline import cli
 from hotline.cases import LOCAL
+from tests.cli_store import Run, cli_database, cli_runner, on_store
 
 T0 = datetime(2025, 3, 4, 2, 15, tzinfo=UTC)  # 09:15 in Hậu Giang
 BRANCH = "Cải cách thủ tục hành chính"
-
-Run = Callable[..., tuple[int, str, str]]
-T = TypeVar("T")
 
 
 def served_call(call_id: str = "1741054530.42", started_at: datetime = T0) -> CallRecord:
@@ -42,27 +35,10 @@ def closed_hours_call() -> CallRecord:
     )
 
 
-def on_store(url: str, work: Callable[[CallLogStore], Awaitable[T]]) -> T:
-    """`await work(store)` on the database at `url` (migrated first)."""
-
-    async def run() -> T:
-        await upgrade_async(url)
-        engine = make_engine(url)
-        try:
-            return await work(CallLogStore(make_sessionmaker(engine)))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
-    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "no-secrets.env"))
+    url = cli_database(tmp_path, monkeypatch)
     monkeypatch.setenv("USER", "hoa")
-    monkeypatch.setattr(cli, "_configure_logging", lambda level: None)
 
     async def seed(store: CallLogStore) -> None:
         await store.save(served_call())
@@ -78,12 +54,7 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def run(url: str, capsys: pytest.CaptureFixture[str]) -> Run:
-    def run(*args: str) -> tuple[int, str, str]:
-        code = cli.main(["cases", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner("cases", capsys)
 
 
 def stored_case(url: str, case_id: int) -> Case:
