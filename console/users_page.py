@@ -14,6 +14,7 @@ sessions stop at their next request (`console.auth.Auth.current_user` re-reads t
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import FormData
@@ -73,9 +74,12 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _agencies(console: Console) -> tuple[str, ...]:
-    """The agencies of the YAML in force now (an agency just added to the file counts)."""
-    return agencies_of(config_in_force(console)[0])
+async def _agencies(console: Console) -> tuple[str, ...]:
+    """The agencies of the YAML in force now (an agency just added to the file counts).
+    Reading and validating the file takes a CPU-bound tenth of a second or more: off the
+    event loop, so the wallboard's streams do not stall."""
+    config, _, _ = await asyncio.to_thread(config_in_force, console)
+    return agencies_of(config)
 
 
 async def _admin(request: Request) -> tuple[Console, User]:
@@ -97,7 +101,7 @@ async def _list(request: Request, console: Console, user: User, status: int = 20
         sections=sections_for(user), csrf=csrf_token(request),
         people=await console.auth.users.all_users(),
         audit=await console.auth.users.recent_audit(AUDIT_SHOWN),
-        audit_labels=AUDIT_LABELS, roles=list(Role), agencies=_agencies(console),
+        audit_labels=AUDIT_LABELS, roles=list(Role), agencies=await _agencies(console),
         min_length=MIN_LENGTH, error=error, form=form or {},
         notice=NOTICES.get(request.query_params.get("done", "")),
         added=request.query_params.get("id", ""))
@@ -111,7 +115,7 @@ async def add_user(request: Request) -> Response:
         added = await Accounts(console.auth.users).add(
             username=wanted["username"], role=wanted["role"], agency=wanted["agency"],
             password=_text(form, "password"), again=_text(form, "password_again"),
-            agencies=_agencies(console), at=console.clock.now())
+            agencies=await _agencies(console), at=console.clock.now())
     except Refused as exc:
         await _refused(request, console, admin, f"add {wanted['username']}", exc)
         return await _list(request, console, admin, 400, str(exc), wanted)
@@ -140,7 +144,7 @@ async def _one(request: Request, console: Console, admin: User, target: User | N
     return console.render(
         request, "user.html", status, user=admin, section=SECTION,
         sections=sections_for(admin), csrf=csrf_token(request), person=target,
-        roles=list(Role), agencies=_agencies(console), min_length=MIN_LENGTH,
+        roles=list(Role), agencies=await _agencies(console), min_length=MIN_LENGTH,
         itself=target is not None and target.id == admin.id, error=error,
         form=form or {}, notice=NOTICES.get(request.query_params.get("done", "")))
 
@@ -177,7 +181,7 @@ async def set_role(request: Request) -> Response:
     try:
         await Accounts(console.auth.users).set_role(
             admin, target, role=wanted["role"], agency=wanted["agency"],
-            agencies=_agencies(console), at=console.clock.now())
+            agencies=await _agencies(console), at=console.clock.now())
     except Refused as exc:
         await _refused(request, console, admin, f"role of {target.username}", exc)
         return await _one(request, console, admin, target, 400, str(exc), wanted)
