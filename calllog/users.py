@@ -7,7 +7,11 @@ arrive already made (argon2, by the console): this module never sees a password.
 
     CallLogError
     ├── UnknownUserError     (also a LookupError) no user with that name
-    └── DuplicateUserError   (also a ValueError) the name is taken
+    ├── DuplicateUserError   (also a ValueError) the name is taken
+    └── LastAdminError       (also a ValueError) the change would leave no active admin
+
+The last active admin can never be disabled or given another role, whoever asks (the
+console or the CLI): someone must always be able to manage the users.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class DuplicateUserError(CallLogError, ValueError):
         self.username = username
 
 
+class LastAdminError(CallLogError, ValueError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"{username!r} is the last active admin: it stays an active admin")
+        self.username = username
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -71,6 +81,10 @@ def check_new_user(username: str, role: Role, agency: str | None) -> None:
     if not username.strip() or username != username.strip() or len(username) > 64:
         raise ValueError(f"a user name is 1-64 characters without surrounding spaces: "
                          f"{username!r}")
+    check_role(role, agency)
+
+
+def check_role(role: Role, agency: str | None) -> None:
     if role is Role.AGENCY and not (agency and agency.strip()):
         raise ValueError("an agency user needs the agency it belongs to")
     if role is not Role.AGENCY and agency is not None:
@@ -84,9 +98,12 @@ class Users(Protocol):
                   password_hash: str, *, at: datetime) -> User: ...
     async def by_name(self, username: str) -> User | None: ...
     async def by_id(self, user_id: int) -> User | None: ...
+    async def all_users(self) -> list[User]: ...
     async def set_password(self, username: str, password_hash: str, *,
                            at: datetime) -> None: ...
     async def set_active(self, username: str, active: bool, *, at: datetime) -> None: ...
+    async def set_role(self, username: str, role: Role, agency: str | None, *,
+                       at: datetime) -> None: ...
     async def audit(self, entry: AuditEntry) -> None: ...
     async def recent_audit(self, limit: int = 100) -> list[AuditEntry]: ...
     async def count_audit(self, action: str, since: datetime, *, username: str | None,
@@ -122,15 +139,37 @@ class UserStore:
             row = await session.get(UserRow, user_id)
         return None if row is None else _user(row)
 
+    async def all_users(self) -> list[User]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(UserRow).order_by(UserRow.username))
+            return [_user(r) for r in rows]
+
     async def set_password(self, username: str, password_hash: str, *,
                            at: datetime) -> None:
         await self._update(username, password_hash=password_hash, changed_at=as_utc(at, "at"))
 
     async def set_active(self, username: str, active: bool, *, at: datetime) -> None:
-        await self._update(username, active=active, changed_at=as_utc(at, "at"))
+        await self._update(username, keeps_admin=active, active=active,
+                           changed_at=as_utc(at, "at"))
 
-    async def _update(self, username: str, **values: object) -> None:
+    async def set_role(self, username: str, role: Role, agency: str | None, *,
+                       at: datetime) -> None:
+        check_role(role, agency)
+        await self._update(username, keeps_admin=role is Role.ADMIN, role=role.value,
+                           agency=agency, changed_at=as_utc(at, "at"))
+
+    async def _update(self, username: str, *, keeps_admin: bool = True,
+                      **values: object) -> None:
         async with self._sessions.begin() as session:
+            if not keeps_admin:
+                # FOR UPDATE (PostgreSQL; SQLite has one writer anyway) makes two admins
+                # disabling each other at once wait for one another: one of them stays.
+                admins = (await session.scalars(
+                    select(UserRow.username)
+                    .where(UserRow.role == Role.ADMIN.value, UserRow.active.is_(True))
+                    .with_for_update())).all()
+                if list(admins) == [username]:
+                    raise LastAdminError(username)
             result = await session.execute(
                 update(UserRow).where(UserRow.username == username).values(**values))
             if getattr(result, "rowcount", 0) != 1:
@@ -185,18 +224,32 @@ class InMemoryUserStore:
     async def by_id(self, user_id: int) -> User | None:
         return next((u for u in self._users.values() if u.id == user_id), None)
 
+    async def all_users(self) -> list[User]:
+        return sorted(self._users.values(), key=lambda u: u.username)
+
     async def set_password(self, username: str, password_hash: str, *,
                            at: datetime) -> None:
         self._users[self._known(username)] = replace(
             self._users[username], password_hash=password_hash, changed_at=at)
 
     async def set_active(self, username: str, active: bool, *, at: datetime) -> None:
-        self._users[self._known(username)] = replace(
-            self._users[username], active=active, changed_at=at)
+        self._known(username, keeps_admin=active)
+        self._users[username] = replace(self._users[username], active=active, changed_at=at)
 
-    def _known(self, username: str) -> str:
+    async def set_role(self, username: str, role: Role, agency: str | None, *,
+                       at: datetime) -> None:
+        check_role(role, agency)
+        self._known(username, keeps_admin=role is Role.ADMIN)
+        self._users[username] = replace(self._users[username], role=role, agency=agency,
+                                        changed_at=at)
+
+    def _known(self, username: str, *, keeps_admin: bool = True) -> str:
         if username not in self._users:
             raise UnknownUserError(username)
+        admins = [u.username for u in self._users.values()
+                  if u.role is Role.ADMIN and u.active]
+        if not keeps_admin and admins == [username]:
+            raise LastAdminError(username)
         return username
 
     async def audit(self, entry: AuditEntry) -> None:

@@ -92,6 +92,11 @@ class Auth:
             return None
         return user
 
+    def keep_session(self, request: Request, user: User) -> None:
+        """After a change to the session's own user (their new password): this session
+        goes on, every other one of theirs ends at its next request."""
+        request.session["v"] = user.changed_at.isoformat()
+
     async def signed_in(self, request: Request) -> User:
         user = await self.current_user(request)
         if user is None:

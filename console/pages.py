@@ -1,7 +1,7 @@
 """The console's routes. Thin: who may do it (console.access), one action, one template.
 
-The sections the navigation leads to are built in later work; until then each answers
-with a placeholder ("đang xây dựng") behind its access rule.
+This module holds the sections the navigation leads to, the home page and logging in and
+out; each section's pages are in their own module (`routes()` gathers them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from calllog.users import Role, User
 from console import wallboard
-from console.access import Action, may, require
+from console.access import Action, may
 from console.auth import LoginRefused, csrf_token
 
 if TYPE_CHECKING:
@@ -54,9 +54,6 @@ SECTIONS = (
             "Tài khoản và vai trò."),
 )
 
-
-BUILT = frozenset({"/calls", "/wallboard", "/callbacks", "/cases", "/reports", "/config"})
-"""Sections whose pages are built (the others answer with a placeholder)."""
 
 def _console(request: Request) -> Console:
     console: Console = request.app.state.console
@@ -107,17 +104,6 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-def _placeholder(section: Section) -> Route:
-    async def page(request: Request) -> Response:
-        console = _console(request)
-        user = await console.auth.signed_in(request)
-        require(user, section.action)
-        return console.render(request, "placeholder.html", user=user, section=section,
-                              sections=sections_for(user), csrf=csrf_token(request))
-
-    return Route(section.path, page, name=section.path.strip("/"))
-
-
 def routes() -> list[BaseRoute]:
     from console import (  # they use SECTIONS: imported once it exists
         callbacks,
@@ -125,6 +111,7 @@ def routes() -> list[BaseRoute]:
         cases,
         config_page,
         reports_page,
+        users_page,
     )
 
     return [
@@ -138,5 +125,5 @@ def routes() -> list[BaseRoute]:
         *cases.routes(),
         *reports_page.routes(),
         *config_page.routes(),
-        *(_placeholder(section) for section in SECTIONS if section.path not in BUILT),
+        *users_page.routes(),
     ]

@@ -4,7 +4,7 @@ the `hotline users` commands, and the console app writing its audit rows."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,12 +17,14 @@ from calllog.users import (
     DuplicateUserError,
     Role,
     UnknownUserError,
+    Users,
     UserStore,
 )
 from console.passwords import hash_password, verify_password
 from hotline.users import run_users
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.console_client import PASSWORD, client, console_app, hotline_config, log_in
+from tests.users_contract import SCENARIOS
 
 AT = MONDAY_9AM_ICT
 
@@ -42,6 +44,13 @@ async def test_a_user_is_stored_with_role_agency_and_hash(users: UserStore) -> N
         Role.AGENCY, "Sở Tư pháp", True, AT)
     assert await users.by_id(added.id) == added
     assert await users.by_name("khong-co") is None
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+async def test_users_contract(
+    users: UserStore, scenario: Callable[[Users], Awaitable[None]]
+) -> None:
+    await scenario(users)
 
 
 async def test_a_taken_name_is_refused(users: UserStore) -> None:
@@ -101,6 +110,11 @@ async def test_users_commands_add_change_and_disable_with_audit(db_url: str) -> 
     code, _ = await run_users(db_url, _args("passwd", "admin"), config=config, now=AT,
                               read_password=lambda: "một mật khẩu mới dài")
     assert code == 0
+    code, text = await run_users(db_url, _args("disable", "admin"), config=config, now=AT,
+                                 read_password=lambda: "")
+    assert code == 4 and "last active admin" in text
+    await run_users(db_url, _args("add", "admin2", role="admin", agency=None), config=config,
+                    now=AT, read_password=lambda: PASSWORD)
     code, _ = await run_users(db_url, _args("disable", "admin"), config=config, now=AT,
                               read_password=lambda: "")
     assert code == 0
@@ -111,7 +125,8 @@ async def test_users_commands_add_change_and_disable_with_audit(db_url: str) -> 
         assert user is not None and not user.active
         assert verify_password(user.password_hash, "một mật khẩu mới dài")
         audit = await store.recent_audit()
-        assert [e.action for e in audit] == ["user_disabled", "password_changed", "user_added"]
+        assert [e.action for e in audit] == [
+            "user_disabled", "user_added", "password_changed", "user_added"]
         assert all(e.username and e.username.startswith("cli:") for e in audit)
     finally:
         await engine.dispose()
