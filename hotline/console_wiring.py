@@ -82,10 +82,10 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
 
 def recordings_dir(settings: Settings) -> Path:
     """Where voice messages are read: the setting, or where the embedded PBX
-    (`hotline serve --embedded`, instance "run") has Asterisk write them."""
+    (`hotline serve --embedded`) has Asterisk write them."""
     if settings.console_recordings_dir is not None:
         return settings.console_recordings_dir
-    return settings.asterisk_root / "var/lib/hotline/run/spool/recording"
+    return settings.asterisk_root / f"var/lib/hotline/{settings.pbx_instance}/spool/recording"
 
 
 async def run_console(settings: Settings, clock: Clock) -> None:
