@@ -9,7 +9,7 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -41,12 +41,10 @@ from calllog.tables import (
     CaseRow,
     ConfigReloadRow,
 )
-from calllog.today import DayCounts, day_counts
+from calllog.today import DayCounts, OverdueAt, day_counts, overdue_callbacks
 
 PAGE_SIZE = 50
 OPEN_STATUSES = (CaseStatus.RECEIVED, CaseStatus.FORWARDED, CaseStatus.VERIFYING)
-OverdueAt = Callable[[datetime], datetime]
-"""When a call back of a call started at the given instant becomes overdue."""
 
 
 T = TypeVar("T")
@@ -275,17 +273,9 @@ class CallQueries:
         return Page(items, int(total or 0), offset, limit)
 
     async def count_overdue_callbacks(self, *, now: datetime, overdue_at: OverdueAt) -> int:
-        """How many pending call backs are overdue at `now` (for the wallboard)."""
-        now = as_utc(now, "now")
-        query = (select(CallRow.started_at).where(CallRow.callback == Callback.PENDING.value)
-                 .order_by(CallRow.started_at))
-        count = 0
+        """How many pending call backs are overdue at `now` (the wallboard's count)."""
         async with self._sessionmaker() as session:
-            for started in await session.scalars(query):
-                if overdue_at(started) > now:
-                    break  # later calls fall due later
-                count += 1
-        return count
+            return await overdue_callbacks(session, now, overdue_at)
 
     async def handled_callbacks(
         self, *, since: datetime | None = None, until: datetime | None = None,
@@ -394,11 +384,13 @@ class CallQueries:
 
     # --- the wallboard -----------------------------------------------------------------
 
-    async def today_figures(self, *, since: datetime, until: datetime,
-                            now: datetime) -> DayCounts:
+    async def today_figures(self, *, since: datetime, until: datetime, now: datetime,
+                            overdue_at: OverdueAt | None = None) -> DayCounts:
         """The wallboard's figures: calls started in `since <= started_at < until` by
-        outcome, call backs pending, open cases past their deadline at `now`."""
-        return await day_counts(self._sessionmaker, since=since, until=until, now=now)
+        outcome, call backs pending (and overdue at `now` by `overdue_at`), open cases
+        past their deadline at `now`."""
+        return await day_counts(self._sessionmaker, since=since, until=until, now=now,
+                                overdue_at=overdue_at)
 
 
 def _call_conditions(filters: CallFilter) -> list[ColumnElement[bool]]:

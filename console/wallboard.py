@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from calllog.queries import CallQueries
-from calllog.today import DayCounts
+from calllog.today import DayCounts, OverdueAt
 from console.access import Action, require
 from console.auth import csrf_token
 from console.fmt import LOCAL
@@ -53,6 +53,8 @@ class DayFigures:
     answer_rate: float | None
     """connected / calls that chose a branch; None when none did."""
     callbacks_pending: int
+    callbacks_overdue: int
+    """Of those pending, the ones waiting past the YAML's limit (`callbacks:`)."""
     cases_overdue: int
 
 
@@ -65,7 +67,8 @@ def day_figures(counts: DayCounts) -> DayFigures:
         received=counts.received, connected=connected, missed=buckets[Bucket.MISSED],
         abandoned=buckets[Bucket.MENU],
         answer_rate=connected / counts.chose_branch if counts.chose_branch else None,
-        callbacks_pending=counts.callbacks_pending, cases_overdue=counts.cases_overdue)
+        callbacks_pending=counts.callbacks_pending, callbacks_overdue=counts.callbacks_overdue,
+        cases_overdue=counts.cases_overdue)
 
 
 def local_day(now: datetime) -> tuple[datetime, datetime]:
@@ -75,10 +78,12 @@ def local_day(now: datetime) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(), LOCAL)
 
 
-async def today_counts(queries: CallQueries, clock: Clock) -> DayCounts:
+async def today_counts(queries: CallQueries, clock: Clock, overdue_at: OverdueAt) -> DayCounts:
+    """Today's figures at the clock's now; `overdue_at`: `routing.deadlines.callback_overdue_at`."""
     now = clock.now()
     since, until = local_day(now)
-    return await queries.today_figures(since=since, until=until, now=now)
+    return await queries.today_figures(since=since, until=until, now=now,
+                                       overdue_at=overdue_at)
 
 
 def masked(number: str) -> str:

@@ -205,7 +205,7 @@ def _serve(settings: Settings, *, embedded: bool, clock: Clock) -> int:
     if not embedded:
         _run_service(serve(settings, config))
         return 0
-    pbx = embedded_pbx(settings)
+    pbx = embedded_pbx(settings, name=settings.pbx_instance)
     provision(pbx, config, settings)
     pbx.start()
     # The console is a process of its own: its crash or restart never touches a call.

@@ -31,7 +31,7 @@ from console.wallboard import today_counts
 from hotline.settings import Settings
 from routing.clock import Clock
 from routing.config import load_config
-from routing.deadlines import case_deadline
+from routing.deadlines import callback_overdue_at, case_deadline
 
 SCHEMA_UPGRADE_SECONDS = 120.0
 STOP_SECONDS = 5.0
@@ -63,8 +63,9 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
         async with httpx.AsyncClient(trust_env=False) as service:
             sessions = make_sessionmaker(engine)
             queries = CallQueries(sessions)
+            overdue_at = callback_overdue_at(config)
             feed = WallboardFeed(service, settings.service_url, clock,
-                                 figures=lambda: today_counts(queries, clock))
+                                 figures=lambda: today_counts(queries, clock, overdue_at))
             yield create_app(users=UserStore(sessions), config=config,
                              clock=clock, secret=secret,
                              secure_cookies=settings.console_secure_cookies,
@@ -81,10 +82,10 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
 
 def recordings_dir(settings: Settings) -> Path:
     """Where voice messages are read: the setting, or where the embedded PBX
-    (`hotline serve --embedded`, instance "run") has Asterisk write them."""
+    (`hotline serve --embedded`) has Asterisk write them."""
     if settings.console_recordings_dir is not None:
         return settings.console_recordings_dir
-    return settings.asterisk_root / "var/lib/hotline/run/spool/recording"
+    return settings.asterisk_root / f"var/lib/hotline/{settings.pbx_instance}/spool/recording"
 
 
 async def run_console(settings: Settings, clock: Clock) -> None:

@@ -60,6 +60,9 @@ class Settings(BaseModel):
     # The embedded PBX (`hotline serve --embedded`).
     asterisk_root: Path = Path("~/.cache/hotline/asterisk-sid").expanduser()
     asterisk_conf: Path = Path("asterisk-conf")
+    # Its files: <asterisk_root>/var/lib/hotline/<pbx_instance> (a second one, e.g. a
+    # test's, beside `make run`'s takes another name and other ports).
+    pbx_instance: str = Field(default="run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     sip_port: int = Field(default=5060, ge=1, le=65535)
     http_port: int = Field(default=8088, ge=1, le=65535)
     ami_port: int = Field(default=5038, ge=1, le=65535)
@@ -72,7 +75,7 @@ class Settings(BaseModel):
     console_secret: SecretStr = SecretStr("")
     console_secure_cookies: bool = False
     # The recording spool the console plays voice messages from (None: the embedded
-    # PBX's, <asterisk_root>/var/lib/hotline/run/spool/recording).
+    # PBX's, <asterisk_root>/var/lib/hotline/<pbx_instance>/spool/recording).
     console_recordings_dir: Path | None = None
     # The service's loopback HTTP server the wallboard follows (`GET /live`); empty:
     # http://127.0.0.1:<health_port> of these same settings.

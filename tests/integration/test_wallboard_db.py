@@ -18,10 +18,12 @@ from calllog.db import make_engine, make_sessionmaker
 from calllog.model import CallRecord, Case, CaseStatus, Outcome
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
+from calllog.today import latest_overdue_start
 from calllog.users import InMemoryUserStore, Role
 from console.app import create_app
 from console.live_feed import WallboardFeed
 from console.wallboard import local_day, masked, today_counts
+from routing.deadlines import callback_overdue_at
 from tests.clock import FakeClock
 from tests.console_client import SECRET, add_user, client, hotline_config, log_in
 from tests.wallboard_fakes import EventStream, FakeLiveService, board_where, caller_of
@@ -73,7 +75,9 @@ async def test_todays_figures_count_the_provinces_day_and_the_follow_ups_waiting
     await a_day_of_calls(sessions)
     since, until = local_day(NOW)
     assert (since, until) == (MIDNIGHT, MIDNIGHT + timedelta(days=1))
-    counts = await CallQueries(sessions).today_figures(since=since, until=until, now=NOW)
+    overdue_at = callback_overdue_at(hotline_config())
+    counts = await CallQueries(sessions).today_figures(since=since, until=until, now=NOW,
+                                                       overdue_at=overdue_at)
     assert counts.by_outcome == {
         Outcome.CONNECTED: 2, Outcome.DESK_UNREACHABLE: 1,
         Outcome.ABANDONED_WHILE_RINGING: 1, Outcome.ABANDONED_IN_MENU: 1,
@@ -81,7 +85,36 @@ async def test_todays_figures_count_the_provinces_day_and_the_follow_ups_waiting
     assert counts.received == 7
     assert counts.chose_branch == 4
     assert counts.callbacks_pending == 4  # last week's too
+    # one working day (8 h): last week's is overdue; this morning's three are not yet
+    assert counts.callbacks_overdue == 1
     assert counts.cases_overdue == 1  # open past its deadline; not the rejected one
+
+
+async def test_overdue_call_backs_are_counted_as_the_policy_says_to_the_microsecond(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    overdue_at = callback_overdue_at(hotline_config())
+    now = NOW + timedelta(days=1, hours=1, microseconds=3)  # Tuesday 15:30
+    cutoff = latest_overdue_start(NOW - timedelta(days=20), now, overdue_at)
+    assert cutoff is not None
+    starts = [NOW - timedelta(days=20) + timedelta(minutes=97 * n, microseconds=n)
+              for n in range(300)]
+    starts += [cutoff, cutoff + timedelta(microseconds=1)]
+    store = CallLogStore(sessions)
+    for n, started in enumerate(starts):
+        await store.save(call(f"c{n}", started, Outcome.CLOSED, None, callback="pending"))
+    await store.save(call("done", NOW - timedelta(days=19), Outcome.CLOSED, None,
+                          callback="done"))
+    await store.save(call("none-owed", NOW - timedelta(days=19), Outcome.CONNECTED))
+
+    expected = sum(overdue_at(s) <= now for s in starts)
+    queries = CallQueries(sessions)
+    assert await queries.count_overdue_callbacks(now=now, overdue_at=overdue_at) == expected
+    since, until = local_day(now)
+    counts = await queries.today_figures(since=since, until=until, now=now,
+                                         overdue_at=overdue_at)
+    assert (counts.callbacks_overdue, counts.callbacks_pending) == (expected, len(starts))
+    assert 0 < expected < len(starts) - 1
 
 
 @dataclass
@@ -103,7 +136,8 @@ async def wallboard(db_url: str) -> AsyncIterator[Wallboard]:
             await add_user(users, clock, name, role)
         async with service.client() as http:
             feed = WallboardFeed(http, "http://127.0.0.1:9180", clock, retry=0.02,
-                                 figures=lambda: today_counts(queries, clock),
+                                 figures=lambda: today_counts(
+                                     queries, clock, callback_overdue_at(hotline_config())),
                                  figures_every=0.05, figures_min_gap=0.0)
             app = create_app(users=users, config=hotline_config(), clock=clock,
                              secret=SECRET, queries=queries, wallboard=feed)
@@ -143,6 +177,7 @@ async def test_the_wallboard_shows_calls_by_step_desks_and_todays_figures_to_a_v
     assert 'data-testid="abandoned">1<' in page
     assert 'data-testid="answer-rate">50<span class="wb-unit">&nbsp;%</span><' in page
     assert 'data-testid="callbacks-pending">4<' in page
+    assert 'data-testid="callbacks-overdue">1<' in page
     assert 'data-testid="cases-overdue">1<' in page
 
 

@@ -179,12 +179,13 @@ def test_todays_figures_count_missed_and_abandoned_as_the_period_report_does() -
         {Outcome.CONNECTED: 6, Outcome.DESK_UNREACHABLE: 1,
          Outcome.ABANDONED_WHILE_RINGING: 1, Outcome.ABANDONED_IN_MENU: 2,
          Outcome.NO_SELECTION: 1, Outcome.CLOSED: 3, None: 2},
-        chose_branch=8, callbacks_pending=4, cases_overdue=2)
+        chose_branch=8, callbacks_pending=4, cases_overdue=2, callbacks_overdue=3)
     figures = day_figures(counts)
     assert (figures.received, figures.connected, figures.missed, figures.abandoned) == (
         16, 6, 2, 3)
     assert figures.answer_rate == 6 / 8
-    assert (figures.callbacks_pending, figures.cases_overdue) == (4, 2)
+    assert (figures.callbacks_pending, figures.callbacks_overdue, figures.cases_overdue) == (
+        4, 3, 2)
     assert day_figures(DayCounts({}, 0, 0, 0)).answer_rate is None
 
 

@@ -1,10 +1,15 @@
-"""Who may open the wallboard and its event stream (in process, no live feed)."""
+"""Who may open the wallboard and its event stream, and what the board draws (in
+process, no live feed)."""
 
 from __future__ import annotations
 
 import pytest
+from starlette.applications import Starlette
 
+from calllog.today import DayCounts
 from calllog.users import InMemoryUserStore, Role
+from console.live_feed import Board
+from console.wallboard import render_board
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.console_client import add_user, client, console_app, log_in
 
@@ -48,3 +53,26 @@ async def test_a_console_without_a_live_feed_says_so_instead_of_streaming(role: 
     assert "Đang kết nối với dịch vụ tổng đài" in page.text
     assert "data-events" not in page.text
     assert events.status_code == 503
+
+
+def _tile(html: str, testid: str) -> str:
+    """The `<li>` of the tile whose number has `data-testid=testid`."""
+    start = html.rindex("<li", 0, html.index(f'data-testid="{testid}"'))
+    return html[start:html.index("</li>", start)]
+
+
+async def test_overdue_call_backs_get_a_red_tile_of_their_own() -> None:
+    _, app = await _app(Role.VIEWER)
+    assert isinstance(app, Starlette)
+    console = app.state.console
+    figures = DayCounts({}, 0, callbacks_pending=5, cases_overdue=0, callbacks_overdue=2)
+    html = render_board(console, Board(generation=1, figures=figures))
+    tile = _tile(html, "callbacks-overdue")
+    assert "Gọi lại quá hạn" in tile and 'data-testid="callbacks-overdue">2<' in tile
+    assert "wb-bad" in tile
+    assert "wb-warn" in _tile(html, "callbacks-pending")
+
+    none_late = render_board(console, Board(generation=2, figures=DayCounts(
+        {}, 0, callbacks_pending=5, cases_overdue=0, callbacks_overdue=0)))
+    assert 'data-testid="callbacks-overdue">0<' in none_late
+    assert "wb-bad" not in _tile(none_late, "callbacks-overdue")
