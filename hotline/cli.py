@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -207,16 +208,27 @@ def _serve(settings: Settings, *, embedded: bool, clock: Clock) -> int:
         return 0
     pbx = embedded_pbx(settings, name=settings.pbx_instance)
     provision(pbx, config, settings)
-    pbx.start()
-    # The console is a process of its own: its crash or restart never touches a call.
-    console = spawn_console()
+    # Until the service's loop takes SIGTERM over (and again once it has let go of it), a
+    # SIGTERM unwinds through the `finally` below instead of leaving the PBX and the
+    # console running without us.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    console = None
     try:
+        pbx.start()
+        # The console is a process of its own: its crash or restart never touches a call.
+        console = spawn_console()
         _print_banner(settings, config, pbx.ports.sip, now=clock.now())
         _run_service(serve(settings_for(pbx, settings), config))
     finally:
-        stop_console(console)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the clean-up is bounded: let it end
+        if console is not None:
+            stop_console(console)
         pbx.stop()
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _print_banner(
