@@ -32,7 +32,7 @@ FAR_AHEAD = "+1825d"
 """Five years: libfaketime's offset for the machine's calendar."""
 
 
-def _clock_reads(path: Path) -> list[str]:
+def _clock_reads(path: Path, root: Path = ROOT) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found = []
     for node in ast.walk(tree):
@@ -41,11 +41,11 @@ def _clock_reads(path: Path) -> list[str]:
             name = owner.id if isinstance(owner, ast.Name) else (
                 owner.attr if isinstance(owner, ast.Attribute) else "")
             if (name, node.func.attr) in READS_TIME:
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}()")
+                found.append(f"{path.relative_to(root)}:{node.lineno} {name}.{node.func.attr}()")
         if isinstance(node, ast.ImportFrom) and node.module == "time":
             names = {a.name for a in node.names} & {n for o, n in READS_TIME if o == "time"}
             if names:
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno} from time import "
+                found.append(f"{path.relative_to(root)}:{node.lineno} from time import "
                              f"{', '.join(sorted(names))}")
     return found
 
@@ -58,15 +58,13 @@ def test_no_code_reads_a_clock_except_the_clock_the_wiring_passes_in() -> None:
 
 
 def test_the_scan_spots_a_clock_read(tmp_path: Path) -> None:
-    sample = ROOT / "hotline" / "_sample_for_scan.py"
-    try:
-        sample.write_text(
-            "import time\nfrom datetime import UTC, datetime\nfrom time import monotonic\n"
-            "a = datetime.now(UTC)\nb = time.monotonic()\n", encoding="utf-8")
-        assert [r.split(" ", 1)[1] for r in _clock_reads(sample)] == [
-            "from time import monotonic", "datetime.now()", "time.monotonic()"]
-    finally:
-        sample.unlink()
+    sample = tmp_path / "hotline" / "sample.py"
+    sample.parent.mkdir()
+    sample.write_text(
+        "import time\nfrom datetime import UTC, datetime\nfrom time import monotonic\n"
+        "a = datetime.now(UTC)\nb = time.monotonic()\n", encoding="utf-8")
+    assert [r.split(" ", 1)[1] for r in _clock_reads(sample, tmp_path)] == [
+        "from time import monotonic", "datetime.now()", "time.monotonic()"]
 
 
 def test_the_unit_suite_passes_five_years_from_now() -> None:
