@@ -38,8 +38,6 @@ from zoneinfo import ZoneInfo
 from benchmarks.scale_data import Counter, generate, write_postgres, write_sqlite
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.queries import CallFilter, CallQueries
-from calllog.store import CallLogStore
-from hotline.report import fetch_records
 from reports import ReportPeriod, build
 from routing.config import HotlineConfig, load_config
 from routing.deadlines import callback_overdue_at
@@ -108,7 +106,6 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
                                        now=end, overdue_at=overdue_at)))
         if report_runs == 0:
             return timings
-        store = CallLogStore(make_sessionmaker(engine))
         last = (end - timedelta(days=1)).date()
         month_first = last.replace(day=1)
         if (last + timedelta(days=1)).day != 1:  # the last whole month
@@ -121,9 +118,10 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
 
         async def month_report(_: int) -> None:
             began = time.perf_counter()
-            calls, cases = await fetch_records(store, period, str(zone))
+            since, until = period.bounds(config.calendar().timezone)
+            records = await queries.period_records(since=since, until=until)
             fetched.append((time.perf_counter() - began) * 1000)
-            build(calls, cases, period, config)
+            build(records.calls, records.cases, period, config, records.callbacks)
 
         timings.append(await timed(f"month report {period.first}..{period.last}", report_runs,
                                    month_report))
@@ -190,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=None,
                         help="postgresql+asyncpg://... of an empty database to fill "
                              "(default: a throw-away cluster)")
+    parser.add_argument("--pg-dir", type=Path, default=None,
+                        help="keep the cluster in this directory (e.g. var/bench/pg-365d) "
+                             "instead of throwing it away, for --reuse")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     for backend in args.backend or ["sqlite", "postgresql"]:
@@ -209,13 +210,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from tests.pg import StoppablePostgres, pg_bindir
 
-            cluster = StoppablePostgres(pg_bindir())
+            cluster = StoppablePostgres(pg_bindir(), args.pg_dir)
             try:
                 cluster.start()
-                fill(backend, cluster.url, config, args.days, args.per_day, args.seed)
+                if not (args.reuse and args.pg_dir):
+                    fill(backend, cluster.url, config, args.days, args.per_day, args.seed)
                 _measure_and_print(backend, cluster.url, config, args)
             finally:
-                cluster.destroy()
+                if args.pg_dir:
+                    if cluster.running:
+                        cluster.stop()
+                else:
+                    cluster.destroy()
     return 0
 
 
