@@ -32,6 +32,7 @@ from calllog.model import (
     check_offset,
     parse_case_status,
 )
+from calllog.period import PeriodTallies, period_tallies
 from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
     CallbackAttemptRow,
@@ -164,6 +165,17 @@ class PeriodRecords:
     calls: list[CallRecord]
     cases: list[Case]
     callbacks: CallbackFigures
+
+
+@dataclass(frozen=True)
+class PeriodData:
+    """What the period report reads: the tallies every figure comes from and, when the
+    details are asked for, the calls started in the period (oldest first) and the cases
+    opened in it (without history)."""
+
+    tallies: PeriodTallies
+    calls: list[CallRecord] | None = None
+    cases: list[Case] | None = None
 
 
 @dataclass(frozen=True)
@@ -328,9 +340,27 @@ class CallQueries:
             times_to_callback=times,
         )
 
+    async def period_data(
+        self, *, since: datetime, until: datetime, details: bool = False
+    ) -> PeriodData:
+        """What the period report of `since <= t < until` reads, the one read behind
+        `hotline report` and the console's reports page: the tallies (a few GROUP BY
+        queries), and with `details` every call and case of the period as well."""
+        tallies = await period_tallies(self._sessionmaker, since=since, until=until)
+        if not details:
+            return PeriodData(tallies)
+        calls, cases = await self._period_calls_and_cases(since, until)
+        return PeriodData(tallies, calls, cases)
+
     async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
-        """Everything the period report of `since <= t < until` reads: the one read behind
-        `hotline report` and the console's reports page."""
+        """The calls started in `since <= t < until`, the cases opened in it and its call
+        backs' figures, as records (`reports.compute_report` counts them)."""
+        calls, cases = await self._period_calls_and_cases(since, until)
+        return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until))
+
+    async def _period_calls_and_cases(
+        self, since: datetime, until: datetime
+    ) -> tuple[list[CallRecord], list[Case]]:
         since, until = as_utc(since, "since"), as_utc(until, "until")
         calls = (select(CallRow).where(CallRow.started_at >= since, CallRow.started_at < until)
                  .order_by(CallRow.started_at, CallRow.call_id))
@@ -339,8 +369,7 @@ class CallQueries:
         async with self._sessionmaker() as session:
             call_rows = [record_from_row(r) for r in await session.scalars(calls)]
             case_rows = [case_from_row(r, ()) for r in await session.scalars(cases)]
-        return PeriodRecords(call_rows, case_rows,
-                             await self.callback_figures(since=since, until=until))
+        return call_rows, case_rows
 
     # --- cases -------------------------------------------------------------------------
 
