@@ -33,6 +33,22 @@ async def saved(sessions: async_sessionmaker[AsyncSession], *calls: CallRecord) 
     return store
 
 
+async def test_calls_search_counts_no_further_than_the_cap_asked_for(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await saved(sessions, *(call(f"n{i}", i, agency="Sở Tư pháp") for i in range(6)))
+    queries = CallQueries(sessions)
+    capped = await queries.search_calls(limit=2, count_cap=4)
+    assert (capped.total, capped.capped) == (4, True)
+    assert [v.call.call_id for v in capped.items] == ["n5", "n4"]
+    assert [v.call.call_id for v in (await queries.search_calls(
+        limit=2, offset=4, count_cap=4)).items] == ["n1", "n0"]
+    exact = await queries.search_calls(CallFilter(agency="Sở Tư pháp"), count_cap=6)
+    assert (exact.total, exact.capped) == (6, False)
+    uncapped = await queries.search_calls(limit=2)
+    assert (uncapped.total, uncapped.capped) == (6, False)
+
+
 async def test_calls_search_filters_pages_and_counts_newest_first(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
