@@ -16,7 +16,7 @@ PostgreSQL as `timestamptz`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,8 @@ from calllog.model import Callback, CaseStatus, Outcome, SurveyResult, as_utc
 from calllog.tables import CallRow, CaseRow
 
 HOUR_FORMAT = "%Y-%m-%d %H"
+CALLED_BACK = (Callback.PENDING.value, Callback.DONE.value)
+"""The call-back states the report counts (a call needed one)."""
 
 
 @dataclass(frozen=True)
@@ -169,24 +171,19 @@ async def period_tallies(
         hours = await session.execute(
             select(hour, chose, CallRow.outcome, n).where(inside).group_by(
                 hour, chose, CallRow.outcome))
-        groups = await session.execute(
-            select(CallRow.branch_key, CallRow.branch_name, CallRow.agency, CallRow.outcome, n)
-            .where(inside).group_by(CallRow.branch_key, CallRow.branch_name, CallRow.agency,
-                                    CallRow.outcome))
+        # branches, survey answers and call backs in one pass (a few hundred groups)
+        grouped = (CallRow.branch_key, CallRow.branch_name, CallRow.agency, CallRow.outcome,
+                   CallRow.survey, CallRow.survey_score, CallRow.callback,
+                   CallRow.callback_result)
+        attempts = func.coalesce(func.sum(CallRow.callback_attempts), 0).label("attempts")
+        rows = (await session.execute(
+            select(*grouped, n, attempts).where(inside).group_by(*grouped))).all()
         waits = await session.execute(
             select(wait, n).where(inside, connected, CallRow.bridged_at.is_not(None))
             .group_by(wait))
         talks = await session.execute(
             select(talk, n).where(inside, connected, CallRow.bridged_at.is_not(None),
                                   talk_end.is_not(None)).group_by(talk))
-        surveys = await session.execute(
-            select(CallRow.survey, CallRow.survey_score, n).where(inside)
-            .group_by(CallRow.survey, CallRow.survey_score))
-        callbacks = (await session.execute(
-            select(CallRow.callback, CallRow.callback_result, n,
-                   func.coalesce(func.sum(CallRow.callback_attempts), 0))
-            .where(inside, CallRow.callback.in_([Callback.PENDING.value, Callback.DONE.value]))
-            .group_by(CallRow.callback, CallRow.callback_result))).all()
         timed = int(await session.scalar(
             select(func.count()).select_from(CallRow).where(with_time)) or 0)
         median = None if not timed else await session.scalar(
@@ -199,15 +196,19 @@ async def period_tallies(
         return PeriodTallies(
             hours=tuple(HourTally(_hour(r.hour), bool(r.chose), _outcome(r.outcome), r.n)
                         for r in hours),
-            groups=tuple(GroupTally(r.branch_key, r.branch_name, r.agency, _outcome(r.outcome),
-                                    r.n) for r in groups),
+            groups=tuple(GroupTally(key, name, agency, outcome, n)
+                         for (key, name, agency, outcome), n in _sums(
+                             rows, lambda r: (r.branch_key, r.branch_name, r.agency,
+                                              _outcome(r.outcome))).items()),
             wait={int(r.s): r.n for r in waits},
             talk={int(r.s): r.n for r in talks},
-            surveys=tuple(SurveyTally(None if r.survey is None else SurveyResult(r.survey),
-                                      r.survey_score, r.n) for r in surveys),
-            callbacks=_states(callbacks),
-            callback_results=_callback_tally(callbacks,
-                                             None if median is None else int(median)),
+            surveys=tuple(SurveyTally(survey, score, n) for (survey, score), n in _sums(
+                rows, lambda r: (None if r.survey is None else SurveyResult(r.survey),
+                                 r.survey_score)).items()),
+            callbacks={state: n for (state,), n in _sums(
+                [r for r in rows if r.callback in CALLED_BACK],
+                lambda r: (Callback(r.callback),)).items()},
+            callback_results=_callback_tally(rows, None if median is None else int(median)),
             cases={(r.agency, CaseStatus(r.status)): r.n for r in cases},
         )
 
@@ -225,20 +226,24 @@ def _outcome(value: str | None) -> Outcome | None:
     return None if value is None else Outcome(value)
 
 
-def _callback_tally(rows: Any, median: int | None) -> CallbackTally:
+def _sums(rows: Sequence[Any], key: Callable[[Any], tuple[Any, ...]]
+          ) -> dict[tuple[Any, ...], int]:
+    """The rows' counts summed by `key`."""
+    found: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        found[key(row)] = found.get(key(row), 0) + row.n
+    return found
+
+
+def _callback_tally(rows: Sequence[Any], median: int | None) -> CallbackTally:
     reached = wrong = attempts = 0
-    for state, result, calls, made in rows:
-        attempts += int(made)
-        if state == Callback.DONE.value:
-            reached += calls if result == "reached" else 0
-            wrong += calls if result == "wrong_number" else 0
+    for r in rows:
+        if r.callback not in CALLED_BACK:
+            continue
+        attempts += int(r.attempts)
+        if r.callback == Callback.DONE.value:
+            reached += r.n if r.callback_result == "reached" else 0
+            wrong += r.n if r.callback_result == "wrong_number" else 0
     return CallbackTally(reached=reached, wrong_number=wrong, attempts=attempts,
                          median_seconds=median)
-
-
-def _states(rows: Any) -> dict[Callback, int]:
-    found: dict[Callback, int] = {}
-    for state, _, calls, _ in rows:
-        found[Callback(state)] = found.get(Callback(state), 0) + calls
-    return found
 
