@@ -10,11 +10,11 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.cases import CASE_LIST_LIMIT
@@ -227,9 +227,19 @@ class CallQueries:
         if count_cap is not None:
             check_limit(count_cap)
         where = _call_conditions(filters)
-        query = (select(CallRow).where(*where)
-                 .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
-                 .offset(offset).limit(limit))
+        newest = (CallRow.started_at.desc(), CallRow.call_id.desc())
+        page_of: ColumnElement[bool] = and_(true(), *where)
+        if filters.agency is not None:
+            # "to the agency OR from its stations": SQLite reads both indexes and sorts all
+            # of the agency's year (0.4-0.5 s); the newest of each side, then merged, is
+            # the same page from two short index reads.
+            others = _call_conditions(replace(filters, agency=None))
+            sides = [select(CallRow.call_id).where(*others, side).order_by(*newest)
+                     .limit(offset + limit).subquery().select()
+                     for side in (CallRow.agency == filters.agency,
+                                  CallRow.caller_agency == filters.agency)]
+            page_of = CallRow.call_id.in_(union_all(*sides))
+        query = (select(CallRow).where(page_of).order_by(*newest).offset(offset).limit(limit))
         if count_cap is None:
             counted = select(func.count()).select_from(CallRow).where(*where)
         else:
