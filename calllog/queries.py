@@ -246,7 +246,8 @@ class CallQueries:
             # a constant: the filter's index covers the count (call_id would be looked
             # up in the table for every row)
             counted = select(func.count()).select_from(
-                select(literal(1)).where(*where).limit(count_cap + 1).subquery())
+                select(literal(1)).select_from(CallRow).where(*where)
+                .limit(count_cap + 1).subquery())
         async with self._sessionmaker() as session:
             total = int(await session.scalar(counted) or 0)
             rows = list(await session.scalars(query))
