@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.cases import CASE_LIST_LIMIT
@@ -226,28 +226,8 @@ class CallQueries:
         check_offset(offset)
         if count_cap is not None:
             check_limit(count_cap)
-        where = _call_conditions(filters)
-        newest = (CallRow.started_at.desc(), CallRow.call_id.desc())
-        page_of: ColumnElement[bool] = and_(true(), *where)
-        if filters.agency is not None:
-            # "to the agency OR from its stations": SQLite reads both indexes and sorts all
-            # of the agency's year (0.4-0.5 s); the newest of each side, then merged, is
-            # the same page from two short index reads.
-            others = _call_conditions(replace(filters, agency=None))
-            sides = [select(CallRow.call_id).where(*others, side).order_by(*newest)
-                     .limit(offset + limit).subquery().select()
-                     for side in (CallRow.agency == filters.agency,
-                                  CallRow.caller_agency == filters.agency)]
-            page_of = CallRow.call_id.in_(union_all(*sides))
-        query = (select(CallRow).where(page_of).order_by(*newest).offset(offset).limit(limit))
-        if count_cap is None:
-            counted = select(func.count()).select_from(CallRow).where(*where)
-        else:
-            # a constant: the filter's index covers the count (call_id would be looked
-            # up in the table for every row)
-            counted = select(func.count()).select_from(
-                select(literal(1)).select_from(CallRow).where(*where)
-                .limit(count_cap + 1).subquery())
+        query, counted = call_search_statements(filters, limit=limit, offset=offset,
+                                                count_cap=count_cap)
         async with self._sessionmaker() as session:
             total = int(await session.scalar(counted) or 0)
             rows = list(await session.scalars(query))
@@ -458,6 +438,32 @@ class CallQueries:
         """The wallboard's figures: calls started in `since <= started_at < until` by
         outcome, call backs pending, open cases past their deadline at `now`."""
         return await day_counts(self._sessionmaker, since=since, until=until, now=now)
+
+
+def call_search_statements(
+    filters: CallFilter, *, limit: int, offset: int, count_cap: int | None
+) -> tuple[Select[CallRow], Select[int]]:
+    """`search_calls`' two statements: its page and its count (tested for their plans)."""
+    where = _call_conditions(filters)
+    newest = (CallRow.started_at.desc(), CallRow.call_id.desc())
+    page_of: ColumnElement[bool] = and_(true(), *where)
+    if filters.agency is not None:
+        # "to the agency OR from its stations": SQLite reads both indexes and sorts all of
+        # the agency's year (0.4-0.5 s); the newest of each side, then merged, is the same
+        # page from two short index reads.
+        others = _call_conditions(replace(filters, agency=None))
+        sides = [select(CallRow.call_id).where(*others, side).order_by(*newest)
+                 .limit(offset + limit).subquery().select()
+                 for side in (CallRow.agency == filters.agency,
+                              CallRow.caller_agency == filters.agency)]
+        page_of = CallRow.call_id.in_(union_all(*sides))
+    page = select(CallRow).where(page_of).order_by(*newest).offset(offset).limit(limit)
+    if count_cap is None:
+        return page, select(func.count()).select_from(CallRow).where(*where)
+    # a constant: the filter's index covers the count (call_id would be looked up in the
+    # table for every row)
+    return page, select(func.count()).select_from(
+        select(literal(1)).select_from(CallRow).where(*where).limit(count_cap + 1).subquery())
 
 
 def _call_conditions(filters: CallFilter) -> list[ColumnElement[bool]]:
