@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the cluster in this directory (e.g. var/bench/pg-365d) "
                              "instead of throwing it away, for --reuse")
     args = parser.parse_args(argv)
+    if args.pg_dir and (args.pg_dir / "data").exists() and not args.reuse:
+        parser.error(f"{args.pg_dir} holds a cluster already: --reuse it, or remove it")
     config = load_config(args.config)
     for backend in args.backend or ["sqlite", "postgresql"]:
         if backend == "sqlite":
