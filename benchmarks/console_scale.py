@@ -10,11 +10,13 @@ generator), written in bulk into a migrated SQLite file and a throw-away Postgre
 cluster (`tests/pg.py`; or `--pg-url` for a server of your own, which it fills), then
 times, through `calllog.queries.CallQueries` as the console calls it:
 
-    search ...     the calls page's first page (50 calls and the total) for a few filters
+    search ...     the calls page's first page (50 calls and the total, counted up to
+                   the console's cap of 10,000) for a few filters
     call page      `call(id)` + `earlier_calls(id)` of a random call
     call-backs     the first page of pending call backs, oldest first, with the total
-    month report   the report's data fetch (`hotline.report.fetch_records`) and
-                   `reports.build` for the last whole month generated
+    month report   the report's read (`CallQueries.period_data`, its tallies) and
+                   `reports.build_from_data` for the last whole month generated, what
+                   the console's page and `hotline report` without --details do
 
 Each is run `--runs` times after one warm-up (the report `--report-runs` times);
 prints p50 and p95 (nearest rank) in milliseconds, and asserts nothing. The target
@@ -38,9 +40,8 @@ from zoneinfo import ZoneInfo
 from benchmarks.scale_data import Counter, generate, write_postgres, write_sqlite
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.queries import CallFilter, CallQueries
-from calllog.store import CallLogStore
-from hotline.report import fetch_records
-from reports import ReportPeriod, build
+from console.call_search import COUNT_CAP
+from reports import ReportPeriod, build_from_data
 from routing.config import HotlineConfig, load_config
 from routing.deadlines import callback_overdue_at
 
@@ -94,7 +95,8 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
         timings = []
         for name, filters in searches.items():
             timings.append(await timed(
-                name, runs, lambda _, f=filters: queries.search_calls(f)))  # type: ignore[misc]
+                name, runs, lambda _, f=filters: queries.search_calls(  # type: ignore[misc]
+                    f, count_cap=COUNT_CAP)))
 
         async def call_page(run: int) -> None:
             call_id = sample[run % len(sample)].call_id
@@ -108,7 +110,6 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
                                        now=end, overdue_at=overdue_at)))
         if report_runs == 0:
             return timings
-        store = CallLogStore(make_sessionmaker(engine))
         last = (end - timedelta(days=1)).date()
         month_first = last.replace(day=1)
         if (last + timedelta(days=1)).day != 1:  # the last whole month
@@ -121,9 +122,10 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
 
         async def month_report(_: int) -> None:
             began = time.perf_counter()
-            calls, cases = await fetch_records(store, period, str(zone))
+            since, until = period.bounds(config.calendar().timezone)
+            data = await queries.period_data(since=since, until=until)
             fetched.append((time.perf_counter() - began) * 1000)
-            build(calls, cases, period, config)
+            build_from_data(data, period, config)
 
         timings.append(await timed(f"month report {period.first}..{period.last}", report_runs,
                                    month_report))
@@ -190,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=None,
                         help="postgresql+asyncpg://... of an empty database to fill "
                              "(default: a throw-away cluster)")
+    parser.add_argument("--pg-dir", type=Path, default=None,
+                        help="keep the cluster in this directory (e.g. var/bench/pg-365d) "
+                             "instead of throwing it away, for --reuse")
     args = parser.parse_args(argv)
+    if args.pg_dir and (args.pg_dir / "data").exists() and not args.reuse:
+        parser.error(f"{args.pg_dir} holds a cluster already: --reuse it, or remove it")
     config = load_config(args.config)
     for backend in args.backend or ["sqlite", "postgresql"]:
         if backend == "sqlite":
@@ -209,13 +216,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from tests.pg import StoppablePostgres, pg_bindir
 
-            cluster = StoppablePostgres(pg_bindir())
+            cluster = StoppablePostgres(pg_bindir(), args.pg_dir)
             try:
                 cluster.start()
-                fill(backend, cluster.url, config, args.days, args.per_day, args.seed)
+                if not (args.reuse and args.pg_dir):
+                    fill(backend, cluster.url, config, args.days, args.per_day, args.seed)
                 _measure_and_print(backend, cluster.url, config, args)
             finally:
-                cluster.destroy()
+                if args.pg_dir:
+                    if cluster.running:
+                        cluster.stop()
+                else:
+                    cluster.destroy()
     return 0
 
 

@@ -10,11 +10,11 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.cases import CASE_LIST_LIMIT
@@ -32,6 +32,7 @@ from calllog.model import (
     check_offset,
     parse_case_status,
 )
+from calllog.period import PeriodTallies, period_tallies
 from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
     CallbackAttemptRow,
@@ -54,9 +55,12 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     total: int
-    """How many the filters match, all pages put together."""
+    """How many the filters match, all pages put together (at most the count cap asked
+    for: see `capped`)."""
     offset: int
     limit: int
+    capped: bool = False
+    """More than `total` match: the count stopped at the cap."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,17 @@ class PeriodRecords:
 
 
 @dataclass(frozen=True)
+class PeriodData:
+    """What the period report reads: the tallies every figure comes from and, when the
+    details are asked for, the calls started in the period (oldest first) and the cases
+    opened in it (without history)."""
+
+    tallies: PeriodTallies
+    calls: list[CallRecord] | None = None
+    cases: list[Case] | None = None
+
+
+@dataclass(frozen=True)
 class CallFilter:
     """A calls search: every filter given must match (`since <= started_at < until`)."""
 
@@ -198,19 +213,26 @@ class CallQueries:
     # --- calls -------------------------------------------------------------------------
 
     async def search_calls(
-        self, filters: CallFilter = CallFilter(), *, limit: int = PAGE_SIZE, offset: int = 0
+        self, filters: CallFilter = CallFilter(), *, limit: int = PAGE_SIZE, offset: int = 0,
+        count_cap: int | None = None,
     ) -> Page[CallView]:
-        """Calls matching `filters`, newest first, a page of them and how many in all."""
+        """Calls matching `filters`, newest first, a page of them and how many in all;
+        with `count_cap`, counted no further than that (`Page.capped` says there are
+        more): counting all of an agency's year of calls took 0.5-0.8 s on SQLite
+        (docs/benchmarks.md), a LIMITed count stops early."""
         check_limit(limit)
         check_offset(offset)
-        where = _call_conditions(filters)
-        query = (select(CallRow).where(*where)
-                 .order_by(CallRow.started_at.desc(), CallRow.call_id.desc())
-                 .offset(offset).limit(limit))
+        if count_cap is not None:
+            check_limit(count_cap)
+        query, counted = call_search_statements(filters, limit=limit, offset=offset,
+                                                count_cap=count_cap)
         async with self._sessionmaker() as session:
-            total = await session.scalar(select(func.count()).select_from(CallRow).where(*where))
+            total = int(await session.scalar(counted) or 0)
             rows = list(await session.scalars(query))
-        return Page([_view(r) for r in rows], int(total or 0), offset, limit)
+        items = [_view(r) for r in rows]
+        if count_cap is not None and total > count_cap:
+            return Page(items, count_cap, offset, limit, capped=True)
+        return Page(items, total, offset, limit)
 
     async def call(self, call_id: str) -> CallDetail | None:
         """One call with its timeline (in order), its call backs and its cases."""
@@ -318,9 +340,27 @@ class CallQueries:
             times_to_callback=times,
         )
 
+    async def period_data(
+        self, *, since: datetime, until: datetime, details: bool = False
+    ) -> PeriodData:
+        """What the period report of `since <= t < until` reads, the one read behind
+        `hotline report` and the console's reports page: the tallies (a few GROUP BY
+        queries), and with `details` every call and case of the period as well."""
+        tallies = await period_tallies(self._sessionmaker, since=since, until=until)
+        if not details:
+            return PeriodData(tallies)
+        calls, cases = await self._period_calls_and_cases(since, until)
+        return PeriodData(tallies, calls, cases)
+
     async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
-        """Everything the period report of `since <= t < until` reads: the one read behind
-        `hotline report` and the console's reports page."""
+        """The calls started in `since <= t < until`, the cases opened in it and its call
+        backs' figures, as records (`reports.compute_report` counts them)."""
+        calls, cases = await self._period_calls_and_cases(since, until)
+        return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until))
+
+    async def _period_calls_and_cases(
+        self, since: datetime, until: datetime
+    ) -> tuple[list[CallRecord], list[Case]]:
         since, until = as_utc(since, "since"), as_utc(until, "until")
         calls = (select(CallRow).where(CallRow.started_at >= since, CallRow.started_at < until)
                  .order_by(CallRow.started_at, CallRow.call_id))
@@ -329,8 +369,7 @@ class CallQueries:
         async with self._sessionmaker() as session:
             call_rows = [record_from_row(r) for r in await session.scalars(calls)]
             case_rows = [case_from_row(r, ()) for r in await session.scalars(cases)]
-        return PeriodRecords(call_rows, case_rows,
-                             await self.callback_figures(since=since, until=until))
+        return call_rows, case_rows
 
     # --- cases -------------------------------------------------------------------------
 
@@ -391,6 +430,32 @@ class CallQueries:
         past their deadline at `now`."""
         return await day_counts(self._sessionmaker, since=since, until=until, now=now,
                                 overdue_at=overdue_at)
+
+
+def call_search_statements(
+    filters: CallFilter, *, limit: int, offset: int, count_cap: int | None
+) -> tuple[Select[CallRow], Select[int]]:
+    """`search_calls`' two statements: its page and its count (tested for their plans)."""
+    where = _call_conditions(filters)
+    newest = (CallRow.started_at.desc(), CallRow.call_id.desc())
+    page_of: ColumnElement[bool] = and_(true(), *where)
+    if filters.agency is not None:
+        # "to the agency OR from its stations": SQLite reads both indexes and sorts all of
+        # the agency's year (0.4-0.5 s); the newest of each side, then merged, is the same
+        # page from two short index reads.
+        others = _call_conditions(replace(filters, agency=None))
+        sides = [select(CallRow.call_id).where(*others, side).order_by(*newest)
+                 .limit(offset + limit).subquery().select()
+                 for side in (CallRow.agency == filters.agency,
+                              CallRow.caller_agency == filters.agency)]
+        page_of = CallRow.call_id.in_(union_all(*sides))
+    page = select(CallRow).where(page_of).order_by(*newest).offset(offset).limit(limit)
+    if count_cap is None:
+        return page, select(func.count()).select_from(CallRow).where(*where)
+    # a constant: the filter's index covers the count (call_id would be looked up in the
+    # table for every row)
+    return page, select(func.count()).select_from(
+        select(literal(1)).select_from(CallRow).where(*where).limit(count_cap + 1).subquery())
 
 
 def _call_conditions(filters: CallFilter) -> list[ColumnElement[bool]]:

@@ -17,6 +17,8 @@ from calllog.queries import CallFilter
 from console.fmt import LOCAL
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
+"""The search counts its matches up to here, then says "hơn 10.000" (more than)."""
 MAX_PAGE = 100_000
 FIELDS = ("from", "to", "number", "branch", "agency", "outcome")
 

@@ -33,7 +33,7 @@ from console.access import (
     require_agency,
 )
 from console.auth import csrf_token
-from console.call_search import PAGE_SIZE, parse_search
+from console.call_search import COUNT_CAP, PAGE_SIZE, parse_search
 from console.pages import SECTIONS, sections_for
 from console.timeline import cause_vn, timeline
 from reports.labels import (
@@ -95,8 +95,10 @@ async def search(request: Request) -> Response:
     if form.values["agency"]:
         require_agency(user, form.values["agency"])
     found = await _queries(console).search_calls(
-        form.filters, limit=PAGE_SIZE, offset=form.offset)
+        form.filters, limit=PAGE_SIZE, offset=form.offset, count_cap=COUNT_CAP)
     pages = max(1, -(-found.total // PAGE_SIZE))
+    if found.capped:  # pages past the count go on while they are full
+        pages = max(pages, form.page + (len(found.items) == PAGE_SIZE))
     return console.render(
         request, "calls.html", 400 if form.errors else 200, user=user, section=SECTION,
         sections=sections_for(user), csrf=csrf_token(request), form=form, found=found,

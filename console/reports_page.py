@@ -1,7 +1,8 @@
 """Báo cáo: the period report of `hotline report`, as a page, inline charts and downloads.
 
-One implementation: the page reads the period through `CallQueries.period_records` and
-builds it with `reports.build`, exactly as the CLI does; the tables shown are the
+One implementation: the page reads the period through `CallQueries.period_data` and
+builds it with `reports.build_from_data`, exactly as the CLI does (every call of the
+period is read only for the downloads that list them); the tables shown are the
 report's own (`PeriodReport.tables`), the downloads are `reports.render`'s bytes under
 `reports.download_name`.
 
@@ -28,7 +29,15 @@ from console.access import Action, require
 from console.auth import csrf_token
 from console.fmt import local
 from console.pages import SECTIONS, sections_for
-from reports import FORMATS, PeriodReport, ReportPeriod, build, download_name, render
+from reports import (
+    DETAILED,
+    FORMATS,
+    PeriodReport,
+    ReportPeriod,
+    build_from_data,
+    download_name,
+    render,
+)
 from reports.tables import Table, cell_text
 
 if TYPE_CHECKING:
@@ -101,13 +110,16 @@ def period_query(period: ReportPeriod) -> str:
     return urlencode({"from": period.first.isoformat(), "to": period.last.isoformat()})
 
 
-async def period_report(console: Console, period: ReportPeriod) -> PeriodReport:
-    """The report `hotline report --from --to` makes, from the same read."""
+async def period_report(
+    console: Console, period: ReportPeriod, *, details: bool = False
+) -> PeriodReport:
+    """The report `hotline report --from --to` makes, from the same read; every call and
+    case of the period only with `details` (the page and most files need the figures)."""
     if console.queries is None:
         raise RuntimeError("the console has no call log")
     since, until = period.bounds(console.config.calendar().timezone)
-    records = await console.queries.period_records(since=since, until=until)
-    return build(records.calls, records.cases, period, console.config, records.callbacks)
+    data = await console.queries.period_data(since=since, until=until, details=details)
+    return build_from_data(data, period, console.config)
 
 
 def shown(table: Table) -> ShownTable:
@@ -155,7 +167,7 @@ async def _file(request: Request, *, attachment: bool) -> Response:
         period = asked_period(request, local(console.clock.now()).date())
     except BadPeriod as exc:
         return Response(str(exc), 400, media_type="text/plain; charset=utf-8")
-    report = await period_report(console, period)
+    report = await period_report(console, period, details=fmt in DETAILED)
     # Charts and the XLSX take tens of milliseconds of CPU: off the event loop.
     data = await asyncio.to_thread(render, report, fmt)
     name = download_name(report, fmt)

@@ -1,11 +1,11 @@
 """`hotline report`: the period's figures in Vietnamese as Markdown, CSV or XLSX, with PNGs.
 
 The command's part only: its arguments, reading the period's calls, cases and call backs
-through the call log's query side (`CallQueries.period_records`, the read the console
-makes too), and writing the files. The figures, their definitions (local Asia/Ho_Chi_Minh
-days, `--from`/`--to` inclusive, a call counted on the day it started, nearest-rank
-percentiles, ...) and every rendering are the `reports` package's, the same code the
-console calls:
+through the call log's query side (`CallQueries.period_data`: the tallies the database
+counts, and every call only with `--details`; the read the console makes too), and
+writing the files. The figures, their definitions (local Asia/Ho_Chi_Minh days,
+`--from`/`--to` inclusive, a call counted on the day it started, nearest-rank percentiles,
+...) and every rendering are the `reports` package's, the same code the console calls:
 
     report.md            the report, charts embedded       (--format md, the default)
     report.csv           every figure, one per line        (--format csv)
@@ -31,7 +31,7 @@ import structlog
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.queries import CallQueries
 from hotline.settings import Settings
-from reports import DOCUMENTS, PeriodReport, ReportPeriod, build, files
+from reports import DOCUMENTS, PeriodReport, ReportPeriod, build_from_data, files
 from routing.config import HotlineConfig, load_config
 
 log = structlog.get_logger(__name__)
@@ -40,19 +40,24 @@ log = structlog.get_logger(__name__)
 # --- inputs --------------------------------------------------------------------------
 
 
-async def load_report(url: str, config: HotlineConfig, period: ReportPeriod) -> PeriodReport:
+async def load_report(
+    url: str, config: HotlineConfig, period: ReportPeriod, *, details: bool = True
+) -> PeriodReport:
     """The period's report from the database at `url` (migrated first), read the way the
-    console reads it (`CallQueries.period_records`)."""
+    console reads it (`CallQueries.period_data`); without `details`, its figures only
+    (the database counts them), no per-call rows."""
     await upgrade_async(url)
     engine = make_engine(url)
     try:
         since, until = period.bounds(config.calendar().timezone)
-        records = await CallQueries(make_sessionmaker(engine)).period_records(
-            since=since, until=until)
+        data = await CallQueries(make_sessionmaker(engine)).period_data(
+            since=since, until=until, details=details)
     finally:
         await engine.dispose()
-    log.info("report.fetched", calls=len(records.calls), cases=len(records.cases))
-    return build(records.calls, records.cases, period, config, records.callbacks)
+    tallies = data.tallies
+    log.info("report.fetched", calls=sum(t.calls for t in tallies.hours),
+             cases=sum((tallies.cases or {}).values()), details=details)
+    return build_from_data(data, period, config)
 
 
 # --- writing and the command ---------------------------------------------------------
@@ -90,7 +95,8 @@ def report_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     period = ReportPeriod(args.first, args.last)
     config = load_config(settings.config)
-    report = asyncio.run(load_report(settings.database_url, config, period))
+    report = asyncio.run(load_report(settings.database_url, config, period,
+                                     details=args.details))
     out = args.out or Path("var/reports") / f"{period.first}_{period.last}"
     for path in write_report(report, out, args.formats or ["md"], details=args.details):
         print(path)

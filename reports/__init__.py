@@ -1,9 +1,11 @@
 """The period's report: its figures and their renderings, one implementation behind the
 `hotline report` command and the console.
 
-    period_report.py  the front: `build(records, cases, period, config) -> PeriodReport`,
+    period_report.py  the front: `build_from_data(data, period, config) -> PeriodReport` (what
+                      `CallQueries.period_data` read), `build(records, cases, period, config)`,
                       `render(report, fmt) -> bytes`, `FORMATS`, `files` (what the CLI writes)
-    figures.py        the figures, pure, from plain call and case records; their definitions
+    figures.py        the figures, pure, from the period's tallies (counted by the database,
+                      or from plain call and case records); their definitions
     labels.py         buckets, and the Vietnamese names of outcomes, buckets, survey
                       results and case statuses (translated once, for the console too)
     tables.py         the figures laid out as titled tables of typed cells; Vietnamese
@@ -30,11 +32,13 @@ themselves; `--details` rows are in `csv_files.py`.
 from reports.figures import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
 from reports.labels import BUCKET_LABELS, CASE_STATUS_LABELS, OUTCOME_LABELS, Bucket
 from reports.period_report import (
+    DETAILED,
     DOCUMENTS,
     FORMATS,
     Format,
     PeriodReport,
     build,
+    build_from_data,
     download_name,
     files,
     render,
@@ -45,6 +49,7 @@ from reports.tables import Table
 __all__ = [
     "BUCKET_LABELS",
     "CASE_STATUS_LABELS",
+    "DETAILED",
     "DOCUMENTS",
     "FORMATS",
     "OUTCOME_LABELS",
@@ -57,6 +62,7 @@ __all__ = [
     "ReportSetup",
     "Table",
     "build",
+    "build_from_data",
     "compute_report",
     "download_name",
     "files",

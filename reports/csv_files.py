@@ -47,6 +47,7 @@ def _raw(cell: Cell) -> str:
 
 def render_details(report: Report) -> str:
     """One line per call: every value the figures use and where the call was counted."""
+    _need_details(report)
     out = io.StringIO()
     writer = _SafeWriter(out)
     writer.writerow((
@@ -68,6 +69,7 @@ def render_details(report: Report) -> str:
 
 
 def render_case_details(report: Report) -> str:
+    _need_details(report)
     out = io.StringIO()
     writer = _SafeWriter(out)
     writer.writerow(("case_id", "call_id", "opened_at", "day", "category", "agency", "status",
@@ -81,6 +83,11 @@ def render_case_details(report: Report) -> str:
             CASE_STATUS_LABELS[case.status], case.opened_by,
         ))
     return out.getvalue()
+
+
+def _need_details(report: Report) -> None:
+    if not report.details:
+        raise ValueError("the report was built without its details (period_data(details=True))")
 
 
 class _SafeWriter:

@@ -43,13 +43,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
+from calllog.period import (
+    CallbackTally,
+    GroupTally,
+    HourTally,
+    PeriodTallies,
+    SurveyTally,
+)
 from calllog.queries import CallbackFigures
 from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
 
@@ -213,7 +220,7 @@ class CaseStats:
     by_status: Mapping[CaseStatus, int]
     by_agency: tuple[tuple[str, Mapping[CaseStatus, int]], ...]
     cases: tuple[Case, ...]
-    """The cases counted, oldest first."""
+    """The cases counted, oldest first (with `Report.details`)."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,9 @@ class Report:
     cases: CaseStats | None
     """None when the call log cannot list cases."""
     calls: tuple[CallFacts, ...]
-    """Every call counted, by start time: what each figure is made of."""
+    """Every call counted, by start time: what each figure is made of (with `details`)."""
+    details: bool = True
+    """Whether `calls` and `cases.cases` were read: the details files need them."""
 
 
 def compute_report(
@@ -243,31 +252,89 @@ def compute_report(
     period: ReportPeriod,
     callbacks: CallbackFigures | None = None,
 ) -> Report:
-    """The report of `period`; calls and cases outside it are ignored. `callbacks`: the
-    period's call-back figures as `CallQueries.callback_figures` reads them."""
+    """The report of `period` from plain records, with the facts of every call (details);
+    calls and cases outside it are ignored. `callbacks`: the period's call-back figures
+    as `CallQueries.callback_figures` reads them."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
-    facts = tuple(sorted(
-        (call_facts(c, setup) for c in inside), key=lambda f: (f.started_at, f.call_id)
-    ))
-    by_day = {day: [f for f in facts if f.day == day] for day in period.days()}
+    opened = None if cases is None else [c for c in cases if start <= c.opened_at < end]
+    return report_from_tallies(tally_records(inside, opened, callbacks), setup, period,
+                               calls=inside, cases=opened)
+
+
+def tally_records(
+    calls: Iterable[CallRecord], cases: Iterable[Case] | None,
+    callbacks: CallbackFigures | None = None,
+) -> PeriodTallies:
+    """What `calllog.period.period_tallies` counts in SQL, counted from records."""
+    rows = list(calls)
+    connected = [c for c in rows if c.outcome == Outcome.CONNECTED]
+    hours = Counter((c.started_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0),
+                     c.branch_key is not None, c.outcome) for c in rows)
+    groups = Counter((c.branch_key, c.branch_name, c.agency, c.outcome) for c in rows)
+    surveys = Counter((c.survey, c.survey_score) for c in rows)
+    states = Counter(Callback(c.callback) for c in rows if c.callback is not None)
+    return PeriodTallies(
+        hours=tuple(HourTally(h, chose, outcome, n) for (h, chose, outcome), n in hours.items()),
+        groups=tuple(GroupTally(*group, n) for group, n in groups.items()),
+        wait=_histogram(_seconds(c.started_at, c.bridged_at) for c in connected),
+        talk=_histogram(_seconds(c.bridged_at, c.talk_ended_at or c.ended_at)
+                        for c in connected),
+        surveys=tuple(SurveyTally(survey, score, n) for (survey, score), n in surveys.items()),
+        callbacks={state: states[state] for state in (Callback.PENDING, Callback.DONE)},
+        callback_results=None if callbacks is None else CallbackTally(
+            reached=callbacks.reached, wrong_number=callbacks.wrong_number,
+            attempts=callbacks.attempts, median_seconds=nearest_rank(
+                [max(0, t // timedelta(seconds=1)) for t in callbacks.times_to_callback],
+                MEDIAN)),
+        cases=None if cases is None else dict(Counter((c.agency, c.status) for c in cases)),
+    )
+
+
+def report_from_tallies(
+    tallies: PeriodTallies,
+    setup: ReportSetup,
+    period: ReportPeriod,
+    *,
+    calls: Iterable[CallRecord] | None = None,
+    cases: Iterable[Case] | None = None,
+) -> Report:
+    """The report of `period` from its tallies: every figure is computed here. `calls` and
+    `cases` (the period's records) only give `Report.calls` and `CaseStats.cases`, the
+    details; without `calls` the report has none (`Report.details` is False)."""
+    zone = _whole_hour_zone(setup.timezone, period)
+    by_day: dict[date, list[HourTally]] = {day: [] for day in period.days()}
+    for tally in tallies.hours:
+        by_day[tally.hour.astimezone(zone).date()].append(tally)
+    by_branch: dict[str, list[GroupTally]] = {}
+    by_agency: dict[str, list[GroupTally]] = {}
+    for group in tallies.groups:
+        branch, agency = _labels(setup, group.branch_key, group.branch_name, group.agency)
+        by_branch.setdefault(branch, []).append(group)
+        by_agency.setdefault(agency, []).append(group)
+    facts = () if calls is None else tuple(sorted(
+        (call_facts(c, setup) for c in calls), key=lambda f: (f.started_at, f.call_id)))
     return Report(
         period=period,
         setup=setup,
-        total=count(facts),
-        non_working_day_calls=sum(f.non_working_day for f in facts),
-        by_branch=_grouped(facts, lambda f: f.branch, _branch_order(setup)),
-        by_agency=_grouped(facts, lambda f: f.agency, _agency_order(setup)),
-        by_day=tuple((day, count(rows)) for day, rows in by_day.items()),
+        total=_counts(tallies.hours),
+        non_working_day_calls=sum(
+            t.calls for day, hours in by_day.items() if day in setup.non_working_days
+            for t in hours),
+        by_branch=_grouped(by_branch, _branch_order(setup)),
+        by_agency=_grouped(by_agency, _agency_order(setup)),
+        by_day=tuple((day, _counts(hours)) for day, hours in by_day.items()),
         outcomes=tuple(
-            (outcome, sum(f.outcome == outcome for f in facts)) for outcome in OUTCOME_LABELS
+            (outcome, sum(t.calls for t in tallies.hours if t.outcome == outcome))
+            for outcome in OUTCOME_LABELS
         ),
-        wait=duration_stats(f.wait_seconds for f in facts),
-        talk=duration_stats(f.talk_seconds for f in facts),
-        callbacks=_callback_stats(facts, callbacks),
-        survey=_survey_stats(facts, setup.survey_scale),
-        cases=None if cases is None else _case_stats(cases, setup, start, end),
+        wait=histogram_stats(tallies.wait),
+        talk=histogram_stats(tallies.talk),
+        callbacks=_callback_stats(tallies.callbacks, tallies.callback_results),
+        survey=_survey_stats(tallies.surveys, setup.survey_scale),
+        cases=None if tallies.cases is None else _case_stats(tallies.cases, setup, cases),
         calls=facts,
+        details=calls is not None,
     )
 
 
@@ -276,13 +343,7 @@ def call_facts(call: CallRecord, setup: ReportSetup) -> CallFacts:
     zone = ZoneInfo(setup.timezone)
     started = call.started_at.astimezone(zone)
     day = started.date()
-    branch = _branch_info(setup, call.branch_key)
-    if call.branch_key is None:
-        branch_label, agency = NO_BRANCH, NO_BRANCH
-    else:
-        name = branch.name if branch else call.branch_name or "(nhánh không còn cấu hình)"
-        branch_label = f"{call.branch_key}. {name}"
-        agency = call.agency or (branch.agency if branch else "Không rõ cơ quan")
+    branch_label, agency = _labels(setup, call.branch_key, call.branch_name, call.agency)
     connected = call.outcome == Outcome.CONNECTED
     score = call.survey_score
     if score is not None and not 1 <= score <= setup.survey_scale:
@@ -312,34 +373,66 @@ def call_facts(call: CallRecord, setup: ReportSetup) -> CallFacts:
     )
 
 
-def count(facts: Iterable[CallFacts]) -> Counts:
-    rows = list(facts)
-    buckets = Counter(f.bucket for f in rows)
-    return Counts(
-        received=len(rows),
-        chose_branch=sum(f.chose_branch for f in rows),
-        buckets={bucket: buckets[bucket] for bucket in Bucket},
-    )
+def _labels(
+    setup: ReportSetup, key: int | None, name: str | None, agency: str | None
+) -> tuple[str, str]:
+    """The branch row and the agency row a call is counted in."""
+    if key is None:
+        return NO_BRANCH, NO_BRANCH
+    branch = _branch_info(setup, key)
+    label = f"{key}. {branch.name if branch else name or '(nhánh không còn cấu hình)'}"
+    return label, agency or (branch.agency if branch else "Không rõ cơ quan")
+
+
+def _whole_hour_zone(timezone: str, period: ReportPeriod) -> ZoneInfo:
+    """The zone, checked to be a whole number of hours from UTC over the period: the
+    tallies count calls per UTC hour, so each hour must fall in one local day."""
+    zone = ZoneInfo(timezone)
+    for day in [*period.days(), period.last + timedelta(days=1)]:
+        offset = datetime.combine(day, time(), zone).utcoffset()
+        if offset is not None and offset % timedelta(hours=1):
+            raise ValueError(f"{timezone} is {offset} from UTC: reports count whole hours")
+    return zone
+
+
+def _counts(tallies: Iterable[HourTally]) -> Counts:
+    received = chose_branch = 0
+    buckets: Counter[Bucket] = Counter()
+    for t in tallies:
+        received += t.calls
+        chose_branch += t.calls if t.chose_branch else 0
+        buckets[BUCKET_OF[t.outcome]] += t.calls
+    return Counts(received=received, chose_branch=chose_branch,
+                  buckets={bucket: buckets[bucket] for bucket in Bucket})
+
+
+def _histogram(seconds: Iterable[int | None]) -> dict[int, int]:
+    return dict(Counter(s for s in seconds if s is not None))
+
+
+def histogram_stats(histogram: Mapping[int, int]) -> DurationStats:
+    """Count, nearest-rank median and p90, and total of the values `histogram` counts."""
+    return DurationStats(count=sum(histogram.values()), median=_rank(histogram, MEDIAN),
+                         p90=_rank(histogram, P90),
+                         total=sum(value * n for value, n in histogram.items()))
+
+
+def _rank(histogram: Mapping[int, int], p: Fraction) -> int | None:
+    """The p-th percentile, nearest rank, of the values `histogram` counts (value -> n):
+    the value at rank ceil(p * n) in sorted order; None if it counts none."""
+    if not 0 < p <= 1:
+        raise ValueError(f"percentile must be in (0, 1], got {p}")
+    wanted, seen = math.ceil(p * sum(histogram.values())), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= wanted and seen:
+            return value
+    return None
 
 
 def nearest_rank(values: Sequence[int], p: Fraction) -> int | None:
     """The p-th percentile of `values` (nearest rank: sorted, rank ceil(p*n)); None if empty."""
-    if not 0 < p <= 1:
-        raise ValueError(f"percentile must be in (0, 1], got {p}")
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[math.ceil(p * len(ordered)) - 1]
-
-
-def duration_stats(seconds: Iterable[int | None]) -> DurationStats:
-    values = [s for s in seconds if s is not None]
-    return DurationStats(
-        count=len(values),
-        median=nearest_rank(values, MEDIAN),
-        p90=nearest_rank(values, P90),
-        total=sum(values),
-    )
+    return _rank(Counter(values), p)
 
 
 def ratio(part: int, whole: int) -> Fraction | None:
@@ -352,14 +445,15 @@ def satisfied_scores(scale: int) -> tuple[int, int]:
 
 
 def _grouped(
-    facts: Sequence[CallFacts], key: Callable[[CallFacts], str], order: Sequence[str]
+    groups: Mapping[str, Sequence[GroupTally]], order: Sequence[str]
 ) -> tuple[tuple[str, Counts], ...]:
     """Counts per group: the groups of `order` (even when empty), then any other group
     met in the calls by name, then "Chưa chọn nhánh" when it has calls."""
-    seen = {key(f) for f in facts}
-    extra = sorted(seen - set(order) - {NO_BRANCH})
-    labels = [*order, *extra] + ([NO_BRANCH] if NO_BRANCH in seen else [])
-    return tuple((label, count(f for f in facts if key(f) == label)) for label in labels)
+    extra = sorted(set(groups) - set(order) - {NO_BRANCH})
+    labels = [*order, *extra] + ([NO_BRANCH] if NO_BRANCH in groups else [])
+    return tuple((label, _counts(
+        HourTally(datetime.min, g.branch_key is not None, g.outcome, g.calls)
+        for g in groups.get(label, ()))) for label in labels)
 
 
 def _branch_order(setup: ReportSetup) -> list[str]:
@@ -375,58 +469,60 @@ def _branch_info(setup: ReportSetup, key: int | None) -> BranchInfo | None:
 
 
 def _callback_stats(
-    facts: Sequence[CallFacts], figures: CallbackFigures | None
+    states: Mapping[Callback, int], results: CallbackTally | None
 ) -> CallbackStats:
-    done = sum(f.callback == Callback.DONE for f in facts)
-    pending = sum(f.callback == Callback.PENDING for f in facts)
-    results = None if figures is None else CallbackResults(
-        reached=figures.reached, wrong_number=figures.wrong_number, attempts=figures.attempts,
-        median_seconds=nearest_rank(
-            [max(0, t // timedelta(seconds=1)) for t in figures.times_to_callback], MEDIAN))
-    return CallbackStats(needed=done + pending, done=done, pending=pending, results=results)
+    done, pending = states.get(Callback.DONE, 0), states.get(Callback.PENDING, 0)
+    return CallbackStats(needed=done + pending, done=done, pending=pending, results=None
+                         if results is None else CallbackResults(
+                             reached=results.reached, wrong_number=results.wrong_number,
+                             attempts=results.attempts, median_seconds=results.median_seconds))
 
 
-def _survey_stats(facts: Sequence[CallFacts], scale: int) -> SurveyStats:
-    scores = [f.survey_score for f in facts if f.survey_score is not None]
-    results = Counter(f.survey for f in facts if f.survey is not None)
+def _survey_stats(tallies: Iterable[SurveyTally], scale: int) -> SurveyStats:
+    results: Counter[SurveyResult] = Counter()
+    scores: Counter[int] = Counter()
+    for t in tallies:
+        if t.survey is not None:
+            results[t.survey] += t.calls
+        if t.score is not None and 1 <= t.score <= scale:
+            scores[t.score] += t.calls
     low, _ = satisfied_scores(scale)
-    satisfied = sum(s >= low for s in scores)
+    scored = sum(scores.values())
+    satisfied = sum(n for s, n in scores.items() if s >= low)
     return SurveyStats(
         scale=scale,
         offered=sum(results.values()),
         results={result: results[result] for result in SurveyResult},
-        scored=len(scores),
-        distribution={s: scores.count(s) for s in range(1, scale + 1)},
+        scored=scored,
+        distribution={s: scores[s] for s in range(1, scale + 1)},
         satisfied=satisfied,
-        satisfied_rate=ratio(satisfied, len(scores)),
-        mean=Fraction(sum(scores), len(scores)) if scores else None,
+        satisfied_rate=ratio(satisfied, scored),
+        mean=Fraction(sum(s * n for s, n in scores.items()), scored) if scored else None,
     )
 
 
 def _case_stats(
-    cases: Iterable[Case], setup: ReportSetup, start: datetime, end: datetime
+    counts: Mapping[tuple[str | None, CaseStatus], int], setup: ReportSetup,
+    cases: Iterable[Case] | None,
 ) -> CaseStats:
-    inside = sorted(
-        (c for c in cases if start <= c.opened_at < end),
-        key=lambda c: (c.opened_at, -1 if c.id is None else c.id),
-    )
-    agencies = {c.agency or NO_CASE_AGENCY for c in inside}
-    known = [a for a in _agency_order(setup) if a in agencies]
-    others = sorted(agencies - set(known) - {NO_CASE_AGENCY})
-    order = [*known, *others] + ([NO_CASE_AGENCY] if NO_CASE_AGENCY in agencies else [])
+    by_agency: dict[str, Counter[CaseStatus]] = {}
+    for (agency, status), n in counts.items():
+        by_agency.setdefault(agency or NO_CASE_AGENCY, Counter())[status] += n
+    known = [a for a in _agency_order(setup) if a in by_agency]
+    others = sorted(set(by_agency) - set(known) - {NO_CASE_AGENCY})
+    order = [*known, *others] + ([NO_CASE_AGENCY] if NO_CASE_AGENCY in by_agency else [])
+    total: Counter[CaseStatus] = sum(by_agency.values(), Counter())
     return CaseStats(
-        total=len(inside),
-        by_status=_statuses(inside),
-        by_agency=tuple(
-            (a, _statuses(c for c in inside if (c.agency or NO_CASE_AGENCY) == a)) for a in order
-        ),
-        cases=tuple(inside),
+        total=sum(counts.values()),
+        by_status=_statuses(total),
+        by_agency=tuple((a, _statuses(by_agency[a])) for a in order),
+        cases=tuple(sorted(cases or (),
+                           key=lambda c: (c.opened_at, -1 if c.id is None else c.id))),
     )
 
 
-def _statuses(cases: Iterable[Case]) -> dict[CaseStatus, int]:
-    found = Counter(c.status for c in cases)
-    return {status: found[status] for status in CaseStatus}
+def _statuses(found: Mapping[CaseStatus, int]) -> dict[CaseStatus, int]:
+    return {status: found.get(status, 0) for status in CaseStatus}
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:

@@ -27,10 +27,17 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from calllog.model import CallRecord, Case
-from calllog.queries import CallbackFigures
+from calllog.queries import CallbackFigures, PeriodData
 from reports.charts import BRANCH_CHART, DAY_CHART, render_chart
 from reports.csv_files import render_case_details, render_csv, render_details
-from reports.figures import BranchInfo, Report, ReportPeriod, ReportSetup, compute_report
+from reports.figures import (
+    BranchInfo,
+    Report,
+    ReportPeriod,
+    ReportSetup,
+    compute_report,
+    report_from_tallies,
+)
 from reports.markdown import render_markdown
 from reports.tables import Table, report_tables
 from reports.xlsx import render_xlsx
@@ -97,6 +104,18 @@ def build(
     ignored."""
     return PeriodReport.of(compute_report(
         records, cases, report_setup(config, period), period, callbacks))
+
+
+def build_from_data(data: PeriodData, period: ReportPeriod, config: HotlineConfig) -> PeriodReport:
+    """The report of `period` from what `CallQueries.period_data` read for it: the figures
+    from its tallies, the details (`Report.calls`, the cases' list) from its records when
+    it read them."""
+    return PeriodReport.of(report_from_tallies(
+        data.tallies, report_setup(config, period), period, calls=data.calls, cases=data.cases))
+
+
+DETAILED = frozenset({"details", "case-details", "zip"})
+"""The formats that list every call or case: the report must be built with its details."""
 
 
 def render(report: PeriodReport, fmt: str) -> bytes:

@@ -30,7 +30,7 @@ class StoppablePostgres:
     `_throwaway_cluster`), which the test may `stop()` and `start()` again: the same
     data, port and `url` each time."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, root: Path | None = None) -> None:
         missing = [name for name in ("initdb", "pg_ctl") if not (bindir / name).is_file()]
         if missing:
             pytest.fail(
@@ -40,7 +40,9 @@ class StoppablePostgres:
                 pytrace=False,
             )
         self._bindir = bindir
-        self._root = Path(tempfile.mkdtemp(prefix="hotline-pg-stoppable-"))
+        # `root` (the benchmarks' --pg-dir): a cluster kept there, made once and reused
+        self._root = (root or Path(tempfile.mkdtemp(prefix="hotline-pg-stoppable-"))).resolve()
+        self._root.mkdir(parents=True, exist_ok=True)
         self._data, self._log = self._root / "data", self._root / "postgres.log"
         self._as_user: list[str] = []
         if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to `postgres`
@@ -50,6 +52,8 @@ class StoppablePostgres:
         self.port = _free_port()
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
         initdb = ("-D", self._data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        if (self._data / "PG_VERSION").exists():
+            return
         try:
             self._run("initdb", *initdb)
         except BaseException:

@@ -33,6 +33,41 @@ async def saved(sessions: async_sessionmaker[AsyncSession], *calls: CallRecord) 
     return store
 
 
+async def test_calls_search_counts_no_further_than_the_cap_asked_for(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await saved(sessions, *(call(f"n{i}", i, agency="Sở Tư pháp") for i in range(6)))
+    queries = CallQueries(sessions)
+    capped = await queries.search_calls(limit=2, count_cap=4)
+    assert (capped.total, capped.capped) == (4, True)
+    assert [v.call.call_id for v in capped.items] == ["n5", "n4"]
+    assert [v.call.call_id for v in (await queries.search_calls(
+        limit=2, offset=4, count_cap=4)).items] == ["n1", "n0"]
+    exact = await queries.search_calls(CallFilter(agency="Sở Tư pháp"), count_cap=6)
+    assert (exact.total, exact.capped) == (6, False)
+    uncapped = await queries.search_calls(limit=2)
+    assert (uncapped.total, uncapped.capped) == (6, False)
+
+
+async def test_an_agencys_calls_page_by_page_both_to_it_and_from_its_stations(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    tp = "Sở Tư pháp"
+    await saved(sessions, *(
+        call(f"t{i}", i, **({"agency": tp} if i % 3 == 0 else {"caller_agency": tp}
+                           if i % 3 == 1 else {"agency": tp, "caller_agency": tp}))
+        for i in range(9)), call("other", 4, agency="Sở Tài chính"),
+        call("same-minute", 4, agency=tp, outcome=Outcome.CONNECTED))
+    queries = CallQueries(sessions)
+    pages = [[v.call.call_id for v in (await queries.search_calls(
+        CallFilter(agency=tp), limit=3, offset=offset)).items] for offset in (0, 3, 6, 9)]
+    assert pages == [["t8", "t7", "t6"], ["t5", "t4", "same-minute"], ["t3", "t2", "t1"],
+                     ["t0"]]
+    connected = await queries.search_calls(CallFilter(agency=tp, outcome="connected"))
+    assert [v.call.call_id for v in connected.items] == ["same-minute"]
+    assert connected.total == 1
+
+
 async def test_calls_search_filters_pages_and_counts_newest_first(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

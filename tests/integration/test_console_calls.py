@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -283,3 +284,18 @@ async def test_a_recording_is_served_only_by_the_name_in_the_calls_row(
 async def test_an_unknown_call_is_not_found(setup: Setup) -> None:
     http = await setup.signed_in("lan", Role.OPERATOR)
     assert (await http.get("/calls/khong-co")).status_code == 404
+
+
+async def test_past_the_count_cap_the_page_says_more_than_and_pages_on(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("console.calls.COUNT_CAP", 60)
+    for n in range(105):
+        await setup.store.save(call(f"p.{n:03d}", n))
+    http = await setup.signed_in("lan", Role.OPERATOR)
+    first = await http.get("/calls")
+    assert "Tìm thấy hơn <strong>60</strong> cuộc gọi, trang 1." in first.text
+    assert 'href="/calls?page=2" rel="next"' in first.text
+    third = await http.get("/calls", params={"page": "3"})
+    assert "Tìm thấy hơn <strong>60</strong> cuộc gọi, trang 3." in third.text
+    assert 'href="/calls/p.000"' in third.text and 'rel="next"' not in third.text

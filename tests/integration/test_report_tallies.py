@@ -1,0 +1,191 @@
+"""The report from the tallies the database counts (`CallQueries.period_data`, what
+`hotline report` and the console read) is the report of the same calls counted one by
+one from their records (`reports.compute_report`), on SQLite and on PostgreSQL: the
+synthetic September plus the cases where counting in SQL could go wrong (local midnight,
+microseconds that decide a whole second, branches gone from the configuration, scores
+off the scale, calls in progress, call backs and cases)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from calllog.followup import CallbackActions, CallbackResult
+from calllog.model import Callback, CallRecord, Case, Outcome, SurveyResult
+from calllog.queries import CallQueries
+from calllog.store import CallLogStore
+from reports import DETAILED, FORMATS, ReportPeriod, build, build_from_data, render
+from scripts import synthetic_month
+from tests.console_client import hotline_config
+
+ICT = ZoneInfo("Asia/Ho_Chi_Minh")
+SEPTEMBER = ReportPeriod(date(2026, 9, 1), date(2026, 9, 30))
+
+
+def at(text: str) -> datetime:
+    """A local time, "2026-09-10 00:00:00.000000"."""
+    return datetime.fromisoformat(text).replace(tzinfo=ICT)
+
+
+def tricky(n: int, start: str, outcome: Outcome | None, branch: int | None = 4,
+           **fields: object) -> CallRecord:
+    record = CallRecord(call_id=f"tricky-{n:02}", caller_number=f"09110000{n:02}",
+                        started_at=at(start), outcome=outcome, branch_key=branch,
+                        branch_name=None if branch is None else "Tên lúc gọi")
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return record
+
+
+def tricky_calls() -> list[CallRecord]:
+    s = timedelta(seconds=1)
+    return [
+        # local midnight: the first instant of a day, the last microsecond of the one before
+        tricky(1, "2026-09-10 00:00:00.000000", Outcome.CLOSED, None),
+        tricky(2, "2026-09-09 23:59:59.999999", Outcome.CONNECTED,
+               bridged_at=at("2026-09-10 00:00:01.000000"),
+               ended_at=at("2026-09-10 00:10:00.5")),
+        # spanning midnight, and the first and last instants of the period
+        tricky(3, "2026-09-30 23:59:00", Outcome.CONNECTED, bridged_at=at("2026-09-30 23:59:30"),
+               talk_ended_at=at("2026-10-01 00:05:00"), ended_at=at("2026-10-01 00:06:00")),
+        tricky(4, "2026-09-01 00:00:00", Outcome.ABANDONED_IN_MENU, None),
+        # where flooring decides: 10.9 -> 12.1 is 1 s, 0.000001 short of 2 s is 1 s,
+        # exactly 2 s is 2 s, a bridge before the start is 0 s
+        tricky(5, "2026-09-15 09:00:10.900000", Outcome.CONNECTED,
+               bridged_at=at("2026-09-15 09:00:12.100000"),
+               ended_at=at("2026-09-15 09:01:12.099999")),
+        tricky(6, "2026-09-15 09:00:00.000001", Outcome.CONNECTED,
+               bridged_at=at("2026-09-15 09:00:02.000000"),
+               talk_ended_at=at("2026-09-15 09:00:04.000001")),
+        tricky(7, "2026-09-15 09:00:00.500000", Outcome.CONNECTED,
+               bridged_at=at("2026-09-15 09:00:02.500000"),
+               ended_at=at("2026-09-15 09:00:02.500000") + 59 * s),
+        tricky(8, "2026-09-15 09:00:05", Outcome.CONNECTED,
+               bridged_at=at("2026-09-15 09:00:04.2"), ended_at=at("2026-09-15 09:00:03")),
+        # connected but no bridge time, or no end yet: left out of the durations
+        tricky(9, "2026-09-15 10:00:00", Outcome.CONNECTED),
+        tricky(10, "2026-09-15 10:00:00", Outcome.CONNECTED,
+               bridged_at=at("2026-09-15 10:00:07.3")),
+        # a branch key gone from the configuration, with and without the name recorded;
+        # a known branch whose call recorded no agency, another an agency of its own
+        tricky(11, "2026-09-16 08:00:00", Outcome.DESK_UNREACHABLE, 42, callback="pending"),
+        tricky(12, "2026-09-16 08:00:00", Outcome.CONNECTED, 43, branch_name=None,
+               agency="Sở cũ", bridged_at=at("2026-09-16 08:00:09.999999"),
+               ended_at=at("2026-09-16 08:01:00")),
+        tricky(13, "2026-09-16 08:05:00", Outcome.FAILED, 1, agency=None),
+        tricky(14, "2026-09-16 08:06:00", Outcome.ABANDONED_WHILE_RINGING, 2,
+               agency="Một cơ quan khác"),
+        # survey scores off the scale, and a score without a survey result
+        tricky(15, "2026-09-17 08:00:00", Outcome.CONNECTED, survey=SurveyResult.ANSWERED,
+               survey_score=0, bridged_at=at("2026-09-17 08:00:20"),
+               ended_at=at("2026-09-17 08:02:00")),
+        tricky(16, "2026-09-17 08:00:00", Outcome.CONNECTED, survey=SurveyResult.ANSWERED,
+               survey_score=6, bridged_at=at("2026-09-17 08:00:20"),
+               ended_at=at("2026-09-17 08:02:00")),
+        tricky(17, "2026-09-17 08:00:00", Outcome.CONNECTED, survey_score=3,
+               bridged_at=at("2026-09-17 08:00:20"), ended_at=at("2026-09-17 08:02:00")),
+        # still in progress: no outcome, no end
+        tricky(18, "2026-09-30 23:59:59.999999", None),
+        tricky(19, "2026-09-18 11:00:00", None, bridged_at=at("2026-09-18 11:00:10")),
+        # just outside the period
+        tricky(20, "2026-08-31 23:59:59.999999", Outcome.CONNECTED,
+               bridged_at=at("2026-09-01 00:00:10"), ended_at=at("2026-09-01 00:01:00")),
+        tricky(21, "2026-10-01 00:00:00", Outcome.CLOSED, None, callback="pending"),
+        # call backs: done with microseconds that decide the median's second, done long
+        # after, done "before" the call (a clock step): 0 s
+        tricky(22, "2026-09-20 08:00:00.700000", Outcome.DESK_UNREACHABLE,
+               callback="done", callback_done_at=at("2026-09-20 10:00:00.699999")),
+        tricky(23, "2026-09-20 08:00:00", Outcome.CLOSED, None, callback="done",
+               callback_done_at=at("2026-09-25 08:00:00")),
+        tricky(24, "2026-09-20 08:00:00", Outcome.CLOSED, None, callback="done",
+               callback_done_at=at("2026-09-20 07:59:00")),
+        tricky(25, "2026-09-20 08:00:00", Outcome.CLOSED, None, callback="no_number"),
+    ]
+
+
+def tricky_cases() -> list[Case]:
+    def case(n: int, opened: str, agency: str | None) -> Case:
+        return Case(id=None, call_id=None, category="Khác", opened_at=at(opened),
+                    opened_by="desk 1401", agency=agency, recording=f"vm-{n}",
+                    key=f"tricky-case-{n}")
+    return [case(1, "2026-09-10 00:00:00", None), case(2, "2026-09-30 23:59:59.999999", ""),
+            case(3, "2026-09-12 09:00:00", "Cơ quan không còn cấu hình"),
+            case(4, "2026-08-31 23:59:59.999999", "Sở Nội vụ"),
+            case(5, "2026-10-01 00:00:00", "Sở Nội vụ")]
+
+
+async def stored_september(store: CallLogStore) -> None:
+    calls, cases = synthetic_month.synthetic_month(
+        hotline_config(), SEPTEMBER.first, SEPTEMBER.last, seed=7)
+    await store.apply([replace(c, callback=Callback.PENDING, callback_done_at=None)
+                       if c.callback == Callback.DONE else c for c in calls])
+    await synthetic_month._call_backs(CallbackActions(store._sessionmaker), calls)
+    for synthetic in cases:
+        stored = await store.create_case(synthetic.case)
+        assert stored.id is not None
+        for step in synthetic.steps:
+            await store.update_case(stored.id, status=step.status, by="Tổ vận hành",
+                                    at=step.at, agency=step.agency, note=step.note)
+    odd = tricky_calls()
+    await store.apply([replace(c, callback=Callback.PENDING, callback_done_at=None)
+                       if c.callback == Callback.DONE else c for c in odd])
+    actions = CallbackActions(store._sessionmaker)
+    for c in odd:
+        if c.callback == Callback.DONE and c.callback_done_at is not None:
+            await actions.record(c.call_id, at=c.callback_done_at - timedelta(minutes=1),
+                                 by="Tổ vận hành", result=CallbackResult.NOT_REACHED)
+            await actions.record(c.call_id, at=c.callback_done_at, by="Tổ vận hành",
+                                 result=CallbackResult.WRONG_NUMBER
+                                 if c.call_id.endswith("3") else CallbackResult.REACHED)
+    for case in tricky_cases():
+        await store.create_case(case)
+
+
+@pytest.fixture
+async def queries(store: CallLogStore) -> CallQueries:
+    await stored_september(store)
+    return CallQueries(store._sessionmaker)
+
+
+async def test_the_tallied_report_is_the_report_of_the_records(queries: CallQueries) -> None:
+    config = hotline_config()
+    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
+    records = await queries.period_records(since=since, until=until)
+    from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks)
+    tallied = build_from_data(await queries.period_data(since=since, until=until,
+                                                        details=True), SEPTEMBER, config)
+    assert tallied.figures == from_records.figures
+    assert tallied.tables == from_records.tables
+    for fmt in FORMATS:
+        assert render(tallied, fmt) == render(from_records, fmt), fmt
+
+    figures = tallied.figures
+    facts = {f.call_id: f for f in figures.calls}
+    assert "tricky-20" not in facts and "tricky-21" not in facts
+    assert facts["tricky-01"].day == date(2026, 9, 10)
+    assert facts["tricky-02"].day == date(2026, 9, 9)
+    assert [facts[f"tricky-0{n}"].wait_seconds for n in (5, 6, 7, 8)] == [1, 1, 2, 0]
+    assert [facts[f"tricky-0{n}"].talk_seconds for n in (5, 6, 7, 8)] == [59, 2, 59, 0]
+    assert figures.callbacks.results is not None
+    assert figures.cases is not None and figures.cases.total > 3
+
+
+async def test_without_details_the_figures_are_the_same_and_no_call_is_read(
+    queries: CallQueries,
+) -> None:
+    config = hotline_config()
+    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
+    data = await queries.period_data(since=since, until=until)
+    assert data.calls is None and data.cases is None
+    figures_only = build_from_data(data, SEPTEMBER, config)
+    detailed = build_from_data(await queries.period_data(since=since, until=until,
+                                                         details=True), SEPTEMBER, config)
+    assert not figures_only.figures.details and figures_only.figures.calls == ()
+    assert figures_only.tables == detailed.tables
+    for fmt in set(FORMATS) - DETAILED:
+        assert render(figures_only, fmt) == render(detailed, fmt), fmt
+    with pytest.raises(ValueError, match="without its details"):
+        render(figures_only, "details")
