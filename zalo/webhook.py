@@ -91,14 +91,14 @@ class Intake:
         try:
             new = await asyncio.wait_for(self._inbox.add(stored), self._store_budget)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:
-            log.error("zalo event not stored", event=event.event_name, key=event.key,
+            log.error("zalo event not stored", kind=event.event_name, key=event.key,
                       error=type(exc).__name__)
             return Answer(503, "try again")
         if new:
-            log.info("zalo event queued", event=event.event_name, key=event.key)
+            log.info("zalo event queued", kind=event.event_name, key=event.key)
             self.wake.set()
         else:
-            log.info("zalo event delivered again, already stored", event=event.event_name,
+            log.info("zalo event delivered again, already stored", kind=event.event_name,
                      key=event.key)
         return Answer(200, "ok")
 
