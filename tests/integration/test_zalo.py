@@ -472,3 +472,29 @@ async def _row(sessions: async_sessionmaker[AsyncSession], pair_id: int) -> Toke
         row = await session.get(ZaloTokenRow, pair_id)
         assert row is not None
         return _pair(row)
+
+
+async def test_the_console_process_takes_zalo_events_when_zalo_is_set_up(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from hotline.console_wiring import console_app
+
+    settings = Settings.model_validate({
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+        "config": Path(__file__).parents[2] / "config" / "hotline.yaml",
+        "console_secret": "s" * 32, "zalo_app_id": APP_ID,
+        "zalo_oa_secret_key": OA_SECRET_KEY})
+    async with console_app(settings, clock) as app:
+        zalo = app.state.zalo
+        assert zalo is not None
+        body = event_body("user_send_text")
+        async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=in_front_of(app, webhook_app(zalo.intake))),
+                base_url="http://test") as client:
+            response = await client.post(WEBHOOK_PATH, content=body,
+                                         headers={"X-ZEvent-Signature": sign(body)})
+            assert response.status_code == 200  # no CSRF token asked of Zalo
+            assert (await client.get("/login")).status_code == 200
+        assert await zalo.worker.run_once() == 1
+    async with console_app(settings.model_copy(update={"zalo_app_id": ""}), clock) as app:
+        assert app.state.zalo is None
