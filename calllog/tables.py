@@ -1,6 +1,6 @@
 """SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
-complaint `cases` with their `case_changes`, and the console's `console_users` and its
-`audit_log`.
+complaint `cases` with their `case_changes`, the console's `console_users` and its
+`audit_log`, and the Zalo channel's `zalo_tokens`, `zalo_inbox` and `zalo_sends`.
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -255,6 +255,69 @@ class AuditRow(Base):
     address: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class ZaloTokenRow(Base):
+    """One OAuth token pair of the Zalo Official Account (revision 0013); the newest row
+    in status `current` is the pair in use. `calllog.zalo` says how a refresh stays safe."""
+
+    __tablename__ = "zalo_tokens"
+    __table_args__ = (Index(None, "status", "id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    obtained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    # A refresh in flight: who holds it (request id) and since when (a lease).
+    refreshing_id: Mapped[str | None] = mapped_column(String(36))
+    refreshing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When this refresh token was last sent to Zalo; never cleared (the answer may be lost).
+    presented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by: Mapped[int | None] = mapped_column(EventId)
+
+
+class ZaloInboxRow(Base):
+    """A webhook event as Zalo sent it (revision 0013), stored before it is answered 200
+    and processed later by the worker. `key` makes a second delivery a no-op."""
+
+    __tablename__ = "zalo_inbox"
+    __table_args__ = (
+        Index(None, "status", "id"),  # the worker's queue
+        Index(None, "user_id", "event_name", "event_at"),  # a follower's last message
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    event_name: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZaloSendRow(Base):
+    """A ZNS template send (revision 0013), keyed by our `tracking_id`: a send already
+    accepted by Zalo is never repeated."""
+
+    __tablename__ = "zalo_sends"
+
+    tracking_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    msg_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 metadata = Base.metadata

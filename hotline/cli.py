@@ -1,4 +1,5 @@
-"""The `hotline` command: serve, console, users, config check, asterisk-config, secrets init."""
+"""The `hotline` command: serve, console, users, config check, asterisk-config, secrets init,
+zalo check."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from hotline.serve import serve
 from hotline.settings import DEFAULT_SECRETS_FILE, Settings, init_secrets_file, load_settings
 from hotline.terminal import printable
 from hotline.users import add_users_parser, password_reader, run_users
+from hotline.zalo import add_zalo_parser, run_zalo
 from routing.clock import Clock
 from routing.config import ConfigError, HotlineConfig, load_config
 from routing.deadlines import case_deadline
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     secrets_sub = p_secrets.add_subparsers(dest="secrets_command", required=True)
     secrets_sub.add_parser("init", help="create the secrets file with random values")
     secrets_sub.add_parser("desks", help="print each desk's SIP login (for phone set-up)")
+    add_zalo_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -141,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                 return code
             case "report":
                 return report_command(args, settings)
+            case "zalo":
+                code, text = asyncio.run(run_zalo(settings, args, clock))
+                print(printable(text, keep_newlines=True),
+                      file=sys.stdout if code == 0 else sys.stderr)
+                return code
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2

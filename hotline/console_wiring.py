@@ -29,9 +29,11 @@ from console.casework import FollowupWork, agencies_of
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
 from hotline.settings import Settings
+from hotline.zalo import ZaloParts, zalo_parts
 from routing.clock import Clock
 from routing.config import load_config
 from routing.deadlines import callback_overdue_at, case_deadline
+from zalo.webhook import in_front_of, webhook_app
 
 SCHEMA_UPGRADE_SECONDS = 120.0
 STOP_SECONDS = 5.0
@@ -64,9 +66,10 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
             sessions = make_sessionmaker(engine)
             queries = CallQueries(sessions)
             overdue_at = callback_overdue_at(config)
+            zalo = zalo_parts(settings, sessions, clock)
             feed = WallboardFeed(service, settings.service_url, clock,
                                  figures=lambda: today_counts(queries, clock, overdue_at))
-            yield create_app(users=UserStore(sessions), config=config,
+            app = create_app(users=UserStore(sessions), config=config,
                              clock=clock, secret=secret,
                              secure_cookies=settings.console_secure_cookies,
                              queries=queries, wallboard=feed,
@@ -76,6 +79,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                                  CallLogStore(sessions, case_deadline=case_deadline(config)),
                                  agencies_of(config)),
                              config_path=settings.config)
+            app.state.zalo = zalo
+            yield app
     finally:
         await engine.dispose()
 
@@ -90,8 +95,12 @@ def recordings_dir(settings: Settings) -> Path:
 
 async def run_console(settings: Settings, clock: Clock) -> None:
     async with console_app(settings, clock) as app:
+        # Zalo's webhook, when set up, is answered beside the console (not through its
+        # session and CSRF middleware); its worker runs in this process too.
+        zalo: ZaloParts | None = app.state.zalo
+        served = app if zalo is None else in_front_of(app, webhook_app(zalo.intake))
         server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.console_host, port=settings.console_port,
+            served, host=settings.console_host, port=settings.console_port,
             log_config=None, access_log=False, server_header=False,
             proxy_headers=True, forwarded_allow_ips="127.0.0.1",
             # the wallboard's event streams never end by themselves
@@ -101,8 +110,11 @@ async def run_console(settings: Settings, clock: Clock) -> None:
         feed: WallboardFeed = app.state.console.wallboard
         async with asyncio.TaskGroup() as tasks:
             following = tasks.create_task(feed.run())
+            working = tasks.create_task(zalo.worker.run()) if zalo is not None else None
             await server.serve()
             following.cancel()
+            if working is not None:
+                working.cancel()
 
 
 def console_url(settings: Settings) -> str:

@@ -2,10 +2,10 @@
 
 Every setting is `HOTLINE_<NAME>` in the environment. Secrets (ARI/AMI
 passwords, the SIP secret desk passwords are derived from, the console's session
-secret, a PostgreSQL URL)
-may instead live in `HOTLINE_SECRETS_FILE` (default
-`~/.config/hotline/secrets.env`, `NAME=value` lines, mode 0600), which
-`hotline secrets init` creates with random values. The environment wins.
+secret, a PostgreSQL URL, the Zalo app's and OA's keys) may instead live in
+`HOTLINE_SECRETS_FILE` (default `~/.config/hotline/secrets.env`, `NAME=value` lines,
+mode 0600), which `hotline secrets init` creates with random values. The environment
+wins.
 """
 
 from __future__ import annotations
@@ -80,6 +80,17 @@ class Settings(BaseModel):
     # The service's loopback HTTP server the wallboard follows (`GET /live`); empty:
     # http://127.0.0.1:<health_port> of these same settings.
     console_service_url: str = ""
+    # The Zalo Official Account channel (off while zalo_app_id is empty). The keys are
+    # secrets: the secrets file or the environment, never the YAML; the token pair lives
+    # in the database (`hotline zalo tokens`). Base URLs: zalo/contract.py cites them.
+    zalo_app_id: str = ""
+    zalo_app_secret: SecretStr = SecretStr("")
+    zalo_oa_secret_key: SecretStr = SecretStr("")
+    zalo_openapi_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_business_url: str = "https://business.openapi.zalo.me"
+    # How far a webhook event's timestamp may be from now before it is refused as a replay.
+    zalo_webhook_max_age_seconds: int = Field(default=300, ge=10, le=3600)
 
     @property
     def recorded_prompts(self) -> Path | None:
@@ -90,6 +101,10 @@ class Settings(BaseModel):
     def service_url(self) -> str:
         """Where the console reads the service's live state."""
         return self.console_service_url or f"http://127.0.0.1:{self.health_port}"
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_app_id)
 
     @property
     def events_url(self) -> str:

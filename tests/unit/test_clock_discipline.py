@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("routing", "ivr", "calllog", "reports", "hotline", "dialplan", "console")
+PACKAGES = ("routing", "ivr", "calllog", "reports", "hotline", "dialplan", "console", "zalo")
 THE_CLOCK = ROOT / "hotline" / "clock.py"
 READS_TIME = {
     ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),

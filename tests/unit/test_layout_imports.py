@@ -9,6 +9,7 @@
 | reports/     | calllog, routing           |
 | migrations/  | calllog                    |
 | console/     | calllog, routing, reports  |
+| zalo/        | calllog, routing           |
 | hotline/     | all; nothing imports it    |
 | tests/, benchmarks/ | all                 |
 """
@@ -24,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OURS = {
     "routing", "ivr", "calllog", "dialplan", "hotline", "migrations", "console", "reports",
-    "tests", "benchmarks",
+    "zalo", "tests", "benchmarks",
 }
 # What would make routing/ impure: event loops, network, database, logging plumbing.
 NOT_IN_ROUTING = {
@@ -133,7 +134,7 @@ def test_collector_sees_every_form_of_import(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["routing", "ivr", "calllog", "dialplan", "reports", "hotline", "console"])
+    "package", ["routing", "ivr", "calllog", "dialplan", "reports", "hotline", "console", "zalo"])
 def test_every_package_has_sources_to_check(package: str) -> None:
     assert sources(package), f"no .py files under {package}/"
 
@@ -180,6 +181,10 @@ def test_migrations_import_only_calllog_of_ours() -> None:
 
 def test_console_imports_only_calllog_routing_and_reports_of_ours() -> None:
     assert ours_outside("console", allowed={"calllog", "routing", "reports"}) == []
+
+
+def test_zalo_imports_only_calllog_and_routing_of_ours() -> None:
+    assert ours_outside("zalo", allowed={"calllog", "routing"}) == []
 
 
 def test_only_the_hotline_shell_imports_the_console() -> None:
