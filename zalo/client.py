@@ -30,6 +30,7 @@ from zalo.contract import (
     OAUTH_URL,
     OPENAPI_URL,
     REFRESH_TOKEN_LIFETIME,
+    REFRESH_TOKEN_REFUSED,
     SECRET_KEY_HEADER,
     TOKEN_PATH,
     ZNS_TEMPLATE_PATH,
@@ -201,7 +202,11 @@ class ZaloClient:
             raise ZaloUnavailable(
                 f"token endpoint HTTP {response.status_code}: not a Zalo answer") from None
         if not answer.access_token or not answer.refresh_token:
-            raise RefreshRefused(f"Zalo error {answer.error} {answer.error_name or ''}".strip())
+            error = f"Zalo error {answer.error} {answer.error_name or ''}".strip()
+            if answer.error in REFRESH_TOKEN_REFUSED:
+                raise RefreshRefused(error)
+            # A wrong app secret, an empty or a proxy's answer: the token is kept.
+            raise ZaloUnavailable(f"token endpoint HTTP {response.status_code}: {error}")
         now = self._clock.now()
         return NewTokens(
             access_token=answer.access_token, refresh_token=answer.refresh_token,

@@ -52,6 +52,11 @@ ERROR_TOKEN_EXPIRED = -216
 """`error` of an OA API answer when the access token has expired (issue 16; the -2xx
 codes are listed in CareSoft's table, doc.caresoft.vn/danh-sach-tinh-nang/zalo/
 bang-ma-khi-gui-tin-nhan-theo-zalo-id)."""
+REFRESH_TOKEN_REFUSED = frozenset({-14014})
+"""Token endpoint errors that say the refresh token itself is spent, expired or unknown
+("Invalid refresh token"). Any other answer without a new pair (a wrong app secret, an
+empty or a proxy's answer) is no reason to give up a refresh token that may still be
+good: the pair is kept and the refresh tried again later."""
 ACCESS_TOKEN_LIFETIME = timedelta(hours=25)
 """hexasync.vn: "Access token của Zalo OA chỉ có hiệu lực trong vòng 25 tiếng". Used only
 when an answer lacks `expires_in`."""
@@ -133,7 +138,7 @@ def verify_event(
         return Refused(Rejection.MALFORMED_SIGNATURE)
     try:
         payload = json.loads(raw_body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting thousands deep
         return Refused(Rejection.NOT_JSON)
     if not isinstance(payload, dict):
         return Refused(Rejection.NOT_JSON)
@@ -146,11 +151,14 @@ def verify_event(
     if not hmac.compare_digest(expected.encode(), match.group(1).lower().encode()):
         return Refused(Rejection.BAD_SIGNATURE)
     at = event_time(int(timestamp))
+    if at is None:
+        return Refused(Rejection.BAD_TIMESTAMP)
     age = now - at
     if abs(age) > max_age:
         limit = max_age.total_seconds()
+        seconds = abs(age.total_seconds())
         return Refused(Rejection.STALE_TIMESTAMP,
-                       f"{age.total_seconds():.0f} s old (a negative age: ahead), "
+                       f"{seconds:.0f} s {'old' if age > timedelta() else 'ahead'}, "
                        f"limit {limit:.0f} s")
     return VerifiedEvent(payload, at)
 
@@ -160,12 +168,16 @@ def _timestamp_text(value: object) -> str | None:
     a JSON number is taken as its digits)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value < 10**16:
         return str(value)
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
         return value
     return None
 
 
-def event_time(milliseconds: int) -> datetime:
-    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
+def event_time(milliseconds: int) -> datetime | None:
+    """The instant of a timestamp in milliseconds; None past what a datetime holds."""
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None

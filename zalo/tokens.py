@@ -20,6 +20,8 @@ from calllog.zalo import NewTokens, TokenPair, TokenStatus, ZaloTokenStore
 from routing.clock import Clock
 
 log = structlog.get_logger("zalo.tokens")
+MAX_COMMIT_DELAY = 30.0
+"""Seconds between tries to store a new token pair while the database refuses."""
 
 Exchange = Callable[[str], Awaitable[NewTokens]]
 """Presents a refresh token to Zalo; the new pair, or `RefreshRefused`."""
@@ -54,12 +56,12 @@ class RefreshRefused(Exception):
 class TokenKeeper:
     def __init__(
         self, store: ZaloTokenStore, clock: Clock, *, lease: timedelta = timedelta(seconds=60),
-        commit_attempts: int = 5, sleep: Sleep = asyncio.sleep,
+        alarm_after_attempts: int = 5, sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._store = store
         self._clock = clock
         self._lease = lease
-        self._commit_attempts = commit_attempts
+        self._alarm_after = alarm_after_attempts
         self._sleep = sleep
         self._lock = asyncio.Lock()
 
@@ -113,22 +115,23 @@ class TokenKeeper:
         return successor
 
     async def _store_successor(self, pair: TokenPair, tokens: NewTokens) -> TokenPair:
-        """Commit the new pair; while the database refuses, keep trying: the old refresh
-        token is spent, so this pair is the only one left."""
+        """Commit the new pair; while the database refuses, keep trying for as long as
+        this process lives (backoff up to `MAX_COMMIT_DELAY`): the old refresh token is
+        spent, so this pair is the only one left. Sends wait meanwhile (they need it)."""
         delay = 0.5
-        for attempt in range(1, self._commit_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await self._store.complete_refresh(pair.id, tokens, self._clock.now())
             except Exception as exc:
-                if attempt == self._commit_attempts:
-                    log.error("zalo new token pair NOT stored: it is lost", pair=pair.id,
-                              error=type(exc).__name__)
-                    raise
-                log.warning("zalo new token pair not stored yet, retrying", pair=pair.id,
-                            attempt=attempt, error=type(exc).__name__)
+                alarm = attempt >= self._alarm_after
+                (log.error if alarm else log.warning)(
+                    "zalo new token pair not stored yet, retrying", pair=pair.id,
+                    attempt=attempt, error=type(exc).__name__,
+                    lost_if_this_process_stops=alarm)
                 await self._sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                delay = min(delay * 2, MAX_COMMIT_DELAY)
 
     async def _wait_for_other(self, pair: TokenPair) -> TokenPair:
         """Another process is refreshing `pair`: its successor, once stored."""

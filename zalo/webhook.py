@@ -69,20 +69,21 @@ class Intake:
         self.wake = wake or asyncio.Event()
         self._store_budget = store_budget
 
-    async def receive(self, raw_body: bytes, signature_header: str | None) -> Answer:
+    async def receive(self, raw_body: bytes, signature_header: str | None, *,
+                      source: str = "unknown") -> Answer:
         verdict = verify_event(
             raw_body, signature_header, app_id=self._secrets.app_id,
             oa_secret_key=self._secrets.oa_secret_key, now=self._clock.now(),
             max_age=self._secrets.max_age)
         if isinstance(verdict, Refused):
             log.warning("zalo webhook refused", reason=verdict.reason.name,
-                        why=verdict.reason.value, detail=verdict.detail)
+                        why=verdict.reason.value, detail=verdict.detail, source=source)
             return Answer(401, "refused")
         try:
             event = WebhookEvent.model_validate(verdict.payload)
         except ValidationError:
             log.warning("zalo webhook refused", reason="NOT_AN_EVENT",
-                        why="signed, but no event_name")
+                        why="signed, but no event_name", source=source)
             return Answer(400, "not an event")
         stored = InboxEvent(
             key=event.key, event_name=event.event_name, user_id=event.user_id,
@@ -108,7 +109,9 @@ def routes(intake: Intake) -> list[Route]:
         body = await _body(request)
         if body is None:
             return JSONResponse({"error": "too large"}, 413)
-        answer = await intake.receive(body, request.headers.get(SIGNATURE_HEADER))
+        answer = await intake.receive(
+            body, request.headers.get(SIGNATURE_HEADER),
+            source=request.client.host if request.client else "unknown")
         return JSONResponse({"status": answer.text}, answer.status)
 
     return [Route(WEBHOOK_PATH, webhook, methods=["POST"])]

@@ -43,7 +43,14 @@ from tests.zalo_fake import (
     event_body,
     sign,
 )
-from zalo.client import Backoff, ZaloApiError, ZaloClient, ZaloCredentials, ZaloEndpoints
+from zalo.client import (
+    Backoff,
+    ZaloApiError,
+    ZaloClient,
+    ZaloCredentials,
+    ZaloEndpoints,
+    ZaloUnavailable,
+)
 from zalo.phones import NotAMobileNumber
 from zalo.replies import Replier
 from zalo.tokens import ReauthorisationNeeded, RefreshBusy, TokenKeeper
@@ -149,7 +156,7 @@ async def test_unsigned_badly_signed_and_stale_events_are_refused_401_and_logged
     assert response.status_code == 401
     assert await ZaloInbox(sessions).queued() == []
     refused = [entry for entry in logs if entry["event"] == "zalo webhook refused"]
-    assert [entry["reason"] for entry in refused] == [reason]
+    assert [(entry["reason"], entry["source"]) for entry in refused] == [(reason, "127.0.0.1")]
     assert all(OA_SECRET_KEY not in repr(entry) and "hồ sơ" not in repr(entry)
                for entry in logs)
 
@@ -346,6 +353,47 @@ async def test_a_refused_commit_of_the_new_pair_is_retried_from_memory(
     assert (new.access_token, new.refresh_token) == ("A2", "R2")
     assert sleeps.delays == [0.5]
     assert len(fake.refreshes) == 1
+
+
+async def test_a_long_refusal_of_the_commit_keeps_trying_and_loses_no_token(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, fake: FakeZalo,
+    http: httpx.AsyncClient,
+) -> None:
+    """Twelve refused commits (minutes of a database outage): the spent token's successor
+    is still stored, the waits growing to at most 30 s."""
+    await authorised(sessions, fake)
+    store = FlakyCommitStore(sessions)
+    store.failures = 12
+    sleeps = Sleeps()
+    with capture_logs() as logs:
+        new = await make_client(http, sessions, clock, store=store,
+                                sleeps=sleeps).refresh_tokens()
+    assert (new.access_token, new.refresh_token) == ("A2", "R2")
+    current = await ZaloTokenStore(sessions).current()
+    assert current is not None and current.refresh_token == "R2"
+    assert sleeps.delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0]
+    assert [e["log_level"] for e in logs if e["event"].startswith("zalo new token pair")] == (
+        ["warning"] * 4 + ["error"] * 8)
+
+
+@pytest.mark.parametrize(("status", "answer"), [
+    (200, {"error": -14002, "error_name": "Invalid app"}),  # a wrong app secret
+    (403, {"error": -118, "error_name": "Permission denied"}),
+    (200, {}),
+    (400, {"message": "Bad Request"}),  # a proxy's answer
+])
+async def test_a_refresh_answer_that_is_not_about_the_token_keeps_the_pair(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, fake: FakeZalo,
+    status: int, answer: dict[str, object],
+) -> None:
+    old = await authorised(sessions, fake)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(
+            lambda request: httpx.Response(status, json=answer))) as http:
+        with pytest.raises(ZaloUnavailable):
+            await make_client(http, sessions, clock).refresh_tokens()
+    kept = await ZaloTokenStore(sessions).current()
+    assert kept is not None and kept.id == old.id and kept.refreshing_id is None
+    assert kept.refresh_token == old.refresh_token
 
 
 async def test_concurrent_refreshes_present_the_single_use_token_once(

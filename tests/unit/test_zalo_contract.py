@@ -88,12 +88,25 @@ def test_missing_or_bad_timestamp_is_refused_and_named() -> None:
     assert isinstance(verdict, Refused) and verdict.reason is Rejection.NOT_JSON
 
 
+def test_json_nested_thousands_deep_is_refused_as_not_json() -> None:
+    verdict = verify(b"[" * 100_000, "mac=" + "0" * 64)
+    assert isinstance(verdict, Refused) and verdict.reason is Rejection.NOT_JSON
+
+
+@pytest.mark.parametrize("timestamp", ["9999999999999999", 10**20, 9999999999999999])
+def test_a_signed_timestamp_past_any_date_is_a_bad_timestamp(timestamp: object) -> None:
+    body = event_body("follow", timestamp=timestamp)
+    verdict = verify(body, sign(body))
+    assert isinstance(verdict, Refused) and verdict.reason is Rejection.BAD_TIMESTAMP
+
+
 @pytest.mark.parametrize("shift", [timedelta(minutes=5, seconds=1), -timedelta(minutes=6)])
 def test_stale_or_future_timestamp_is_refused_as_a_replay(shift: timedelta) -> None:
     body = event_body("user_send_text")
     verdict = verify(body, sign(body), now_shift=shift)
     assert isinstance(verdict, Refused) and verdict.reason is Rejection.STALE_TIMESTAMP
-    assert "limit 300 s" in verdict.detail
+    assert verdict.detail == (f"{abs(shift.total_seconds()):.0f} s "
+                              f"{'old' if shift > timedelta() else 'ahead'}, limit 300 s")
 
 
 def test_within_the_window_is_accepted() -> None:
