@@ -193,7 +193,7 @@ class ZaloCases:
                                          CaseRow.status.in_(OPEN))
                 .order_by(CaseRow.id.desc()).limit(1))
             if case_id is None:
-                case_id = await self._open_case(session, at, follower)
+                case_id = await self._open_case(session, at, message.user_id, follower)
             await session.execute(insert(ZaloMessageRow).values(
                 key=message.key, case_id=case_id, user_id=message.user_id,
                 direction=Direction.IN.value, kind=message.kind.value,
@@ -205,14 +205,15 @@ class ZaloCases:
             return await _taken(session, case_id, message.key, duplicate=False)
 
     async def _open_case(
-        self, session: AsyncSession, at: datetime, follower: ZaloFollowerRow | None
+        self, session: AsyncSession, at: datetime, user_id: str,
+        follower: ZaloFollowerRow | None,
     ) -> int:
         dialect = session.get_bind().dialect.name
         due = None if self._deadline is None else as_utc(self._deadline(at), "due_at")
         case_id: int = (await session.execute(insert(CaseRow).values(
             category=self._category, status=CaseStatus.RECEIVED.value, opened_at=at,
             opened_by=self._opened_by, due_at=due, channel=Channel.ZALO.value,
-            zalo_user_id=None if follower is None else follower.user_id,
+            zalo_user_id=user_id,
             citizen_name=None if follower is None else follower.display_name,
             citizen_phone=None if follower is None else follower.phone,
         ).returning(CaseRow.id))).scalar_one()

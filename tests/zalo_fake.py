@@ -59,6 +59,8 @@ class FakeZalo:
     """Refresh tokens presented, in order."""
     zns_failures: int = 0
     """The next this many ZNS requests answer HTTP 503."""
+    cs_failures: int = 0
+    """The next this many `cs` messages answer HTTP 503."""
     _issued: int = 0
 
     def grant(self, lifetime_s: float = 90000) -> NewTokens:
@@ -88,9 +90,12 @@ class FakeZalo:
     def handle(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         match (url.host, url.path):
-            case ("oauth.zaloapp.com", "/v4/oa/access_token"):
+            case (_, "/v4/oa/access_token"):
                 return self._refresh(request)
-            case ("openapi.zalo.me", "/v3.0/oa/message/cs"):
+            case (_, "/v3.0/oa/message/cs"):
+                if self.cs_failures > 0:
+                    self.cs_failures -= 1
+                    return httpx.Response(503, text="Service Unavailable")
                 if not self._token_ok(request):
                     return _error(-216, "Access token is invalid")
                 body = json.loads(request.content)
@@ -99,12 +104,12 @@ class FakeZalo:
                     "error": 0, "message": "Success",
                     "data": {"message_id": f"cs{len(self.cs_messages)}",
                              "user_id": body["recipient"]["user_id"]}})
-            case ("openapi.zalo.me", "/v2.0/oa/getoa"):
+            case (_, "/v2.0/oa/getoa"):
                 if not self._token_ok(request):
                     return _error(-216, "Access token is invalid")
                 return httpx.Response(200, json={"error": 0, "message": "Success", "data": {
                     "oa_id": OA_ID, "name": OA_NAME, "num_follower": 1024}})
-            case ("business.openapi.zalo.me", "/message/template"):
+            case (_, "/message/template"):
                 body = json.loads(request.content)
                 self.zns_requests.append(body)
                 if self.zns_failures > 0:
