@@ -5,14 +5,19 @@ It keeps Zalo's rules as the contract states them: access tokens expire (answer 
 a refresh token works once, ZNS takes `84...` numbers. Old access tokens stay valid
 until their own expiry after a refresh (nothing public says a refresh revokes them).
 Failures can be scripted: the next ZNS sends answer 503, a token is expired now.
+`serving(fake)` puts it on a real loopback port, for a console run as a process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -140,3 +145,37 @@ class FakeZalo:
 
 def _error(code: int, message: str) -> httpx.Response:
     return httpx.Response(200, json={"error": code, "message": message})
+
+
+@contextlib.contextmanager
+def serving(fake: FakeZalo) -> Iterator[str]:
+    """`fake` as a real HTTP server on loopback, for a console run as its own process:
+    its base URL (the same for the OA, OAuth and ZNS settings; the fake answers by path)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = httpx.Request(self.command, f"http://127.0.0.1{self.path}",
+                                    headers=dict(self.headers.items()),
+                                    content=self.rfile.read(length))
+            response = fake.handle(request)
+            self.send_response(response.status_code)
+            self.send_header("Content-Type", response.headers.get("Content-Type", "text/plain"))
+            self.send_header("Content-Length", str(len(response.content)))
+            self.end_headers()
+            self.wfile.write(response.content)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
