@@ -128,7 +128,7 @@ class CaseDispatch:
         code = case_code_in(text) if event.event_name == EventName.USER_SEND_TEXT else None
         if code is not None:
             await self._cases.touch(user_id, self._at(event))
-            await self._replies.send_once(f"lookup:{event.key}", None, user_id,
+            await self._replies.send_once(_answer_key("lookup", event), None, user_id,
                                           await self._lookup(code, user_id), OPENED_BY)
             return "lookup"
         url, name = _attachment(event)
@@ -140,7 +140,7 @@ class CaseDispatch:
                  duplicate=taken.duplicate)
         if not taken.opened:
             return "case_joined"
-        await self._replies.send_once(f"ack:{event.key}", taken.case_id, user_id,
+        await self._replies.send_once(_answer_key("ack", event), taken.case_id, user_id,
                                       acknowledgement(taken.code, taken.due_at), OPENED_BY)
         return "case_opened"
 
@@ -173,6 +173,11 @@ class CaseDispatch:
     @staticmethod
     def _at(event: WebhookEvent) -> datetime:
         return event_time(int(event.timestamp))
+
+
+def _answer_key(kind: str, event: WebhookEvent) -> str:
+    """The key of the automatic answer to `event` (the column holds 160 characters)."""
+    return f"{kind}:{event.key}"[:160]
 
 
 def _attachment(event: WebhookEvent) -> tuple[str | None, str | None]:
