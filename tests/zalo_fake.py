@@ -34,7 +34,7 @@ OA_ID = "1357924680135792468"
 USER_ID = "2468013579246801357"
 OA_NAME = "Phản ánh về thủ tục hành chính (TTHC) Hậu Giang"
 EVENTS = ("user_send_text", "user_send_image", "user_send_file", "follow", "unfollow",
-          "user_feedback", "user_received_message", "oa_send_text")
+          "user_feedback", "user_received_message", "oa_send_text", "user_submit_info")
 
 
 def event_body(name: str, **changes: object) -> bytes:

@@ -18,7 +18,7 @@ from calllog.zalo_cases import Direction, ReplyStatus
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.zalo_cases_env import ZaloEnv, zalo_env
 from tests.zalo_fake import USER_ID, FakeZalo
-from zalo.cases import case_code_in, not_found
+from zalo.cases import not_found
 
 OTHER_USER = "9999888877776666555"
 
@@ -124,15 +124,6 @@ async def test_follow_and_unfollow_update_the_follower(env: ZaloEnv) -> None:
     follower = await env.cases.follower(USER_ID)
     assert follower is not None and not follower.following
     assert follower.last_message_at == MONDAY_9AM_ICT
-
-
-@pytest.mark.parametrize(("text", "code"), [
-    ("PA-2026-00042", "PA-2026-00042"), ("pa-2026-00042", "PA-2026-00042"),
-    (" PA 2026 00042. ", "PA-2026-00042"), ("Mã PA-2026-00042 sao rồi?", None),
-    ("hồ sơ", None),
-])
-def test_a_case_code_is_read_with_spaces_and_lowercase(text: str, code: str | None) -> None:
-    assert case_code_in(text) == code
 
 
 async def test_a_lookup_answers_its_owner_and_says_not_found_to_anyone_else(
