@@ -43,6 +43,7 @@ from calllog.tables import (
     ConfigReloadRow,
 )
 from calllog.today import DayCounts, OverdueAt, day_counts, overdue_callbacks
+from calllog.zalo_cases import ConversationMessage, conversation
 
 PAGE_SIZE = 50
 OPEN_STATUSES = (CaseStatus.RECEIVED, CaseStatus.FORWARDED, CaseStatus.VERIFYING)
@@ -107,6 +108,11 @@ class CaseView:
     due_at: datetime | None
     recording: str | None
     history: tuple[CaseChange, ...] = ()
+    channel: str = "phone"
+    zalo_user_id: str | None = None
+    """A Zalo case's sender, or the follower a phone case was linked to (0014)."""
+    citizen_name: str | None = None
+    citizen_phone: str | None = None
 
     def overdue(self, now: datetime) -> bool:
         """Still open past its deadline."""
@@ -202,6 +208,8 @@ class CaseFilter:
     """Only open cases whose deadline is before this instant (give "now")."""
     since: datetime | None = None
     until: datetime | None = None
+    channel: str | None = None
+    """"phone" or "zalo"."""
 
 
 class CallQueries:
@@ -431,6 +439,13 @@ class CallQueries:
         return await day_counts(self._sessionmaker, since=since, until=until, now=now,
                                 overdue_at=overdue_at)
 
+    # --- a case's Zalo conversation ----------------------------------------------------
+
+    async def conversation(self, case_id: int) -> list[ConversationMessage]:
+        """The case's Zalo messages in and out, oldest first."""
+        async with self._sessionmaker() as session:
+            return await conversation(session, case_id)
+
 
 def call_search_statements(
     filters: CallFilter, *, limit: int, offset: int, count_cap: int | None
@@ -503,6 +518,8 @@ def _case_conditions(filters: CaseFilter) -> list[ColumnElement[bool]]:
         where.append(CaseRow.opened_at >= as_utc(filters.since, "since"))
     if filters.until is not None:
         where.append(CaseRow.opened_at < as_utc(filters.until, "until"))
+    if filters.channel is not None:
+        where.append(CaseRow.channel == filters.channel)
     return where
 
 
@@ -516,6 +533,8 @@ def _case_view(row: CaseRow, history: tuple[CaseChange, ...]) -> CaseView:
     return CaseView(
         id=row.id, code=row.code, call_id=row.call_id, category=row.category,
         status=CaseStatus(row.status), agency=row.agency, opened_at=row.opened_at,
-        opened_by=row.opened_by, due_at=row.due_at, recording=row.recording, history=history)
+        opened_by=row.opened_by, due_at=row.due_at, recording=row.recording, history=history,
+        channel=row.channel, zalo_user_id=row.zalo_user_id, citizen_name=row.citizen_name,
+        citizen_phone=row.citizen_phone)
 
 

@@ -1,6 +1,7 @@
 """SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
 complaint `cases` with their `case_changes`, the console's `console_users` and its
-`audit_log`, and the Zalo channel's `zalo_tokens`, `zalo_inbox` and `zalo_sends`.
+`audit_log`, and the Zalo channel's `zalo_tokens`, `zalo_inbox`, `zalo_sends`,
+`zalo_followers` and `zalo_messages`.
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -166,6 +167,8 @@ class CaseRow(Base):
         Index(None, "status", "opened_at"),
         Index(None, "agency", "status", "opened_at"),  # an agency's cases (0010)
         Index(None, "status", "due_at"),  # open cases past their deadline (0010)
+        Index(None, "channel", "opened_at"),  # the list by channel (0014)
+        Index(None, "zalo_user_id", "status"),  # a follower's open case (0014)
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
@@ -184,6 +187,12 @@ class CaseRow(Base):
     """The deadline (working days from the YAML); None if opened without one."""
     # Idempotent opening (a desk's flag, the spool's replay): ON CONFLICT DO NOTHING.
     key: Mapped[str | None] = mapped_column(String(80), index=True, unique=True)
+    # Revision 0014: "phone" or "zalo"; the follower (a Zalo case's sender, or the
+    # follower a phone case was linked to), the citizen's name and phone where known.
+    channel: Mapped[str] = mapped_column(String(16), server_default="phone")
+    zalo_user_id: Mapped[str | None] = mapped_column(String(64))
+    citizen_name: Mapped[str | None] = mapped_column(Text)
+    citizen_phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class CaseChangeRow(Base):
@@ -318,6 +327,47 @@ class ZaloSendRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZaloFollowerRow(Base):
+    """A follower of the OA (revision 0014): follow state, name and phone when they gave
+    them (`user_submit_info`), and their last message (the 48-hour window)."""
+
+    __tablename__ = "zalo_followers"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    """`84...`, as `zalo.phones.normalise_mobile` writes it."""
+    following: Mapped[bool] = mapped_column(Boolean)
+    followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ZaloMessageRow(Base):
+    """One message of a case's Zalo conversation (revision 0014): in from the follower or
+    out (a reply: who sent it, and whether it went). `key` makes a replay a no-op."""
+
+    __tablename__ = "zalo_messages"
+    __table_args__ = (Index(None, "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    case_id: Mapped[int | None] = mapped_column(EventId, ForeignKey(CaseRow.id))
+    """None: a reply to a case lookup, which belongs to no case."""
+    user_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, server_default="")
+    attachment_url: Mapped[str | None] = mapped_column(Text)
+    attachment_name: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_by: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    msg_id: Mapped[str | None] = mapped_column(String(64))
 
 
 metadata = Base.metadata

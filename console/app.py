@@ -30,6 +30,7 @@ from console.csrf import CsrfGuard
 from console.fmt import FILTERS
 from console.live_feed import WallboardFeed
 from console.pages import ROLE_NAMES, routes
+from console.zalo_chat import ZaloReplies
 from routing.clock import Clock
 from routing.config import HotlineConfig
 
@@ -58,6 +59,8 @@ class Console:
     config_path: Path | None = None
     """The YAML file the service reloads (settings.config): the configuration page shows
     it and an admin's apply writes it (None: nowhere to write, in tests)."""
+    zalo: ZaloReplies | None = None
+    """Replies to a case's Zalo follower (None: the Zalo channel is not set up)."""
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: object) -> Response:
@@ -73,6 +76,7 @@ def create_app(
     wallboard: WallboardFeed | None = None,
     followup: FollowupWork | None = None,
     config_path: Path | None = None,
+    zalo_replies: ZaloReplies | None = None,
 ) -> Starlette:
     if len(secret) < 16:
         raise ValueError("the console secret is missing or too short (16+ characters)")
@@ -81,7 +85,7 @@ def create_app(
     environment.filters.update(FILTERS)
     environment.globals["role_names"] = ROLE_NAMES
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
-                      queries, recordings, wallboard, followup, config_path)
+                      queries, recordings, wallboard, followup, config_path, zalo_replies)
 
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)

@@ -1,10 +1,11 @@
 """Phản ánh: complaint cases, from a call to their resolution, before their deadline.
 
-GET  /cases                 the list, filtered (status, agency, overdue, period)
+GET  /cases                 the list, filtered (status, agency, channel, overdue, period)
 GET  /cases/new?call_id=X   the form that opens a case for a call (the calls page links it)
 POST /cases/open            open it (call_id, note)
 GET  /cases/{id}            one case: its call, deadline, history, the next step's form
 POST /cases/{id}            move it on (status, agency when forwarding, note)
+(a case's Zalo conversation and its reply form: `console.zalo_chat`)
 
 Agency users see and change their agency's cases only (`console.access.require_agency`):
 another agency's case is 403 on every route, and they forward to their own agency only.
@@ -28,6 +29,7 @@ from console.auth import csrf_token
 from console.casework import FollowupWork, Refused
 from console.fmt import LOCAL
 from console.pages import SECTIONS, sections_for
+from console.zalo_chat import CHANNEL_LABELS, case_context
 from reports.labels import CASE_STATUS_LABELS, OUTCOME_LABELS
 
 if TYPE_CHECKING:
@@ -91,7 +93,9 @@ async def cases_page(request: Request) -> Response:
         offset = max(0, int(_text(params, "offset") or 0))
     except ValueError:
         offset = 0
+    channel = _text(params, "channel")
     filters = CaseFilter(
+        channel=channel if channel in CHANNEL_LABELS else None,
         status=status if status in {s.value for s in CaseStatus} else None,
         agency=agency, overdue_at=now if overdue else None,
         since=None if since is None else _midnight(since),
@@ -100,7 +104,7 @@ async def cases_page(request: Request) -> Response:
     return console.render(
         request, "cases.html", user=user, section=SECTION, sections=sections_for(user),
         csrf=csrf_token(request), found=found, filters=filters, overdue=overdue,
-        since=since, until=until, statuses=CASE_STATUS_LABELS,
+        since=since, until=until, statuses=CASE_STATUS_LABELS, channels=CHANNEL_LABELS,
         error="Ngày không hợp lệ: hãy nhập theo dạng dd/mm/yyyy." if bad_day else None,
         agencies=_work(console).agencies, scoped=agency_scope(user) is not None,
         next_url=(str(request.url.include_query_params(offset=offset + PAGE))
@@ -188,7 +192,8 @@ async def _render_case(console: Console, request: Request, user: User,
         outcomes=OUTCOME_LABELS, next_steps=allowed_next(case.status),
         may_change=may(user, Action.CHANGE_CASES),
         agencies=(scope,) if scope else _work(console).agencies,
-        error=error, form=form or {})
+        error=error, form=form or {},
+        **await case_context(console, user, case, request.query_params.get("zalo")))
 
 
 async def change_case(request: Request) -> Response:

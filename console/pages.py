@@ -112,6 +112,7 @@ def routes() -> list[BaseRoute]:
         config_page,
         reports_page,
         users_page,
+        zalo_chat,
     )
 
     return [
@@ -123,6 +124,7 @@ def routes() -> list[BaseRoute]:
         *wallboard.routes(),
         *callbacks.routes(),
         *cases.routes(),
+        *zalo_chat.routes(),
         *reports_page.routes(),
         *config_page.routes(),
         *users_page.routes(),

@@ -37,6 +37,7 @@ from zalo.webhook import in_front_of, webhook_app
 
 SCHEMA_UPGRADE_SECONDS = 120.0
 STOP_SECONDS = 5.0
+ZALO_TIMEOUT_SECONDS = 10.0
 
 log = structlog.get_logger("hotline.console")
 
@@ -62,11 +63,13 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
     await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     engine = make_engine(settings.database_url)
     try:
-        async with httpx.AsyncClient(trust_env=False) as service:
+        async with httpx.AsyncClient(trust_env=False) as service, httpx.AsyncClient(
+                trust_env=False, timeout=ZALO_TIMEOUT_SECONDS) as zalo_http:
             sessions = make_sessionmaker(engine)
             queries = CallQueries(sessions)
             overdue_at = callback_overdue_at(config)
-            zalo = zalo_parts(settings, sessions, clock)
+            zalo = zalo_parts(settings, sessions, clock, http=zalo_http,
+                              case_deadline=case_deadline(config))
             feed = WallboardFeed(service, settings.service_url, clock,
                                  figures=lambda: today_counts(queries, clock, overdue_at))
             app = create_app(users=UserStore(sessions), config=config,
@@ -78,7 +81,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                                  CallbackActions(sessions),
                                  CallLogStore(sessions, case_deadline=case_deadline(config)),
                                  agencies_of(config)),
-                             config_path=settings.config)
+                             config_path=settings.config,
+                             zalo_replies=None if zalo is None else zalo.replies)
             app.state.zalo = zalo
             yield app
     finally:

@@ -19,10 +19,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calllog.codes import CaseDeadline
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.zalo import NewTokens, ZaloInbox, ZaloSends, ZaloTokenStore
+from calllog.zalo_cases import ZaloCases
 from hotline.settings import Settings
 from routing.clock import Clock
+from zalo.case_replies import CaseReplies
+from zalo.cases import CATEGORY, OPENED_BY, CaseDispatch
 from zalo.client import (
     ZaloApiError,
     ZaloClient,
@@ -31,6 +35,7 @@ from zalo.client import (
     ZaloUnavailable,
 )
 from zalo.contract import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from zalo.replies import Replier
 from zalo.tokens import TokenError, TokenKeeper
 from zalo.webhook import Dispatch, InboxWorker, Intake, WebhookSecrets
 
@@ -130,16 +135,20 @@ def _local(at: datetime) -> str:
 
 @dataclass(frozen=True)
 class ZaloParts:
-    """What the console process runs for Zalo: the webhook's intake and its worker."""
+    """What the console process runs for Zalo: the webhook's intake and its worker, and
+    the replies the case pages send."""
 
     intake: Intake
     worker: InboxWorker
+    replies: CaseReplies
 
 
 def zalo_parts(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
+    http: httpx.AsyncClient | None = None, case_deadline: CaseDeadline | None = None,
 ) -> ZaloParts | None:
-    """None while the webhook is not set up (no app id or no OA secret key)."""
+    """None while the webhook is not set up (no app id or no OA secret key). Without
+    `http` or the app secret, nothing can be sent: replies are refused with the reason."""
     secret = settings.zalo_oa_secret_key.get_secret_value()
     if not settings.zalo_app_id or not secret:
         return None
@@ -148,4 +157,15 @@ def zalo_parts(
     intake = Intake(inbox, WebhookSecrets(
         settings.zalo_app_id, secret,
         timedelta(seconds=settings.zalo_webhook_max_age_seconds)), clock, wake=wake)
-    return ZaloParts(intake, InboxWorker(inbox, Dispatch(), clock, wake=wake))
+    creds = credentials(settings)
+    replier = None
+    if http is not None and creds is not None:
+        client = ZaloClient(http, endpoints(settings), creds,
+                            TokenKeeper(ZaloTokenStore(sessions), clock), clock,
+                            sends=ZaloSends(sessions))
+        replier = Replier(client, inbox, clock)
+    cases = ZaloCases(sessions, category=CATEGORY, opened_by=OPENED_BY,
+                      case_deadline=case_deadline)
+    replies = CaseReplies(cases, inbox, clock, replier)
+    dispatch = CaseDispatch(cases, replies, others=Dispatch())
+    return ZaloParts(intake, InboxWorker(inbox, dispatch, clock, wake=wake), replies)

@@ -5,14 +5,19 @@ It keeps Zalo's rules as the contract states them: access tokens expire (answer 
 a refresh token works once, ZNS takes `84...` numbers. Old access tokens stay valid
 until their own expiry after a refresh (nothing public says a refresh revokes them).
 Failures can be scripted: the next ZNS sends answer 503, a token is expired now.
+`serving(fake)` puts it on a real loopback port, for a console run as a process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -29,7 +34,7 @@ OA_ID = "1357924680135792468"
 USER_ID = "2468013579246801357"
 OA_NAME = "Phản ánh về thủ tục hành chính (TTHC) Hậu Giang"
 EVENTS = ("user_send_text", "user_send_image", "user_send_file", "follow", "unfollow",
-          "user_feedback", "user_received_message", "oa_send_text")
+          "user_feedback", "user_received_message", "oa_send_text", "user_submit_info")
 
 
 def event_body(name: str, **changes: object) -> bytes:
@@ -59,6 +64,8 @@ class FakeZalo:
     """Refresh tokens presented, in order."""
     zns_failures: int = 0
     """The next this many ZNS requests answer HTTP 503."""
+    cs_failures: int = 0
+    """The next this many `cs` messages answer HTTP 503."""
     _issued: int = 0
 
     def grant(self, lifetime_s: float = 90000) -> NewTokens:
@@ -88,9 +95,12 @@ class FakeZalo:
     def handle(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         match (url.host, url.path):
-            case ("oauth.zaloapp.com", "/v4/oa/access_token"):
+            case (_, "/v4/oa/access_token"):
                 return self._refresh(request)
-            case ("openapi.zalo.me", "/v3.0/oa/message/cs"):
+            case (_, "/v3.0/oa/message/cs"):
+                if self.cs_failures > 0:
+                    self.cs_failures -= 1
+                    return httpx.Response(503, text="Service Unavailable")
                 if not self._token_ok(request):
                     return _error(-216, "Access token is invalid")
                 body = json.loads(request.content)
@@ -99,12 +109,12 @@ class FakeZalo:
                     "error": 0, "message": "Success",
                     "data": {"message_id": f"cs{len(self.cs_messages)}",
                              "user_id": body["recipient"]["user_id"]}})
-            case ("openapi.zalo.me", "/v2.0/oa/getoa"):
+            case (_, "/v2.0/oa/getoa"):
                 if not self._token_ok(request):
                     return _error(-216, "Access token is invalid")
                 return httpx.Response(200, json={"error": 0, "message": "Success", "data": {
                     "oa_id": OA_ID, "name": OA_NAME, "num_follower": 1024}})
-            case ("business.openapi.zalo.me", "/message/template"):
+            case (_, "/message/template"):
                 body = json.loads(request.content)
                 self.zns_requests.append(body)
                 if self.zns_failures > 0:
@@ -135,3 +145,37 @@ class FakeZalo:
 
 def _error(code: int, message: str) -> httpx.Response:
     return httpx.Response(200, json={"error": code, "message": message})
+
+
+@contextlib.contextmanager
+def serving(fake: FakeZalo) -> Iterator[str]:
+    """`fake` as a real HTTP server on loopback, for a console run as its own process:
+    its base URL (the same for the OA, OAuth and ZNS settings; the fake answers by path)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = httpx.Request(self.command, f"http://127.0.0.1{self.path}",
+                                    headers=dict(self.headers.items()),
+                                    content=self.rfile.read(length))
+            response = fake.handle(request)
+            self.send_response(response.status_code)
+            self.send_header("Content-Type", response.headers.get("Content-Type", "text/plain"))
+            self.send_header("Content-Length", str(len(response.content)))
+            self.end_headers()
+            self.wfile.write(response.content)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

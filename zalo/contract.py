@@ -78,6 +78,12 @@ class EventName(StrEnum):
     USER_FEEDBACK = "user_feedback"  # a ZNS rating template's answer
     USER_RECEIVED_MESSAGE = "user_received_message"  # a ZNS message delivered
     OA_SEND_TEXT = "oa_send_text"  # echo of our own send (every oa_* event is one)
+    USER_SUBMIT_INFO = "user_submit_info"
+    """The follower pressed "share information" on the OA's request card: `sender.id` and
+    `info` {name, phone, address, city, district}. Community code: a Spring handler,
+    vn.com.insee.corporate.event.UserSubmitInfoEvent, reads `sender.id`, `info.name`,
+    `info.phone`, `info.city`; Vietnamese integration notes list it beside follow/unfollow.
+    The phone's form (84... or 0...) varies there: `zalo.phones` normalises it."""
 
 
 # --- the webhook signature ---------------------------------------------------------------

@@ -37,6 +37,21 @@ class EventMessage(_Open):
     tracking_id: str | None = None
 
 
+class SubmittedInfo(_Open):
+    """What a follower shared in `user_submit_info` (each field may be missing)."""
+
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    city: str | None = None
+    district: str | None = None
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _digits_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
 class WebhookEvent(_Open):
     """One webhook event (the fields we use; the rest is kept as sent)."""
 
@@ -49,6 +64,7 @@ class WebhookEvent(_Open):
     recipient: Party | None = None
     follower: Party | None = None
     message: EventMessage | None = None
+    info: SubmittedInfo | None = None
 
     @field_validator("timestamp", mode="before")
     @classmethod

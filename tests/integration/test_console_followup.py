@@ -221,7 +221,8 @@ async def test_the_cases_list_filters_by_status_agency_overdue_and_period(env: E
     november = (await http.get("/cases?from=2026-11-01&to=2026-11-30")).text
     assert codes(november) == [old]
     first = rows((await http.get("/cases?status=received")).text)
-    assert first == ["PA-2026-00003 07/12/2026 10:00 Tài chính công Đã tiếp nhận — 21/12/2026"]
+    assert first == ["PA-2026-00003 07/12/2026 10:00 Điện thoại Tài chính công Đã tiếp nhận — "
+                     "21/12/2026"]
 
 
 async def test_a_case_opened_from_a_call_has_its_code_deadline_and_first_history(
