@@ -25,18 +25,22 @@ from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.users import UserStore
 from console.app import create_app
+from console.campaigns import install_campaign_pages
 from console.casework import FollowupWork, agencies_of
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
 from hotline.settings import Settings
 from hotline.zalo import ZaloParts, zalo_parts
+from hotline.zns import ZnsParts, zns_parts
 from routing.clock import Clock
 from routing.config import load_config
 from routing.deadlines import callback_overdue_at, case_deadline
+from zalo.metrics import with_metrics
 from zalo.webhook import in_front_of, webhook_app
 
 SCHEMA_UPGRADE_SECONDS = 120.0
 STOP_SECONDS = 5.0
+ZALO_TIMEOUT_SECONDS = 10.0
 
 log = structlog.get_logger("hotline.console")
 
@@ -62,7 +66,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
     await asyncio.wait_for(upgrade_async(settings.database_url), SCHEMA_UPGRADE_SECONDS)
     engine = make_engine(settings.database_url)
     try:
-        async with httpx.AsyncClient(trust_env=False) as service:
+        async with httpx.AsyncClient(trust_env=False) as service, httpx.AsyncClient(
+                timeout=ZALO_TIMEOUT_SECONDS, trust_env=False) as zalo_http:
             sessions = make_sessionmaker(engine)
             queries = CallQueries(sessions)
             overdue_at = callback_overdue_at(config)
@@ -80,6 +85,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                                  agencies_of(config)),
                              config_path=settings.config)
             app.state.zalo = zalo
+            app.state.zns = zns_parts(settings, config, sessions, clock, zalo_http)
+            install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox)
             yield app
     finally:
         await engine.dispose()
@@ -99,6 +106,8 @@ async def run_console(settings: Settings, clock: Clock) -> None:
         # session and CSRF middleware); its worker runs in this process too.
         zalo: ZaloParts | None = app.state.zalo
         served = app if zalo is None else in_front_of(app, webhook_app(zalo.intake))
+        zns: ZnsParts = app.state.zns
+        served = with_metrics(served, zns.outbox)  # loopback only: `zalo.metrics`
         server = uvicorn.Server(uvicorn.Config(
             served, host=settings.console_host, port=settings.console_port,
             log_config=None, access_log=False, server_header=False,
@@ -111,8 +120,11 @@ async def run_console(settings: Settings, clock: Clock) -> None:
         async with asyncio.TaskGroup() as tasks:
             following = tasks.create_task(feed.run())
             working = tasks.create_task(zalo.worker.run()) if zalo is not None else None
+            sending = tasks.create_task(zns.worker.run()) if zns.worker is not None else None
             await server.serve()
             following.cancel()
+            if sending is not None:
+                sending.cancel()
             if working is not None:
                 working.cancel()
 

@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calllog.campaigns import Ratings
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.zalo import NewTokens, ZaloInbox, ZaloSends, ZaloTokenStore
+from calllog.zns import ZnsOutbox
 from hotline.settings import Settings
 from routing.clock import Clock
 from zalo.client import (
@@ -31,6 +33,7 @@ from zalo.client import (
     ZaloUnavailable,
 )
 from zalo.contract import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from zalo.feedback import ZnsEvents
 from zalo.tokens import TokenError, TokenKeeper
 from zalo.webhook import Dispatch, InboxWorker, Intake, WebhookSecrets
 
@@ -148,4 +151,6 @@ def zalo_parts(
     intake = Intake(inbox, WebhookSecrets(
         settings.zalo_app_id, secret,
         timedelta(seconds=settings.zalo_webhook_max_age_seconds)), clock, wake=wake)
-    return ZaloParts(intake, InboxWorker(inbox, Dispatch(), clock, wake=wake))
+    # ZNS deliveries and ratings are taken first (`zalo.feedback`), the rest dispatched.
+    handler = ZnsEvents(ZnsOutbox(sessions), Ratings(sessions), Dispatch())
+    return ZaloParts(intake, InboxWorker(inbox, handler, clock, wake=wake))
