@@ -9,7 +9,7 @@ rates copied from the send: the call, the case or the campaign entry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -31,6 +31,37 @@ class CampaignLine:
     procedure: str
     agency: str
     done_on: date
+
+
+class UnreadableFile(ValueError):
+    """An uploaded list that is not a CSV or xlsx that can be read (the message is shown
+    to the operator)."""
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    line: int
+    """1-based row of the file (the header counts)."""
+    values: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class AcceptedRow:
+    line: int
+    entry: CampaignLine
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    """An uploaded list read (`zalo.campaign_file`): the rows accepted and refused."""
+
+    accepted: tuple[AcceptedRow, ...]
+    refused: tuple[RefusedRow, ...]
+
+
+ReadCampaignFile = Callable[[str, bytes], CampaignFile]
+"""(file name, content) -> the rows; `UnreadableFile` when it cannot be read."""
 
 
 @dataclass(frozen=True)

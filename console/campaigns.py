@@ -22,14 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from calllog.campaigns import Campaigns
+from calllog.campaigns import CampaignFile, Campaigns, ReadCampaignFile, UnreadableFile
 from calllog.users import User
 from calllog.zns import NoticeKind, ZnsOutbox
 from console.access import Action, require
 from console.auth import csrf_token
 from console.pages import SECTIONS, sections_for
 from reports.labels import SEND_STATUS_LABELS
-from zalo.campaign_file import CampaignFile, UnreadableFile, read_campaign_file
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -50,10 +49,14 @@ log = structlog.get_logger("console.campaigns")
 class CampaignPages:
     campaigns: Campaigns
     outbox: ZnsOutbox
+    read_file: ReadCampaignFile
+    """`zalo.campaign_file.read_campaign_file`, passed in (the console imports no zalo)."""
 
 
-def install_campaign_pages(app: Starlette, campaigns: Campaigns, outbox: ZnsOutbox) -> None:
-    app.state.campaign_pages = CampaignPages(campaigns, outbox)
+def install_campaign_pages(
+    app: Starlette, campaigns: Campaigns, outbox: ZnsOutbox, read_file: ReadCampaignFile
+) -> None:
+    app.state.campaign_pages = CampaignPages(campaigns, outbox, read_file)
 
 
 def _console(request: Request) -> Console:
@@ -91,7 +94,7 @@ async def upload(request: Request) -> Response:
         content, filename = await file.read(), file.filename
     title = name.strip() if isinstance(name, str) and name.strip() else filename
     try:
-        parsed = read_campaign_file(filename, content)
+        parsed = _pages(request).read_file(filename, content)
     except UnreadableFile as exc:
         return await _render(request, console, user, 400, error=str(exc))
     created = None

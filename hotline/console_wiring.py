@@ -35,6 +35,7 @@ from hotline.zns import ZnsParts, zns_parts
 from routing.clock import Clock
 from routing.config import load_config
 from routing.deadlines import callback_overdue_at, case_deadline
+from zalo.campaign_file import read_campaign_file
 from zalo.metrics import with_metrics
 from zalo.webhook import in_front_of, webhook_app
 
@@ -86,7 +87,8 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                              config_path=settings.config)
             app.state.zalo = zalo
             app.state.zns = zns_parts(settings, config, sessions, clock, zalo_http)
-            install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox)
+            install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox,
+                                   read_campaign_file)
             yield app
     finally:
         await engine.dispose()

@@ -13,12 +13,17 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from openpyxl import load_workbook
 
-from calllog.campaigns import CampaignLine
+from calllog.campaigns import (
+    AcceptedRow,
+    CampaignFile,
+    CampaignLine,
+    RefusedRow,
+    UnreadableFile,
+)
 from zalo.phones import NotAMobileNumber, normalise_mobile
 
 MAX_ROWS = 20_000
@@ -29,30 +34,6 @@ HEADERS = {
     "agency": {"agency", "co quan", "don vi", "co quan giai quyet"},
     "date": {"date", "ngay", "ngay hoan thanh", "ngay giai quyet", "ngay tra ket qua"},
 }
-
-
-class UnreadableFile(ValueError):
-    """Not a CSV or xlsx this can read (the message is shown to the operator)."""
-
-
-@dataclass(frozen=True)
-class RefusedRow:
-    line: int
-    """1-based row of the file (the header counts)."""
-    values: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
-class AcceptedRow:
-    line: int
-    entry: CampaignLine
-
-
-@dataclass(frozen=True)
-class CampaignFile:
-    accepted: tuple[AcceptedRow, ...]
-    refused: tuple[RefusedRow, ...]
 
 
 def read_campaign_file(name: str, content: bytes) -> CampaignFile:
