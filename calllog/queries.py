@@ -9,6 +9,7 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.cases import CASE_LIST_LIMIT
+from calllog.channels import ChannelTallies, channel_tallies
 from calllog.model import (
     Callback,
     CallEvent,
@@ -172,6 +174,7 @@ class PeriodRecords:
     calls: list[CallRecord]
     cases: list[Case]
     callbacks: CallbackFigures
+    channels: ChannelTallies | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,8 @@ class PeriodData:
     tallies: PeriodTallies
     calls: list[CallRecord] | None = None
     cases: list[Case] | None = None
+    channels: ChannelTallies | None = None
+    """The figures by channel (phone, Zalo)."""
 
 
 @dataclass(frozen=True)
@@ -354,17 +359,20 @@ class CallQueries:
         """What the period report of `since <= t < until` reads, the one read behind
         `hotline report` and the console's reports page: the tallies (a few GROUP BY
         queries), and with `details` every call and case of the period as well."""
-        tallies = await period_tallies(self._sessionmaker, since=since, until=until)
+        tallies, channels = await asyncio.gather(
+            period_tallies(self._sessionmaker, since=since, until=until),
+            channel_tallies(self._sessionmaker, since=since, until=until))
         if not details:
-            return PeriodData(tallies)
+            return PeriodData(tallies, channels=channels)
         calls, cases = await self._period_calls_and_cases(since, until)
-        return PeriodData(tallies, calls, cases)
+        return PeriodData(tallies, calls, cases, channels)
 
     async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
         """The calls started in `since <= t < until`, the cases opened in it and its call
         backs' figures, as records (`reports.compute_report` counts them)."""
         calls, cases = await self._period_calls_and_cases(since, until)
-        return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until))
+        return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until),
+                             await channel_tallies(self._sessionmaker, since=since, until=until))
 
     async def _period_calls_and_cases(
         self, since: datetime, until: datetime

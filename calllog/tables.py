@@ -10,13 +10,14 @@ database enum, so adding an outcome needs no migration.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -327,6 +329,77 @@ class ZaloSendRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ZNS outbox (revision 0015): what the send is about, to whom, what it says,
+    # when it is tried next and when Zalo delivered it (`calllog.zns`).
+    kind: Mapped[str | None] = mapped_column(String(24))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(EventId, index=True)
+    entry_id: Mapped[int | None] = mapped_column(EventId, index=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(DetailJSON)
+    max_attempts: Mapped[int | None] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+
+class ZnsSwitchRow(Base):
+    """When a ZNS notification was switched on (revision 0015): nothing older is owed."""
+
+    __tablename__ = "zalo_zns_switches"
+
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    on_since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CampaignRow(Base):
+    """A survey campaign (revision 0015): a list of people who completed a procedure."""
+
+    __tablename__ = "zalo_campaigns"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(Text)
+    refused: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class CampaignEntryRow(Base):
+    """One number of a campaign, once per campaign (revision 0015)."""
+
+    __tablename__ = "zalo_campaign_entries"
+    __table_args__ = (UniqueConstraint("campaign_id", "phone"), Index(None, "created_at"))
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(EventId, ForeignKey(CampaignRow.id))
+    phone: Mapped[str] = mapped_column(String(16))
+    procedure: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(Text)
+    done_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RatingRow(Base):
+    """A rating given on Zalo (revision 0015): the rating template's `user_feedback`,
+    linked by the send's tracking id to the call or campaign entry it rates."""
+
+    __tablename__ = "zalo_ratings"
+    __table_args__ = (Index(None, "rated_at"), Index(None, "entry_id"))
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    tracking_id: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(EventId)
+    entry_id: Mapped[int | None] = mapped_column(EventId)
 
 
 class ZaloFollowerRow(Base):

@@ -286,6 +286,8 @@ class SendStatus(StrEnum):
     PENDING = "pending"  # not (yet) accepted by Zalo
     SENT = "sent"  # accepted: Zalo answered a msg_id
     FAILED = "failed"  # given up
+    DELIVERED = "delivered"  # Zalo reported it delivered (`user_received_message`)
+    SKIPPED = "skipped"  # never sent: no mobile number (the reason in `error`)
 
 
 @dataclass(frozen=True)

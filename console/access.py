@@ -12,6 +12,7 @@
 | see configuration | yes   | yes      | -             | -      |
 | apply a YAML      | yes   | -        | -             | -      |
 | manage users      | yes   | -        | -             | -      |
+| Zalo surveys, ZNS | yes   | yes      | -             | -      |
 
 A route asks `require(user, Action.X)`, and for a call or case `require_agency(user,
 its_agency)`; both raise `Forbidden`, which the app answers 403 (and audits).
@@ -35,6 +36,7 @@ class Action(StrEnum):
     VIEW_CONFIG = "view_config"
     APPLY_CONFIG = "apply_config"
     MANAGE_USERS = "manage_users"
+    RUN_CAMPAIGNS = "run_campaigns"
 
 
 RULES: dict[Role, frozenset[Action]] = {

@@ -52,6 +52,8 @@ SECTIONS = (
             "Lĩnh vực, cơ quan, máy bàn, giờ làm việc, ngày nghỉ."),
     Section("/users", "Người dùng", Action.MANAGE_USERS,
             "Tài khoản và vai trò."),
+    Section("/campaigns", "Khảo sát Zalo", Action.RUN_CAMPAIGNS,
+            "Khảo sát qua Zalo, tin ZNS gửi lỗi."),
 )
 
 
@@ -108,6 +110,7 @@ def routes() -> list[BaseRoute]:
     from console import (  # they use SECTIONS: imported once it exists
         callbacks,
         calls,
+        campaigns,
         cases,
         config_page,
         reports_page,
@@ -128,4 +131,5 @@ def routes() -> list[BaseRoute]:
         *reports_page.routes(),
         *config_page.routes(),
         *users_page.routes(),
+        *campaigns.routes(),
     ]

@@ -25,14 +25,18 @@ from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.users import UserStore
 from console.app import create_app
+from console.campaigns import install_campaign_pages
 from console.casework import FollowupWork, agencies_of
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
 from hotline.settings import Settings
 from hotline.zalo import ZaloParts, zalo_parts
+from hotline.zns import ZnsParts, zns_parts
 from routing.clock import Clock
 from routing.config import load_config
 from routing.deadlines import callback_overdue_at, case_deadline
+from zalo.campaign_file import read_campaign_file
+from zalo.metrics import with_metrics
 from zalo.webhook import in_front_of, webhook_app
 
 SCHEMA_UPGRADE_SECONDS = 120.0
@@ -84,6 +88,9 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                              config_path=settings.config,
                              zalo_replies=None if zalo is None else zalo.replies)
             app.state.zalo = zalo
+            app.state.zns = zns_parts(settings, config, sessions, clock, zalo_http)
+            install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox,
+                                   read_campaign_file)
             yield app
     finally:
         await engine.dispose()
@@ -103,6 +110,8 @@ async def run_console(settings: Settings, clock: Clock) -> None:
         # session and CSRF middleware); its worker runs in this process too.
         zalo: ZaloParts | None = app.state.zalo
         served = app if zalo is None else in_front_of(app, webhook_app(zalo.intake))
+        zns: ZnsParts = app.state.zns
+        served = with_metrics(served, zns.outbox)  # loopback only: `zalo.metrics`
         server = uvicorn.Server(uvicorn.Config(
             served, host=settings.console_host, port=settings.console_port,
             log_config=None, access_log=False, server_header=False,
@@ -115,8 +124,11 @@ async def run_console(settings: Settings, clock: Clock) -> None:
         async with asyncio.TaskGroup() as tasks:
             following = tasks.create_task(feed.run())
             working = tasks.create_task(zalo.worker.run()) if zalo is not None else None
+            sending = tasks.create_task(zns.worker.run()) if zns.worker is not None else None
             await server.serve()
             following.cancel()
+            if sending is not None:
+                sending.cancel()
             if working is not None:
                 working.cancel()
 

@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calllog.campaigns import Ratings
 from calllog.codes import CaseDeadline
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.zalo import NewTokens, ZaloInbox, ZaloSends, ZaloTokenStore
 from calllog.zalo_cases import ZaloCases
+from calllog.zns import ZnsOutbox
 from hotline.settings import Settings
 from routing.clock import Clock
 from zalo.case_replies import CaseReplies
@@ -35,6 +37,7 @@ from zalo.client import (
     ZaloUnavailable,
 )
 from zalo.contract import ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+from zalo.feedback import ZnsEvents
 from zalo.replies import Replier
 from zalo.tokens import TokenError, TokenKeeper
 from zalo.webhook import Dispatch, InboxWorker, Intake, WebhookSecrets
@@ -168,4 +171,6 @@ def zalo_parts(
                       case_deadline=case_deadline)
     replies = CaseReplies(cases, inbox, clock, replier)
     dispatch = CaseDispatch(cases, replies, others=Dispatch())
-    return ZaloParts(intake, InboxWorker(inbox, dispatch, clock, wake=wake), replies)
+    # ZNS deliveries and ratings are taken first (`zalo.feedback`), the rest dispatched.
+    handler = ZnsEvents(ZnsOutbox(sessions), Ratings(sessions), dispatch)
+    return ZaloParts(intake, InboxWorker(inbox, handler, clock, wake=wake), replies)

@@ -33,6 +33,16 @@ Definitions (the README's "Reports" section says the same):
 - Satisfaction: calls with a `survey_score` in 1..scale; "satisfied" = a score of at
   least 4/5 of the scale (4-5 on the default 1-5 scale). Call-back and case figures are
   the state of those records when the report is run (pending / handled, current status).
+- By channel (`calllog.channels` counts it): *received* is, for the phone, the calls
+  started in the period (the summary's total) and, for Zalo, the citizens' messages to
+  the Official Account received in the period (`user_send_text`, `_image`, `_file`
+  webhook events: each opens a case or joins the sender's open one). *Cases opened* are
+  the period's cases by where they came from (Zalo's are those its messages opened);
+  *resolved within the deadline*: those whose first change to resolved came at or
+  before their deadline. *Satisfaction*: the phone's keypad survey scores of the
+  period's calls (as above) against the Zalo rating template's 1-5 stars given in the
+  period about a call or case, both "satisfied" at 4/5 of their scale. Survey campaigns'
+  ratings (given in the period) are shown apart, per agency and per procedure.
 - Call-back results (of the period's calls): reached and wrong number count the calls
   whose closing call back had that result; attempts count every call back made (those
   that did not reach the caller too); the time to call back runs from the call's start
@@ -49,6 +59,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from calllog.channels import ZALO, ChannelTallies
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
 from calllog.period import (
     CallbackTally,
@@ -224,6 +235,33 @@ class CaseStats:
 
 
 @dataclass(frozen=True)
+class RatingStats:
+    scale: int
+    scored: int
+    satisfied: int
+    satisfied_rate: Fraction | None
+    mean: Fraction | None
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    received: int
+    cases_opened: int
+    resolved_in_time: int
+    resolved_in_time_rate: Fraction | None
+    """Of the cases opened."""
+    ratings: RatingStats
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    channels: tuple[ChannelRow, ...]
+    campaign_by_agency: tuple[tuple[str, RatingStats], ...]
+    campaign_by_procedure: tuple[tuple[str, RatingStats], ...]
+
+
+@dataclass(frozen=True)
 class Report:
     period: ReportPeriod
     setup: ReportSetup
@@ -243,6 +281,8 @@ class Report:
     """Every call counted, by start time: what each figure is made of (with `details`)."""
     details: bool = True
     """Whether `calls` and `cases.cases` were read: the details files need them."""
+    channels: ChannelStats | None = None
+    """Figures by channel (phone, Zalo); None when the call log does not count them."""
 
 
 def compute_report(
@@ -251,15 +291,17 @@ def compute_report(
     setup: ReportSetup,
     period: ReportPeriod,
     callbacks: CallbackFigures | None = None,
+    channels: ChannelTallies | None = None,
 ) -> Report:
     """The report of `period` from plain records, with the facts of every call (details);
     calls and cases outside it are ignored. `callbacks`: the period's call-back figures
-    as `CallQueries.callback_figures` reads them."""
+    as `CallQueries.callback_figures` reads them; `channels`: its figures by channel as
+    `calllog.channels.channel_tallies` counts them."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
     opened = None if cases is None else [c for c in cases if start <= c.opened_at < end]
     return report_from_tallies(tally_records(inside, opened, callbacks), setup, period,
-                               calls=inside, cases=opened)
+                               calls=inside, cases=opened, channels=channels)
 
 
 def tally_records(
@@ -298,6 +340,7 @@ def report_from_tallies(
     *,
     calls: Iterable[CallRecord] | None = None,
     cases: Iterable[Case] | None = None,
+    channels: ChannelTallies | None = None,
 ) -> Report:
     """The report of `period` from its tallies: every figure is computed here. `calls` and
     `cases` (the period's records) only give `Report.calls` and `CaseStats.cases`, the
@@ -335,6 +378,7 @@ def report_from_tallies(
         cases=None if tallies.cases is None else _case_stats(tallies.cases, setup, cases),
         calls=facts,
         details=calls is not None,
+        channels=None if channels is None else channel_stats(channels, setup.survey_scale),
     )
 
 
@@ -533,3 +577,40 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
     return max(0, (end - start) // timedelta(seconds=1))
+
+
+ZALO_SCALE = 5
+"""Zalo's rating template answers 1 to 5 stars."""
+
+
+def channel_stats(tallies: ChannelTallies, phone_scale: int) -> ChannelStats:
+    """The figures by channel (the module docstring defines them)."""
+    by_agency: dict[str, Counter[int]] = {}
+    by_procedure: dict[str, Counter[int]] = {}
+    for t in tallies.campaigns:
+        by_agency.setdefault(t.agency, Counter())[t.score] += t.ratings
+        by_procedure.setdefault(t.procedure, Counter())[t.score] += t.ratings
+    return ChannelStats(
+        channels=tuple(ChannelRow(
+            channel=c.channel, received=c.received, cases_opened=c.cases_opened,
+            resolved_in_time=c.resolved_in_time,
+            resolved_in_time_rate=ratio(c.resolved_in_time, c.cases_opened),
+            ratings=rating_stats(c.ratings, ZALO_SCALE if c.channel == ZALO else phone_scale))
+            for c in tallies.channels),
+        campaign_by_agency=tuple((a, rating_stats(by_agency[a], ZALO_SCALE))
+                                 for a in sorted(by_agency)),
+        campaign_by_procedure=tuple((p, rating_stats(by_procedure[p], ZALO_SCALE))
+                                    for p in sorted(by_procedure)),
+    )
+
+
+def rating_stats(scores: Mapping[int, int], scale: int) -> RatingStats:
+    """Scores on 1..scale (others left out), satisfied at 4/5 of the scale."""
+    kept = {s: n for s, n in scores.items() if 1 <= s <= scale}
+    scored = sum(kept.values())
+    low, _ = satisfied_scores(scale)
+    satisfied = sum(n for s, n in kept.items() if s >= low)
+    return RatingStats(scale=scale, scored=scored, satisfied=satisfied,
+                       satisfied_rate=ratio(satisfied, scored),
+                       mean=Fraction(sum(s * n for s, n in kept.items()), scored)
+                       if scored else None)

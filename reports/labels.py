@@ -182,3 +182,16 @@ DESK_STATE_LABELS: dict[DeskState, str] = {
     "unknown": "Chưa rõ",
 }
 
+
+CHANNEL_LABELS: dict[str, str] = {
+    "phone": "Điện thoại",
+    "zalo": "Zalo",
+}
+
+SEND_STATUS_LABELS: dict[str, str] = {
+    "pending": "Đang chờ gửi",
+    "sent": "Đã gửi",
+    "delivered": "Đã nhận",
+    "failed": "Gửi lỗi",
+    "skipped": "Không gửi (không phải số di động)",
+}

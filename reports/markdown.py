@@ -3,7 +3,7 @@ Vietnamese, the charts embedded, and how the figures are counted at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from calllog.model import CaseStatus
 from reports.charts import BRANCH_CHART, DAY_CHART
@@ -76,9 +76,41 @@ def render_markdown(report: Report, tables: Sequence[Table]) -> str:
         _md_table(by_key["hai_long"]), _md_table(by_key["khao_sat"]),
         f"## {by_key['theo_ngay'].title}", f"![Số cuộc gọi theo ngày]({DAY_CHART})",
         _md_table(by_key["theo_ngay"]),
+        *_channel_parts(report, by_key),
         "## Cách tính", _NOTES,
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _channel_parts(report: Report, by_key: Mapping[str, Table]) -> list[str]:
+    if report.channels is None:
+        return []
+    rows = {c.channel: c for c in report.channels.channels}
+    phone, zalo = rows["phone"], rows["zalo"]
+    parts = [
+        f"## {by_key['theo_kenh'].title}",
+        f"Qua điện thoại: **{fmt_int(phone.received)}** cuộc gọi, "
+        f"**{fmt_int(phone.cases_opened)}** phản ánh; qua Zalo: **{fmt_int(zalo.received)}** "
+        f"tin nhắn, **{fmt_int(zalo.cases_opened)}** phản ánh. Hài lòng: điện thoại "
+        f"**{fmt_pct(phone.ratings.satisfied_rate)}**, Zalo "
+        f"**{fmt_pct(zalo.ratings.satisfied_rate)}**.",
+        _md_table(by_key["theo_kenh"]), _CHANNEL_NOTE,
+    ]
+    campaigns = [k for k in ("khao_sat_co_quan", "khao_sat_thu_tuc") if k in by_key]
+    for key in campaigns:
+        parts += [f"## {by_key[key].title}", _md_table(by_key[key])]
+    if not campaigns:
+        parts.append("_Chưa có đánh giá khảo sát qua Zalo trong kỳ._")
+    return parts
+
+
+_CHANNEL_NOTE = (
+    "_Tiếp nhận qua điện thoại là số cuộc gọi đến; qua Zalo là số tin nhắn người dân gửi "
+    "đến tài khoản Zalo (mỗi tin mở phản ánh mới hoặc gộp vào phản ánh đang mở của người "
+    "gửi). Giải quyết đúng hạn: phản ánh mở trong kỳ đã giải quyết không muộn hơn hạn xử "
+    "lý. Hài lòng qua điện thoại: chấm điểm bằng phím sau cuộc gọi; qua Zalo: mẫu đánh giá "
+    "1–5 sao (ZNS) về cuộc gọi hoặc phản ánh. Khảo sát qua Zalo: đánh giá của người đã làm "
+    "thủ tục, theo cơ quan và theo thủ tục._")
 
 
 _NOTES = "\n".join((

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from calllog.channels import ChannelTallies
 from calllog.model import CallRecord, Case
 from calllog.queries import CallbackFigures, PeriodData
 from reports.charts import BRANCH_CHART, DAY_CHART, render_chart
@@ -95,6 +96,7 @@ def build(
     period: ReportPeriod,
     config: HotlineConfig,
     callbacks: CallbackFigures | None = None,
+    channels: ChannelTallies | None = None,
 ) -> PeriodReport:
     """The report of `period` (local days, both included) from the call log's records.
 
@@ -103,7 +105,7 @@ def build(
     backs' results; None for a log that keeps none. Records outside the period are
     ignored."""
     return PeriodReport.of(compute_report(
-        records, cases, report_setup(config, period), period, callbacks))
+        records, cases, report_setup(config, period), period, callbacks, channels))
 
 
 def build_from_data(data: PeriodData, period: ReportPeriod, config: HotlineConfig) -> PeriodReport:
@@ -111,7 +113,8 @@ def build_from_data(data: PeriodData, period: ReportPeriod, config: HotlineConfi
     from its tallies, the details (`Report.calls`, the cases' list) from its records when
     it read them."""
     return PeriodReport.of(report_from_tallies(
-        data.tallies, report_setup(config, period), period, calls=data.calls, cases=data.cases))
+        data.tallies, report_setup(config, period), period, calls=data.calls, cases=data.cases,
+        channels=data.channels))
 
 
 DETAILED = frozenset({"details", "case-details", "zip"})

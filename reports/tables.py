@@ -14,11 +14,12 @@ from datetime import date
 from fractions import Fraction
 
 from calllog.model import CaseStatus
-from reports.figures import CaseStats, Counts, Report, ratio, satisfied_scores
+from reports.figures import CaseStats, Counts, RatingStats, Report, ratio, satisfied_scores
 from reports.labels import (
     BUCKET_LABELS,
     BUCKET_OF,
     CASE_STATUS_LABELS,
+    CHANNEL_LABELS,
     OUTCOME_LABELS,
     SURVEY_LABELS,
     Bucket,
@@ -83,7 +84,40 @@ def report_tables(report: Report) -> list[Table]:
     ]
     if report.cases is not None:
         tables.append(_case_table(report.cases))
-    return [*tables, *_survey_tables(report), _day_table(report)]
+    return [*tables, *_survey_tables(report), _day_table(report), *_channel_tables(report)]
+
+
+def _channel_tables(report: Report) -> list[Table]:
+    """By channel (phone, Zalo), and the survey campaigns' ratings per agency and per
+    procedure when the period has some (only when the call log counts channels)."""
+    stats = report.channels
+    if stats is None:
+        return []
+    rating_columns = ("Lượt đánh giá", "Hài lòng", "Tỷ lệ hài lòng", "Điểm trung bình")
+
+    def rating_cells(r: RatingStats) -> tuple[Cell, ...]:
+        return (r.scored, r.satisfied, Pct(r.satisfied_rate), Dec(r.mean))
+
+    def campaign(key: str, sheet: str, title: str, first: str,
+                 groups: Sequence[tuple[str, RatingStats]]) -> Table:
+        return Table(key, sheet, title, (first, *rating_columns), tuple(
+            (label, *rating_cells(r)) for label, r in groups))
+
+    campaigns = [t for t in (
+        campaign("khao_sat_co_quan", "Khảo sát Zalo theo cơ quan",
+                 "11. Khảo sát qua Zalo theo cơ quan", "Cơ quan", stats.campaign_by_agency),
+        campaign("khao_sat_thu_tuc", "Khảo sát Zalo theo thủ tục",
+                 "12. Khảo sát qua Zalo theo thủ tục", "Thủ tục", stats.campaign_by_procedure),
+    ) if t.rows]
+    return [
+        Table("theo_kenh", "Theo kênh", "10. Theo kênh tiếp nhận (điện thoại, Zalo)",
+              ("Kênh", "Tiếp nhận", "Phản ánh mở", "Giải quyết đúng hạn", "Tỷ lệ đúng hạn",
+               *rating_columns), tuple(
+                  (CHANNEL_LABELS.get(c.channel, c.channel), c.received, c.cases_opened,
+                   c.resolved_in_time, Pct(c.resolved_in_time_rate), *rating_cells(c.ratings))
+                  for c in stats.channels)),
+        *campaigns,
+    ]
 
 
 def _callback_table(report: Report) -> Table:

@@ -180,6 +180,38 @@ class Station(_Strict):
     kind: StationKind = "other"
 
 
+ZnsTemplateId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")]
+
+
+class ZnsNotice(_Strict):
+    """One ZNS notification, switched on by being present: the template Zalo approved
+    for it (its id, as ZNS's template list shows it)."""
+
+    template_id: ZnsTemplateId
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    """Tries before the send is given up as failed (retried with backoff between)."""
+
+
+class ZnsConfig(_Strict):
+    """The ZNS messages sent by phone number; each is off while absent."""
+
+    case_opened: ZnsNotice | None = None
+    """After a call that opened a case: its code and deadline."""
+    case_resolved: ZnsNotice | None = None
+    """When a case opened from a call is resolved: the result."""
+    call_rating: ZnsNotice | None = None
+    """After a connected call whose caller did not answer the keypad survey: the 1-5
+    star rating template."""
+    campaign_rating: ZnsNotice | None = None
+    """The rating template for survey campaigns (the console's Khảo sát Zalo page)."""
+
+
+class ZaloConfig(_Strict):
+    """The Zalo Official Account channel (secrets live in the secrets file, never here)."""
+
+    zns: ZnsConfig = ZnsConfig()
+
+
 class HotlineConfig(_Strict):
     hotline: HotlineInfo
     menu: MenuConfig
@@ -191,6 +223,7 @@ class HotlineConfig(_Strict):
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)
     stations: list[Station] = Field(default_factory=list)
+    zalo: ZaloConfig = ZaloConfig()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> HotlineConfig:

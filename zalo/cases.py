@@ -29,7 +29,7 @@ import structlog
 from calllog.model import CaseStatus
 from calllog.zalo_cases import IncomingMessage, LookupCase, MessageKind, ZaloCases
 from zalo.case_replies import CaseReplies
-from zalo.contract import EventName, event_time
+from zalo.contract import EventName
 from zalo.models import WebhookEvent
 from zalo.phones import NotAMobileNumber, normalise_mobile
 from zalo.webhook import Handler
@@ -172,7 +172,7 @@ class CaseDispatch:
 
     @staticmethod
     def _at(event: WebhookEvent) -> datetime:
-        return event_time(int(event.timestamp))
+        return event.at
 
 
 def _answer_key(kind: str, event: WebhookEvent) -> str:

@@ -121,7 +121,7 @@ class ZaloClient:
                           template_data=data, tracking_id=tracking_id)
         if self._sends is not None:
             record = await self._sends.begin(tracking_id, template_id, self._clock.now())
-            if record.status is SendStatus.SENT:
+            if record.status in (SendStatus.SENT, SendStatus.DELIVERED):
                 return Sent(record.msg_id, repeated=True)
         url = self._endpoints.business + ZNS_TEMPLATE_PATH
         delay = self._backoff.first_delay

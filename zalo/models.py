@@ -3,9 +3,11 @@ out, answers back. Unknown fields are kept (Zalo adds fields; we must not refuse
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from zalo.contract import EventName
+from zalo.contract import EventName, event_time
 
 
 class _Open(BaseModel):
@@ -70,6 +72,15 @@ class WebhookEvent(_Open):
     @classmethod
     def _ms_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) else value
+
+    @property
+    def at(self) -> datetime:
+        """The event's instant. Events reach a handler only once verified, and the check
+        refuses a timestamp past any date: this raises for nothing Zalo signed."""
+        at = event_time(int(self.timestamp))
+        if at is None:
+            raise ValueError(f"event timestamp {self.timestamp!r} is past any date")
+        return at
 
     @property
     def from_user(self) -> bool:

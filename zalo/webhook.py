@@ -154,9 +154,9 @@ class Handler(Protocol):
 
 
 class Dispatch:
-    """What each event means, for now: followers, messages, ratings and deliveries are
-    recorded as processed with their kind. Turning messages into cases is the next
-    step, and plugs in here."""
+    """The last handler in the chain (`hotline.zalo.zalo_parts`: ZNS deliveries and
+    ratings, then cases, then this): what nobody before took is recorded as processed
+    with its kind."""
 
     async def handle(self, event: WebhookEvent) -> str:
         match event.event_name:

@@ -154,7 +154,8 @@ async def test_the_tallied_report_is_the_report_of_the_records(queries: CallQuer
     config = hotline_config()
     since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
     records = await queries.period_records(since=since, until=until)
-    from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks)
+    from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks,
+                         records.channels)
     tallied = build_from_data(await queries.period_data(since=since, until=until,
                                                         details=True), SEPTEMBER, config)
     assert tallied.figures == from_records.figures

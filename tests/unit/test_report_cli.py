@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import reports
+from calllog.channels import ChannelTallies, channel_tallies
 from calllog.db import make_engine, make_sessionmaker
 from calllog.memory import InMemoryCallLog
 from calllog.model import CallRecord, Case
@@ -88,6 +89,16 @@ async def callback_figures(period: reports.ReportPeriod) -> CallbackFigures:
         await engine.dispose()
 
 
+async def channel_figures(period: reports.ReportPeriod) -> ChannelTallies:
+    """The figures by channel (phone, Zalo): counted by the database only."""
+    engine = make_engine("sqlite+aiosqlite:///var/demo-month.db")
+    try:
+        since, until = period.bounds("Asia/Ho_Chi_Minh")
+        return await channel_tallies(make_sessionmaker(engine), since=since, until=until)
+    finally:
+        await engine.dispose()
+
+
 def test_the_cli_writes_what_the_reports_package_renders_for_the_same_calls(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,7 +121,8 @@ def test_the_cli_writes_what_the_reports_package_renders_for_the_same_calls(
                                    "calls-per-branch.png", "details.csv", "details-cases.csv")]
 
     report = reports.build(records, kept_cases, period, config,
-                           asyncio.run(callback_figures(period)))
+                           asyncio.run(callback_figures(period)),
+                           asyncio.run(channel_figures(period)))
     assert report.figures.total.received == len(records) > 200
     for fmt in ("md", "csv", "xlsx", "day-chart", "branch-chart", "details", "case-details"):
         written = env / "cli" / reports.FORMATS[fmt].filename
