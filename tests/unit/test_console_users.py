@@ -96,13 +96,13 @@ async def test_the_admin_sees_every_user_in_vietnamese_with_dd_mm_yyyy_dates(
     assert all("Đang hoạt động" in r and r.count("05/01/2026") == 2 for r in rows.values())
 
 
-async def test_the_page_lists_the_last_50_audit_entries_newest_first(
+async def test_the_page_lists_the_last_50_refusals_newest_first(
     admin: AsyncClient, users: InMemoryUserStore, clock: FakeClock
 ) -> None:
     for n in range(60):
         await users.audit(AuditEntry(clock.now() + timedelta(minutes=n), "lan", "10.0.0.9",
                                      "login_failed", f"thử {n}"))
-    rows = _rows((await admin.get("/users")).text, "audit-table")
+    rows = _rows((await admin.get("/users")).text, "refusals-table")
     assert len(rows) == 50
     assert "thử 59" in rows[0] and "thử 10" in rows[-1]
     # 9:59 in Hậu Giang is 02:59 UTC: shown in the province's time
@@ -111,7 +111,7 @@ async def test_the_page_lists_the_last_50_audit_entries_newest_first(
 
 
 async def test_the_audit_list_names_logins_with_their_address(admin: AsyncClient) -> None:
-    rows = _rows((await admin.get("/users")).text, "audit-table")
+    rows = _rows((await admin.get("/users")).text, "changes-table")
     assert "Đăng nhập" in rows[0] and "quantri" in rows[0] and "192.0.2.10" in rows[0]
 
 
