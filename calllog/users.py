@@ -16,14 +16,16 @@ console or the CLI): someone must always be able to manage the users.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from calllog.errors import CallLogError
 from calllog.model import as_utc
@@ -105,9 +107,12 @@ class Users(Protocol):
     async def set_role(self, username: str, role: Role, agency: str | None, *,
                        at: datetime) -> None: ...
     async def audit(self, entry: AuditEntry) -> None: ...
-    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]: ...
+    async def recent_audit(self, limit: int = 100, *, actions: Collection[str] | None = None,
+                           excluding: Collection[str] = ()) -> list[AuditEntry]:
+        """The newest entries first: only of `actions` (None: any), none of `excluding`."""
+        ...
     async def count_audit(self, action: str, since: datetime, *, username: str | None,
-                          address: str | None) -> int: ...
+                          address: str | None, detail: str | None = None) -> int: ...
 
 
 class UserStore:
@@ -160,20 +165,34 @@ class UserStore:
 
     async def _update(self, username: str, *, keeps_admin: bool = True,
                       **values: object) -> None:
+        change = update(UserRow).where(UserRow.username == username).values(**values)
+        if not keeps_admin:
+            # One conditional UPDATE: the check and the change are one statement, which
+            # SQLite runs under its single write lock. PostgreSQL (READ COMMITTED) would
+            # evaluate the EXISTS on a snapshot taken before a concurrent change commits,
+            # so there the active admins' rows are locked first (FOR UPDATE, in id order;
+            # SQLAlchemy leaves it out on SQLite): two admins disabling each other at once
+            # wait for one another, and the second statement sees the first one's change.
+            other = aliased(UserRow)
+            another_admin = exists().where(
+                other.username != username, other.role == Role.ADMIN.value,
+                other.active.is_(True))
+            change = change.where(or_(UserRow.role != Role.ADMIN.value,
+                                      UserRow.active.is_(False), another_admin))
         async with self._sessions.begin() as session:
             if not keeps_admin:
-                # FOR UPDATE (PostgreSQL; SQLite has one writer anyway) makes two admins
-                # disabling each other at once wait for one another: one of them stays.
-                admins = (await session.scalars(
-                    select(UserRow.username)
+                await session.execute(
+                    select(UserRow.id)
                     .where(UserRow.role == Role.ADMIN.value, UserRow.active.is_(True))
-                    .with_for_update())).all()
-                if list(admins) == [username]:
-                    raise LastAdminError(username)
-            result = await session.execute(
-                update(UserRow).where(UserRow.username == username).values(**values))
-            if getattr(result, "rowcount", 0) != 1:
-                raise UnknownUserError(username)
+                    .order_by(UserRow.id).with_for_update())
+            result = await session.execute(change)
+            if getattr(result, "rowcount", 0) == 1:
+                return
+            known = await session.scalar(
+                select(func.count()).select_from(UserRow).where(UserRow.username == username))
+        if not known:
+            raise UnknownUserError(username)
+        raise LastAdminError(username)
 
     async def audit(self, entry: AuditEntry) -> None:
         async with self._sessions.begin() as session:
@@ -181,23 +200,29 @@ class UserStore:
                                  address=entry.address, action=entry.action,
                                  detail=entry.detail))
 
-    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
+    async def recent_audit(self, limit: int = 100, *, actions: Collection[str] | None = None,
+                           excluding: Collection[str] = ()) -> list[AuditEntry]:
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if actions is not None:
+            query = query.where(AuditRow.action.in_(list(actions)))
+        if excluding:
+            query = query.where(AuditRow.action.not_in(list(excluding)))
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            rows = await session.scalars(query)
             return [AuditEntry(r.at, r.username, r.address, r.action, r.detail) for r in rows]
 
     async def count_audit(self, action: str, since: datetime, *, username: str | None,
-                          address: str | None) -> int:
-        """Entries of `action` since `since` by that user name or from that address."""
-        who = [c for c in (
-            AuditRow.username == username if username is not None else None,
-            AuditRow.address == address if address is not None else None,
-        ) if c is not None]
+                          address: str | None, detail: str | None = None) -> int:
+        """Entries of `action` since `since` with each of user name, address and detail
+        that is given (None: any)."""
         query = select(func.count()).select_from(AuditRow).where(
             AuditRow.action == action, AuditRow.at >= as_utc(since, "since"))
-        if who:
-            query = query.where(or_(*who))
+        if username is not None:
+            query = query.where(AuditRow.username == username)
+        if address is not None:
+            query = query.where(AuditRow.address == address)
+        if detail is not None:
+            query = query.where(AuditRow.detail == detail)
         async with self._sessions() as session:
             return int(await session.scalar(query) or 0)
 
@@ -255,20 +280,16 @@ class InMemoryUserStore:
     async def audit(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
 
-    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
-        return list(reversed(self.entries))[:limit]
+    async def recent_audit(self, limit: int = 100, *, actions: Collection[str] | None = None,
+                           excluding: Collection[str] = ()) -> list[AuditEntry]:
+        return [e for e in reversed(self.entries) if e.action not in excluding
+                and (actions is None or e.action in actions)][:limit]
 
     async def count_audit(self, action: str, since: datetime, *, username: str | None,
-                          address: str | None) -> int:
+                          address: str | None, detail: str | None = None) -> int:
         return sum(1 for e in self.entries if e.action == action and e.at >= since
-                   and _by(e, username, address))
-
-
-def _by(entry: AuditEntry, username: str | None, address: str | None) -> bool:
-    if username is None and address is None:
-        return True
-    return (username is not None and entry.username == username) or (
-        address is not None and entry.address == address)
+                   and username in (None, e.username) and address in (None, e.address)
+                   and detail in (None, e.detail))
 
 
 def _user(row: UserRow) -> User:

@@ -3,7 +3,8 @@ an agency, disable and re-enable. The rules a person must follow are checked her
 one place, before the store is asked (which keeps its own: one agency for an agency
 user, never without an active admin):
 
-- a password has `MIN_LENGTH` characters or more and is typed twice the same;
+- a password follows `console.passwords.weakness` (10 to 256 characters, not only spaces,
+  not the user name) and is typed twice the same;
 - an agency user belongs to an agency of the YAML; the other roles to none;
 - an admin neither disables nor changes the role of their own account (another admin
   does), so nobody locks themself out by a slip.
@@ -29,9 +30,14 @@ from calllog.users import (
 )
 from console.casework import Refused
 from console.pages import ROLE_NAMES
-from console.passwords import MIN_LENGTH, hash_password
+from console.passwords import MAX_LENGTH, MIN_LENGTH, Weakness, hash_password, weakness
 
-MAX_PASSWORD = 256
+WEAKNESS_TEXT = {
+    Weakness.SHORT: f"Mật khẩu cần ít nhất {MIN_LENGTH} ký tự.",
+    Weakness.LONG: f"Mật khẩu dài tối đa {MAX_LENGTH} ký tự.",
+    Weakness.BLANK: "Mật khẩu không được chỉ gồm khoảng trắng.",
+    Weakness.IS_USERNAME: "Mật khẩu không được trùng với tên đăng nhập.",
+}
 
 
 def _last_admin(username: str) -> Refused:
@@ -51,7 +57,7 @@ class Accounts:
             raise Refused("Tên đăng nhập cần từ 1 đến 64 ký tự.")
         chosen = _role(role)
         bound = _agency(chosen, agency, agencies)
-        password_hash = await _hashed(password, again)
+        password_hash = await _hashed(password, again, username)
         try:
             return await self.users.add(username, chosen, bound, password_hash, at=at)
         except DuplicateUserError as exc:
@@ -60,7 +66,7 @@ class Accounts:
 
     async def set_password(self, target: User, *, password: str, again: str,
                            at: datetime) -> None:
-        password_hash = await _hashed(password, again)
+        password_hash = await _hashed(password, again, target.username)
         try:
             await self.users.set_password(target.username, password_hash, at=at)
         except UnknownUserError as exc:
@@ -114,12 +120,11 @@ def _agency(role: Role, raw: str, agencies: Collection[str]) -> str | None:
     return agency
 
 
-async def _hashed(password: str, again: str) -> str:
-    if len(password) < MIN_LENGTH:
-        raise Refused(f"Mật khẩu cần ít nhất {MIN_LENGTH} ký tự.")
-    if len(password) > MAX_PASSWORD:
-        raise Refused(f"Mật khẩu dài tối đa {MAX_PASSWORD} ký tự.")
+async def _hashed(password: str, again: str, username: str) -> str:
+    weak = weakness(password, username)
+    if weak is not None:
+        raise Refused(WEAKNESS_TEXT[weak])
     if password != again:
         raise Refused("Hai lần nhập mật khẩu không khớp.")
     # argon2 takes tens of milliseconds of CPU: off the event loop.
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.to_thread(lambda: hash_password(password, username=username))

@@ -24,9 +24,9 @@ from starlette.templating import Jinja2Templates
 from calllog.queries import CallQueries
 from calllog.users import Users
 from console.access import Forbidden
-from console.auth import Auth, LoginRequired
+from console.auth import MAX_DETAIL, Auth, LoginRequired, client_address
 from console.casework import FollowupWork
-from console.csrf import CsrfGuard
+from console.csrf import CsrfGuard, PerAddressLog
 from console.fmt import FILTERS
 from console.live_feed import WallboardFeed
 from console.pages import ROLE_NAMES, routes
@@ -87,13 +87,20 @@ def create_app(
     console = Console(Auth(users, clock), config, clock, Jinja2Templates(env=environment),
                       queries, recordings, wallboard, followup, config_path, zalo_replies)
 
+    anonymous_refusals = PerAddressLog(clock)
+
     async def refuse_csrf(request: Request, reason: str) -> Response:
         user = await console.auth.current_user(request)
-        username = user.username if user else None
-        await console.auth.record(request, "csrf_refused", username=username,
-                                  detail=f"{request.method} {request.url.path}: {reason}")
-        log.warning("request refused", reason=reason, path=request.url.path,
-                    username=username)
+        path = request.url.path[:MAX_DETAIL]
+        if user is not None:
+            await console.auth.record(request, "csrf_refused", username=user.username,
+                                      detail=f"{request.method} {path}: {reason}")
+            log.warning("request refused", reason=reason, path=path, username=user.username)
+        elif (left_out := anonymous_refusals.allow(client_address(request))) is not None:
+            # Anyone can send these: logged, rate-limited, never in the audit table.
+            log.warning("anonymous request refused", reason=reason, path=path,
+                        method=request.method[:16], address=client_address(request),
+                        left_out_before=left_out)
         return console.render(request, "refused.html", 403, user=user,
                               message="Yêu cầu bị từ chối: thiếu mã xác thực biểu mẫu "
                                       "(CSRF). Vui lòng tải lại trang rồi thử lại.")
@@ -103,7 +110,7 @@ def create_app(
         await console.auth.record(request, "forbidden", username=exc.user.username,
                                   detail=f"{request.method} {request.url.path}: {exc.what}")
         log.warning("forbidden", username=exc.user.username, what=exc.what,
-                    path=request.url.path)
+                    path=request.url.path[:MAX_DETAIL])
         return console.render(request, "refused.html", 403, user=exc.user,
                               message="Tài khoản của quý vị không có quyền xem trang này.")
 

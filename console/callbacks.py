@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from console.access import Action, may, require
 from console.auth import csrf_token
 from console.casework import FollowupWork, Refused
+from console.csrf import read_form
 from console.pages import SECTIONS, sections_for
 from reports.labels import CALLBACK_RESULT_LABELS, OUTCOME_LABELS
 from routing.deadlines import callback_overdue_at
@@ -83,7 +84,7 @@ async def record_callback(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.HANDLE_CALLBACKS)
-    form = await request.form()
+    form = await read_form(request)
     result, note = form.get("result"), form.get("note")
     try:
         recorded = await _work(console).record_callback(

@@ -30,6 +30,7 @@ from calllog.users import User
 from console.access import Action, may, require
 from console.auth import csrf_token
 from console.config_file import check, write_atomically
+from console.csrf import read_form
 from console.pages import SECTIONS, sections_for
 from routing.config import ConfigError, HotlineConfig, Station, load_config
 
@@ -107,7 +108,7 @@ async def check_upload(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.APPLY_CONFIG)
-    async with request.form() as form:  # closes the upload's temporary file
+    async with read_form(request) as form:  # closes the upload's temporary file
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             data, name = None, ""
@@ -127,7 +128,7 @@ async def apply_upload(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.APPLY_CONFIG)
-    async with request.form() as form:
+    async with read_form(request) as form:
         encoded, name = form.get("yaml_b64"), form.get("name")
     try:
         data = base64.b64decode(encoded if isinstance(encoded, str) else "", validate=True)

@@ -17,6 +17,7 @@ from calllog.users import Role, User
 from console import wallboard
 from console.access import Action, may
 from console.auth import LoginRefused, csrf_token
+from console.csrf import read_form
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -82,7 +83,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     console = _console(request)
-    form = await request.form()
+    form = await read_form(request)
     username, password = form.get("username"), form.get("password")
     result = await console.auth.login(
         request, username if isinstance(username, str) else "",

@@ -1,6 +1,7 @@
 """Người dùng: the console's accounts and the recent audit log, for admins only.
 
-GET  /users                    every user, the form adding one, the last 50 audit entries
+GET  /users                    every user, the form adding one, the last 50 changes and
+                               logins, and apart from them the last 50 refusals
 POST /users                    add a user (username, role, agency, password typed twice)
 GET  /users/{id}               one user: a new password, role and agency, disable/enable
 POST /users/{id}/password      set their password (their open sessions end)
@@ -8,7 +9,9 @@ POST /users/{id}/role          change their role and agency
 POST /users/{id}/active        disable (`active=0`) or re-enable (`active=1`) them
 
 Every route asks `Action.MANAGE_USERS` (others get the 403 page); every change and every
-refused change is written to the audit log, which the list page shows. A disabled user's
+refused change is written to the audit log, which the list page shows in two lists, so
+that a burst of refusals (failed logins, refused requests) never pushes a change out of
+sight. A disabled user's
 sessions stop at their next request (`console.auth.Auth.current_user` re-reads the user).
 """
 
@@ -28,6 +31,7 @@ from console.accounts import Accounts
 from console.auth import csrf_token
 from console.casework import Refused, agencies_of
 from console.config_page import config_in_force
+from console.csrf import read_form
 from console.pages import SECTIONS, sections_for
 from console.passwords import MIN_LENGTH
 
@@ -54,6 +58,9 @@ AUDIT_LABELS = {
     "case_changed": "Cập nhật phản ánh",
     "config_applied": "Áp dụng cấu hình",
 }
+REFUSALS = frozenset({"login_failed", "login_limited", "forbidden", "csrf_refused",
+                      "user_change_refused"})
+"""Audit actions listed apart from the changes and logins."""
 NOTICES = {
     "added": "Đã thêm người dùng.",
     "password": "Đã đặt mật khẩu mới. Các phiên đăng nhập cũ của người dùng này đã kết thúc.",
@@ -100,7 +107,8 @@ async def _list(request: Request, console: Console, user: User, status: int = 20
         request, "users.html", status, user=user, section=SECTION,
         sections=sections_for(user), csrf=csrf_token(request),
         people=await console.auth.users.all_users(),
-        audit=await console.auth.users.recent_audit(AUDIT_SHOWN),
+        audit=await console.auth.users.recent_audit(AUDIT_SHOWN, excluding=REFUSALS),
+        refusals=await console.auth.users.recent_audit(AUDIT_SHOWN, actions=REFUSALS),
         audit_labels=AUDIT_LABELS, roles=list(Role), agencies=await _agencies(console),
         min_length=MIN_LENGTH, error=error, form=form or {},
         notice=NOTICES.get(request.query_params.get("done", "")),
@@ -109,7 +117,7 @@ async def _list(request: Request, console: Console, user: User, status: int = 20
 
 async def add_user(request: Request) -> Response:
     console, admin = await _admin(request)
-    form = await request.form()
+    form = await read_form(request)
     wanted = {name: _text(form, name).strip() for name in ("username", "role", "agency")}
     try:
         added = await Accounts(console.auth.users).add(
@@ -154,7 +162,7 @@ async def set_password(request: Request) -> Response:
     target = await _target(console, request)
     if target is None:
         return await _one(request, console, admin, None)
-    form = await request.form()
+    form = await read_form(request)
     try:
         await Accounts(console.auth.users).set_password(
             target, password=_text(form, "password"), again=_text(form, "password_again"),
@@ -176,7 +184,7 @@ async def set_role(request: Request) -> Response:
     target = await _target(console, request)
     if target is None:
         return await _one(request, console, admin, None)
-    form = await request.form()
+    form = await read_form(request)
     wanted = {name: _text(form, name).strip() for name in ("role", "agency")}
     try:
         await Accounts(console.auth.users).set_role(
@@ -197,7 +205,7 @@ async def set_active(request: Request) -> Response:
     target = await _target(console, request)
     if target is None:
         return await _one(request, console, admin, None)
-    form = await request.form()
+    form = await read_form(request)
     active = _text(form, "active") == "1"
     try:
         await Accounts(console.auth.users).set_active(admin, target, active=active,

@@ -10,7 +10,8 @@ from the console's one `WallboardFeed` (console/live_feed.py); the routes only r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from calllog.queries import CallQueries
 from calllog.today import DayCounts, OverdueAt
-from console.access import Action, require
+from console.access import Action, may, require
 from console.auth import csrf_token
 from console.fmt import LOCAL
 from console.live_feed import Board
@@ -32,6 +33,8 @@ from routing.live import STEPS, LiveCall, LiveSnapshot, Step
 if TYPE_CHECKING:
     from console.app import Console
 
+RECHECK_S = 5.0
+"""How often an open stream asks again whether its user may still see the board."""
 SSE_RETRY_MS = 2000
 """How soon a browser reconnects when the stream breaks (the console restarted)."""
 SHOWN_STEPS: tuple[tuple[str, tuple[Step, ...]], ...] = (
@@ -162,15 +165,43 @@ async def events(request: Request) -> Response:
     if feed is None:
         return Response("no live feed in this console\n", 503, media_type="text/plain")
 
+    async def still_allowed() -> bool:
+        again = await console.auth.current_user(request)
+        return again is not None and may(again, Action.VIEW_WALLBOARD)
+
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {SSE_RETRY_MS}\n\n"
-        async for board in feed.changes():
+        async for board in _checked(feed.changes(), still_allowed, console.clock):
             html = feed.fragment(board, lambda b: render_board(console, b))
             data = "".join(f"data: {line}\n" for line in html.splitlines())
             yield f"event: board\nid: {board.generation}\n{data}\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _checked(boards: AsyncIterator[Board], allowed: Callable[[], Awaitable[bool]],
+                   clock: Clock) -> AsyncIterator[Board]:
+    """`boards` while `allowed()`, asked again before a board goes out once `RECHECK_S`
+    have passed since the last answer, and every `RECHECK_S` while no board comes: a user
+    disabled, given another role or logged out (or whose password changed) stops
+    receiving the board within `RECHECK_S`, and their stream ends."""
+    checked = clock.monotonic()
+    coming: asyncio.Task[Board] = asyncio.ensure_future(anext(boards))
+    try:
+        while True:
+            await asyncio.wait({coming}, timeout=RECHECK_S)
+            if clock.monotonic() - checked >= RECHECK_S:
+                if not await allowed():
+                    return
+                checked = clock.monotonic()
+            if coming.done():
+                yield coming.result()
+                coming = asyncio.ensure_future(anext(boards))
+    finally:
+        coming.cancel()
+        await asyncio.gather(coming, return_exceptions=True)
+        await boards.aclose()  # type: ignore[attr-defined]
 
 
 def routes() -> list[BaseRoute]:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.users import AuditEntry, DuplicateUserError, Role, UnknownUserError, UserStore
-from console.passwords import check_strength, hash_password
+from console.passwords import hash_password
 from routing.config import HotlineConfig
 
 ReadPassword = Callable[[], str]
@@ -71,9 +71,8 @@ async def run_users(
                     known = ", ".join(sorted(agencies(config)))
                     return 2, f"--agency must be an agency of the YAML: {known}"
                 password = read_password()
-                check_strength(password)
-                await store.add(args.username, role, args.agency, hash_password(password),
-                                at=now)
+                await store.add(args.username, role, args.agency,
+                                hash_password(password, username=args.username), at=now)
                 detail = f"{args.username}: {role.value}" + (
                     f" ({args.agency})" if args.agency else "")
                 await store.audit(AuditEntry(now, by, "cli", "user_added", detail))
@@ -82,8 +81,8 @@ async def run_users(
                 if await store.by_name(args.username) is None:
                     raise UnknownUserError(args.username)
                 password = read_password()
-                check_strength(password)
-                await store.set_password(args.username, hash_password(password), at=now)
+                await store.set_password(
+                    args.username, hash_password(password, username=args.username), at=now)
                 await store.audit(AuditEntry(now, by, "cli", "password_changed",
                                              args.username))
                 return 0, f"password of {args.username} changed"

@@ -61,9 +61,10 @@ def test_an_agency_user_added_by_the_admin_logs_in_sees_their_part_and_is_disabl
         theirs.goto(console.url + "cases")
 
         page.goto(console.url + "users")
-        audit = page.get_by_role("region", name="Nhật ký truy cập gần đây")
-        expect(audit.locator("tbody tr").first).to_contain_text("Từ chối: không có quyền")
-        expect(audit).to_contain_text("Thêm người dùng")
+        refusals = page.get_by_role("region", name="Nhật ký từ chối")
+        expect(refusals.locator("tbody tr").first).to_contain_text("Từ chối: không có quyền")
+        expect(page.get_by_role("region", name="Nhật ký thay đổi và đăng nhập")).to_contain_text(
+            "Thêm người dùng")
         screenshot(page, "users")
         page.get_by_role("link", name=AGENCY_USER).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(

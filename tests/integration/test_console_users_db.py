@@ -4,6 +4,7 @@ the `hotline users` commands, and the console app writing its audit rows."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.users import (
     AuditEntry,
     DuplicateUserError,
+    LastAdminError,
     Role,
     UnknownUserError,
     Users,
@@ -51,6 +53,37 @@ async def test_users_contract(
     users: UserStore, scenario: Callable[[Users], Awaitable[None]]
 ) -> None:
     await scenario(users)
+
+
+async def test_two_admins_disabled_at_once_leave_one_active_admin(users: UserStore) -> None:
+    for round_ in range(5):
+        a, b = f"a{round_}", f"b{round_}"
+        await users.add(a, Role.ADMIN, None, "h", at=AT)
+        await users.add(b, Role.ADMIN, None, "h", at=AT)
+        for user in await users.all_users():  # a and b are the only active admins
+            if user.username not in (a, b) and user.active:
+                await users.set_active(user.username, False, at=AT)
+        outcomes = await asyncio.gather(users.set_active(a, False, at=AT),
+                                        users.set_active(b, False, at=AT),
+                                        return_exceptions=True)
+        assert sorted(type(o).__name__ for o in outcomes) == ["LastAdminError", "NoneType"]
+        assert len(await _active_admins(users)) == 1
+
+
+async def test_a_demotion_and_a_disabling_at_once_leave_one_active_admin(
+    users: UserStore,
+) -> None:
+    await users.add("c", Role.ADMIN, None, "h", at=AT)
+    await users.add("d", Role.ADMIN, None, "h", at=AT)
+    outcomes = await asyncio.gather(users.set_role("c", Role.VIEWER, None, at=AT),
+                                    users.set_active("d", False, at=AT),
+                                    return_exceptions=True)
+    assert sum(isinstance(o, LastAdminError) for o in outcomes) == 1
+    assert len(await _active_admins(users)) == 1
+
+
+async def _active_admins(users: UserStore) -> list[str]:
+    return [u.username for u in await users.all_users() if u.active and u.role is Role.ADMIN]
 
 
 async def test_a_taken_name_is_refused(users: UserStore) -> None:
@@ -144,6 +177,14 @@ async def test_users_add_refuses_an_agency_not_in_the_yaml_and_a_short_password(
         db_url, _args("add", "x", role="viewer", agency=None), config=config, now=AT,
         read_password=lambda: "ngan")
     assert code == 4 and "at least" in text
+    code, text = await run_users(
+        db_url, _args("add", "nguyen-van-an", role="viewer", agency=None), config=config,
+        now=AT, read_password=lambda: "nguyen-van-an")
+    assert code == 4 and "user name" in text
+    code, text = await run_users(
+        db_url, _args("add", "x", role="viewer", agency=None), config=config, now=AT,
+        read_password=lambda: " " * 12)
+    assert code == 4 and "only spaces" in text
 
 
 async def test_the_console_writes_logins_failures_and_refusals_to_the_audit_table(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -22,7 +23,7 @@ from calllog.today import latest_overdue_start
 from calllog.users import InMemoryUserStore, Role
 from console.app import create_app
 from console.live_feed import WallboardFeed
-from console.wallboard import local_day, masked, today_counts
+from console.wallboard import RECHECK_S, local_day, masked, today_counts
 from routing.deadlines import callback_overdue_at
 from tests.clock import FakeClock
 from tests.console_client import SECRET, add_user, client, hotline_config, log_in
@@ -224,3 +225,36 @@ async def test_the_wallboard_says_plainly_when_the_service_is_down_and_recovers(
             while "không phản hồi" in (event := await stream.next_event()):
                 pass
             assert "Đang nghe menu</td>" in event
+
+
+@pytest.mark.parametrize("change", ["disabled", "made an agency user", "still an operator"])
+async def test_an_open_stream_ends_once_its_user_may_no_longer_see_the_board(
+    db_url: str, change: str,
+) -> None:
+    async with wallboard(db_url) as board:
+        async with client(board.app) as http:
+            await log_in(http, "vanhanh")
+            cookies = http.cookies
+        console = board.app.state.console
+        users, clock = console.auth.users, console.clock
+        async with EventStream(board.app, "/wallboard/events", cookies) as stream:
+            await stream.next_event()
+            clock.advance(60)
+            if change == "disabled":
+                await users.set_active("vanhanh", False, at=clock.now())
+            elif change == "made an agency user":
+                await users.set_role("vanhanh", Role.AGENCY, "Sở Tư pháp", at=clock.now())
+            clock.advance(RECHECK_S)
+            board.service.step("1795456000.41", "talking", 4, ("1401",))
+            if change == "still an operator":
+                while "Đang đàm thoại</td>" not in await stream.next_event():
+                    pass
+                assert not stream.task.done()  # type: ignore[union-attr]
+                return
+            assert stream.task is not None
+            async with asyncio.timeout(10):
+                await asyncio.shield(stream.task)  # the stream ended by itself
+            sent = []
+            while not stream.events.empty():
+                sent.append(stream.events.get_nowait())
+            assert not any("Đang đàm thoại" in event for event in sent)

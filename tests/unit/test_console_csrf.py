@@ -1,5 +1,6 @@
-"""Every state-changing request carries the session's CSRF token, or is refused 403 and
-audited before any route runs."""
+"""Every state-changing request carries the session's CSRF token, or is refused 403 before
+any route runs: audited for a logged-in user, only logged (rate-limited) for a visitor.
+Every state-changing request's body is held to the size limit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from httpx import AsyncClient
 from structlog.testing import capture_logs
 
 from calllog.users import InMemoryUserStore, Role
+from console.auth import MAX_DETAIL
+from console.csrf import MAX_FIELDS, PerAddressLog
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.console_client import PASSWORD, add_user, client, console_app, csrf_of, log_in
 
@@ -36,8 +39,41 @@ async def test_login_without_the_csrf_token_is_refused(
     assert answer.status_code == 403
     assert "CSRF" in answer.text
     assert (await http.get("/")).status_code == 303  # not logged in
+    assert users.entries == []  # a visitor's refusals are logged, not audited
+
+
+async def test_a_visitors_refusals_are_logged_once_a_minute_per_address_never_audited(
+    http: AsyncClient, users: InMemoryUserStore
+) -> None:
+    with capture_logs() as logs:
+        for _ in range(60):
+            answer = await http.post("/" + "A" * 4000)
+            assert answer.status_code == 403
+    assert users.entries == []
+    refused = [e for e in logs if e["event"] == "anonymous request refused"]
+    assert len(refused) == 1 and len(refused[0]["path"]) == MAX_DETAIL
+    assert refused[0]["address"] == "192.0.2.10"
+
+
+def test_the_per_address_log_counts_what_it_left_out_and_forgets_old_addresses() -> None:
+    clock = FakeClock(MONDAY_9AM_ICT, running=False)
+    quiet = PerAddressLog(clock, every=60, max_addresses=3)
+    assert [quiet.allow("a"), quiet.allow("a"), quiet.allow("a")] == [0, None, None]
+    clock.advance(60)
+    assert quiet.allow("a") == 2
+    for address in ("b", "c", "d", "e"):
+        assert quiet.allow(address) == 0
+    assert len(quiet) <= 3
+
+
+async def test_a_logged_in_users_refusal_is_audited_with_the_path_cut_to_200(
+    http: AsyncClient, users: InMemoryUserStore
+) -> None:
+    await log_in(http, "lan")
+    assert (await http.post("/" + "A" * 4000)).status_code == 403
     entry = users.entries[-1]
-    assert entry.action == "csrf_refused" and entry.detail == "POST /login: no CSRF token"
+    assert entry.action == "csrf_refused" and len(entry.detail) <= MAX_DETAIL
+    assert entry.detail.startswith("POST /AAAA")
 
 
 async def test_post_without_the_token_from_a_logged_in_user_is_refused_and_logged(
@@ -104,3 +140,34 @@ async def test_an_oversized_form_is_refused_before_any_route(http: AsyncClient) 
                              headers={"content-type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 413
     assert (await http.get("/")).status_code == 200
+
+
+async def test_an_oversized_body_with_the_header_token_is_refused_413(
+    http: AsyncClient,
+) -> None:
+    token = await csrf_of(http)  # a visitor's token, from the login form
+    parts = {f"f{i}": ("x", b"x" * (1024 * 1024), "text/plain") for i in range(6)}
+    answer = await http.post("/login", headers={"X-CSRF-Token": token}, files=parts)
+    assert answer.status_code == 413
+
+
+async def test_an_oversized_chunked_body_is_refused_413_while_the_route_reads_it(
+    http: AsyncClient,
+) -> None:
+    token = await csrf_of(http)
+
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length: chunked
+        yield b"username=lan"
+        for i in range(8):  # each field under the part limit, together over the body's
+            yield f"&f{i}=".encode() + b"x" * (900 * 1024)
+
+    answer = await http.post("/login", content=chunks(), headers={
+        "X-CSRF-Token": token, "content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413
+
+
+async def test_a_multipart_form_with_too_many_fields_is_refused(http: AsyncClient) -> None:
+    token = await csrf_of(http)
+    fields = {f"f{i}": ("x", b"x", "text/plain") for i in range(MAX_FIELDS + 1)}
+    answer = await http.post("/login", headers={"X-CSRF-Token": token}, files=fields)
+    assert answer.status_code == 400

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,9 +14,10 @@ from starlette.applications import Starlette
 
 from calllog.users import InMemoryUserStore, Role
 from console.app import create_app
-from console.auth import MAX_FAILURES, WINDOW
+from console.auth import MAX_ADDRESS_FAILURES, MAX_FAILURES, WINDOW, Auth, KeyedLocks
 from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.console_client import (
+    PASSWORD,
     SECRET,
     add_user,
     client,
@@ -109,14 +112,12 @@ async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
     assert "Tên đăng nhập hoặc mật khẩu không đúng." in answer.text
 
 
-async def test_failed_logins_for_one_name_are_limited_until_the_window_passes(
+async def test_failed_logins_for_one_name_from_one_address_are_limited_until_the_window_passes(
     app: Starlette, clock: FakeClock, users: InMemoryUserStore
 ) -> None:
-    # From different addresses: the limit follows the name too.
-    for i in range(MAX_FAILURES):
-        async with client(app, address=f"192.0.2.{100 + i}") as http:
+    async with client(app, address="203.0.113.9") as http:
+        for _ in range(MAX_FAILURES):
             assert (await log_in(http, "lan", password="sai mật khẩu")).status_code == 401
-    async with client(app, address="192.0.2.200") as http:
         limited = await log_in(http, "lan")  # even the right password
         assert limited.status_code == 429
         assert "Quá nhiều lần đăng nhập sai" in limited.text
@@ -125,14 +126,107 @@ async def test_failed_logins_for_one_name_are_limited_until_the_window_passes(
         assert (await log_in(http, "lan")).status_code == 303
 
 
+async def test_someone_elses_wrong_guesses_never_lock_the_user_out_from_their_address(
+    app: Starlette,
+) -> None:
+    async with client(app, address="203.0.113.9") as attacker:
+        for _ in range(MAX_FAILURES + 2):
+            await log_in(attacker, "lan", password="sai mật khẩu")
+        assert (await log_in(attacker, "lan")).status_code == 429
+    async with client(app) as real:  # 192.0.2.10
+        assert (await log_in(real, "lan")).status_code == 303
+
+
 async def test_failed_logins_from_one_address_are_limited_whatever_the_name(
     http: AsyncClient, app: Starlette
 ) -> None:
-    for i in range(MAX_FAILURES):
-        await log_in(http, f"ten-{i}", password="sai mật khẩu")
+    for i in range(MAX_ADDRESS_FAILURES):
+        assert (await log_in(http, f"ten-{i}", password="sai mật khẩu")).status_code == 401
     assert (await log_in(http, "lan")).status_code == 429
     async with client(app, address="192.0.2.99") as other:
         assert (await log_in(other, "lan")).status_code == 303
+
+
+async def test_a_limited_login_is_audited_once_per_address_and_window(
+    http: AsyncClient, users: InMemoryUserStore
+) -> None:
+    for _ in range(MAX_FAILURES + 20):
+        await log_in(http, "lan", password="sai mật khẩu")
+    actions = [e.action for e in users.entries]
+    assert (actions.count("login_failed"), actions.count("login_limited")) == (
+        MAX_FAILURES, 1)
+
+
+async def test_a_new_password_lets_a_locked_out_user_back_in_at_once(
+    http: AsyncClient, users: InMemoryUserStore, clock: FakeClock
+) -> None:
+    for _ in range(MAX_FAILURES):
+        await log_in(http, "lan", password="sai mật khẩu")
+    assert (await log_in(http, "lan")).status_code == 429
+    clock.advance(60)
+    user = await users.by_name("lan")
+    assert user is not None
+    await users.set_password("lan", user.password_hash, at=clock.now())  # hotline users passwd
+    assert (await log_in(http, "lan")).status_code == 303
+
+
+async def test_parallel_logins_cannot_pass_the_limit(
+    app: Starlette, users: InMemoryUserStore
+) -> None:
+    async with client(app) as http:
+        token = await csrf_of(http)
+
+        async def attempt(i: int) -> int:
+            password = PASSWORD if i == 39 else f"sai mật khẩu {i}"
+            answer = await http.post("/login", data={
+                "username": "lan", "password": password, "csrf_token": token})
+            return answer.status_code
+
+        codes = await asyncio.gather(*(attempt(i) for i in range(40)))
+    assert Counter(codes) == {401: MAX_FAILURES, 429: 40 - MAX_FAILURES}
+    assert sum(e.action == "login_failed" for e in users.entries) == MAX_FAILURES
+    auth: Auth = app.state.console.auth
+    assert len(auth.locks) == 0  # nobody waits: no lock left behind
+
+
+async def test_keyed_locks_serialise_one_key_and_forget_it_when_free() -> None:
+    locks = KeyedLocks()
+    inside: set[str] = set()
+    order: list[str] = []
+
+    async def hold(key: str, name: str) -> None:
+        async with locks.hold(key):
+            assert key not in inside  # one holder per key
+            inside.add(key)
+            await asyncio.sleep(0)
+            order.append(name)
+            inside.remove(key)
+
+    await asyncio.gather(hold("a", "a1"), hold("a", "a2"), hold("b", "b1"))
+    assert order.index("a1") < order.index("a2")
+    assert len(locks) == 0
+    waiting = asyncio.ensure_future(hold("a", "a3"))
+    async with locks.hold("a"):
+        await asyncio.sleep(0)
+        waiting.cancel()  # a waiter that gives up drops its share of the key
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert len(locks) == 0
+
+
+async def test_a_copied_session_cookie_is_refused_after_logout(
+    app: Starlette, http: AsyncClient
+) -> None:
+    await log_in(http, "lan")
+    copied = dict(http.cookies)
+    token = await csrf_of(http, "/")
+    assert (await http.post("/logout", data={"csrf_token": token})).status_code == 303
+    async with client(app) as thief:
+        for name, value in copied.items():
+            thief.cookies.set(name, value, domain="console.test")
+        assert (await thief.get("/")).status_code == 303
+    async with client(app) as again:  # logging in again opens a new, valid session
+        await log_in(again, "lan")
+        assert (await again.get("/")).status_code == 200
 
 
 async def test_logout_ends_the_session_and_is_audited(

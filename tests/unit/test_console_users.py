@@ -77,7 +77,8 @@ async def _post(http: AsyncClient, path: str, **fields: str) -> Response:
 
 
 def _rows(page: str, table_class: str) -> list[str]:
-    table = page.split(f'class="case-table {table_class}"')[1].split("</table>")[0]
+    table = re.split(rf'class="case-table[^"]*\b{table_class}\b[^"]*"', page)[1].split(
+        "</table>")[0]
     return re.findall(r"<tr[^>]*>(.*?)</tr>", table.split("<tbody>")[1], re.S)
 
 
@@ -96,13 +97,13 @@ async def test_the_admin_sees_every_user_in_vietnamese_with_dd_mm_yyyy_dates(
     assert all("Đang hoạt động" in r and r.count("05/01/2026") == 2 for r in rows.values())
 
 
-async def test_the_page_lists_the_last_50_audit_entries_newest_first(
+async def test_the_page_lists_the_last_50_refusals_newest_first(
     admin: AsyncClient, users: InMemoryUserStore, clock: FakeClock
 ) -> None:
     for n in range(60):
         await users.audit(AuditEntry(clock.now() + timedelta(minutes=n), "lan", "10.0.0.9",
                                      "login_failed", f"thử {n}"))
-    rows = _rows((await admin.get("/users")).text, "audit-table")
+    rows = _rows((await admin.get("/users")).text, "refusals-table")
     assert len(rows) == 50
     assert "thử 59" in rows[0] and "thử 10" in rows[-1]
     # 9:59 in Hậu Giang is 02:59 UTC: shown in the province's time
@@ -110,8 +111,31 @@ async def test_the_page_lists_the_last_50_audit_entries_newest_first(
     assert "10.0.0.9" in rows[0] and "lan" in rows[0]
 
 
+async def test_a_change_stays_in_sight_whatever_the_number_of_refusals_after_it(
+    admin: AsyncClient, app: Starlette, users: InMemoryUserStore
+) -> None:
+    lan = await _id(users, "lan")
+    assert (await _post(admin, f"/users/{lan}/password", password=NEW_PASSWORD,
+                        password_again=NEW_PASSWORD)).status_code == 303
+    async with client(app, address="203.0.113.9") as visitor:
+        for _ in range(60):
+            await visitor.post("/" + "A" * 4000)
+        for i in range(60):
+            await log_in(visitor, f"khong-co-{i}", password="sai mật khẩu")
+    async with client(app) as viewer:
+        await log_in(viewer, "minh")
+        for _ in range(60):
+            await viewer.get("/users")  # forbidden: audited, as a refusal
+    page = (await admin.get("/users")).text
+    changes = _rows(page, "changes-table")
+    assert any("Đặt mật khẩu mới" in row and "lan" in row for row in changes)
+    assert all("Từ chối" not in row and "Đăng nhập sai" not in row for row in changes)
+    assert "Từ chối: không có quyền" in _rows(page, "refusals-table")[0]
+    assert max(len(e.detail) for e in users.entries) <= 200
+
+
 async def test_the_audit_list_names_logins_with_their_address(admin: AsyncClient) -> None:
-    rows = _rows((await admin.get("/users")).text, "audit-table")
+    rows = _rows((await admin.get("/users")).text, "changes-table")
     assert "Đăng nhập" in rows[0] and "quantri" in rows[0] and "192.0.2.10" in rows[0]
 
 
@@ -140,8 +164,12 @@ async def test_adding_an_agency_user_stores_it_and_audits_who_when_from_where(
     ({"password_again": "mật khẩu khác hẳn"}, "không khớp"),
     ({"username": "lan"}, "Tên đăng nhập «lan» đã có"),
     ({"username": "   "}, "từ 1 đến 64 ký tự"),
+    ({"password": " " * 12, "password_again": " " * 12}, "chỉ gồm khoảng trắng"),
+    ({"username": "nguoidung-moi", "password": "Nguoidung-Moi",
+      "password_again": "Nguoidung-Moi"}, "trùng với tên đăng nhập"),
 ], ids=["agency-missing", "agency-unknown", "agency-for-viewer", "role-unknown",
-        "password-short", "passwords-differ", "name-taken", "name-empty"])
+        "password-short", "passwords-differ", "name-taken", "name-empty",
+        "password-blank", "password-is-name"])
 async def test_adding_a_user_refuses_what_breaks_a_rule_in_vietnamese(
     admin: AsyncClient, users: InMemoryUserStore, fields: dict[str, str], message: str
 ) -> None:
@@ -150,7 +178,7 @@ async def test_adding_a_user_refuses_what_breaks_a_rule_in_vietnamese(
     answer = await _post(admin, "/users", **form)
     assert answer.status_code == 400
     assert message in answer.text and 'role="alert"' in answer.text
-    assert await users.by_name("moi") is None
+    assert await users.by_name(form["username"].strip()) is None or form["username"] == "lan"
     assert len(await users.all_users()) == 4
     assert users.entries[-1].action == "user_change_refused"
     if form["username"].strip() != "lan":
