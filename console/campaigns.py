@@ -86,7 +86,7 @@ async def upload(request: Request) -> Response:
         return await _render(request, console, user, 409, error=(
             "Chưa bật mẫu ZNS khảo sát (zalo.zns.campaign_rating trong tệp cấu hình): "
             "danh sách chưa thể gửi."))
-    async with request.form(max_part_size=MAX_UPLOAD_BYTES) as form:
+    async with request.form(max_files=1, max_fields=10, max_part_size=MAX_UPLOAD_BYTES) as form:
         file, name = form.get("file"), form.get("name")
         if not isinstance(file, UploadFile) or not file.filename:
             return await _render(request, console, user, 400,

@@ -27,6 +27,7 @@ from calllog.queries import CallDetail, CaseFilter, CaseView
 from console.access import Action, agency_scope, may, require, require_agency
 from console.auth import csrf_token
 from console.casework import FollowupWork, Refused
+from console.csrf import read_form
 from console.fmt import LOCAL
 from console.pages import SECTIONS, sections_for
 from console.zalo_chat import CHANNEL_LABELS, case_context
@@ -142,7 +143,7 @@ async def open_case(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.CHANGE_CASES)
-    form = await request.form()
+    form = await read_form(request)
     detail = await _call_for_case(console, user, _text(form, "call_id"))
     if detail is None:
         return _render_new(console, request, user, None)
@@ -203,7 +204,7 @@ async def change_case(request: Request) -> Response:
     case = await _case_for(console, user, request.path_params["case_id"])
     if case is None:
         return await _render_case(console, request, user, None)
-    form = await request.form()
+    form = await read_form(request)
     wanted = {name: _text(form, name) for name in ("status", "agency", "note")}
     if wanted["status"] == CaseStatus.FORWARDED and wanted["agency"]:
         require_agency(user, wanted["agency"])  # an agency forwards to itself only

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from calllog.zalo_cases import ConversationMessage, ReplyStatus
 from console.access import Action, may, require, require_agency
+from console.csrf import read_form
 
 if TYPE_CHECKING:
     from calllog.queries import CaseView
@@ -86,7 +87,7 @@ async def reply(request: Request) -> Response:
         require_agency(user, case.agency)
     if case is None or case.zalo_user_id is None:
         return RedirectResponse(f"/cases/{case_id}", status_code=303)
-    form = await request.form()
+    form = await read_form(request)
     raw = form.get("text")
     text = raw.strip() if isinstance(raw, str) else ""
     back = f"/cases/{case.id}?zalo={{}}#conversation"
