@@ -3,7 +3,9 @@
 A month's report counted from its calls reads the month's 150,000 rows several times
 (0.3-0.6 s on a year of calls, docs/benchmarks.md). Here each UTC hour's counts
 (`calllog.period.HourCounts`: calls by group, histograms of seconds, cases) are stored
-once counted, and a report adds up the stored hours: about 700 hours of small rows.
+once counted, one JSON text per hour (`report_counts`), and a report adds up the stored
+hours: a month is 720-744 rows. (As rows of their own, a month's groups and histograms
+were 80,000 rows, and SQLite's GROUP BY over them took about as long as the calls' own.)
 
 Freshness is the database's: triggers on `calls` and `cases` (revision 0014) bump
 `report_hours.version` of the hour(s) a write touches, whoever writes. An hour's stored
@@ -19,23 +21,12 @@ a few hundred rows at most.
 
 from __future__ import annotations
 
-import asyncio
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Executable,
-    Table,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,7 +40,7 @@ from calllog.period import (
     count_hours,
     tallies,
 )
-from calllog.tables import ReportCaseRow, ReportDurationRow, ReportGroupRow, ReportHourRow
+from calllog.tables import ReportCountsRow, ReportHourRow
 
 HOUR = timedelta(hours=1)
 STORE_HOURS = 168
@@ -57,11 +48,7 @@ STORE_HOURS = 168
 not hold SQLite's write lock for long."""
 
 _hours = cast(Table, ReportHourRow.__table__)
-_groups = cast(Table, ReportGroupRow.__table__)
-_durations = cast(Table, ReportDurationRow.__table__)
-_cases = cast(Table, ReportCaseRow.__table__)
-_GROUP_COLUMNS = ("branch_key", "branch_name", "agency", "outcome", "survey", "survey_score",
-                  "callback", "callback_result")
+_counts = cast(Table, ReportCountsRow.__table__)
 
 
 async def period_tallies(
@@ -113,6 +100,7 @@ async def _store(
     absent = [h for h, v in versions.items() if v is None]
     async with sessionmaker.begin() as session:
         dialect = session.get_bind().dialect.name
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         if dialect == "postgresql" and present:
             # Hours a writer holds now are about to change: leave them stale rather
             # than wait for the writer (and never deadlock with one).
@@ -129,7 +117,6 @@ async def _store(
                 .values(counted=_hours.c.version),
                 [{"h": h, "v": v} for h, v in present.items()])
         if absent:
-            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             await session.execute(
                 dialect_insert(_hours).on_conflict_do_nothing(index_elements=["hour"]),
                 [{"hour": h, "version": 0, "counted": 0} for h in absent])
@@ -137,26 +124,30 @@ async def _store(
             select(_hours.c.hour, _hours.c.version, _hours.c.counted)
             .where(_hours.c.hour.in_([*present, *absent])))
             if r.counted == r.version == (versions[r.hour] or 0)}
-        if not mine:
-            return mine
-        for table in (_groups, _durations, _cases):
-            await session.execute(delete(table).where(table.c.hour.in_(mine)))
-        await _insert(session, _groups, [
-            {"hour": hour, **dict(zip(_GROUP_COLUMNS, group, strict=True)),
-             "calls": calls, "attempts": attempts}
-            for (hour, group), (calls, attempts) in counted.groups.items() if hour in mine])
-        await _insert(session, _durations, [
-            {"hour": hour, "kind": kind, "seconds": seconds, "calls": calls}
-            for (hour, kind, seconds), calls in counted.durations.items() if hour in mine])
-        await _insert(session, _cases, [
-            {"hour": hour, "agency": agency, "status": status, "cases": cases}
-            for (hour, agency, status), cases in counted.cases.items() if hour in mine])
+        if mine:
+            stmt = dialect_insert(_counts)
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=["hour"],
+                                           set_={"counts": stmt.excluded.counts}),
+                [{"hour": hour, "counts": text} for hour, text in _as_json(counted, mine)])
     return mine
 
 
-async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(table), rows)
+def _as_json(counted: HourCounts, hours: set[str]) -> list[tuple[str, str]]:
+    """Each of `hours` with its counts as JSON: {"g": [[group..., calls, attempts]],
+    "d": {kind: [[seconds, calls]]}, "c": [[agency, status, cases]]}."""
+    each: dict[str, dict[str, Any]] = {h: {"g": [], "d": {}, "c": []} for h in hours}
+    for (hour, group), (calls, attempts) in counted.groups.items():
+        if hour in each:
+            each[hour]["g"].append([*group, calls, attempts])
+    for (hour, kind, seconds), calls in counted.durations.items():
+        if hour in each:
+            each[hour]["d"].setdefault(kind, []).append([seconds, calls])
+    for (hour, agency, status), cases in counted.cases.items():
+        if hour in each:
+            each[hour]["c"].append([agency, status, cases])
+    return [(hour, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            for hour, data in sorted(each.items())]
 
 
 async def _stored_counts(
@@ -164,40 +155,27 @@ async def _stored_counts(
     excluding: set[str],
 ) -> PeriodCounts:
     """The stored counts of the hours `first <= hour < end`, but `excluding`."""
-
-    def within(table: Table) -> ColumnElement[bool]:
-        inside = and_(table.c.hour >= first, table.c.hour < end)
-        return and_(inside, table.c.hour.not_in(excluding)) if excluding else inside
-
-    async def read(query: Executable) -> Sequence[Any]:
-        async with sessionmaker() as session:
-            return (await session.execute(query)).all()
-
-    chose = _groups.c.branch_key.is_not(None).label("chose")
-    group_columns = [_groups.c[name] for name in _GROUP_COLUMNS]
-    calls = func.sum(_groups.c.calls).label("calls")
-    hours, groups, durations, cases = await asyncio.gather(
-        read(select(_groups.c.hour, chose, _groups.c.outcome, calls).where(within(_groups))
-             .group_by(_groups.c.hour, chose, _groups.c.outcome)),
-        read(select(*group_columns, calls, func.sum(_groups.c.attempts).label("attempts"))
-             .where(within(_groups)).group_by(*group_columns)),
-        read(select(_durations.c.kind, _durations.c.seconds,
-                    func.sum(_durations.c.calls).label("calls"))
-             .where(within(_durations)).group_by(_durations.c.kind, _durations.c.seconds)),
-        read(select(_cases.c.agency, _cases.c.status, func.sum(_cases.c.cases).label("cases"))
-             .where(within(_cases)).group_by(_cases.c.agency, _cases.c.status)),
-    )
+    query = select(_counts.c.hour, _counts.c.counts).where(
+        _counts.c.hour >= first, _counts.c.hour < end)
+    if excluding:
+        query = query.where(_counts.c.hour.not_in(excluding))
+    async with sessionmaker() as session:
+        rows = (await session.execute(query)).all()
     counts = PeriodCounts()
-    for r in hours:
-        counts.hours[r.hour, bool(r.chose), r.outcome] += int(r.calls)
-    for r in groups:
-        key = cast(GroupKey, tuple(r[:8]))
-        counts.groups[key] += int(r.calls)
-        counts.attempts[key] += int(r.attempts)
-    for r in durations:
-        counts.durations[r.kind, int(r.seconds)] += int(r.calls)
-    for r in cases:
-        counts.cases[r.agency, r.status] += int(r.cases)
+    hours, groups, attempts = counts.hours, counts.groups, counts.attempts
+    durations, cases = counts.durations, counts.cases
+    for hour, text in rows:
+        data = json.loads(text)
+        for *key, n, made in data["g"]:
+            group = cast(GroupKey, tuple(key))
+            hours[hour, group[0] is not None, group[3]] += n
+            groups[group] += n
+            attempts[group] += made
+        for kind, pairs in data["d"].items():
+            for seconds, n in pairs:
+                durations[kind, seconds] += n
+        for agency, status, n in data["c"]:
+            cases[agency, status] += n
     return counts
 
 

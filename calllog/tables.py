@@ -1,7 +1,7 @@
 """SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
 complaint `cases` with their `case_changes`, the console's `console_users` and its
 `audit_log`, the Zalo channel's `zalo_tokens`, `zalo_inbox` and `zalo_sends`, and the
-period report's tallies per UTC hour (`report_hours` and the `report_*` counts).
+period report's tallies per UTC hour (`report_hours`, `report_counts`).
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -335,49 +335,15 @@ class ReportHourRow(Base):
     """The version the stored tallies count; NULL: never counted."""
 
 
-class ReportGroupRow(Base):
-    """The calls started in an hour, by what the report groups them by (revision 0014)."""
+class ReportCountsRow(Base):
+    """What `calllog.period` counts of a UTC hour, stored (revision 0014): calls by
+    group, histograms of seconds, cases by agency and status, as JSON
+    (`calllog.rollup`). Good while its hour's `report_hours.counted = version`."""
 
-    __tablename__ = "report_call_groups"
-    __table_args__ = (Index(None, "hour"),)
-
-    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
-    hour: Mapped[str] = mapped_column(String(13))
-    branch_key: Mapped[int | None] = mapped_column(Integer)
-    branch_name: Mapped[str | None] = mapped_column(Text)
-    agency: Mapped[str | None] = mapped_column(Text)
-    outcome: Mapped[str | None] = mapped_column(String(32))
-    survey: Mapped[str | None] = mapped_column(String(16))
-    survey_score: Mapped[int | None] = mapped_column(Integer)
-    callback: Mapped[str | None] = mapped_column(String(16))
-    callback_result: Mapped[str | None] = mapped_column(String(16))
-    calls: Mapped[int] = mapped_column(Integer)
-    attempts: Mapped[int] = mapped_column(Integer)
-
-
-class ReportDurationRow(Base):
-    """Histograms of the calls started in an hour (revision 0014): whole seconds waited,
-    talked, and from the call to the call back that closed it -> calls."""
-
-    __tablename__ = "report_durations"
+    __tablename__ = "report_counts"
 
     hour: Mapped[str] = mapped_column(String(13), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
-    seconds: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    calls: Mapped[int] = mapped_column(Integer)
-
-
-class ReportCaseRow(Base):
-    """The cases opened in an hour, by agency and status (revision 0014)."""
-
-    __tablename__ = "report_cases"
-    __table_args__ = (Index(None, "hour"),)
-
-    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
-    hour: Mapped[str] = mapped_column(String(13))
-    agency: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    cases: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[str] = mapped_column(Text)
 
 
 metadata = Base.metadata

@@ -1,14 +1,14 @@
 """The period report's tallies kept per UTC hour, and the triggers that keep them honest.
 
 `calllog.rollup` stores what `calllog.period` counts of each UTC hour (calls by group,
-histograms of seconds, cases by agency and status) so that a month's report reads a few
-pre-counted rows per hour instead of the month's calls. `report_hours` says which
-stored hours are still good: these triggers bump an hour's `version` on every insert,
-delete, or update of a column the report counts, of `calls` (by `started_at`) and
-`cases` (by `opened_at`), old and new hour both when a row moves; the tallies are good
-while `counted = version`. Triggers, not the writers, so that every writer (the
-service's store, the spool's replay, the CEL import, recovery, the console, the CLI,
-a bulk load) is covered.
+histograms of seconds, cases by agency and status; `report_counts`, one JSON text per
+hour) so that a month's report reads one row per hour instead of the month's calls.
+`report_hours` says which stored hours are still good: these triggers bump an hour's
+`version` on every insert, delete, or update of a column the report counts, of `calls`
+(by `started_at`) and `cases` (by `opened_at`), old and new hour both when a row moves;
+the stored counts are good while `counted = version`. Triggers, not the writers, so
+that every writer (the service's store, the spool's replay, the CEL import, recovery,
+the console, the CLI, a bulk load) is covered.
 
 Nothing is counted here: hours are counted by the first report that reads them.
 
@@ -39,7 +39,6 @@ COUNTED = {
 
 def upgrade() -> None:
     utc_hour = sa.String(13)
-    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     op.create_table(
         "report_hours",
         sa.Column("hour", utc_hour, nullable=False),
@@ -48,40 +47,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hour", name=op.f("pk_report_hours")),
     )
     op.create_table(
-        "report_call_groups",
-        sa.Column("id", big_id, autoincrement=True, nullable=False),
+        "report_counts",
         sa.Column("hour", utc_hour, nullable=False),
-        sa.Column("branch_key", sa.Integer(), nullable=True),
-        sa.Column("branch_name", sa.Text(), nullable=True),
-        sa.Column("agency", sa.Text(), nullable=True),
-        sa.Column("outcome", sa.String(32), nullable=True),
-        sa.Column("survey", sa.String(16), nullable=True),
-        sa.Column("survey_score", sa.Integer(), nullable=True),
-        sa.Column("callback", sa.String(16), nullable=True),
-        sa.Column("callback_result", sa.String(16), nullable=True),
-        sa.Column("calls", sa.Integer(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_call_groups")),
+        sa.Column("counts", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", name=op.f("pk_report_counts")),
     )
-    op.create_index(op.f("ix_report_call_groups_hour"), "report_call_groups", ["hour"])
-    op.create_table(
-        "report_durations",
-        sa.Column("hour", utc_hour, nullable=False),
-        sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("seconds", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("calls", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("hour", "kind", "seconds", name=op.f("pk_report_durations")),
-    )
-    op.create_table(
-        "report_cases",
-        sa.Column("id", big_id, autoincrement=True, nullable=False),
-        sa.Column("hour", utc_hour, nullable=False),
-        sa.Column("agency", sa.Text(), nullable=True),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("cases", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_cases")),
-    )
-    op.create_index(op.f("ix_report_cases_hour"), "report_cases", ["hour"])
     dialect = op.get_bind().dialect.name
     for table in TIME_COLUMN:
         for statement in (_postgresql_triggers(table) if dialect == "postgresql"
@@ -99,11 +69,7 @@ def downgrade() -> None:
         else:
             for when in ("insert", "update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS tr_{table}_report_hours_{when}")
-    op.drop_index(op.f("ix_report_cases_hour"), table_name="report_cases")
-    op.drop_table("report_cases")
-    op.drop_table("report_durations")
-    op.drop_index(op.f("ix_report_call_groups_hour"), table_name="report_call_groups")
-    op.drop_table("report_call_groups")
+    op.drop_table("report_counts")
     op.drop_table("report_hours")
 
 
