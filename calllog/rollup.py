@@ -22,6 +22,7 @@ a few hundred rows at most.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -161,21 +162,32 @@ async def _stored_counts(
         query = query.where(_counts.c.hour.not_in(excluding))
     async with sessionmaker() as session:
         rows = (await session.execute(query)).all()
-    counts = PeriodCounts()
-    hours, groups, attempts = counts.hours, counts.groups, counts.attempts
-    durations, cases = counts.durations, counts.cases
+    # Plain dicts and local names: a month is some 80,000 entries to add up.
+    hours: dict[tuple[str, bool, str | None], int] = {}
+    groups: dict[tuple[Any, ...], tuple[int, int]] = {}
+    durations: dict[str, dict[int, int]] = {}
+    cases: dict[tuple[str | None, str], int] = {}
     for hour, text in rows:
         data = json.loads(text)
-        for *key, n, made in data["g"]:
-            group = cast(GroupKey, tuple(key))
-            hours[hour, group[0] is not None, group[3]] += n
-            groups[group] += n
-            attempts[group] += made
+        for entry in data["g"]:
+            key, n = tuple(entry[:8]), entry[8]
+            by_hour = (hour, key[0] is not None, key[3])
+            hours[by_hour] = hours.get(by_hour, 0) + n
+            calls, made = groups.get(key, (0, 0))
+            groups[key] = (calls + n, made + entry[9])
         for kind, pairs in data["d"].items():
+            histogram = durations.setdefault(kind, {})
+            get = histogram.get
             for seconds, n in pairs:
-                durations[kind, seconds] += n
+                histogram[seconds] = get(seconds, 0) + n
         for agency, status, n in data["c"]:
-            cases[agency, status] += n
+            cases[agency, status] = cases.get((agency, status), 0) + n
+    counts = PeriodCounts(hours=Counter(hours), cases=Counter(cases))
+    for key, (calls, made) in groups.items():
+        counts.groups[cast(GroupKey, key)] = calls
+        counts.attempts[cast(GroupKey, key)] = made
+    for kind, histogram in durations.items():
+        counts.durations.update({(kind, seconds): n for seconds, n in histogram.items()})
     return counts
 
 
