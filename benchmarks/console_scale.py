@@ -139,7 +139,7 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
         # (`calllog.rollup`); the next ones recount only the hours written since.
         began = time.perf_counter()
         await month_report(-1)
-        timings.append(Timing("month report, first (counts every hour)",
+        timings.append(Timing("month report, first run (counts uncounted hours)",
                               [(time.perf_counter() - began) * 1000]))
         fetched.clear()
         timings.append(await timed(f"month report {period.first}..{period.last}", report_runs,
