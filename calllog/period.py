@@ -6,10 +6,12 @@ docs/benchmarks.md).
 (the report maps hours to its local days), per branch and agency as the calls recorded
 them, histograms of whole seconds of waiting and talk, survey answers, call-back states
 and the cases' statuses. The definitions are `reports/figures.py`'s; this module only
-counts them in SQL, and `tests/integration/test_report_tallies.py` checks that it counts
-what the records give.
+counts them in SQL, per UTC hour (`count_hours`: additive, so `calllog.rollup` can keep
+each hour's counts and add them up), and `tests/integration/test_report_tallies.py`
+checks that it counts what the records give.
 
-The only dialect-specific SQL of the call log lives here (`utc_hour`, `whole_seconds`):
+The dialect-specific expressions of the call log live here (`utc_hour`, `whole_seconds`;
+revision 0014's triggers compute the same hour):
 SQLite keeps a `UTCDateTime` as text `YYYY-MM-DD HH:MM:SS.ffffff` (naive UTC),
 PostgreSQL as `timestamptz`.
 """
