@@ -16,7 +16,9 @@ times, through `calllog.queries.CallQueries` as the console calls it:
     call-backs     the first page of pending call backs, oldest first, with the total
     month report   the report's read (`CallQueries.period_data`, its tallies) and
                    `reports.build_from_data` for the last whole month generated, what
-                   the console's page and `hotline report` without --details do
+                   the console's page and `hotline report` without --details do: its
+                   first time (counting the month's hours, revision 0014), then again,
+                   then again with one call saved before each run (one hour to recount)
 
 Each is run `--runs` times after one warm-up (the report `--report-runs` times);
 prints p50 and p95 (nearest rank) in milliseconds, and asserts nothing. The target
@@ -32,7 +34,7 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -40,6 +42,7 @@ from zoneinfo import ZoneInfo
 from benchmarks.scale_data import Counter, generate, write_postgres, write_sqlite
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.queries import CallFilter, CallQueries
+from calllog.store import CallLogStore
 from console.call_search import COUNT_CAP
 from reports import ReportPeriod, build_from_data
 from routing.config import HotlineConfig, load_config
@@ -70,8 +73,10 @@ async def timed(name: str, runs: int, step: Callable[[int], Awaitable[object]]) 
 
 
 async def measure(url: str, config: HotlineConfig, first: date, days: int, runs: int,
-                  report_runs: int) -> list[Timing]:
-    await upgrade_async(url)  # a reused database gets the newest indexes
+                  report_runs: int, report_only: bool = False) -> list[Timing]:
+    began = time.perf_counter()
+    await upgrade_async(url)  # a reused database gets the newest indexes and tables
+    print(f"migrations: {time.perf_counter() - began:.1f} s", flush=True)
     engine = make_engine(url)
     zone = ZoneInfo(config.calendar().timezone)
     end = datetime.combine(first + timedelta(days=days), datetime.min.time(), zone)
@@ -92,7 +97,9 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
             "search: outcome missed, 30 days": CallFilter(
                 since=month_start, until=end, outcome="desk_unreachable"),
         }
-        timings = []
+        timings: list[Timing] = []
+        if report_only:
+            searches = {}
         for name, filters in searches.items():
             timings.append(await timed(
                 name, runs, lambda _, f=filters: queries.search_calls(  # type: ignore[misc]
@@ -103,11 +110,12 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
             await queries.call(call_id)
             await queries.earlier_calls(call_id)
 
-        timings.append(await timed("call page + earlier calls", runs, call_page))
         overdue_at = callback_overdue_at(config)
-        timings.append(await timed("pending call-backs, first page", runs,
-                                   lambda _: queries.pending_callbacks(
-                                       now=end, overdue_at=overdue_at)))
+        if not report_only:
+            timings.append(await timed("call page + earlier calls", runs, call_page))
+            timings.append(await timed("pending call-backs, first page", runs,
+                                       lambda _: queries.pending_callbacks(
+                                           now=end, overdue_at=overdue_at)))
         if report_runs == 0:
             return timings
         last = (end - timedelta(days=1)).date()
@@ -118,18 +126,36 @@ async def measure(url: str, config: HotlineConfig, first: date, days: int, runs:
         if month_first < first:  # fewer days than that: all of them
             month_first, last = first, (end - timedelta(days=1)).date()
         period = ReportPeriod(month_first, last)
+        since, until = period.bounds(config.calendar().timezone)
         fetched: list[float] = []
 
         async def month_report(_: int) -> None:
             began = time.perf_counter()
-            since, until = period.bounds(config.calendar().timezone)
             data = await queries.period_data(since=since, until=until)
             fetched.append((time.perf_counter() - began) * 1000)
             build_from_data(data, period, config)
 
+        # The first report after revision 0014 counts and stores every hour of the month
+        # (`calllog.rollup`); the next ones recount only the hours written since.
+        began = time.perf_counter()
+        await month_report(-1)
+        timings.append(Timing("month report, first run (counts uncounted hours)",
+                              [(time.perf_counter() - began) * 1000]))
+        fetched.clear()
         timings.append(await timed(f"month report {period.first}..{period.last}", report_runs,
                                    month_report))
         timings.append(Timing("  of which the data fetch", fetched[1:]))
+        month = await queries.search_calls(CallFilter(since=since, until=until), limit=200)
+        store = CallLogStore(make_sessionmaker(engine))
+
+        written: list[float] = []
+        for run in range(-1, report_runs):  # -1: the warm-up
+            call = month.items[run % len(month.items)].call
+            await store.save(replace(call, survey_score=1 + run % 5))  # not timed
+            began = time.perf_counter()
+            await month_report(run)
+            written.append((time.perf_counter() - began) * 1000)
+        timings.append(Timing("month report, 1 hour written before each", written[1:]))
         return timings
     finally:
         await engine.dispose()
@@ -183,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--report-runs", type=int, default=5,
                         help="0: no month report (it takes long)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="time the month report only, not the searches and pages")
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
     parser.add_argument("--config", type=Path, default=REPO / "config" / "hotline.yaml")
     parser.add_argument("--sqlite-db", type=Path, default=None,
@@ -234,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 def _measure_and_print(backend: str, url: str, config: HotlineConfig,
                        args: argparse.Namespace) -> None:
     timings = asyncio.run(measure(url, config, FIRST_DAY, args.days, args.runs,
-                                  args.report_runs))
+                                  args.report_runs, args.report_only))
     report(f"{backend}, {args.days} days x {args.per_day} calls "
            f"({datetime.now(UTC):%Y-%m-%d})", timings)
 

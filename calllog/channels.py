@@ -1,14 +1,15 @@
 """The period report's figures by channel (phone, Zalo), counted in SQL: the tallies
 `reports.figures.channel_stats` makes its figures from (the definitions are there).
 
-    received        phone: calls started in the period; Zalo: citizens' messages to the
-                    OA (`user_send_*` webhook events) received in the period
+    received        Zalo: citizens' messages to the OA (`user_send_*` webhook events)
+                    received in the period (the phone's, its calls, are the period's
+                    hour tallies: `calllog.period`, never a second read of `calls`)
     cases           opened in the period, by channel, and how many of them were resolved
                     by their deadline (their first change to `resolved` at or before
                     `due_at`)
-    ratings         phone: the keypad survey's scores of the period's calls; Zalo: the
-                    rating template's answers given in the period about a call or a case
-                    (campaign answers are counted apart, by agency and procedure)
+    ratings         Zalo: the rating template's answers given in the period about a call
+                    or a case (the phone's keypad scores are in the hour tallies too;
+                    campaign answers are counted apart, by agency and procedure)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.model import CaseStatus, as_utc
 from calllog.tables import (
-    CallRow,
     CampaignEntryRow,
     CaseChangeRow,
     CaseRow,
@@ -43,13 +43,9 @@ def case_channel() -> Any:
 
 
 @dataclass(frozen=True)
-class ChannelTally:
-    channel: str
-    received: int
-    cases_opened: int
+class CaseTally:
+    opened: int
     resolved_in_time: int
-    ratings: Mapping[int, int]
-    """Score -> answers (phone: `survey_score` as recorded; Zalo: 1..5)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,11 @@ class CampaignRatingTally:
 
 @dataclass(frozen=True)
 class ChannelTallies:
-    channels: tuple[ChannelTally, ...]
+    cases: Mapping[str, CaseTally]
+    """Channel (every one of `CHANNELS`) -> its cases opened in the period."""
+    zalo_received: int
+    zalo_ratings: Mapping[int, int]
+    """Score -> Zalo rating template answers about a call or a case (1..5)."""
     campaigns: tuple[CampaignRatingTally, ...]
 
 
@@ -82,9 +82,7 @@ async def channel_tallies(
         async with sessionmaker() as session:
             return (await session.execute(query)).all()
 
-    calls, messages, cases, phone_scores, zalo_scores, campaigns = await asyncio.gather(
-        read(select(n).select_from(CallRow)
-             .where(CallRow.started_at >= since, CallRow.started_at < until)),
+    messages, cases, zalo_scores, campaigns = await asyncio.gather(
         read(select(n).select_from(ZaloInboxRow)
              .where(ZaloInboxRow.event_at >= since, ZaloInboxRow.event_at < until,
                     ZaloInboxRow.event_name.like("user_send_%"))),
@@ -92,10 +90,6 @@ async def channel_tallies(
              .outerjoin(resolved_at, resolved_at.c.case_id == CaseRow.id)
              .where(CaseRow.opened_at >= since, CaseRow.opened_at < until)
              .group_by(channel)),
-        read(select(CallRow.survey_score, n)
-             .where(CallRow.started_at >= since, CallRow.started_at < until,
-                    CallRow.survey_score.is_not(None))
-             .group_by(CallRow.survey_score)),
         read(select(RatingRow.score, n)
              .where(RatingRow.rated_at >= since, RatingRow.rated_at < until,
                     RatingRow.entry_id.is_(None))
@@ -105,14 +99,11 @@ async def channel_tallies(
              .where(RatingRow.rated_at >= since, RatingRow.rated_at < until)
              .group_by(CampaignEntryRow.agency, CampaignEntryRow.procedure, RatingRow.score)),
     )
-    opened = {r.channel: (int(r.n), int(r.in_time)) for r in cases}
-    received = {PHONE: int(calls[0].n), ZALO: int(messages[0].n)}
-    scores = {PHONE: {int(r.survey_score): int(r.n) for r in phone_scores},
-              ZALO: {int(r.score): int(r.n) for r in zalo_scores}}
+    opened = {r.channel: CaseTally(int(r.n), int(r.in_time)) for r in cases}
     return ChannelTallies(
-        channels=tuple(ChannelTally(
-            channel=c, received=received[c], cases_opened=opened.get(c, (0, 0))[0],
-            resolved_in_time=opened.get(c, (0, 0))[1], ratings=scores[c]) for c in CHANNELS),
+        cases={c: opened.get(c, CaseTally(0, 0)) for c in CHANNELS},
+        zalo_received=int(messages[0].n),
+        zalo_ratings={int(r.score): int(r.n) for r in zalo_scores},
         campaigns=tuple(sorted(
             (CampaignRatingTally(r.agency, r.procedure, int(r.score), int(r.n))
              for r in campaigns), key=lambda t: (t.agency, t.procedure, t.score))),

@@ -6,10 +6,12 @@ docs/benchmarks.md).
 (the report maps hours to its local days), per branch and agency as the calls recorded
 them, histograms of whole seconds of waiting and talk, survey answers, call-back states
 and the cases' statuses. The definitions are `reports/figures.py`'s; this module only
-counts them in SQL, and `tests/integration/test_report_tallies.py` checks that it counts
-what the records give.
+counts them in SQL, per UTC hour (`count_hours`: additive, so `calllog.rollup` can keep
+each hour's counts and add them up), and `tests/integration/test_report_tallies.py`
+checks that it counts what the records give.
 
-The only dialect-specific SQL of the call log lives here (`utc_hour`, `whole_seconds`):
+The dialect-specific expressions of the call log live here (`utc_hour`, `whole_seconds`;
+revision 0016's triggers compute the same hour):
 SQLite keeps a `UTCDateTime` as text `YYYY-MM-DD HH:MM:SS.ffffff` (naive UTC),
 PostgreSQL as `timestamptz`.
 """
@@ -17,12 +19,13 @@ PostgreSQL as `timestamptz`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Executable, Integer, String, and_, func, select
+from sqlalchemy import Executable, Integer, String, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -148,82 +151,166 @@ def _whole_seconds_postgresql(element: whole_seconds, compiler: SQLCompiler, **k
     return f"CAST(GREATEST(0, FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))) AS BIGINT)"
 
 
-# --- the read ------------------------------------------------------------------------
+# --- counting hours from the calls -----------------------------------------------------
+
+GroupKey = tuple[int | None, str | None, str | None, str | None, str | None, int | None,
+                 str | None, str | None]
+"""branch_key, branch_name, agency, outcome, survey, survey_score, callback,
+callback_result, as stored."""
+WAIT, TALK, CALLBACK_TIME = "wait", "talk", "callback"
+"""The histograms' kinds: seconds waited and talked by connected calls, and from a call
+to the call back that closed it (done calls with the time)."""
 
 
-async def period_tallies(
-    sessionmaker: async_sessionmaker[AsyncSession], *, since: datetime, until: datetime
-) -> PeriodTallies:
-    """The tallies of the calls started in `since <= started_at < until` and the cases
-    opened in it."""
-    since, until = as_utc(since, "since"), as_utc(until, "until")
-    inside = and_(CallRow.started_at >= since, CallRow.started_at < until)
-    connected = CallRow.outcome == Outcome.CONNECTED.value
+@dataclass
+class HourCounts:
+    """What the report counts, per UTC hour (`YYYY-MM-DD HH`): additive, so any set of
+    hours adds up to their period's `PeriodTallies` (`PeriodCounts.add`)."""
+
+    groups: dict[tuple[str, GroupKey], tuple[int, int]] = field(default_factory=dict)
+    """(hour, group) -> (calls, call backs made)"""
+    durations: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    """(hour, kind, whole seconds) -> calls"""
+    cases: dict[tuple[str, str | None, str], int] = field(default_factory=dict)
+    """(hour of opening, agency, status) -> cases"""
+
+
+@dataclass
+class PeriodCounts:
+    """The sums of some hours' counts, what `tallies` turns into `PeriodTallies`."""
+
+    hours: Counter[tuple[str, bool, str | None]] = field(default_factory=Counter)
+    """(hour, chose a branch, outcome) -> calls"""
+    groups: Counter[GroupKey] = field(default_factory=Counter)
+    attempts: Counter[GroupKey] = field(default_factory=Counter)
+    durations: Counter[tuple[str, int]] = field(default_factory=Counter)
+    cases: Counter[tuple[str | None, str]] = field(default_factory=Counter)
+
+    def add(self, counted: HourCounts, hours: Container[str] | None = None) -> None:
+        """Add the counts of `counted` in `hours` (None: all of them)."""
+        hours = _EVERY_HOUR if hours is None else hours
+        for (hour, group), (calls, attempts) in counted.groups.items():
+            if hour in hours:
+                self.hours[hour, group[0] is not None, group[3]] += calls
+                self.groups[group] += calls
+                self.attempts[group] += attempts
+        for (hour, kind, seconds), calls in counted.durations.items():
+            if hour in hours:
+                self.durations[kind, seconds] += calls
+        for (hour, agency, status), cases in counted.cases.items():
+            if hour in hours:
+                self.cases[agency, status] += cases
+
+
+class _EveryHour:
+    def __contains__(self, hour: object) -> bool:
+        return True
+
+
+_EVERY_HOUR = _EveryHour()
+
+
+async def count_hours(
+    sessionmaker: async_sessionmaker[AsyncSession], ranges: Sequence[tuple[datetime, datetime]]
+) -> HourCounts:
+    """The counts of the calls started, and cases opened, in the `[start, end)` ranges,
+    per UTC hour, from the calls and cases themselves."""
+    calls_in = or_(*(and_(CallRow.started_at >= as_utc(a, "start"),
+                          CallRow.started_at < as_utc(b, "end")) for a, b in ranges))
+    cases_in = or_(*(and_(CaseRow.opened_at >= as_utc(a, "start"),
+                          CaseRow.opened_at < as_utc(b, "end")) for a, b in ranges))
+    connected = and_(CallRow.outcome == Outcome.CONNECTED.value, CallRow.bridged_at.is_not(None))
     n = func.count().label("n")
     hour = utc_hour(CallRow.started_at).label("hour")
-    chose = (CallRow.branch_key.is_not(None)).label("chose")
-    wait = whole_seconds(CallRow.started_at, CallRow.bridged_at).label("s")
     talk_end = func.coalesce(CallRow.talk_ended_at, CallRow.ended_at)
-    talk = whole_seconds(CallRow.bridged_at, talk_end).label("s")
-    callback_time = whole_seconds(CallRow.started_at, CallRow.callback_done_at)
-    done = CallRow.callback == Callback.DONE.value
-    with_time = and_(inside, done, CallRow.callback_done_at.is_not(None))
     grouped = (CallRow.branch_key, CallRow.branch_name, CallRow.agency, CallRow.outcome,
                CallRow.survey, CallRow.survey_score, CallRow.callback, CallRow.callback_result)
     attempts = func.coalesce(func.sum(CallRow.callback_attempts), 0).label("attempts")
+    histograms = {
+        WAIT: (whole_seconds(CallRow.started_at, CallRow.bridged_at), connected),
+        TALK: (whole_seconds(CallRow.bridged_at, talk_end),
+               and_(connected, talk_end.is_not(None))),
+        CALLBACK_TIME: (whole_seconds(CallRow.started_at, CallRow.callback_done_at),
+                        and_(CallRow.callback == Callback.DONE.value,
+                             CallRow.callback_done_at.is_not(None))),
+    }
 
     async def read(query: Executable) -> Sequence[Any]:
         async with sessionmaker() as session:
             return (await session.execute(query)).all()
 
-    async def callback_median() -> int | None:
-        async with sessionmaker() as session:
-            timed = int(await session.scalar(
-                select(func.count()).select_from(CallRow).where(with_time)) or 0)
-            median = None if not timed else await session.scalar(
-                select(callback_time).where(with_time).order_by(callback_time)
-                .offset(_median_rank(timed) - 1).limit(1))
-            return None if median is None else int(median)
+    def histogram(kind: str) -> Executable:
+        seconds, which = histograms[kind]
+        s = seconds.label("s")
+        return select(hour, s, n).where(calls_in, which).group_by(hour, s)
 
-    # Each read goes over the period's rows: side by side, on connections of their own,
+    # Each read goes over the hours' rows: side by side, on connections of their own,
     # they take about the longest one's time instead of the sum (docs/benchmarks.md).
-    hours, rows, waits, talks, cases, median = await asyncio.gather(
-        read(select(hour, chose, CallRow.outcome, n).where(inside)
-             .group_by(hour, chose, CallRow.outcome)),
-        # branches, survey answers and call backs in one pass (a few hundred groups)
-        read(select(*grouped, n, attempts).where(inside).group_by(*grouped)),
-        read(select(wait, n).where(inside, connected, CallRow.bridged_at.is_not(None))
-             .group_by(wait)),
-        read(select(talk, n).where(inside, connected, CallRow.bridged_at.is_not(None),
-                                   talk_end.is_not(None)).group_by(talk)),
-        read(select(CaseRow.agency, CaseRow.status, n)
-             .where(CaseRow.opened_at >= since, CaseRow.opened_at < until)
-             .group_by(CaseRow.agency, CaseRow.status)),
-        callback_median(),
+    case_hour = utc_hour(CaseRow.opened_at).label("hour")
+    groups, cases, *durations = await asyncio.gather(
+        read(select(hour, *grouped, n, attempts).where(calls_in).group_by(hour, *grouped)),
+        read(select(case_hour, CaseRow.agency, CaseRow.status, n).where(cases_in)
+             .group_by(case_hour, CaseRow.agency, CaseRow.status)),
+        *(read(histogram(kind)) for kind in histograms),
     )
+    return HourCounts(
+        groups={(r.hour, tuple(r[1:9])): (r.n, int(r.attempts)) for r in groups},
+        durations={(r.hour, kind, int(r.s)): r.n
+                   for kind, rows in zip(histograms, durations, strict=True) for r in rows},
+        cases={(r.hour, r.agency, r.status): r.n for r in cases},
+    )
+
+
+def tallies(counts: PeriodCounts) -> PeriodTallies:
+    """The period's tallies from its counts."""
+    groups = [_Group(*key, n=n, attempts=counts.attempts[key])
+              for key, n in counts.groups.items()]
+
+    def histogram(kind: str) -> dict[int, int]:
+        return {s: n for (k, s), n in counts.durations.items() if k == kind}
+
     return PeriodTallies(
-        hours=tuple(HourTally(_hour(r.hour), bool(r.chose), _outcome(r.outcome), r.n)
-                    for r in hours),
+        hours=tuple(HourTally(_hour(hour), chose, _outcome(outcome), n)
+                    for (hour, chose, outcome), n in sorted(counts.hours.items(),
+                                                            key=lambda i: i[0][0])),
         groups=tuple(GroupTally(key, name, agency, outcome, n)
                      for (key, name, agency, outcome), n in _sums(
-                         rows, lambda r: (r.branch_key, r.branch_name, r.agency,
-                                          _outcome(r.outcome))).items()),
-        wait={int(r.s): r.n for r in waits},
-        talk={int(r.s): r.n for r in talks},
+                         groups, lambda r: (r.branch_key, r.branch_name, r.agency,
+                                            _outcome(r.outcome))).items()),
+        wait=histogram(WAIT),
+        talk=histogram(TALK),
         surveys=tuple(SurveyTally(survey, score, n) for (survey, score), n in _sums(
-            rows, lambda r: (None if r.survey is None else SurveyResult(r.survey),
-                             r.survey_score)).items()),
+            groups, lambda r: (None if r.survey is None else SurveyResult(r.survey),
+                               r.survey_score)).items()),
         callbacks={state: n for (state,), n in _sums(
-            [r for r in rows if r.callback in CALLED_BACK],
-            lambda r: (Callback(r.callback),)).items()},
-        callback_results=_callback_tally(rows, median),
-        cases={(r.agency, CaseStatus(r.status)): r.n for r in cases},
+            [r for r in groups if r.callback in CALLED_BACK],
+            lambda r: (Callback(str(r.callback)),)).items()},
+        callback_results=_callback_tally(groups, _median(histogram(CALLBACK_TIME))),
+        cases={(agency, CaseStatus(status)): n for (agency, status), n in counts.cases.items()},
     )
 
 
-def _median_rank(n: int) -> int:
-    """The nearest-rank median's rank, ceil(n / 2)."""
-    return (n + 1) // 2
+class _Group(NamedTuple):
+    branch_key: int | None
+    branch_name: str | None
+    agency: str | None
+    outcome: str | None
+    survey: str | None
+    survey_score: int | None
+    callback: str | None
+    callback_result: str | None
+    n: int
+    attempts: int
+
+
+def _median(histogram: Mapping[int, int]) -> int | None:
+    """The nearest-rank median, rank ceil(n / 2), of the values `histogram` counts."""
+    wanted, seen = (sum(histogram.values()) + 1) // 2, 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= wanted:
+            return value
+    return None
 
 
 def _hour(text: str) -> datetime:
@@ -234,7 +321,7 @@ def _outcome(value: str | None) -> Outcome | None:
     return None if value is None else Outcome(value)
 
 
-def _sums(rows: Sequence[Any], key: Callable[[Any], tuple[Any, ...]]
+def _sums(rows: Sequence[_Group], key: Callable[[_Group], tuple[Any, ...]]
           ) -> dict[tuple[Any, ...], int]:
     """The rows' counts summed by `key`."""
     found: dict[tuple[Any, ...], int] = {}
@@ -243,7 +330,7 @@ def _sums(rows: Sequence[Any], key: Callable[[Any], tuple[Any, ...]]
     return found
 
 
-def _callback_tally(rows: Sequence[Any], median: int | None) -> CallbackTally:
+def _callback_tally(rows: Sequence[_Group], median: int | None) -> CallbackTally:
     reached = wrong = attempts = 0
     for r in rows:
         if r.callback not in CALLED_BACK:
@@ -254,4 +341,3 @@ def _callback_tally(rows: Sequence[Any], median: int | None) -> CallbackTally:
             wrong += r.n if r.callback_result == "wrong_number" else 0
     return CallbackTally(reached=reached, wrong_number=wrong, attempts=attempts,
                          median_seconds=median)
-

@@ -34,7 +34,8 @@ from calllog.model import (
     check_offset,
     parse_case_status,
 )
-from calllog.period import PeriodTallies, period_tallies
+from calllog.period import PeriodTallies
+from calllog.rollup import period_tallies
 from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
     CallbackAttemptRow,

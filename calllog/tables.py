@@ -1,7 +1,8 @@
 """SQLAlchemy mapping of the call log: `calls`, `call_events`, `config_reloads`, and the
 complaint `cases` with their `case_changes`, the console's `console_users` and its
-`audit_log`, and the Zalo channel's `zalo_tokens`, `zalo_inbox`, `zalo_sends`,
-`zalo_followers` and `zalo_messages`.
+`audit_log`, the Zalo channel's `zalo_tokens`, `zalo_inbox`, `zalo_sends`,
+`zalo_followers`, `zalo_messages`, its campaigns and ratings, and the period report's
+tallies per UTC hour (`report_hours`, `report_counts`).
 
 The schema itself is created by the Alembic revisions in `migrations/`; keep both in
 step (`alembic check` compares them). Outcomes are stored as plain strings, not a
@@ -441,6 +442,31 @@ class ZaloMessageRow(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     msg_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReportHourRow(Base):
+    """A UTC hour's state for the report's stored tallies (revision 0016;
+    `calllog.rollup`). Triggers on `calls` and `cases` bump `version` on every write
+    that changes what the hour counts; the tallies are good while `counted = version`."""
+
+    __tablename__ = "report_hours"
+
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)
+    """`YYYY-MM-DD HH`, UTC (`calllog.period.utc_hour`)."""
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    counted: Mapped[int | None] = mapped_column(Integer)
+    """The version the stored tallies count; NULL: never counted."""
+
+
+class ReportCountsRow(Base):
+    """What `calllog.period` counts of a UTC hour, stored (revision 0016): calls by
+    group, histograms of seconds, cases by agency and status, as JSON
+    (`calllog.rollup`). Good while its hour's `report_hours.counted = version`."""
+
+    __tablename__ = "report_counts"
+
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)
+    counts: Mapped[str] = mapped_column(Text)
 
 
 metadata = Base.metadata

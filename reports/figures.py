@@ -59,7 +59,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from calllog.channels import ZALO, ChannelTallies
+from calllog.channels import PHONE, ZALO, ChannelTallies
 from calllog.model import Callback, CallRecord, Case, CaseStatus, Outcome, SurveyResult
 from calllog.period import (
     CallbackTally,
@@ -378,7 +378,9 @@ def report_from_tallies(
         cases=None if tallies.cases is None else _case_stats(tallies.cases, setup, cases),
         calls=facts,
         details=calls is not None,
-        channels=None if channels is None else channel_stats(channels, setup.survey_scale),
+        channels=None if channels is None else channel_stats(
+            channels, setup.survey_scale, phone_received=sum(t.calls for t in tallies.hours),
+            phone_scores=_scores(tallies.surveys)),
     )
 
 
@@ -522,6 +524,15 @@ def _callback_stats(
                              attempts=results.attempts, median_seconds=results.median_seconds))
 
 
+def _scores(tallies: Iterable[SurveyTally]) -> Counter[int]:
+    """Score as recorded -> calls (off-scale ones too: `rating_stats` leaves them out)."""
+    scores: Counter[int] = Counter()
+    for t in tallies:
+        if t.score is not None:
+            scores[t.score] += t.calls
+    return scores
+
+
 def _survey_stats(tallies: Iterable[SurveyTally], scale: int) -> SurveyStats:
     results: Counter[SurveyResult] = Counter()
     scores: Counter[int] = Counter()
@@ -583,20 +594,27 @@ ZALO_SCALE = 5
 """Zalo's rating template answers 1 to 5 stars."""
 
 
-def channel_stats(tallies: ChannelTallies, phone_scale: int) -> ChannelStats:
-    """The figures by channel (the module docstring defines them)."""
+def channel_stats(
+    tallies: ChannelTallies, phone_scale: int, *, phone_received: int,
+    phone_scores: Mapping[int, int],
+) -> ChannelStats:
+    """The figures by channel (the module docstring defines them). The phone's calls and
+    keypad scores come from the period's call tallies, the rest from `tallies`."""
     by_agency: dict[str, Counter[int]] = {}
     by_procedure: dict[str, Counter[int]] = {}
     for t in tallies.campaigns:
         by_agency.setdefault(t.agency, Counter())[t.score] += t.ratings
         by_procedure.setdefault(t.procedure, Counter())[t.score] += t.ratings
+    received = {PHONE: phone_received, ZALO: tallies.zalo_received}
+    ratings = {PHONE: rating_stats(phone_scores, phone_scale),
+               ZALO: rating_stats(tallies.zalo_ratings, ZALO_SCALE)}
     return ChannelStats(
         channels=tuple(ChannelRow(
-            channel=c.channel, received=c.received, cases_opened=c.cases_opened,
-            resolved_in_time=c.resolved_in_time,
-            resolved_in_time_rate=ratio(c.resolved_in_time, c.cases_opened),
-            ratings=rating_stats(c.ratings, ZALO_SCALE if c.channel == ZALO else phone_scale))
-            for c in tallies.channels),
+            channel=channel, received=received[channel], cases_opened=cases.opened,
+            resolved_in_time=cases.resolved_in_time,
+            resolved_in_time_rate=ratio(cases.resolved_in_time, cases.opened),
+            ratings=ratings[channel])
+            for channel, cases in tallies.cases.items()),
         campaign_by_agency=tuple((a, rating_stats(by_agency[a], ZALO_SCALE))
                                  for a in sorted(by_agency)),
         campaign_by_procedure=tuple((p, rating_stats(by_procedure[p], ZALO_SCALE))

@@ -3,20 +3,34 @@
 one from their records (`reports.compute_report`), on SQLite and on PostgreSQL: the
 synthetic September plus the cases where counting in SQL could go wrong (local midnight,
 microseconds that decide a whole second, branches gone from the configuration, scores
-off the scale, calls in progress, call backs and cases)."""
+off the scale, calls in progress, call backs and cases).
+
+The tallies are kept per UTC hour (`calllog.rollup`, revision 0016): a second report
+recounts only the hours written since, whichever writer wrote them, and an unchanged
+month is read from the stored hours alone."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+import calllog.rollup
+import calllog.tables
+from calllog.db import downgrade_async, upgrade_async
 from calllog.followup import CallbackActions, CallbackResult
-from calllog.model import Callback, CallRecord, Case, Outcome, SurveyResult
+from calllog.model import Callback, CallRecord, Case, CaseStatus, CloseIfOpen, Outcome, SurveyResult
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
+from calllog.tables import CaseRow, ReportHourRow
 from reports import DETAILED, FORMATS, ReportPeriod, build, build_from_data, render
 from scripts import synthetic_month
 from tests.console_client import hotline_config
@@ -190,3 +204,164 @@ async def test_without_details_the_figures_are_the_same_and_no_call_is_read(
         assert render(figures_only, fmt) == render(detailed, fmt), fmt
     with pytest.raises(ValueError, match="without its details"):
         render(figures_only, "details")
+
+
+async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> None:
+    config = hotline_config()
+    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
+    records = await queries.period_records(since=since, until=until)
+    from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks,
+                         records.channels)
+    tallied = build_from_data(await queries.period_data(since=since, until=until,
+                                                        details=True), SEPTEMBER, config)
+    assert tallied.figures == from_records.figures
+    for fmt in FORMATS:
+        assert render(tallied, fmt) == render(from_records, fmt), fmt
+
+
+async def stale_hours(store: CallLogStore) -> list[str]:
+    """September's hours written since they were counted (or never counted)."""
+    since, until = (t.astimezone(UTC).strftime("%Y-%m-%d %H")
+                    for t in SEPTEMBER.bounds("Asia/Ho_Chi_Minh"))
+    async with store._sessionmaker() as session:
+        return list(await session.scalars(
+            select(ReportHourRow.hour).where(
+                ReportHourRow.counted.is_distinct_from(ReportHourRow.version),
+                ReportHourRow.hour >= since, ReportHourRow.hour < until)
+            .order_by(ReportHourRow.hour)))
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements run on `engine` inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_changes_by_every_writer_after_a_report_are_in_the_next_report(
+    queries: CallQueries, store: CallLogStore,
+) -> None:
+    await assert_tallied_report_is_the_records_report(queries)
+    assert await stale_hours(store) == []
+    calls = {c.call_id: c for c in await store.list_calls(limit=10_000)}
+    synthetic = sorted((c for c in calls.values() if not c.call_id.startswith("tricky")),
+                       key=lambda c: c.started_at)
+    pending = [c for c in synthetic if c.callback == Callback.PENDING]
+
+    # the service's store: an outcome, a survey, a new call in an hour already counted
+    await store.save(replace(calls["tricky-19"], outcome=Outcome.CONNECTED,
+                             ended_at=at("2026-09-18 11:05:00")))
+    await store.save(replace(calls["tricky-09"], survey=SurveyResult.ANSWERED, survey_score=5))
+    await store.save(replace(calls["tricky-05"], call_id="new-in-a-counted-hour",
+                             started_at=calls["tricky-05"].started_at + timedelta(seconds=30)))
+    # a call moved to another hour (a corrected start)
+    await store.save(replace(calls["tricky-10"], started_at=at("2026-09-21 15:30:00")))
+    # the spool's replay and the CEL import / recovery, in one batch
+    await store.apply([replace(synthetic[0], outcome=Outcome.FAILED),
+                       CloseIfOpen(replace(calls["tricky-18"], outcome=Outcome.ABANDONED_IN_MENU,
+                                           ended_at=at("2026-10-01 00:00:30")))])
+    # the console's call back, and the CLI's
+    assert await CallbackActions(store._sessionmaker).record(
+        pending[0].call_id, at=at("2026-10-02 09:00:00"), by="Tổ vận hành",
+        result=CallbackResult.REACHED)
+    assert await store.mark_callback_done(pending[-1].call_id, at=at("2026-10-02 09:30:00"))
+    # a case moved to an agency
+    async with store._sessionmaker() as session:
+        case_id = await session.scalar(select(CaseRow.id).where(CaseRow.key == "tricky-case-1"))
+    assert case_id is not None
+    await store.update_case(case_id, status=CaseStatus.FORWARDED, by="Tổ vận hành",
+                            at=at("2026-10-02 10:00:00"), agency="Sở Tư pháp")
+    # nothing in the product deletes a call; the triggers count a delete all the same
+    async with store._sessionmaker.begin() as session:
+        await session.execute(delete(calllog.tables.CallRow)
+                              .where(calllog.tables.CallRow.call_id == "tricky-16"))
+
+    stale = await stale_hours(store)
+    assert len(stale) >= 9
+    await assert_tallied_report_is_the_records_report(queries)
+    assert await stale_hours(store) == []
+
+
+async def test_an_unchanged_month_is_read_from_the_stored_hours_alone(
+    queries: CallQueries, store: CallLogStore,
+) -> None:
+    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
+    config = hotline_config()
+    engine = store._sessionmaker.kw["bind"]
+    with statements(engine) as first_time:
+        first = build_from_data(await queries.period_data(since=since, until=until),
+                                SEPTEMBER, config)
+    with statements(engine) as second_time:
+        second = build_from_data(await queries.period_data(since=since, until=until),
+                                 SEPTEMBER, config)
+
+    def reads_calls(sql: list[str]) -> bool:
+        # The figures by channel read the period's cases (a month: a few thousand rows)
+        # and Zalo's tables; the calls, never twice.
+        return any(re.search(r"\bFROM calls\b", s) for s in sql)
+
+    assert reads_calls(first_time)
+    assert not reads_calls(second_time)
+    assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+                   for s in second_time)
+    assert second.figures == first.figures
+    async with store._sessionmaker() as session:
+        counted = await session.scalar(select(func.count()).select_from(ReportHourRow).where(
+            ReportHourRow.counted == ReportHourRow.version))
+    assert counted is not None and counted >= 30 * 24
+
+
+async def test_a_write_during_the_recount_leaves_its_hour_to_the_next_report(
+    queries: CallQueries, store: CallLogStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await assert_tallied_report_is_the_records_report(queries)
+    call = await store.get("tricky-15")
+    assert call is not None
+    count_hours = calllog.rollup.count_hours
+
+    async def count_then_write(*args: Any, **kwargs: Any) -> Any:
+        counted = await count_hours(*args, **kwargs)
+        await store.save(replace(call, survey_score=2))  # lands after the count
+        return counted
+
+    await store.save(replace(call, survey_score=4))
+    monkeypatch.setattr(calllog.rollup, "count_hours", count_then_write)
+    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
+    await queries.period_data(since=since, until=until)
+    monkeypatch.undo()
+
+    assert await stale_hours(store) == ["2026-09-17 01"]
+    await assert_tallied_report_is_the_records_report(queries)
+    assert await stale_hours(store) == []
+
+
+async def test_periods_off_whole_hours_are_counted_from_the_calls(
+    queries: CallQueries,
+) -> None:
+    since, until = at("2026-09-15 09:00:05"), at("2026-09-20 08:00:00.5")
+    tallies = (await queries.period_data(since=since, until=until)).tallies
+    records = (await queries.period_records(since=since, until=until)).calls
+    assert sum(t.calls for t in tallies.hours) == len(records)
+    assert sum(tallies.wait.values()) == sum(
+        r.outcome == Outcome.CONNECTED and r.bridged_at is not None for r in records)
+
+
+async def test_down_to_0015_drops_the_triggers_and_up_again_counts_afresh(
+    db_url: str, queries: CallQueries, store: CallLogStore,
+) -> None:
+    await assert_tallied_report_is_the_records_report(queries)
+    await downgrade_async(db_url, "0015")
+    call = await store.get("tricky-17")
+    assert call is not None
+    await store.save(replace(call, survey_score=1))  # no trigger left to fail
+    await upgrade_async(db_url)
+    assert await stale_hours(store) == []  # nothing counted yet: no hour known
+    await assert_tallied_report_is_the_records_report(queries)

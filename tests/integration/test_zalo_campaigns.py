@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 from calllog.campaigns import Campaigns, Rating, Ratings
 from calllog.channels import channel_tallies
 from calllog.model import CallRecord, Outcome, SurveyResult
+from calllog.rollup import period_tallies
 from calllog.store import CallLogStore
 from calllog.users import Role, UserStore
 from calllog.zalo import InboxEvent, SendStatus, ZaloInbox
@@ -167,7 +169,12 @@ async def test_figures_by_channel_count_calls_messages_ratings_and_campaigns(
                                     key))
     tallies = await channel_tallies(sessions, since=t0 - timedelta(hours=1),
                                     until=t0 + timedelta(days=1))
-    stats = channel_stats(tallies, phone_scale=5)
+    calls = await period_tallies(sessions, since=t0 - timedelta(hours=1),
+                                 until=t0 + timedelta(days=1))
+    stats = channel_stats(
+        tallies, phone_scale=5, phone_received=sum(t.calls for t in calls.hours),
+        phone_scores=sum((Counter({t.score: t.calls}) for t in calls.surveys
+                          if t.score is not None), Counter()))
     phone, zalo = stats.channels
     assert (phone.channel, phone.received, phone.ratings.scored, phone.ratings.satisfied) == (
         "phone", 3, 2, 1)
