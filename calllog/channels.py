@@ -72,11 +72,13 @@ async def channel_tallies(
     since, until = as_utc(since, "since"), as_utc(until, "until")
     n = func.count().label("n")
     channel = case_channel().label("channel")
-    resolved_at = (select(CaseChangeRow.case_id, func.min(CaseChangeRow.at).label("at"))
-                   .where(CaseChangeRow.status == CaseStatus.RESOLVED.value)
-                   .group_by(CaseChangeRow.case_id).subquery())
+    # Per case, off the (case_id, id) index: only the period's cases are looked at.
+    resolved_at = (select(func.min(CaseChangeRow.at))
+                   .where(CaseChangeRow.case_id == CaseRow.id,
+                          CaseChangeRow.status == CaseStatus.RESOLVED.value)
+                   .correlate(CaseRow).scalar_subquery())
     in_time = func.count().filter(and_(CaseRow.due_at.is_not(None),
-                                       resolved_at.c.at <= CaseRow.due_at)).label("in_time")
+                                       resolved_at <= CaseRow.due_at)).label("in_time")
 
     async def read(query: Executable) -> Sequence[Any]:
         async with sessionmaker() as session:
@@ -87,7 +89,6 @@ async def channel_tallies(
              .where(ZaloInboxRow.event_at >= since, ZaloInboxRow.event_at < until,
                     ZaloInboxRow.event_name.like("user_send_%"))),
         read(select(channel, n, in_time).select_from(CaseRow)
-             .outerjoin(resolved_at, resolved_at.c.case_id == CaseRow.id)
              .where(CaseRow.opened_at >= since, CaseRow.opened_at < until)
              .group_by(channel)),
         read(select(RatingRow.score, n)

@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from calllog.campaigns import Campaigns, Rating, Ratings
-from calllog.channels import channel_tallies
+from calllog.channels import CaseTally, channel_tallies
 from calllog.model import CallRecord, Outcome, SurveyResult
 from calllog.rollup import period_tallies
 from calllog.store import CallLogStore
+from calllog.tables import CaseChangeRow, CaseRow
 from calllog.users import Role, UserStore
 from calllog.zalo import InboxEvent, SendStatus, ZaloInbox
 from calllog.zns import NoticeKind, Owed, ZnsOutbox
@@ -185,3 +186,30 @@ async def test_figures_by_channel_count_calls_messages_ratings_and_campaigns(
     assert [p for p, _ in stats.campaign_by_procedure] == [
         "Cấp phiếu lý lịch tư pháp", "Đăng ký kinh doanh"]
     assert (await outbox.counts()).by_status[SendStatus.PENDING] == 3
+
+
+async def test_cases_resolved_within_their_deadline_are_counted_by_channel(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A case counts as resolved in time when its FIRST change to resolved came by its
+    deadline: a later reopening and resolving again does not move it."""
+    t0 = MONDAY_9AM_ICT
+    due = t0 + timedelta(days=10)
+    cases = [  # (channel, due, resolved at ...)
+        ("phone", due, [due - timedelta(days=1)]),  # in time
+        ("phone", due, [due + timedelta(minutes=1)]),  # late
+        ("phone", due, [due - timedelta(days=2), due + timedelta(days=3)]),  # first in time
+        ("phone", None, [t0 + timedelta(days=1)]),  # no deadline: never in time
+        ("zalo", due, [due]),  # at the deadline: in time
+        ("zalo", due, []),  # still open
+    ]
+    async with sessions.begin() as session:
+        for i, (channel, due_at, resolved) in enumerate(cases, start=1):
+            session.add(CaseRow(id=i, category="x", status="resolved" if resolved else "received",
+                                opened_at=t0, opened_by="x", due_at=due_at, channel=channel))
+            await session.flush()
+            for at in resolved:
+                session.add(CaseChangeRow(case_id=i, at=at, by="x", status="resolved"))
+    tallies = await channel_tallies(sessions, since=t0 - timedelta(hours=1),
+                                    until=t0 + timedelta(hours=1))
+    assert tallies.cases == {"phone": CaseTally(4, 2), "zalo": CaseTally(2, 1)}
