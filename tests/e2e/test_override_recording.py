@@ -76,7 +76,7 @@ def test_announcement_plays_after_the_greeting_until_switched_off(
     call = answer_hotline(sip, caller, hotline)
     _kinds_until(sip, hotline, caller, "prompt", "menu")  # the menu came after it
     call.hangup_now()
-    record, events = finished(sip, hotline, caller, last_event="ended")
+    _, events = finished(sip, hotline, caller, last_event="ended")
     override = next(e for e in events if e.kind == "override")
     assert override.detail["mode"] == "after_greeting" and override.detail["by"] == "lan"
     played = [e.detail["prompts"] for e in events if e.kind == "prompt"]
