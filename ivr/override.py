@@ -2,12 +2,13 @@
 of the menu (the hotline is suspended: the caller may leave a message).
 
 The newest switch is read from the database at each call through a short cache, so
-an operator's switch needs no reload; when the database cannot be read, the last
-known switch stays in force.
+an operator's switch needs no reload; when the database cannot be read (or is slow to
+answer: `READ_SECONDS`), the last known switch stays in force and the call goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -22,6 +23,8 @@ from routing.override import override_in_force
 log = structlog.get_logger(__name__)
 
 CACHE_SECONDS = 2.0
+READ_SECONDS = 0.5
+"""A database that does not answer within this costs a call no more (last known kept)."""
 # An announcement longer than this is cut short (the caller still reaches the menu).
 LONGEST_ANNOUNCEMENT_SECONDS = 180.0
 
@@ -43,7 +46,8 @@ class OverrideSource:
         if self._read_at is None or now - self._read_at >= self._ttl:
             self._read_at = now
             try:
-                self._latest = await self._read()
+                async with asyncio.timeout(READ_SECONDS):
+                    self._latest = await self._read()
             except Exception:
                 log.warning("could not read the announcement override; keeping the last "
                             "known", exc_info=True)

@@ -4,6 +4,7 @@ recordings' purge after retention on the injected clock, and their /metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,6 +93,19 @@ async def test_database_unreadable_keeps_the_last_known_switch() -> None:
     with capture_logs() as logs:
         assert await source.current() is not None
     assert any("announcement" in e["event"] for e in logs)
+
+
+async def test_a_database_that_does_not_answer_holds_the_call_up_only_briefly() -> None:
+    clock = FakeClock(NOW, running=False)
+    hang = asyncio.Event()
+
+    async def never() -> OverrideSwitch | None:
+        await hang.wait()
+        return None
+
+    source = OverrideSource(never, clock, ttl=2.0)
+    with capture_logs():
+        assert await asyncio.wait_for(source.current(), 5) is None
 
 
 def test_expiry_is_read_in_asia_ho_chi_minh_and_must_be_ahead() -> None:
