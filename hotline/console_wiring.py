@@ -13,7 +13,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import structlog
@@ -41,7 +40,7 @@ from hotline.announce import (
     synthesise,
 )
 from hotline.prompts import PromptBuildError
-from hotline.settings import Settings
+from hotline.settings import Settings, recordings_dir
 from hotline.zalo import ZaloParts, zalo_parts
 from hotline.zns import ZnsParts, zns_parts
 from routing.clock import Clock
@@ -132,14 +131,6 @@ def announce_page(settings: Settings,
         from_text=lambda text: refused(lambda: synthesise(text, out)),
         from_wav=lambda data: refused(lambda: from_recording(data, out)),
         parse_until=until)
-
-
-def recordings_dir(settings: Settings) -> Path:
-    """Where voice messages are read: the setting, or where the embedded PBX
-    (`hotline serve --embedded`) has Asterisk write them."""
-    if settings.console_recordings_dir is not None:
-        return settings.console_recordings_dir
-    return settings.asterisk_root / f"var/lib/hotline/{settings.pbx_instance}/spool/recording"
 
 
 async def run_console(settings: Settings, clock: Clock) -> None:

@@ -16,13 +16,12 @@ from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from hotline.clock import SystemClock
-from hotline.console_wiring import recordings_dir
 from hotline.health import HealthServer, HealthSources
 from hotline.overload import LoadGuard
 from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
 from hotline.retention import ReviewRecordings
-from hotline.settings import Settings, unknown_environment
+from hotline.settings import Settings, recordings_dir, unknown_environment
 from ivr.app import EVENTS_USED, HotlineApp
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
