@@ -469,4 +469,20 @@ class ReportCountsRow(Base):
     counts: Mapped[str] = mapped_column(Text)
 
 
+class AnnouncementRow(Base):
+    """One switch of the announcement override (revision 0019), on or off: who, when,
+    what. Append-only; the newest row says what callers hear."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(64))
+    on: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[str | None] = mapped_column(String(128))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 metadata = Base.metadata

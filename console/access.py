@@ -13,6 +13,13 @@
 | apply a YAML      | yes   | -        | -             | -      |
 | manage users      | yes   | -        | -             | -      |
 | Zalo surveys, ZNS | yes   | yes      | -             | -      |
+| announcements     | yes   | yes      | -             | -      |
+| review recordings | yes   | yes      | -             | -      |
+
+Review recordings (both sides of a conversation, for quality review) are the operating
+team's: they hold the citizen's voice and judge the desk's staff, so an agency user who
+may see the call still does not hear them (the voice message, the citizen's own words to
+the hotline, stays theirs to hear).
 
 A route asks `require(user, Action.X)`, and for a call or case `require_agency(user,
 its_agency)`; both raise `Forbidden`, which the app answers 403 (and audits).
@@ -37,6 +44,8 @@ class Action(StrEnum):
     APPLY_CONFIG = "apply_config"
     MANAGE_USERS = "manage_users"
     RUN_CAMPAIGNS = "run_campaigns"
+    ANNOUNCE = "announce"
+    PLAY_REVIEW_RECORDINGS = "play_review_recordings"
 
 
 RULES: dict[Role, frozenset[Action]] = {

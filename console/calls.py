@@ -13,6 +13,7 @@ Starlette's `FileResponse` answers a `Range` request with 206 and `Content-Range
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,24 +124,62 @@ async def call_page(request: Request) -> Response:
                if may_see_agency(user, c.caller_agency) or may_see_agency(user, c.agency)]
     cases = [c for c in detail.cases if may_see_agency(user, c.agency)]
     has_voice = _recording_path(console, call) is not None
+    review = _review(console, detail) if may(user, Action.PLAY_REVIEW_RECORDINGS) else None
     return console.render(
         request, "call.html", user=user, section=SECTION, sections=sections_for(user),
         csrf=csrf_token(request), detail=detail, call=call, lines=timeline(
             detail.events, console.config),
-        earlier=earlier, cases=cases, has_voice=has_voice, labels=LABELS,
+        earlier=earlier, cases=cases, has_voice=has_voice, review=review, labels=LABELS,
         cause=cause_vn(call.hangup_cause), may_open_case=may(user, Action.CHANGE_CASES))
 
 
 def _recording_path(console: Console, call: CallRecord) -> Path | None:
     """The call's voice message in the spool, if it is a plain name and is there."""
+    return _spool_file(console, call.recording)
+
+
+def _spool_file(console: Console, name: str | None) -> Path | None:
+    """`<name>.wav` in the recording spool, if `name` is a plain name and it is there."""
     spool = console.recordings
-    name = call.recording
     if spool is None or not name or not RECORDING_NAME.fullmatch(name) or ".." in name:
         return None
     path = spool / f"{name}.wav"
     if path.resolve().parent != spool.resolve() or not path.is_file():
         return None
     return path
+
+
+@dataclass(frozen=True)
+class ReviewRecording:
+    name: str
+    path: Path | None
+    purged: bool
+
+    @property
+    def playable(self) -> bool:
+        return self.path is not None
+
+
+def _review(console: Console, detail: CallDetail) -> ReviewRecording | None:
+    """The call's quality-review recording, as its timeline names it (None: not recorded)."""
+    names = [str(e.detail.get("name")) for e in detail.events if e.kind == "review_recording"]
+    if not names:
+        return None
+    purged = any(e.kind == "review_recording_purged" for e in detail.events)
+    return ReviewRecording(names[-1], _spool_file(console, names[-1]), purged)
+
+
+async def review_recording(request: Request) -> Response:
+    console = _console(request)
+    user = await console.auth.signed_in(request)
+    require(user, Action.VIEW_CALLS)
+    detail = await _visible_call(request, console, user)
+    require(user, Action.PLAY_REVIEW_RECORDINGS)
+    review = _review(console, detail)
+    if review is None or review.path is None:
+        raise HTTPException(404, "Cuộc gọi này không có tệp ghi âm.")
+    return FileResponse(review.path, media_type="audio/wav",
+                        headers={"Cache-Control": "private, no-store"})
 
 
 async def recording(request: Request) -> Response:
@@ -160,4 +199,6 @@ def routes() -> list[BaseRoute]:
         Route("/calls", search, methods=["GET"], name="calls"),
         Route("/calls/{call_id}", call_page, methods=["GET"], name="call"),
         Route("/calls/{call_id}/recording", recording, methods=["GET"], name="call_recording"),
+        Route("/calls/{call_id}/review-recording", review_recording, methods=["GET"],
+              name="call_review_recording"),
     ]

@@ -55,6 +55,8 @@ SECTIONS = (
             "Tài khoản và vai trò."),
     Section("/campaigns", "Khảo sát Zalo", Action.RUN_CAMPAIGNS,
             "Khảo sát qua Zalo, tin ZNS gửi lỗi."),
+    Section("/announce", "Thông báo", Action.ANNOUNCE,
+            "Thông báo phát cho người gọi, tạm ngưng tổng đài."),
 )
 
 
@@ -109,6 +111,7 @@ async def logout(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     from console import (  # they use SECTIONS: imported once it exists
+        announce,
         callbacks,
         calls,
         campaigns,
@@ -125,6 +128,7 @@ def routes() -> list[BaseRoute]:
         Route("/login", login, methods=["POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
         *calls.routes(),
+        *announce.routes(),
         *wallboard.routes(),
         *callbacks.routes(),
         *cases.routes(),

@@ -130,6 +130,11 @@ def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
             detail, failed = f"máy {d.get('desk')}", True
         case "recorded":
             detail = f"dài {d.get('seconds')} giây" if d.get("seconds") is not None else ""
+        case "override":
+            detail = ("thay menu: tạm ngưng, mời để lại lời nhắn"
+                      if d.get("mode") == "replace_menu" else "sau lời chào")
+        case "review_recording_failed":
+            detail, failed = str(d.get("error") or ""), True
         case "recording_failed" | "shed_failed":
             detail, failed = str(d.get("error") or ""), True
         case "survey":

@@ -146,6 +146,7 @@ async def page(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.VIEW_WALLBOARD)
+    from console.announce import active_announcement
     from console.pages import SECTIONS, sections_for  # the navigation (pages imports us)
 
     feed = console.wallboard
@@ -154,7 +155,8 @@ async def page(request: Request) -> Response:
         request, "wallboard.html", user=user, sections=sections_for(user),
         section=next(s for s in SECTIONS if s.path == "/wallboard"), csrf=csrf_token(request),
         board_html=render_board(console, board), live=feed is not None,
-        kiosk=request.query_params.get("kiosk") == "1")
+        kiosk=request.query_params.get("kiosk") == "1",
+        announcement=await active_announcement(request))
 
 
 async def events(request: Request) -> Response:

@@ -17,6 +17,7 @@ import uvloop
 
 from calllog.followup import CallbackResult
 from dialplan.generate import desk_password, write_asterisk_config
+from hotline.announce import add_announce_parser, run_announce
 from hotline.banner import banner_hours
 from hotline.callbacks import PAGE_SIZE, list_callbacks, mark_done
 from hotline.cases import add_cases_parser, default_operator, run_cases
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     secrets_sub.add_parser("init", help="create the secrets file with random values")
     secrets_sub.add_parser("desks", help="print each desk's SIP login (for phone set-up)")
     add_zalo_parser(sub)
+    add_announce_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -144,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                 return code
             case "report":
                 return report_command(args, settings)
+            case "announce":
+                code, text = asyncio.run(run_announce(settings, args, clock.now(),
+                                                      default_operator()))
+                print(printable(text, keep_newlines=True),
+                      file=sys.stdout if code == 0 else sys.stderr)
+                return code
             case "zalo":
                 code, text = asyncio.run(run_zalo(settings, args, clock))
                 print(printable(text, keep_newlines=True),

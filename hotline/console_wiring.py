@@ -10,26 +10,37 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
+from datetime import datetime
 
 import httpx
 import structlog
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from calllog.announcements import AnnouncementStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.followup import CallbackActions
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.users import UserStore
+from console.announce import AnnouncePage, AudioRefused, install_announce_page
 from console.app import create_app
 from console.campaigns import install_campaign_pages
 from console.casework import FollowupWork, agencies_of
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
-from hotline.settings import Settings
+from hotline.announce import (
+    AnnouncementError,
+    from_recording,
+    parse_until,
+    sounds_host_dir,
+    synthesise,
+)
+from hotline.prompts import PromptBuildError
+from hotline.settings import Settings, recordings_dir
 from hotline.zalo import ZaloParts, zalo_parts
 from hotline.zns import ZnsParts, zns_parts
 from routing.clock import Clock
@@ -91,17 +102,35 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
             app.state.zns = zns_parts(settings, config, sessions, clock, zalo_http)
             install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox,
                                    read_campaign_file)
+            install_announce_page(app, announce_page(settings, sessions))
             yield app
     finally:
         await engine.dispose()
 
 
-def recordings_dir(settings: Settings) -> Path:
-    """Where voice messages are read: the setting, or where the embedded PBX
-    (`hotline serve --embedded`) has Asterisk write them."""
-    if settings.console_recordings_dir is not None:
-        return settings.console_recordings_dir
-    return settings.asterisk_root / f"var/lib/hotline/{settings.pbx_instance}/spool/recording"
+def announce_page(settings: Settings,
+                  sessions: async_sessionmaker[AsyncSession]) -> AnnouncePage:
+    """The Thông báo page's parts: the switches' store, and the audio made where
+    Asterisk reads our prompts (errors worded for the page)."""
+    out = sounds_host_dir(settings)
+
+    def refused(make: Callable[[], str]) -> str:
+        try:
+            return make()
+        except (AnnouncementError, PromptBuildError, OSError) as exc:
+            raise AudioRefused(str(exc)) from exc
+
+    def until(text: str, now: datetime) -> datetime:
+        try:
+            return parse_until(text, now)
+        except AnnouncementError as exc:
+            raise AudioRefused(str(exc)) from exc
+
+    return AnnouncePage(
+        store=AnnouncementStore(sessions),
+        from_text=lambda text: refused(lambda: synthesise(text, out)),
+        from_wav=lambda data: refused(lambda: from_recording(data, out)),
+        parse_until=until)
 
 
 async def run_console(settings: Settings, clock: Clock) -> None:

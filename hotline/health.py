@@ -66,6 +66,8 @@ class HealthSources:
     ari_latency: Callable[[], float] = lambda: 0.0
     call_trail: Callable[[], str | None] = lambda: None
     """Why there is no call trail (Asterisk's CEL file), None when there is one."""
+    review_recordings: Callable[[], tuple[int, int, int]] = lambda: (0, 0, 0)
+    """Quality-review recordings on disk: files, bytes (at the last sweep), purged."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ class _Collector(Collector):
         yield GaugeMetricFamily("hotline_ari_latency_seconds",
                                 "How long ARI takes to answer a request (smoothed)",
                                 value=self._sources.ari_latency())
+        files, size, purged = self._sources.review_recordings()
+        yield GaugeMetricFamily("hotline_review_recordings_files",
+                                "Quality-review recordings on disk", value=files)
+        yield GaugeMetricFamily("hotline_review_recordings_bytes",
+                                "Disk used by the quality-review recordings", value=size)
+        yield CounterMetricFamily("hotline_review_recordings_purged",
+                                  "Quality-review recordings deleted after retention",
+                                  value=purged)
 
 
 def _spool_metrics(spool: SpoolStats) -> Iterator[Metric]:

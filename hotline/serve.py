@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import structlog
 
+from calllog.announcements import AnnouncementStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
@@ -19,13 +20,15 @@ from hotline.health import HealthServer, HealthSources
 from hotline.overload import LoadGuard
 from hotline.pbxapply import PbxApplier
 from hotline.reload import ConfigHolder
-from hotline.settings import Settings, unknown_environment
+from hotline.retention import ReviewRecordings
+from hotline.settings import Settings, recordings_dir, unknown_environment
 from ivr.app import EVENTS_USED, HotlineApp
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import EventStream
 from ivr.ari.models import Event
 from ivr.live import DeskPresence
+from ivr.override import OverrideSource
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
@@ -71,6 +74,9 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
         wait_for_disk=False, flush_linger=JOURNAL_LINGER_SECONDS,
         batch_linger=DB_BATCH_LINGER_SECONDS, now=clock.now,
     )
+    announcements = AnnouncementStore(make_sessionmaker(engine))
+    reviews = ReviewRecordings(recordings_dir(settings), calllog, clock,
+                               lambda: holder().recording.retention_days)
     password = settings.ari_password.get_secret_value()
     background: list[asyncio.Task[None]] = []
     try:
@@ -108,6 +114,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 calllog=calllog, fallback_context=FALLBACK_CONTEXT,
                 on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
                 admit=guard, clock=clock,
+                override=OverrideSource(announcements.latest, clock),
             )
             trail = CallTrail(
                 ari=ari, calllog=calllog, config=holder, cel_db=settings.cel_db,
@@ -178,6 +185,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                     loop_lag=lambda: guard.loop_lag,
                     ari_latency=ari_latency,
                     call_trail=lambda: call_trail_problem(settings.cel_db),
+                    review_recordings=lambda: (reviews.use.files, reviews.use.bytes,
+                                               reviews.purged),
                 ), live=app.live.json_after).serve("127.0.0.1", settings.health_port)
             await calllog.start()
             background += [
@@ -186,6 +195,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 asyncio.create_task(trail.run(), name="call-trail"),
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
                 asyncio.create_task(guard.run(), name="load-guard"),
+                asyncio.create_task(reviews.run(), name="review-recordings"),
                 asyncio.create_task(DeskPresence(ari, app.live).run(), name="desk-presence"),
             ]
             background += [asyncio.create_task(s.run(), name=f"ari-rest-{n}")

@@ -111,6 +111,14 @@ class Settings(BaseModel):
         return "ws" + self.ari_url.removeprefix("http")
 
 
+def recordings_dir(settings: Settings) -> Path:
+    """Where voice messages are read: the setting, or where the embedded PBX
+    (`hotline serve --embedded`) has Asterisk write them."""
+    if settings.console_recordings_dir is not None:
+        return settings.console_recordings_dir
+    return settings.asterisk_root / f"var/lib/hotline/{settings.pbx_instance}/spool/recording"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}

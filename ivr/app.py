@@ -36,6 +36,7 @@ from ivr.cel import extension_of
 from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
 from ivr.live import LiveCalls
+from ivr.override import OverrideSource
 from ivr.prompts import PromptLibrary
 from ivr.recovery import Adoption
 from ivr.session import CallSession
@@ -69,8 +70,10 @@ class HotlineApp:
         on_left_open: Callable[[str], None] = lambda call_id: None,
         admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
         live: LiveCalls | None = None,
+        override: OverrideSource | None = None,
     ) -> None:
         self._ari = ari
+        self._override = override
         self._config = config
         self._prompts = prompts
         self._calllog = calllog
@@ -190,6 +193,7 @@ class HotlineApp:
             fallback_context=self._fallback_context,
             desk_states=self._desk_states,
             live=self.live,
+            override=self._override,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:

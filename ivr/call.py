@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from calllog.announcements import OverrideMode
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
 from ivr.context import CallContext
 from ivr.desk import DeskLeg, DeskLost, ring_branch, talk
 from ivr.menu import choose_branch, play_and_collect
+from ivr.override import play_announcement
 from ivr.prompts import Prompt
+from ivr.review import recording_notice
 from ivr.session import CallerHungUp
 from ivr.survey import ask_rating
 from ivr.voicemail import take_message
@@ -35,7 +38,12 @@ async def handle_call(ctx: CallContext) -> None:
         if closed is not None:
             await _closed(ctx, closed)
             return
-        branch = await _choose(ctx)
+        announcement = await play_announcement(ctx)
+        if announcement is not None and announcement.mode == OverrideMode.REPLACE_MENU:
+            record.outcome = Outcome.CLOSED  # suspended: counted with closed hours
+            await take_message(ctx, None)
+            return
+        branch = await _choose(ctx, greeted=announcement is not None)
         if branch is None:
             record.outcome = Outcome.NO_SELECTION
             await say_goodbye(ctx, Prompt.GOODBYE)
@@ -44,6 +52,8 @@ async def handle_call(ctx: CallContext) -> None:
         if not state.open:
             await _closed(ctx, state)
             return
+        if branch.record_calls:
+            await recording_notice(ctx)
         leg = await ring_branch(ctx, branch)
         if leg is not None:
             try:
@@ -149,8 +159,8 @@ async def _closed(ctx: CallContext, state: OpenState) -> None:
     await take_message(ctx, Prompt.HOLIDAY if state.reason == "holiday" else Prompt.CLOSED)
 
 
-async def _choose(ctx: CallContext) -> Branch | None:
-    selection = await choose_branch(ctx)
+async def _choose(ctx: CallContext, greeted: bool) -> Branch | None:
+    selection = await choose_branch(ctx, greeted)
     if selection is None:
         return None
     branch, by_default = selection

@@ -20,6 +20,7 @@ from ivr.ari.models import (
 )
 from ivr.context import CallContext, new_id
 from ivr.prompts import Prompt
+from ivr.review import record_bridge
 from ivr.session import ChannelVanished
 from routing.clock import Clock
 from routing.config import Branch
@@ -268,6 +269,9 @@ async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
     ctx.step("talking", leg.extension)
     await ctx.save()
     await ctx.note("bridged", desk=leg.extension, bridge=bridge_id)
+    branch = ctx.config.branch(ctx.record.branch_key) if ctx.record.branch_key else None
+    if branch is not None and branch.record_calls:
+        await record_bridge(ctx, bridge_id)
 
 
 class _DeskKeys:

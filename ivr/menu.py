@@ -12,11 +12,12 @@ MAX_REPEATS = 5
 REPROMPT_PREFIX = {"invalid": Prompt.INVALID, "no_input": Prompt.NO_INPUT}
 
 
-async def choose_branch(ctx: CallContext) -> tuple[Branch, bool] | None:
+async def choose_branch(ctx: CallContext, greeted: bool = False) -> tuple[Branch, bool] | None:
     """Run the menu until a branch is chosen: (branch, by_default), or None when
-    every attempt is used up and no default branch is configured."""
+    every attempt is used up and no default branch is configured. `greeted`: the
+    caller heard the greeting already (before an announcement)."""
     ctx.step("menu")
-    prompts = [Prompt.GREETING, Prompt.MENU]
+    prompts = [Prompt.MENU] if greeted else [Prompt.GREETING, Prompt.MENU]
     attempt = repeats = 0
     while True:
         attempt += 1

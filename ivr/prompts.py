@@ -32,6 +32,7 @@ class Prompt(StrEnum):
     SURVEY_QUESTION = "survey_question"
     SURVEY_INVALID = "survey_invalid"
     SURVEY_THANKS = "survey_thanks"
+    RECORDING_NOTICE = "recording_notice"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -56,6 +57,7 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
                                                        skip=_key_name(survey.skip_key)),
         Prompt.SURVEY_INVALID: survey.invalid,
         Prompt.SURVEY_THANKS: survey.thanks,
+        Prompt.RECORDING_NOTICE: config.recording.notice,
     }
 
 
@@ -66,7 +68,11 @@ class PromptLibrary:
     pbx_dir: str
 
     def media(self, prompt: Prompt) -> str:
-        return f"sound:{self.pbx_dir.rstrip('/')}/{prompt.value}"
+        return self.file(prompt.value)
+
+    def file(self, name: str) -> str:
+        """A file of the prompts directory by name (an announcement override's)."""
+        return f"sound:{self.pbx_dir.rstrip('/')}/{name}"
 
 
 def _key_name(key: str) -> str:

@@ -31,12 +31,14 @@ def recording_name(call_id: str) -> str:
     return RECORDING_PREFIX + call_id.replace(".", "-")
 
 
-async def take_message(ctx: CallContext, reason: Prompt) -> None:
-    """Explain why (`reason`), record a message, thank the caller and hang up."""
+async def take_message(ctx: CallContext, reason: Prompt | None) -> None:
+    """Explain why (`reason`; None: the caller was told already), record a message,
+    thank the caller and hang up."""
     ctx.step("message")
     ctx.record.callback = callback_for(ctx.record.caller_number)
     await ctx.save()
-    await play_and_collect(ctx, [reason, Prompt.LEAVE_MESSAGE], timeout=0.1)
+    await play_and_collect(ctx, [*([reason] if reason else []), Prompt.LEAVE_MESSAGE],
+                           timeout=0.1)
     name = recording_name(ctx.record.call_id)
     ctx.record.recording = name
     await ctx.save()

@@ -139,6 +139,17 @@ class CallbacksConfig(_Strict):
     `hours`) has passed since the call: by default one working day of 8 hours."""
 
 
+class RecordingConfig(_Strict):
+    """Calls recorded for quality review (branches with `record_calls: true`)."""
+
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    """Recordings older than this are deleted by the service."""
+    notice: Prose = (
+        "Cuộc gọi có thể được ghi âm để phục vụ việc nâng cao chất lượng. "
+        "Xin cảm ơn quý vị."
+    )
+
+
 class HoursOverride(_Strict):
     """A branch's own hours; what it leaves out comes from the hotline's `hours`."""
 
@@ -165,6 +176,8 @@ class Branch(_Strict):
     hours: HoursOverride | None = None
     survey: bool = True
     """Offer the satisfaction survey after calls of this branch."""
+    record_calls: bool = False
+    """Record its calls (both sides) for quality review; the caller is told first."""
 
 
 class Desk(_Strict):
@@ -219,6 +232,7 @@ class HotlineConfig(_Strict):
     survey: SurveyConfig = SurveyConfig()
     complaints: ComplaintConfig = ComplaintConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
+    recording: RecordingConfig = RecordingConfig()
     hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)

@@ -100,6 +100,18 @@ class AriClient:
         response = await self._request("POST", path, params)
         return _parse(LiveRecording, response)
 
+    async def record_bridge(self, bridge_id: str, name: str, *, format: str = "wav",
+                            if_exists: str = "overwrite") -> LiveRecording:
+        """Record a bridge (every channel in it, mixed) until it is destroyed."""
+        path = f"/bridges/{_seg(bridge_id)}/record"
+        params: dict[str, str | int | None] = {
+            "name": name, "format": format, "maxDurationSeconds": 0,
+            "maxSilenceSeconds": 0, "beep": "false", "terminateOn": "none",
+            "ifExists": if_exists,
+        }
+        response = await self._request("POST", path, params)
+        return _parse(LiveRecording, response)
+
     async def stop_recording(self, name: str) -> bool:
         """Stop and keep a live recording; False when it already ended (404)."""
         try:

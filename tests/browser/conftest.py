@@ -103,6 +103,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConsole
         "HOTLINE_CONSOLE_HOST": "127.0.0.1",
         "HOTLINE_CONSOLE_PORT": str(port),
         "HOTLINE_CONFIG": str(ROOT / "config" / "hotline.yaml"),
+        "HOTLINE_PROMPTS_HOST_DIR": str(tmp / "sounds"),  # announcements' audio
     }
     with console_process(port, env, tmp, "admin", "admin", ADMIN_PASSWORD) as running:
         yield running

@@ -273,6 +273,12 @@ class FakeAri:
         await self._request("stop_recording", name=name)
         return False
 
+    async def record_bridge(self, bridge_id: str, name: str, *, format: str = "wav",
+                            if_exists: str = "overwrite") -> LiveRecording:
+        await self._request("record_bridge", bridge_id=bridge_id, name=name)
+        return LiveRecording.model_validate({"name": name, "format": "wav",
+                                             "state": "recording"})
+
     async def list_channels(self) -> list[Channel]:
         await self._request("list_channels")
         return [Channel.model_validate(channel) for channel in self.channels.values()]
@@ -495,6 +501,7 @@ USED_BY_IVR = [
     "answer", "play", "stop_playback", "record", "stop_recording", "get_endpoint",
     "originate", "hangup", "create_bridge", "add_channel", "destroy_bridge",
     "continue_in_dialplan", "list_channels", "get_channel", "list_bridges", "list_endpoints",
+    "record_bridge",
 ]
 
 
