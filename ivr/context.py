@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,6 +17,9 @@ from ivr.session import CallSession
 from routing.clock import Clock
 from routing.config import HotlineConfig
 from routing.live import Step
+
+if TYPE_CHECKING:
+    from ivr.queue import QueueRoom
 
 
 @dataclass
@@ -39,6 +43,10 @@ class CallContext:
     `DeskStates.ttl` s (None: asked for every call)."""
     live: LiveCalls | None = None
     """The calls in progress, for the wallboard (None: not kept)."""
+    queue: QueueRoom | None = None
+    """The branch queues, shared by the calls (None: no queueing, busy means a message)."""
+    desk_results: dict[str, str] = field(default_factory=dict)
+    """Each desk's dial status in the last ring of the branch (busy ones may queue)."""
 
     @property
     def channel_id(self) -> str:

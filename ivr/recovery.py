@@ -8,6 +8,9 @@ Stasis. On (re)connect, `recover` looks at what Asterisk still has:
   to its end like any other (`ivr.call.resume_call`), with its row from the log;
 * a bridge left with only one side (the other hung up while we were down): that
   side is hung up, the bridge destroyed;
+* a caller waiting in a branch's queue (its timeline has `queue_joined` and no
+  `queue_left`): put back in the queue at its original place (`queued_since`), its
+  old prompts stopped;
 * a caller not bridged (menu, ringing): handed to the fallback dialplan, which
   serves it with the same menu and desks;
 * a desk leg not bridged: hung up (nobody is waiting for it any more).
@@ -50,7 +53,8 @@ from ivr.cel import extension_of
 from routing.clock import Clock
 from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX
 
-__all__ = ["Adoption", "CallTrail", "RecoveryHooks", "closed_from_cel", "recover"]
+__all__ = ["Adoption", "CallTrail", "QueuedAdoption", "RecoveryHooks", "closed_from_cel",
+           "queued_since", "recover"]
 
 log = structlog.get_logger(__name__)
 
@@ -66,12 +70,37 @@ class Adoption:
     bridge_id: str
 
 
+@dataclasses.dataclass(frozen=True)
+class QueuedAdoption:
+    record: CallRecord
+    branch: int
+    joined_at: datetime
+
+
 class RecoveryHooks(Protocol):
     """What `recover` needs from the application (kept small to test with fakes)."""
 
     def is_active(self, channel_id: str) -> bool: ...
 
     def adopt(self, adoption: Adoption) -> None: ...
+
+    def adopt_queued(self, adoption: QueuedAdoption) -> bool: ...
+
+
+def queued_since(events: Iterable[CallEvent]) -> tuple[int, datetime] | None:
+    """(branch, join time) of a call its timeline shows waiting in a queue: joined
+    and not left (a restart's rejoin keeps the first join time); None otherwise."""
+    queued: tuple[int, datetime] | None = None
+    for event in events:
+        if event.kind == "queue_joined" and queued is None:
+            try:
+                at = datetime.fromisoformat(str(event.detail.get("joined_at")))
+                queued = (int(str(event.detail.get("branch"))), at)
+            except ValueError:
+                queued = (int(str(event.detail.get("branch", 0)) or 0), event.at)
+        elif event.kind == "queue_left":
+            queued = None
+    return queued
 
 
 async def _log_is_ready() -> bool:
@@ -189,10 +218,14 @@ async def _take_over(
             log.info("desk leg left ringing while we were down: hanging up", channel=channel.id)
             await _hangup(ari, channel.id)
             continue
-        log.info("caller left waiting while we were down: to the fallback", call_id=channel.id)
-        # A prompt still playing would hold the caller in Stasis until it ends.
-        for playback_id in await _unfinished_playbacks(calllog, channel.id):
+        events = await _timeline(calllog, channel.id)
+        # A prompt still playing would hold the caller in Stasis until it ends (and
+        # delay a queued caller's next announcement: ARI plays one after the other).
+        for playback_id in _unfinished_playbacks(events):
             await ari.stop_playback(playback_id)
+        if await _requeue(calllog, hooks, channel.id, events, open_rows):
+            continue
+        log.info("caller left waiting while we were down: to the fallback", call_id=channel.id)
         with contextlib.suppress(ChannelGone):
             await ari.continue_in_dialplan(channel.id, context=fallback_context,
                                            extension="s", priority=1)
@@ -238,13 +271,41 @@ def _backoff(delays: Iterable[float]) -> Iterator[float]:
     yield from itertools.repeat(last)
 
 
-async def _unfinished_playbacks(calllog: CallLog, call_id: str) -> list[str]:
-    """Playbacks the timeline shows started and not ended (the newest last)."""
+async def _timeline(calllog: CallLog, call_id: str) -> list[CallEvent]:
     try:
-        events = await calllog.events(call_id)
+        return await calllog.events(call_id)
     except Exception:  # the database is down: nothing to go on
         log.warning("cannot read the timeline to stop its prompts", call_id=call_id)
         return []
+
+
+async def _requeue(
+    calllog: CallLog, hooks: RecoveryHooks, call_id: str, events: list[CallEvent],
+    open_rows: dict[str, CallRecord] | None,
+) -> bool:
+    """Put a caller who was queued back in their queue; False when they were not (or
+    their row cannot be read: the fallback serves them)."""
+    queued = queued_since(events)
+    if queued is None:
+        return False
+    try:
+        row = open_rows.pop(call_id, None) if open_rows is not None else None
+        row = row or await calllog.get(call_id)
+    except Exception:
+        log.warning("call log unreadable while requeueing a caller", call_id=call_id)
+        return False
+    if row is None:
+        return False
+    branch, joined_at = queued
+    if not hooks.adopt_queued(QueuedAdoption(row, branch, joined_at)):
+        return False
+    log.info("queued caller put back in the queue", call_id=call_id, branch=branch,
+             joined_at=joined_at.isoformat())
+    return True
+
+
+def _unfinished_playbacks(events: list[CallEvent]) -> list[str]:
+    """Playbacks the timeline shows started and not ended (the newest last)."""
     ended = {e.detail.get("playback") for e in events if e.kind == "prompt_end"}
     return [str(e.detail["playback"]) for e in events
             if e.kind == "prompt" and e.detail.get("playback") not in ended]

@@ -22,7 +22,7 @@ from ivr.ari.errors import ChannelGone
 from ivr.ari.models import Bridge, Channel, parse_event
 from ivr.cel import summarise
 from ivr.prompts import PromptLibrary
-from ivr.recovery import Adoption, CallTrail, closed_from_cel, recover
+from ivr.recovery import Adoption, CallTrail, QueuedAdoption, closed_from_cel, recover
 from routing.config import load_config
 from tests.clock import FakeClock
 from tests.unit.cel_trail import (
@@ -189,6 +189,7 @@ class Hooks:
 
     active: set[str] = field(default_factory=set)
     adopted: list[Adoption] = field(default_factory=list)
+    queued: list[QueuedAdoption] = field(default_factory=list)
 
     def is_active(self, channel_id: str) -> bool:
         return channel_id in self.active
@@ -196,6 +197,11 @@ class Hooks:
     def adopt(self, adoption: Adoption) -> None:
         self.adopted.append(adoption)
         self.active |= {adoption.record.call_id, adoption.desk_channel.id}
+
+    def adopt_queued(self, adoption: QueuedAdoption) -> bool:
+        self.queued.append(adoption)
+        self.active.add(adoption.record.call_id)
+        return True
 
 
 @dataclass
