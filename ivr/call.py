@@ -95,7 +95,7 @@ async def resume_queued(ctx: CallContext, branch: Branch, joined_at: datetime) -
         await ctx.save()
         ctx.log.info("queued caller adopted after a restart", branch=branch.key)
         await ctx.note("adopted", queued=branch.key)
-        leg = await wait_in_queue(ctx, branch, joined_at, try_first=True)
+        leg = await wait_in_queue(ctx, branch, joined_at)
         await _connect(ctx, branch, leg)
     except CallerHungUp as exc:
         _caller_hung_up(ctx, exc)

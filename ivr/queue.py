@@ -104,13 +104,13 @@ def _results(ctx: CallContext, room: QueueRoom, branch: Branch) -> dict[str, str
     return {**ctx.desk_results, **{d: TAKEN for d in branch.desks if d in taken}}
 
 
-async def wait_in_queue(
-    ctx: CallContext, branch: Branch, joined_at: datetime, *, try_first: bool = False,
-) -> DeskLeg | None:
+async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -> DeskLeg | None:
     """Wait in `branch`'s queue (joined at `joined_at`: earlier for a caller put back
     after a restart) until a desk answers (its leg) or the wait is too long (None).
-    `try_first`: ring at once when the call may (else only when offered a desk, or at
-    an announcement tick)."""
+
+    The caller rings the desks when offered one (`QueueOffer`) and at each announcement
+    tick after the first (a desk busy outside our calls may have become free); the
+    first tick only announces (the caller has just found every desk busy)."""
     room = ctx.queue
     assert room is not None
     settings, call_id = branch.queue, ctx.record.call_id
@@ -123,7 +123,7 @@ async def wait_in_queue(
     next_announce = ctx.clock.monotonic()
     playback: str | None = None
     first, left = True, "abandoned"
-    stopping, offered, just_failed = False, try_first, False
+    stopping, offered, just_failed = False, False, True
     try:
         while True:
             if ctx.clock.monotonic() >= deadline:
@@ -138,6 +138,9 @@ async def wait_in_queue(
                     playback = None
                 leg = await _ring(ctx, room, branch)
                 if leg is not None:
+                    # Held from now (released when the talk ends, `desk_in_use`): the
+                    # next head, woken as this call leaves, must not ring it.
+                    room.queues.take(leg.extension, call_id)
                     waited = (ctx.clock.now() - joined_at).total_seconds()
                     room.queues.answered(branch.key, waited, joined_position)
                     left = "answered"

@@ -70,3 +70,43 @@ def test_second_caller_hears_position_one_and_reaches_the_desk_when_the_first_ca
     assert left.detail["reason"] == "answered"
     kinds = [e.kind for e in events]
     assert kinds.index("queue_joined") < kinds.index("queue_left") < kinds.index("bridged")
+
+
+def test_a_queued_caller_keeps_their_place_when_the_service_is_killed_and_restarted(
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone,
+    second_caller: Phone,
+) -> None:
+    desks = desk_bank.ensure(["1401"])
+    desk = desks["1401"]
+    first, _ = talking(sip, hotline, caller, desk, 4)
+    waiting = dial(sip, second_caller, hotline)
+    waiting.send_digits("4")
+
+    def queued() -> bool:
+        record = hotline.call_record(second_caller.user)
+        return record is not None and any(
+            e.kind == "queue_position" for e in hotline.call_events(record.call_id))
+
+    sip.wait_until(queued, 15, "the second caller to be queued")
+    hotline.kill_service()  # SIGKILL: Asterisk keeps both callers in our Stasis app
+    hotline.start_service(Path(hotline.settings.config))
+
+    record = hotline.call_record(second_caller.user)
+    assert record is not None
+    sip.wait_until(lambda: "adopted" in [e.kind for e in hotline.call_events(record.call_id)],
+                   15, "the restarted service to put the queued caller back")
+    assert not waiting.disconnected and len(desk.calls) == 1
+
+    first.hangup_now()
+    sip.wait_until(lambda: len(desk.calls) >= 2 and desk.calls[-1].confirmed, 15,
+                   "the desk to answer the queued caller after the restart")
+    bridged(sip, hotline, second_caller)
+    waiting.hangup_now()
+    record, events = finished(sip, hotline, second_caller, last_event="ended")
+    assert (record.outcome, record.desk_answered) == (Outcome.CONNECTED, "1401")
+    kinds = [e.kind for e in events]
+    assert "to_fallback" not in kinds
+    assert kinds.count("queue_joined") == 2  # before the kill, and put back after it
+    joins = [e.detail["joined_at"] for e in events if e.kind == "queue_joined"]
+    assert joins[0] == joins[1], "the place was not kept: a new join time"
+    assert next(e for e in events if e.kind == "queue_left").detail["reason"] == "answered"
