@@ -6,11 +6,13 @@ waiting is logged as abandoned while waiting for a desk."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from calllog.model import Outcome
-from ivr.queue import QueueRoom
+from ivr.queue import QueueOffer, QueueRoom
 from ivr.queue_prompts import QUEUE_MUSIC, QUEUE_POSITION, clip
-from tests.unit.test_ivr_call_flow import PROMPTS, finished, new_call
+from tests.clock import FakeClock
+from tests.unit.test_ivr_call_flow import CONFIG, PROMPTS, finished, new_call
 
 
 async def test_a_caller_finding_every_desk_talking_waits_and_gets_the_first_desk_freed() -> None:
@@ -71,3 +73,28 @@ async def test_a_new_caller_waits_behind_the_queue_even_with_a_desk_free() -> No
     await finished(task)
     await asyncio.sleep(0)
     assert room.queues.waiting(4) == ["ahead"]
+
+
+async def test_waiting_past_max_wait_leads_to_the_message_and_call_back() -> None:
+    call = new_call()
+    room = call.ctx.queue = QueueRoom()
+    call.ari.menu = ["4"]
+    with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
+        task = await call.run()
+        await call.calllog.until_noted("queue_position")
+        await call.ari.until("play", 2)
+        await asyncio.sleep(0.05)  # the flow waits for its next announcement
+        clock = call.ctx.clock
+        assert isinstance(clock, FakeClock)
+        # The next reading of the clock, when the wait wakes up, is past its limit.
+        clock.script(time.monotonic() + CONFIG.branch(4).queue.max_wait_seconds)  # type: ignore[union-attr]
+        call.ctx.session.deliver(QueueOffer(type="QueueOffer", branch=4))  # wake it
+        await call.calllog.until_noted("recording")
+        call.ari.caller_hangs_up()
+        await finished(task)
+
+    record = await call.record()
+    assert (record.outcome, record.callback) == (Outcome.DESK_UNREACHABLE, "pending")
+    assert (await call.details("queue_left"))[0]["reason"] == "max_wait"
+    assert call.ari.dialled() == []
+    assert room.queues.waiting(4) == []
