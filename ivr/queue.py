@@ -30,7 +30,15 @@ from ivr.desk import DeskLeg, ring_branch
 from ivr.queue_prompts import announcement
 from ivr.session import CallSession
 from routing.config import Branch
-from routing.queue import TAKEN, BranchQueues, Waiting, expected_minutes, should_queue
+from routing.queue import (
+    TAKEN,
+    BranchQueues,
+    Waiting,
+    expected_minutes,
+    queue_mark,
+    should_queue,
+)
+from routing.trail import QUEUE_VARIABLE
 
 
 class QueueOffer(Event):
@@ -115,9 +123,6 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
     assert room is not None
     settings, call_id = branch.queue, ctx.record.call_id
     position = joined_position = room.join(branch, ctx.session, joined_at)
-    await ctx.note("queue_joined", branch=branch.key, position=position,
-                   joined_at=joined_at.isoformat())
-    ctx.step("queued")
     waited = (ctx.clock.now() - joined_at).total_seconds()
     deadline = ctx.clock.monotonic() + settings.max_wait_seconds - waited
     next_announce = ctx.clock.monotonic()
@@ -125,6 +130,11 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
     first, left = True, "abandoned"
     stopping, offered, just_failed = False, False, True
     try:
+        await ctx.note("queue_joined", branch=branch.key, position=position,
+                       joined_at=joined_at.isoformat())
+        ctx.step("queued")
+        await ctx.ari.set_variable(ctx.channel_id, QUEUE_VARIABLE,
+                                   queue_mark(branch.key, joined_at))
         while True:
             if ctx.clock.monotonic() >= deadline:
                 left = "max_wait"
@@ -176,9 +186,11 @@ async def _left(
 ) -> None:
     if why == "abandoned":
         ctx.record.outcome = ctx.record.outcome or Outcome.ABANDONED_WHILE_RINGING
-    elif playback is not None:
+    else:
         with contextlib.suppress(AriError):
-            await ctx.ari.stop_playback(playback)
+            if playback is not None:
+                await ctx.ari.stop_playback(playback)
+            await ctx.ari.set_variable(ctx.channel_id, QUEUE_VARIABLE, "")
     waited = (ctx.clock.now() - joined_at).total_seconds()
     await ctx.note("queue_left", branch=branch.key, reason=why, waited=round(waited))
 

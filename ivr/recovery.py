@@ -8,9 +8,10 @@ Stasis. On (re)connect, `recover` looks at what Asterisk still has:
   to its end like any other (`ivr.call.resume_call`), with its row from the log;
 * a bridge left with only one side (the other hung up while we were down): that
   side is hung up, the bridge destroyed;
-* a caller waiting in a branch's queue (its timeline has `queue_joined` and no
-  `queue_left`): put back in the queue at its original place (`queued_since`), its
-  old prompts stopped;
+* a caller waiting in a branch's queue (its channel's `HOTLINE_QUEUE` variable, else
+  its timeline: `queue_joined` and no `queue_left`): put back in the queue at its
+  original place, its old prompts stopped, once the log can be read (until then it
+  keeps its music);
 * a caller not bridged (menu, ringing): handed to the fallback dialplan, which
   serves it with the same menu and desks;
 * a desk leg not bridged: hung up (nobody is waiting for it any more).
@@ -51,7 +52,8 @@ from ivr.ari.models import Channel
 from ivr.calltrail import CallTrail, closed_from_cel
 from ivr.cel import extension_of
 from routing.clock import Clock
-from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX
+from routing.queue import read_queue_mark
+from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX, QUEUE_VARIABLE
 
 __all__ = ["Adoption", "CallTrail", "QueuedAdoption", "RecoveryHooks", "closed_from_cel",
            "queued_since", "recover"]
@@ -218,12 +220,20 @@ async def _take_over(
             log.info("desk leg left ringing while we were down: hanging up", channel=channel.id)
             await _hangup(ari, channel.id)
             continue
+        marked = await _queue_mark(ari, channel.id)
+        if marked is not None and open_rows is None:
+            # Its row and timeline may still be in the old process's journal: it keeps
+            # its music and its place until the log can be read (the next round).
+            log.info("queued caller left waiting until the call log can be read",
+                     call_id=channel.id)
+            continue
         events = await _timeline(calllog, channel.id)
         # A prompt still playing would hold the caller in Stasis until it ends (and
         # delay a queued caller's next announcement: ARI plays one after the other).
         for playback_id in _unfinished_playbacks(events):
             await ari.stop_playback(playback_id)
-        if await _requeue(calllog, hooks, channel.id, events, open_rows):
+        queued = marked or queued_since(events)
+        if queued is not None and await _requeue(calllog, hooks, channel.id, queued, open_rows):
             continue
         log.info("caller left waiting while we were down: to the fallback", call_id=channel.id)
         with contextlib.suppress(ChannelGone):
@@ -279,15 +289,20 @@ async def _timeline(calllog: CallLog, call_id: str) -> list[CallEvent]:
         return []
 
 
+async def _queue_mark(ari: AriClient, channel_id: str) -> tuple[int, datetime] | None:
+    """(branch, joined at) when Asterisk's channel says it waits in a queue."""
+    try:
+        return read_queue_mark(await ari.get_variable(channel_id, QUEUE_VARIABLE))
+    except AriError:  # unset (404), or the channel just went
+        return None
+
+
 async def _requeue(
-    calllog: CallLog, hooks: RecoveryHooks, call_id: str, events: list[CallEvent],
+    calllog: CallLog, hooks: RecoveryHooks, call_id: str, queued: tuple[int, datetime],
     open_rows: dict[str, CallRecord] | None,
 ) -> bool:
-    """Put a caller who was queued back in their queue; False when they were not (or
-    their row cannot be read: the fallback serves them)."""
-    queued = queued_since(events)
-    if queued is None:
-        return False
+    """Put a caller who was queued back in their queue; False when their row cannot
+    be read or the branch takes no queue now (the fallback serves them)."""
     try:
         row = open_rows.pop(call_id, None) if open_rows is not None else None
         row = row or await calllog.get(call_id)

@@ -173,3 +173,17 @@ def rebuild(queues: BranchQueues, joined: Iterable[Joined]) -> dict[str, int]:
     for entry in sorted(joined, key=lambda j: (j.joined_at, j.call_id)):
         queues.join(entry.branch, entry.call_id, entry.joined_at)
     return {j.call_id: queues.position(j.call_id) or 0 for j in joined}
+
+
+def queue_mark(branch: int, joined_at: datetime) -> str:
+    """The value of `routing.trail.QUEUE_VARIABLE` on a queued caller's channel."""
+    return f"{branch},{joined_at.isoformat()}"
+
+
+def read_queue_mark(value: str) -> tuple[int, datetime] | None:
+    """(branch, joined at) from `QUEUE_VARIABLE`'s value; None when empty or unreadable."""
+    branch, _, joined_at = value.partition(",")
+    try:
+        return int(branch), datetime.fromisoformat(joined_at)
+    except ValueError:
+        return None

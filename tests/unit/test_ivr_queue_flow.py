@@ -11,8 +11,9 @@ import time
 from calllog.model import Outcome
 from ivr.queue import QueueOffer, QueueRoom
 from ivr.queue_prompts import QUEUE_MUSIC, QUEUE_POSITION, clip
+from routing.trail import QUEUE_VARIABLE
 from tests.clock import FakeClock
-from tests.unit.test_ivr_call_flow import CONFIG, PROMPTS, finished, new_call
+from tests.unit.test_ivr_call_flow import CALLER_ID, CONFIG, PROMPTS, finished, new_call
 
 
 async def test_a_caller_finding_every_desk_talking_waits_and_gets_the_first_desk_freed() -> None:
@@ -40,6 +41,7 @@ async def test_a_caller_finding_every_desk_talking_waits_and_gets_the_first_desk
     joined = (await call.details("queue_joined"))[0]
     assert (joined["branch"], joined["position"]) == (4, 1)
     assert (await call.details("queue_left"))[0]["reason"] == "answered"
+    assert call.ari.variables[(CALLER_ID, QUEUE_VARIABLE)] == ""  # no longer marked queued
     assert room.queues.waiting(4) == [] and room.queues.taken() == frozenset()
     assert room.queues.expected_seconds(4, 1) is not None  # its wait is history now
 

@@ -9,11 +9,14 @@ from pathlib import Path
 
 from calllog.model import CallEvent
 from ivr.queue import QueueRoom
-from ivr.recovery import queued_since
+from ivr.recovery import queued_since, recover
 from ivr.session import CallSession
 from routing.config import Branch
+from routing.queue import queue_mark, read_queue_mark
+from routing.trail import QUEUE_VARIABLE
 from tests.clock import FakeClock
 from tests.unit.test_ivr_recovery import (
+    APP,
     CALLER,
     CONFIG,
     FALLBACK,
@@ -112,3 +115,35 @@ async def test_a_desk_freed_wakes_the_head_of_its_branch_queue_only() -> None:
     assert head.events.qsize() == 1 and second.events.qsize() == 0
     room.leave(CALLER)  # the head answered: the next one is offered too
     assert second.events.qsize() == 1
+
+
+async def test_a_caller_marked_queued_in_asterisk_waits_for_the_log_then_is_put_back(
+    tmp_path: Path,
+) -> None:
+    """The previous process's writes are still in its journal at the first look: the
+    caller marked queued on its channel is neither sent to the fallback nor lost; once
+    the log is read, it is put back with the join time from Asterisk."""
+    r = restart(tmp_path)
+    await r.calllog.save(open_row())
+    r.ari.has(caller())
+    since = NOW - timedelta(seconds=45)
+    r.ari.variables[(CALLER, QUEUE_VARIABLE)] = queue_mark(4, since)
+    replayed = iter([False, True])
+
+    async def log_ready() -> bool:
+        return next(replayed)
+
+    await recover(ari=r.ari,  # type: ignore[arg-type]  # a typed fake
+                  calllog=r.calllog, app_name=APP, hooks=r.hooks, trail=r.trail,
+                  fallback_context=FALLBACK, clock=FakeClock(NOW, running=False),
+                  log_ready=log_ready, retry_delays=(0.0,))
+
+    assert not any(kind == "continue_in_dialplan" for kind, _ in r.ari.changes())
+    assert [(a.record.call_id, a.branch, a.joined_at) for a in r.hooks.queued] == [
+        (CALLER, 4, since)]
+
+
+def test_the_queue_mark_reads_back_what_was_written() -> None:
+    assert read_queue_mark(queue_mark(4, NOW)) == (4, NOW)
+    assert read_queue_mark("") is None
+    assert read_queue_mark("x,y") is None
