@@ -4,6 +4,7 @@ place and the music, and is put through when the desk becomes free."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,12 @@ from tests.e2e.phones import Phone, SipStack
 pytestmark = pytest.mark.e2e
 
 
+_numbers = itertools.count(1)
+
+
 @pytest.fixture
 def second_caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
-    phone = sip.phone(f"08{os.getpid() % 10000:04d}{id(hotline) % 10000:04d}", hotline.registrar)
+    phone = sip.phone(f"08{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
     yield phone
     for call in phone.calls:
         if not call.disconnected:
