@@ -40,19 +40,21 @@ def build_prompts(
     for prompt, text in prompt_texts(config).items():
         built[prompt] = _build(prompt.value, text, out_dir, overrides)
     for name, text in QUEUE_TEXTS.items():
-        _build(name, text, out_dir, overrides)
+        _build(name, text, out_dir, overrides, trim=True)
     write_queue_music(out_dir / f"{QUEUE_MUSIC}.wav")
     return built
 
 
-def _build(name: str, text: str, out_dir: Path, overrides: Path | None) -> Path:
+def _build(
+    name: str, text: str, out_dir: Path, overrides: Path | None, *, trim: bool = False,
+) -> Path:
     target = out_dir / f"{name}.wav"
     recorded = overrides / f"{name}.wav" if overrides else None
     if recorded is not None and recorded.is_file():
         _to_telephony_wav(recorded, target)
         (out_dir / f"{name}.txt").write_text(f"recorded:{recorded}", encoding="utf-8")
     else:
-        _synthesise_if_changed(text, target)
+        _synthesise_if_changed(text, target, trim=trim)
     return target
 
 
@@ -85,21 +87,28 @@ def write_queue_music(target: Path, rate: int = 8000) -> None:
     tmp.replace(target)
 
 
-def _synthesise_if_changed(text: str, target: Path) -> None:
+TRIM = ["silence", "1", "0.02", "1%", "reverse", "silence", "1", "0.02", "1%", "reverse",
+        "pad", "0", "0.06"]
+"""sox effects that cut a clip's leading and trailing silence (espeak-ng pads each word
+with ~0.3 s): spliced clips then sound like one sentence."""
+
+
+def _synthesise_if_changed(text: str, target: Path, *, trim: bool = False) -> None:
     stamp = target.with_suffix(".txt")
     if target.is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == text:
         return
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "espeak.wav"
         _run(["espeak-ng", "-v", VOICE, "-s", str(WORDS_PER_MINUTE), "-w", str(raw), text])
-        _to_telephony_wav(raw, target)
+        _to_telephony_wav(raw, target, TRIM if trim else [])
     stamp.write_text(text, encoding="utf-8")
     log.info("prompt synthesised", prompt=target.stem, seconds=round(wav_seconds(target), 2))
 
 
-def _to_telephony_wav(source: Path, target: Path) -> None:
+def _to_telephony_wav(source: Path, target: Path, effects: list[str] | None = None) -> None:
     tmp = target.with_suffix(".tmp.wav")
-    _run(["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", str(tmp), "norm", "-3"])
+    _run(["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", str(tmp), "norm", "-3",
+          *(effects or [])])
     tmp.replace(target)
 
 
