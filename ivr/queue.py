@@ -171,7 +171,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 playback = None
     except asyncio.CancelledError:
         # The service stops: the caller stays in Stasis with the music playing, and
-        # keeps their place (the next start rebuilds the queue from the timeline).
+        # keeps their place (the next start puts them back: `ivr.recovery`).
         stopping = True
         room.left_waiting.add(call_id)
         raise

@@ -1,13 +1,12 @@
 """The branch queues: who waits for which branch, in which order, and who may ring.
 
 One first-come-first-served queue per branch. A caller joins when no desk of the
-branch is free (`should_queue`); its place is its join time, so a queue rebuilt
-after a restart (`rebuild`, from the call log's `queue_joined` events) puts
-everyone back where they were. A desk that becomes free goes to the head of its
-branch's queue before anyone else: a caller arriving at that moment joins behind
-the others (`may_ring`). The expected wait comes from how long recent queued
-callers waited per place ahead of them (`WaitHistory`); there is none until a
-queued call has been answered.
+branch is free (`should_queue`); its place is its join time, so callers put back
+after a restart (in any order, with the join times they had) are back where they
+were. A desk that becomes free goes to the head of its branch's queue before anyone
+else: a caller arriving at that moment joins behind the others (`may_ring`). The
+expected wait comes from how long recent queued callers waited per place ahead of
+them (`WaitHistory`); there is none until a queued call has been answered.
 
 Pure: times and desk states are parameters; no I/O, no asyncio.
 """
@@ -154,25 +153,6 @@ def should_queue(results: Mapping[str, str]) -> bool:
     busy, or talks in one of our calls); not when every desk was away, rang out or
     failed (nobody is there to free up: the message path)."""
     return any(status in ("BUSY", TAKEN) for status in results.values())
-
-
-@dataclass(frozen=True)
-class Joined:
-    """A `queue_joined` event of a call still waiting, as read back from the call log."""
-
-    call_id: str
-    branch: int
-    joined_at: datetime
-    position: int
-
-
-def rebuild(queues: BranchQueues, joined: Iterable[Joined]) -> dict[str, int]:
-    """Put callers found still waiting after a restart back in their queues, by their
-    original join times; their positions now (the order they had is kept)."""
-    joined = list(joined)
-    for entry in sorted(joined, key=lambda j: (j.joined_at, j.call_id)):
-        queues.join(entry.branch, entry.call_id, entry.joined_at)
-    return {j.call_id: queues.position(j.call_id) or 0 for j in joined}
 
 
 def queue_mark(branch: int, joined_at: datetime) -> str:

@@ -10,10 +10,8 @@ import pytest
 from routing.queue import (
     TAKEN,
     BranchQueues,
-    Joined,
     WaitHistory,
     expected_minutes,
-    rebuild,
     should_queue,
 )
 from routing.spoken import number_clips, number_text
@@ -140,17 +138,6 @@ def test_the_expected_wait_is_said_in_whole_minutes_rounded_up(
     seconds: float, minutes: int,
 ) -> None:
     assert expected_minutes(seconds) == minutes
-
-
-def test_a_queue_rebuilt_after_a_restart_keeps_the_order_of_joining() -> None:
-    queues = BranchQueues()
-    found = [Joined("c", 4, at(20), 3), Joined("a", 4, at(0), 1), Joined("x", 7, at(5), 1),
-             Joined("b", 4, at(10), 2)]
-    positions = rebuild(queues, iter(found))
-    assert positions == {"a": 1, "b": 2, "c": 3, "x": 1}
-    assert queues.waiting(4) == ["a", "b", "c"]
-    # A caller arriving after the restart joins behind them, though the service is new.
-    assert queues.join(4, "new", at(30)) == 4
 
 
 def test_a_caller_put_back_late_still_goes_before_those_who_joined_after_them() -> None:
