@@ -128,6 +128,9 @@ def bench_config(out: Path) -> Path:
                          periods=["00:00-24:00"], holidays=[], extra_working_days=[])
     for branch in data["branches"]:
         branch["survey"] = False
+        # One SIPp UAS answers any number of calls as the branch's first desk: a queue
+        # would hold them back one by one, and this measures answering, not queueing.
+        branch["queue"] = {"enabled": False}
     out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return out
 

@@ -101,6 +101,28 @@ def _ended(d: EventDetail) -> str:
     return "; ".join(parts)
 
 
+QUEUE_LEFT_LABELS = {
+    "answered": "đến lượt, chuyển cho cán bộ",
+    "max_wait": "chờ quá lâu, chuyển sang để lại lời nhắn",
+    "abandoned": "người gọi gác máy khi đang chờ",
+}
+
+
+def _queue(kind: str, d: EventDetail) -> tuple[str, bool]:
+    if kind == "queue_joined":
+        return f"lĩnh vực {d.get('branch')}, vị trí thứ {d.get('position')}", False
+    if kind == "queue_position":
+        said = f"vị trí thứ {d.get('position')}"
+        if d.get("minutes") is not None:
+            said += f", dự kiến chờ khoảng {d.get('minutes')} phút"
+        return said, False
+    reason = str(d.get("reason") or "")
+    said = QUEUE_LEFT_LABELS.get(reason, reason)
+    if d.get("waited") is not None:
+        said += f" (đã chờ {d.get('waited')} giây)"
+    return said, reason != "answered"
+
+
 def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
     d = event.detail
     failed = False
@@ -124,6 +146,10 @@ def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
             detail = f"máy {d.get('desk')}, đổ chuông tối đa {d.get('timeout')} giây"
         case "desk_result":
             detail, failed = _desk_result(d)
+        case "queue_joined" | "queue_position" | "queue_left":
+            detail, failed = _queue(event.kind, d)
+        case "adopted" if d.get("queued") is not None:
+            detail = f"người gọi vẫn chờ trong hàng đợi lĩnh vực {d.get('queued')}"
         case "bridged" | "adopted" | "complaint_flagged":
             detail = f"máy {d.get('desk')}" if d.get("desk") else ""
         case "complaint_flag_failed":

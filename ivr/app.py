@@ -31,14 +31,15 @@ from ivr.ari.models import (
     RecordingStarted,
     StasisStart,
 )
-from ivr.call import handle_call, resume_call
+from ivr.call import handle_call, resume_call, resume_queued
 from ivr.cel import extension_of
 from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
 from ivr.live import LiveCalls
 from ivr.override import OverrideSource
 from ivr.prompts import PromptLibrary
-from ivr.recovery import Adoption
+from ivr.queue import QueueRoom
+from ivr.recovery import Adoption, QueuedAdoption
 from ivr.session import CallSession
 from routing.clock import Clock
 from routing.config import HotlineConfig
@@ -87,6 +88,8 @@ class HotlineApp:
         self._admit = admit
         """Whether a new call is ours, the fallback IVR's or turned away (overload)."""
         self._desk_states = DeskStates(clock)
+        self.queue = QueueRoom()
+        """The branches' queues, shared by the calls."""
         self.live = live if live is not None else LiveCalls(clock, config)
         """The calls in progress, step by step, for the wallboard."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
@@ -110,6 +113,21 @@ class HotlineApp:
         extension = record.desk_answered or extension_of(desk.name)
         ctx = self._context(session, record)
         self._spawn(resume_call(ctx, DeskLeg(extension, desk.id), adoption.bridge_id), ctx)
+
+    def adopt_queued(self, adoption: QueuedAdoption) -> bool:
+        """Put a caller who was waiting in a queue when a previous run stopped back in
+        their place (their join time keeps it); False when the branch is gone."""
+        record = adoption.record
+        branch = self._config().branch(adoption.branch)
+        if branch is None or not branch.queue.enabled:
+            return False
+        session = CallSession(record.call_id, self._clock, routes=self._calls)
+        self._calls[record.call_id] = session
+        ctx = self._context(session, record)
+        # In the queue now, before any task runs: the callers put back keep their order.
+        self.queue.join(branch, session, adoption.joined_at)
+        self._spawn(resume_queued(ctx, branch, adoption.joined_at), ctx)
+        return True
 
     async def reconcile(self) -> None:
         """After a (re)connect: calls whose channels vanished while we were deaf are
@@ -194,6 +212,7 @@ class HotlineApp:
             desk_states=self._desk_states,
             live=self.live,
             override=self._override,
+            queue=self.queue,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:

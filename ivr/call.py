@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 from calllog.announcements import OverrideMode
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
 from ivr.context import CallContext
-from ivr.desk import DeskLeg, DeskLost, ring_branch, talk
+from ivr.desk import DeskLeg, DeskLost, talk
 from ivr.menu import choose_branch, play_and_collect
 from ivr.override import play_announcement
 from ivr.prompts import Prompt
+from ivr.queue import reach_desk, wait_in_queue
 from ivr.review import recording_notice
 from ivr.session import CallerHungUp
 from ivr.survey import ask_rating
@@ -54,20 +56,57 @@ async def handle_call(ctx: CallContext) -> None:
             return
         if branch.record_calls:
             await recording_notice(ctx)
-        leg = await ring_branch(ctx, branch)
-        if leg is not None:
-            try:
+        leg = await reach_desk(ctx, branch)
+        await _connect(ctx, branch, leg)
+    except CallerHungUp as exc:
+        _caller_hung_up(ctx, exc)
+    except ChannelGone as exc:
+        if exc.channel_id not in (None, ctx.channel_id):
+            await _safety_net(ctx)
+        else:
+            _caller_hung_up(ctx, exc)
+    except Exception:
+        await _safety_net(ctx)
+    except asyncio.CancelledError:
+        await _service_stopping(ctx)
+        raise
+    finally:
+        await _wrap_up(ctx)
+
+
+async def _connect(ctx: CallContext, branch: Branch, leg: DeskLeg | None) -> None:
+    """Talk to the desk that answered, then the survey; the message path without one."""
+    record = ctx.record
+    if leg is not None:
+        try:
+            with _desk_in_use(ctx, leg):
                 record.hangup_by = await talk(ctx, leg)
-            except DeskLost:
-                ctx.log.info("desk gone before the bridge", desk=leg.extension)
-            else:
-                if record.hangup_by == "desk":
-                    if branch.survey:
-                        await ask_rating(ctx)
-                    await ctx.ari.hangup(ctx.channel_id)
-                return
-        record.outcome = Outcome.DESK_UNREACHABLE
-        await take_message(ctx, Prompt.DESK_UNREACHABLE)
+        except DeskLost:
+            ctx.log.info("desk gone before the bridge", desk=leg.extension)
+        else:
+            if record.hangup_by == "desk":
+                if branch.survey:
+                    await ask_rating(ctx)
+                await ctx.ari.hangup(ctx.channel_id)
+            return
+    record.outcome = Outcome.DESK_UNREACHABLE
+    await take_message(ctx, Prompt.DESK_UNREACHABLE)
+
+
+def _desk_in_use(ctx: CallContext, leg: DeskLeg) -> contextlib.AbstractContextManager[None]:
+    if ctx.queue is None:
+        return contextlib.nullcontext()
+    return ctx.queue.desk_in_use(ctx.record.call_id, leg.extension)
+
+
+async def resume_queued(ctx: CallContext, branch: Branch, joined_at: datetime) -> None:
+    """A caller waiting in a queue before our process restarted: back in their place."""
+    try:
+        await ctx.save()
+        ctx.log.info("queued caller adopted after a restart", branch=branch.key)
+        await ctx.note("adopted", queued=branch.key)
+        leg = await wait_in_queue(ctx, branch, joined_at)
+        await _connect(ctx, branch, leg)
     except CallerHungUp as exc:
         _caller_hung_up(ctx, exc)
     except ChannelGone as exc:
@@ -91,7 +130,8 @@ async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
         await ctx.note("adopted", desk=leg.extension, bridge=bridge_id)
         ctx.log.info("bridged call adopted after a restart", desk=leg.extension)
         ctx.step("talking", leg.extension)
-        ctx.record.hangup_by = await talk(ctx, leg, bridge_id)
+        with _desk_in_use(ctx, leg):
+            ctx.record.hangup_by = await talk(ctx, leg, bridge_id)
         if ctx.record.hangup_by == "desk":
             await ctx.ari.hangup(ctx.channel_id)
     except CallerHungUp as exc:
@@ -109,6 +149,11 @@ async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
 
 async def _wrap_up(ctx: CallContext) -> None:
     record = ctx.record
+    if _left_waiting(ctx):
+        await ctx.note("service_stopped")
+        await ctx.save()
+        ctx.log.info("caller left waiting in the queue in Asterisk")
+        return
     if record.bridged_at is not None and record.hangup_by is None:
         # Our service stopped while the call talks on in Asterisk: the row stays open
         # until the next start adopts the call or reads its end from Asterisk's CEL.
@@ -131,11 +176,16 @@ async def _wrap_up(ctx: CallContext) -> None:
 
 
 async def _service_stopping(ctx: CallContext) -> None:
-    """Our service stops: a caller not yet bridged goes to the fallback dialplan."""
-    if ctx.record.bridged_at is None:
+    """Our service stops: a caller not yet bridged goes to the fallback dialplan, one
+    waiting in a queue stays (with its music) for the next start to take back."""
+    if ctx.record.bridged_at is None and not _left_waiting(ctx):
         ctx.record.outcome = ctx.record.outcome or Outcome.FAILED
         ctx.record.hangup_by = "system"
         await _to_fallback(ctx)
+
+
+def _left_waiting(ctx: CallContext) -> bool:
+    return ctx.queue is not None and ctx.record.call_id in ctx.queue.left_waiting
 
 
 async def answer(ctx: CallContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -20,6 +20,7 @@ from routing.live import Step
 
 if TYPE_CHECKING:
     from ivr.override import OverrideSource
+    from ivr.queue import QueueRoom
 
 
 @dataclass
@@ -45,6 +46,10 @@ class CallContext:
     """The calls in progress, for the wallboard (None: not kept)."""
     override: OverrideSource | None = None
     """The announcement override in force (None: never any)."""
+    queue: QueueRoom | None = None
+    """The branch queues, shared by the calls (None: no queueing, busy means a message)."""
+    desk_results: dict[str, str] = field(default_factory=dict)
+    """Each desk's dial status in the last ring of the branch (busy ones may queue)."""
 
     @property
     def channel_id(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,8 +54,15 @@ class _Ringback:
     announced: bool = False
 
 
-async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
-    """Ring the branch's desks per its strategy; the first to answer is returned."""
+async def ring_branch(
+    ctx: CallContext, branch: Branch, skip: Collection[str] = ()
+) -> DeskLeg | None:
+    """Ring the branch's desks per its strategy; the first to answer is returned.
+    `skip`: desks talking in our other calls (not rung, not noted)."""
+    if skip:
+        branch = branch.model_copy(update={"desks": [d for d in branch.desks if d not in skip]})
+        if not branch.desks:
+            return None
     states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
     plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)))
     for extension in plan.skipped:
@@ -186,6 +194,7 @@ async def _still_trying(ctx: CallContext, ringback: _Ringback) -> None:
 async def _attempt_ended(
     ctx: CallContext, extension: str, dialstatus: str, cause: int | None, why: str
 ) -> None:
+    ctx.desk_results[extension] = dialstatus
     await ctx.note("desk_result", desk=extension, dialstatus=dialstatus, cause=cause, detail=why)
     if dialstatus != "ANSWER":
         ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)

@@ -8,6 +8,10 @@ Stasis. On (re)connect, `recover` looks at what Asterisk still has:
   to its end like any other (`ivr.call.resume_call`), with its row from the log;
 * a bridge left with only one side (the other hung up while we were down): that
   side is hung up, the bridge destroyed;
+* a caller waiting in a branch's queue (its channel's `HOTLINE_QUEUE` variable, else
+  its timeline: `queue_joined` and no `queue_left`): put back in the queue at its
+  original place, its old prompts stopped, once the log can be read (until then it
+  keeps its music);
 * a caller not bridged (menu, ringing): handed to the fallback dialplan, which
   serves it with the same menu and desks;
 * a desk leg not bridged: hung up (nobody is waiting for it any more).
@@ -48,9 +52,11 @@ from ivr.ari.models import Channel
 from ivr.calltrail import CallTrail, closed_from_cel
 from ivr.cel import extension_of
 from routing.clock import Clock
-from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX
+from routing.queue import read_queue_mark
+from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX, QUEUE_VARIABLE
 
-__all__ = ["Adoption", "CallTrail", "RecoveryHooks", "closed_from_cel", "recover"]
+__all__ = ["Adoption", "CallTrail", "QueuedAdoption", "RecoveryHooks", "closed_from_cel",
+           "queued_since", "recover"]
 
 log = structlog.get_logger(__name__)
 
@@ -66,12 +72,37 @@ class Adoption:
     bridge_id: str
 
 
+@dataclasses.dataclass(frozen=True)
+class QueuedAdoption:
+    record: CallRecord
+    branch: int
+    joined_at: datetime
+
+
 class RecoveryHooks(Protocol):
     """What `recover` needs from the application (kept small to test with fakes)."""
 
     def is_active(self, channel_id: str) -> bool: ...
 
     def adopt(self, adoption: Adoption) -> None: ...
+
+    def adopt_queued(self, adoption: QueuedAdoption) -> bool: ...
+
+
+def queued_since(events: Iterable[CallEvent]) -> tuple[int, datetime] | None:
+    """(branch, join time) of a call its timeline shows waiting in a queue: joined
+    and not left (a restart's rejoin keeps the first join time); None otherwise."""
+    queued: tuple[int, datetime] | None = None
+    for event in events:
+        if event.kind == "queue_joined" and queued is None:
+            try:
+                at = datetime.fromisoformat(str(event.detail.get("joined_at")))
+                queued = (int(str(event.detail.get("branch"))), at)
+            except ValueError:
+                queued = (int(str(event.detail.get("branch", 0)) or 0), event.at)
+        elif event.kind == "queue_left":
+            queued = None
+    return queued
 
 
 async def _log_is_ready() -> bool:
@@ -189,10 +220,22 @@ async def _take_over(
             log.info("desk leg left ringing while we were down: hanging up", channel=channel.id)
             await _hangup(ari, channel.id)
             continue
-        log.info("caller left waiting while we were down: to the fallback", call_id=channel.id)
-        # A prompt still playing would hold the caller in Stasis until it ends.
-        for playback_id in await _unfinished_playbacks(calllog, channel.id):
+        marked = await _queue_mark(ari, channel.id)
+        if marked is not None and open_rows is None:
+            # Its row and timeline may still be in the old process's journal: it keeps
+            # its music and its place until the log can be read (the next round).
+            log.info("queued caller left waiting until the call log can be read",
+                     call_id=channel.id)
+            continue
+        events = await _timeline(calllog, channel.id)
+        # A prompt still playing would hold the caller in Stasis until it ends (and
+        # delay a queued caller's next announcement: ARI plays one after the other).
+        for playback_id in _unfinished_playbacks(events):
             await ari.stop_playback(playback_id)
+        queued = marked or queued_since(events)
+        if queued is not None and await _requeue(calllog, hooks, channel.id, queued, open_rows):
+            continue
+        log.info("caller left waiting while we were down: to the fallback", call_id=channel.id)
         with contextlib.suppress(ChannelGone):
             await ari.continue_in_dialplan(channel.id, context=fallback_context,
                                            extension="s", priority=1)
@@ -238,13 +281,46 @@ def _backoff(delays: Iterable[float]) -> Iterator[float]:
     yield from itertools.repeat(last)
 
 
-async def _unfinished_playbacks(calllog: CallLog, call_id: str) -> list[str]:
-    """Playbacks the timeline shows started and not ended (the newest last)."""
+async def _timeline(calllog: CallLog, call_id: str) -> list[CallEvent]:
     try:
-        events = await calllog.events(call_id)
+        return await calllog.events(call_id)
     except Exception:  # the database is down: nothing to go on
         log.warning("cannot read the timeline to stop its prompts", call_id=call_id)
         return []
+
+
+async def _queue_mark(ari: AriClient, channel_id: str) -> tuple[int, datetime] | None:
+    """(branch, joined at) when Asterisk's channel says it waits in a queue."""
+    try:
+        return read_queue_mark(await ari.get_variable(channel_id, QUEUE_VARIABLE))
+    except AriError:  # unset (404), or the channel just went
+        return None
+
+
+async def _requeue(
+    calllog: CallLog, hooks: RecoveryHooks, call_id: str, queued: tuple[int, datetime],
+    open_rows: dict[str, CallRecord] | None,
+) -> bool:
+    """Put a caller who was queued back in their queue; False when their row cannot
+    be read or the branch takes no queue now (the fallback serves them)."""
+    try:
+        row = open_rows.pop(call_id, None) if open_rows is not None else None
+        row = row or await calllog.get(call_id)
+    except Exception:
+        log.warning("call log unreadable while requeueing a caller", call_id=call_id)
+        return False
+    if row is None:
+        return False
+    branch, joined_at = queued
+    if not hooks.adopt_queued(QueuedAdoption(row, branch, joined_at)):
+        return False
+    log.info("queued caller put back in the queue", call_id=call_id, branch=branch,
+             joined_at=joined_at.isoformat())
+    return True
+
+
+def _unfinished_playbacks(events: list[CallEvent]) -> list[str]:
+    """Playbacks the timeline shows started and not ended (the newest last)."""
     ended = {e.detail.get("playback") for e in events if e.kind == "prompt_end"}
     return [str(e.detail["playback"]) for e in events
             if e.kind == "prompt" and e.detail.get("playback") not in ended]

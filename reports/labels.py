@@ -89,6 +89,9 @@ EVENT_LABELS: dict[str, str] = {
     "desk_dial": "Gọi máy cán bộ",
     "still_trying": "Báo người gọi vẫn đang kết nối",
     "desk_result": "Kết quả gọi máy cán bộ",
+    "queue_joined": "Vào hàng đợi (mọi cán bộ đều bận)",
+    "queue_position": "Báo vị trí trong hàng đợi",
+    "queue_left": "Rời hàng đợi",
     "bridged": "Người gọi đã nói chuyện với cán bộ",
     "adopted": "Dịch vụ khởi động lại, tiếp tục theo dõi cuộc gọi đang nói",
     "complaint_flagged": "Cán bộ đánh dấu là phản ánh",
@@ -173,6 +176,7 @@ CALLBACK_RESULT_LABELS: dict[str, str] = {
 STEP_LABELS: dict[Step, str] = {
     "answering": "Đang chào",
     "menu": "Đang nghe menu",
+    "queued": "Đang chờ trong hàng đợi",
     "ringing": "Đang đổ chuông",
     "talking": "Đang đàm thoại",
     "survey": "Khảo sát",

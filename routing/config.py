@@ -159,6 +159,19 @@ class HoursOverride(_Strict):
     extra_working_days: list[Holiday] | None = None
 
 
+class QueueConfig(_Strict):
+    """A branch's queue (`routing.queue`): on by default, as callers of a public hotline
+    expect to wait their turn rather than be sent to a message because a desk talks."""
+
+    enabled: bool = True
+    announce_every_seconds: int = Field(default=30, ge=10, le=300)
+    """The caller hears their position (and the expected wait) on joining and this often."""
+    max_wait_seconds: int = Field(default=300, ge=10, le=3600)
+    """Waiting longer leads to the message and call-back path."""
+    music: Literal["tone", "silence"] = "tone"
+    """Between announcements: a generated soft tone (`hotline.prompts`), or silence."""
+
+
 Strategy = Literal["sequential", "ringall"]
 StationKind = Literal["department", "district", "commune", "other"]
 
@@ -178,6 +191,7 @@ class Branch(_Strict):
     """Offer the satisfaction survey after calls of this branch."""
     record_calls: bool = False
     """Record its calls (both sides) for quality review; the caller is told first."""
+    queue: QueueConfig = QueueConfig()
 
 
 class Desk(_Strict):

@@ -18,7 +18,7 @@ calls, the desks' registration and "now" are parameters.
 - `by_branch`: per configured branch, how many calls chose it (calls still in the
   menu have no branch).
 - `longest_wait_seconds`, `longest_wait_call_id`: the caller waiting longest for a
-  human (steps `answering`, `menu`, `ringing`), counted from the start of their call;
+  human (steps `answering`, `menu`, `queued`, `ringing`), counted from the start of their call;
   None when nobody waits.
 - `desks`: every configured desk with its `DeskState`.
 - `desks_by_state`: how many desks are in each state (every state, zeros included).
@@ -36,13 +36,14 @@ from pydantic import BaseModel, ConfigDict
 
 from routing.config import HotlineConfig
 
-Step = Literal["answering", "menu", "ringing", "talking", "survey", "message"]
+Step = Literal["answering", "menu", "queued", "ringing", "talking", "survey", "message"]
 """Where a call is: answered, hours being checked (`answering`); choosing a branch
-(`menu`); a desk being rung (`ringing`); bridged to a desk (`talking`); rating the call
+(`menu`); waiting in the branch's queue for a desk to be free (`queued`); a desk being
+rung (`ringing`); bridged to a desk (`talking`); rating the call
 after the desk hung up (`survey`); told nobody can take the call (closed hours, every
 desk unreachable) and leaving a voice message (`message`)."""
 STEPS: tuple[Step, ...] = get_args(Step)
-WAITING: frozenset[Step] = frozenset({"answering", "menu", "ringing"})
+WAITING: frozenset[Step] = frozenset({"answering", "menu", "queued", "ringing"})
 """Steps of a caller who has not reached a human yet."""
 
 DeskState = Literal["busy", "ringing", "registered", "unregistered", "unknown"]

@@ -53,5 +53,9 @@ BRIDGE_ID: Final = "bridge"
 BRIDGE_PREFIX: Final = f"{BRIDGE_ID}-"
 BRIDGE_NAME_PREFIX: Final = "hotline-"
 """A call's bridge is named `hotline-<caller channel id>`."""
+QUEUE_VARIABLE: Final = "HOTLINE_QUEUE"
+"""Set on a caller's channel while it waits in a queue: `<branch key>,<joined at, ISO>`
+(empty once it left), so a restarted service finds its queued callers in Asterisk
+even before the call log can be read."""
 RECORDING_PREFIX: Final = "vm-"
 """Voice messages are named `vm-<unique id, dots as dashes>`."""

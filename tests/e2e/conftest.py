@@ -179,6 +179,9 @@ def e2e_config(shipped: Path, out: Path) -> Path:
     data["survey"] = {"question": "Mời đánh giá từ 1 đến {scale}.", "timeout_seconds": 3}
     for branch in data["branches"]:
         branch["ring_timeout_seconds"] = 4
+        branch["queue"] = {"announce_every_seconds": 10, "max_wait_seconds": 40}
+    # Branch 7 keeps the path without a queue: every desk busy -> a message at once.
+    data["branches"][6]["queue"] = {"enabled": False}
     out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return out
 

@@ -176,6 +176,7 @@ class FakeAri:
     errors: dict[str, Exception] = field(default_factory=dict)
     when: dict[str, Callable[[], None]] = field(default_factory=dict)
     calls: list[AriCall] = field(default_factory=list)
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     playing: dict[str, str] = field(default_factory=dict)
     bridges: dict[str, list[str]] = field(default_factory=dict)
@@ -230,6 +231,17 @@ class FakeAri:
         elif not any(item.startswith("tone:") for item in items):
             self._finish(playback_id, "done")  # a message plays to its end; tones go on
         return Playback.model_validate(self._playback(playback_id, "queued"))
+
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        await self._request("set_variable", channel_id=channel_id, variable=variable,
+                            value=value)
+        self._live(channel_id)
+        self.variables[(channel_id, variable)] = value
+
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        await self._request("get_variable", channel_id=channel_id, variable=variable)
+        self._live(channel_id)
+        return self.variables[(channel_id, variable)]
 
     async def stop_playback(self, playback_id: str) -> bool:
         await self._request("stop_playback", playback_id=playback_id)
@@ -502,6 +514,7 @@ USED_BY_IVR = [
     "originate", "hangup", "create_bridge", "add_channel", "destroy_bridge",
     "continue_in_dialplan", "list_channels", "get_channel", "list_bridges", "list_endpoints",
     "record_bridge",
+    "set_variable", "get_variable",
 ]
 
 

@@ -59,8 +59,8 @@ def test_snapshot_counts_calls_by_step_and_branch_and_the_longest_wait() -> None
     snap = live.snapshot()
 
     assert [c.call_id for c in snap.calls] == ["talking", "survey", "ringing", "menu"]
-    assert snap.by_step == {"answering": 0, "menu": 1, "ringing": 1, "talking": 1,
-                            "survey": 1, "message": 0}
+    assert snap.by_step == {"answering": 0, "menu": 1, "queued": 0, "ringing": 1,
+                            "talking": 1, "survey": 1, "message": 0}
     assert {b.key: b.calls for b in snap.by_branch} == {
         1: 0, 2: 1, 3: 0, 4: 2, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0}
     # The talking and surveyed callers have reached a human: the ringing one waits longest.

@@ -18,11 +18,11 @@ from calllog.memory import InMemoryCallLog
 from calllog.model import Callback, CallEvent, CallRecord, Outcome
 from ivr.app import HotlineApp
 from ivr.ari.client import AriClient
-from ivr.ari.errors import ChannelGone
+from ivr.ari.errors import ChannelGone, NotFound
 from ivr.ari.models import Bridge, Channel, parse_event
 from ivr.cel import summarise
 from ivr.prompts import PromptLibrary
-from ivr.recovery import Adoption, CallTrail, closed_from_cel, recover
+from ivr.recovery import Adoption, CallTrail, QueuedAdoption, closed_from_cel, recover
 from routing.config import load_config
 from tests.clock import FakeClock
 from tests.unit.cel_trail import (
@@ -80,6 +80,7 @@ class RecoveryAri:
     playing: set[str] = field(default_factory=set)
     hangs_up_when_continued: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def has(self, *channels: Channel) -> None:
         self.channels.update({c.id: c for c in channels})
@@ -117,6 +118,13 @@ class RecoveryAri:
             return False  # finished long ago: 404
         self.playing.discard(playback_id)
         return True
+
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        self.requests.append(("get_variable", f"{channel_id} {variable}"))
+        value = self.variables.get((channel_id, variable))
+        if value is None:
+            raise NotFound("GET", f"/channels/{channel_id}/variable", 404, "")
+        return value
 
     async def continue_in_dialplan(
         self,
@@ -156,7 +164,7 @@ class RecoveryAri:
 
 USED_BY_RECOVERY = [
     "list_channels", "list_bridges", "get_channel", "hangup", "destroy_bridge",
-    "stop_playback", "continue_in_dialplan",
+    "stop_playback", "continue_in_dialplan", "get_variable",
 ]
 
 
@@ -189,6 +197,7 @@ class Hooks:
 
     active: set[str] = field(default_factory=set)
     adopted: list[Adoption] = field(default_factory=list)
+    queued: list[QueuedAdoption] = field(default_factory=list)
 
     def is_active(self, channel_id: str) -> bool:
         return channel_id in self.active
@@ -196,6 +205,11 @@ class Hooks:
     def adopt(self, adoption: Adoption) -> None:
         self.adopted.append(adoption)
         self.active |= {adoption.record.call_id, adoption.desk_channel.id}
+
+    def adopt_queued(self, adoption: QueuedAdoption) -> bool:
+        self.queued.append(adoption)
+        self.active.add(adoption.record.call_id)
+        return True
 
 
 @dataclass

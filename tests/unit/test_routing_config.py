@@ -185,7 +185,7 @@ FIELD_ERRORS = [
         "branches[1].colour",
         'colour: "xanh"',
         "unknown key (not one of: key, name, agency, desks, strategy, ring_timeout_seconds, "
-        "max_wait_seconds, hours, survey, record_calls)",
+        "max_wait_seconds, hours, survey, record_calls, queue)",
         id="unknown-field",
     ),
     pytest.param(
