@@ -139,6 +139,19 @@ class CallbacksConfig(_Strict):
     `hours`) has passed since the call: by default one working day of 8 hours."""
 
 
+FeatureCode = Annotated[str, StringConstraints(pattern=r"^\*[0-9]{2,3}$")]
+
+
+class PresenceConfig(_Strict):
+    """The codes a desk dials to log in or out and to pause or resume (`pause_code` may be
+    followed by one reason digit)."""
+
+    login_code: FeatureCode = "*45"
+    pause_code: FeatureCode = "*46"
+    repeat_caller_days: int = Field(default=7, ge=1, le=90)
+    """A number that called this many days back or less counts as a repeat caller."""
+
+
 class HoursOverride(_Strict):
     """A branch's own hours; what it leaves out comes from the hotline's `hours`."""
 
@@ -148,7 +161,7 @@ class HoursOverride(_Strict):
     extra_working_days: list[Holiday] | None = None
 
 
-Strategy = Literal["sequential", "ringall"]
+Strategy = Literal["sequential", "ringall", "least_recent", "fewest_calls"]
 StationKind = Literal["department", "district", "commune", "other"]
 
 
@@ -165,6 +178,8 @@ class Branch(_Strict):
     hours: HoursOverride | None = None
     survey: bool = True
     """Offer the satisfaction survey after calls of this branch."""
+    wrap_up_seconds: int = Field(default=0, ge=0, le=600)
+    """After each call, the desk that took it is not offered another for this long."""
 
 
 class Desk(_Strict):
@@ -219,6 +234,7 @@ class HotlineConfig(_Strict):
     survey: SurveyConfig = SurveyConfig()
     complaints: ComplaintConfig = ComplaintConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
+    presence: PresenceConfig = PresenceConfig()
     hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)

@@ -185,7 +185,7 @@ FIELD_ERRORS = [
         "branches[1].colour",
         'colour: "xanh"',
         "unknown key (not one of: key, name, agency, desks, strategy, ring_timeout_seconds, "
-        "max_wait_seconds, hours, survey)",
+        "max_wait_seconds, hours, survey, wrap_up_seconds)",
         id="unknown-field",
     ),
     pytest.param(
@@ -480,8 +480,8 @@ UNKNOWN_KEYS = [
         edited("voicemail:\n", "voicemai:\n  x: 1\nvoicemail:\n"),
         "voicemai",
         "voicemai:",
-        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, hours, "
-        "branches, desks, stations, zalo)",
+        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, presence, "
+        "hours, branches, desks, stations, zalo)",
         id="top-level",
     ),
 ]
