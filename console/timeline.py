@@ -57,6 +57,10 @@ def _int(value: object) -> int | None:
         return None
 
 
+DESK_AWAY_LABELS = {"logged_out": "đã đăng xuất", "paused": "đang tạm nghỉ",
+                    "wrap_up": "vừa xong cuộc gọi trước"}
+
+
 def _desk_result(d: EventDetail) -> tuple[str, bool]:
     status = str(d.get("dialstatus") or "")
     words = DIALSTATUS_LABELS.get(status, status.lower())
@@ -124,6 +128,8 @@ def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
             detail = f"máy {d.get('desk')}, đổ chuông tối đa {d.get('timeout')} giây"
         case "desk_result":
             detail, failed = _desk_result(d)
+        case "desk_away":
+            detail = f"máy {d.get('desk')} — {DESK_AWAY_LABELS.get(str(d.get('reason')), '')}"
         case "bridged" | "adopted" | "complaint_flagged":
             detail = f"máy {d.get('desk')}" if d.get("desk") else ""
         case "complaint_flag_failed":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,6 +17,9 @@ from ivr.session import CallSession
 from routing.clock import Clock
 from routing.config import HotlineConfig
 from routing.live import Step
+
+if TYPE_CHECKING:
+    from ivr.presence import DeskBoard
 
 
 @dataclass
@@ -39,6 +43,8 @@ class CallContext:
     `DeskStates.ttl` s (None: asked for every call)."""
     live: LiveCalls | None = None
     """The calls in progress, for the wallboard (None: not kept)."""
+    desks: DeskBoard | None = None
+    """The desks' presence (None: every desk taken as logged in and free)."""
 
     @property
     def channel_id(self) -> str:

@@ -32,6 +32,10 @@ class Prompt(StrEnum):
     SURVEY_QUESTION = "survey_question"
     SURVEY_INVALID = "survey_invalid"
     SURVEY_THANKS = "survey_thanks"
+    DESK_LOGGED_IN = "desk_logged_in"
+    DESK_LOGGED_OUT = "desk_logged_out"
+    DESK_PAUSED = "desk_paused"
+    DESK_RESUMED = "desk_resumed"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -56,6 +60,10 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
                                                        skip=_key_name(survey.skip_key)),
         Prompt.SURVEY_INVALID: survey.invalid,
         Prompt.SURVEY_THANKS: survey.thanks,
+        Prompt.DESK_LOGGED_IN: "Đã đăng nhập.",
+        Prompt.DESK_LOGGED_OUT: "Đã đăng xuất.",
+        Prompt.DESK_PAUSED: "Tạm nghỉ.",
+        Prompt.DESK_RESUMED: "Tiếp tục.",
     }
 
 

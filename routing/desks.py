@@ -51,3 +51,9 @@ def plan_desks(
     if branch.strategy == "ringall":
         return DeskPlan(waves=[reachable], skipped=skipped, away=away)
     return DeskPlan(waves=[[d] for d in reachable], skipped=skipped, away=away)
+
+
+def repeat_label(times: int) -> str:
+    """What the desk's display adds for a number calling again: " (lần 3)" on its third
+    call within the window, nothing on its first."""
+    return f" (lần {times})" if times >= 2 else ""

@@ -480,8 +480,8 @@ UNKNOWN_KEYS = [
         edited("voicemail:\n", "voicemai:\n  x: 1\nvoicemail:\n"),
         "voicemai",
         "voicemai:",
-        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, presence, "
-        "hours, branches, desks, stations, zalo)",
+        "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, "
+        "presence, hours, branches, desks, stations, zalo)",
         id="top-level",
     ),
 ]
