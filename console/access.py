@@ -13,6 +13,7 @@
 | apply a YAML      | yes   | -        | -             | -      |
 | manage users      | yes   | -        | -             | -      |
 | Zalo surveys, ZNS | yes   | yes      | -             | -      |
+| desks' presence   | yes   | yes      | -             | -      |
 
 A route asks `require(user, Action.X)`, and for a call or case `require_agency(user,
 its_agency)`; both raise `Forbidden`, which the app answers 403 (and audits).
@@ -37,6 +38,7 @@ class Action(StrEnum):
     APPLY_CONFIG = "apply_config"
     MANAGE_USERS = "manage_users"
     RUN_CAMPAIGNS = "run_campaigns"
+    MANAGE_DESKS = "manage_desks"
 
 
 RULES: dict[Role, frozenset[Action]] = {
