@@ -24,7 +24,7 @@ from ivr.prompts import Prompt
 from ivr.session import ChannelVanished
 from routing.clock import Clock
 from routing.config import Branch
-from routing.desks import plan_desks, repeat_label
+from routing.desks import DeskPlan, plan_desks, repeat_label
 from routing.trail import BRIDGE_ID, BRIDGE_NAME_PREFIX, DESK_LEG_ID
 
 RINGBACK = "tone:ring"
@@ -57,17 +57,14 @@ class _Ringback:
 
 async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
     """Ring the branch's desks per its strategy; the first to answer is returned."""
-    states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
-    presence = ctx.desks.snapshot() if ctx.desks is not None else {}
-    plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)), presence,
-                      ctx.clock.now())
-    for extension, why in plan.away.items():
-        await ctx.note("desk_away", desk=extension, reason=why)
-    for extension in plan.skipped:
-        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
-    if not plan.waves:
-        return None
-    shown = _shown_to_desk(ctx.record.caller_number, branch, await _times_called(ctx))
+    times = asyncio.create_task(_times_called(ctx))  # beside the registration checks
+    try:
+        plan = await _plan(ctx, branch)
+        if not plan.waves:
+            return None
+        shown = _shown_to_desk(ctx.record.caller_number, branch, await times)
+    finally:
+        times.cancel()  # done by now, unless the call ended or nothing is rung
     # Started once the first desk is dialled: the desk's INVITE is not held up by it.
     ringback = _Ringback("", ctx.clock.monotonic() + ctx.config.menu.still_trying_after_seconds)
     overall = ctx.clock.monotonic() + branch.max_wait_seconds
@@ -85,6 +82,19 @@ async def ring_branch(ctx: CallContext, branch: Branch) -> DeskLeg | None:
     finally:
         if ringback.playback_id:
             await ctx.ari.stop_playback(ringback.playback_id)
+
+
+async def _plan(ctx: CallContext, branch: Branch) -> DeskPlan:
+    """The desks to ring: registered, available (presence); the rest noted with why."""
+    states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
+    presence = ctx.desks.snapshot() if ctx.desks is not None else {}
+    plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)), presence,
+                      ctx.clock.now())
+    for extension, why in plan.away.items():
+        await ctx.note("desk_away", desk=extension, reason=why)
+    for extension in plan.skipped:
+        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
+    return plan
 
 
 async def _is_registered(ctx: CallContext, extension: str) -> bool:

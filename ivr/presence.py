@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from dataclasses import asdict
 
 import structlog
@@ -50,6 +51,7 @@ class DeskBoard:
         self._store = store
         self._clock = clock
         self._desks: dict[str, DeskPresence] = {}
+        self._pending: set[asyncio.Task[None]] = set()
         self._writes = 0
         """Bumped by each change made here: a re-read begun before one is dropped."""
 
@@ -83,12 +85,9 @@ class DeskBoard:
         self._put(state)
         assert state.calls_day is not None and state.last_call_ended_at is not None
         if self._store is not None:
-            try:
-                await self._store.record_call_end(
-                    extension, wrap_up_until=state.wrap_up_until, calls_day=state.calls_day,
-                    calls_today=state.calls_today, last_call_ended_at=state.last_call_ended_at)
-            except Exception:
-                log.warning("could not store the desk's call end", desk=extension)
+            self._persist(extension, self._store.record_call_end(
+                extension, wrap_up_until=state.wrap_up_until, calls_day=state.calls_day,
+                calls_today=state.calls_today, last_call_ended_at=state.last_call_ended_at))
 
     async def toggle(self, extension: str, action: str, reason: str | None,
                      by: str = "desk") -> PresenceChange:
@@ -99,13 +98,27 @@ class DeskBoard:
             state, change = toggle_pause(current, extension, reason)
         self._put(state)
         if self._store is not None:
+            self._persist(extension, self._store.set_state(
+                extension, logged_in=state.logged_in, paused=state.paused,
+                pause_reason=state.pause_reason, at=self._clock.now(), by=by))
+        return change
+
+    def _persist(self, extension: str, write: Coroutine[None, None, None]) -> None:
+        """Store a change in the background: a slow database never holds up a call."""
+        async def run() -> None:
             try:
-                await self._store.set_state(extension, logged_in=state.logged_in,
-                                            paused=state.paused, pause_reason=state.pause_reason,
-                                            at=self._clock.now(), by=by)
+                await write
             except Exception:
                 log.warning("could not store the desk's presence", desk=extension)
-        return change
+
+        task = asyncio.create_task(run(), name=f"presence-{extension}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def flushed(self) -> None:
+        """Wait for the writes under way (tests; a stopping service)."""
+        while self._pending:
+            await asyncio.gather(*self._pending)
 
     def _put(self, state: DeskPresence) -> None:
         self._writes += 1

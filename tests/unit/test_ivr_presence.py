@@ -49,6 +49,7 @@ async def test_the_end_of_a_call_puts_the_desk_in_wrap_up_and_stores_it() -> Non
     call.ari.caller_hangs_up()
     await finished(task)
 
+    await board.flushed()
     state = board.get("1401")
     assert state is not None and state.calls_today == 1
     assert state.last_call_ended_at is not None and state.wrap_up_until is not None
@@ -115,6 +116,7 @@ async def test_feature_codes_toggle_and_write_through() -> None:
     assert await board.toggle("1401", "login", None) == "logged_out"
     assert await board.toggle("1401", "pause", "3") == "paused"
     assert await board.toggle("1401", "login", None) == "logged_in"
+    await board.flushed()
     row = store.rows["1401"]
     assert (row.logged_in, row.paused, row.changed_by) == (True, False, "desk")
 
