@@ -73,6 +73,7 @@ async def desks_page(request: Request) -> Response:
     user = await console.auth.signed_in(request)
     require(user, Action.MANAGE_DESKS)
     stored = {s.extension: s for s in await _presence(request).all()}
+    talking = _talking(console)
     now = console.clock.now()
     today = now.astimezone(LOCAL_TZ).date()
     rows = []
@@ -85,12 +86,23 @@ async def desks_page(request: Request) -> Response:
             "logged_in": status is None or status.logged_in,
             "paused": status is not None and status.paused,
             "calls_today": status.calls_today if status and status.calls_day == today else 0,
+            "talking": talking.get(desk.extension),
         })
     done, ext = request.query_params.get("done", ""), request.query_params.get("ext", "")
     notice = NOTICES[done].format(ext=ext) if done in NOTICES and ext.isdigit() else None
     return console.render(request, "desks.html", user=user, section=SECTION,
                           sections=sections_for(user), csrf=csrf_token(request), rows=rows,
                           notice=notice)
+
+
+def _talking(console: Console) -> dict[str, tuple[str, str]]:
+    """Desk -> (call id, caller number) of the call it is talking to, from the live feed:
+    the call's page lists the number's earlier calls and cases."""
+    live = console.wallboard.board.live if console.wallboard is not None else None
+    if live is None:
+        return {}
+    return {desk: (call.call_id, call.caller_number) for call in live.calls
+            if call.step == "talking" for desk in call.desks}
 
 
 async def change_desk(request: Request) -> Response:

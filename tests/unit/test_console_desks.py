@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from calllog.presence import DeskStatus, InMemoryPresenceStore
 from calllog.users import InMemoryUserStore, Role
-from console.desks_page import install_desk_pages
+from console.desks_page import _talking, install_desk_pages
+from routing.live import LiveCall, summarise
 from tests.clock import MONDAY_9AM_ICT, FakeClock
-from tests.console_client import add_user, client, console_app, csrf_of, log_in
+from tests.console_client import (
+    add_user,
+    client,
+    console_app,
+    csrf_of,
+    hotline_config,
+    log_in,
+)
 
 
 async def _console(role: Role) -> tuple[InMemoryUserStore, InMemoryPresenceStore, object]:
@@ -80,3 +89,15 @@ async def test_unknown_desk_or_action_is_refused(desk: str, action: str) -> None
         token = await csrf_of(http, "/desks")
         answer = await http.post(f"/desks/{desk}", data={"action": action, "csrf_token": token})
     assert answer.status_code == 400 and presence.rows == {}
+
+
+def test_a_talking_desk_links_to_its_call() -> None:
+    at = MONDAY_9AM_ICT
+    calls = [LiveCall(call_id="c1", caller_number="0939123456", started_at=at, step="talking",
+                      step_since=at, desks=("1401",)),
+             LiveCall(call_id="c2", caller_number="0911000000", started_at=at, step="ringing",
+                      step_since=at, desks=("1402",))]
+    live = summarise(version=1, service_started_at=at, at=at, calls=calls,
+                     config=hotline_config(), registered={}, desks_checked_at=None)
+    console = SimpleNamespace(wallboard=SimpleNamespace(board=SimpleNamespace(live=live)))
+    assert _talking(console) == {"1401": ("c1", "0939123456")}  # type: ignore[arg-type]
