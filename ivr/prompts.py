@@ -62,8 +62,8 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.SURVEY_THANKS: survey.thanks,
         Prompt.DESK_LOGGED_IN: "Đã đăng nhập.",
         Prompt.DESK_LOGGED_OUT: "Đã đăng xuất.",
-        Prompt.DESK_PAUSED: "Tạm nghỉ.",
-        Prompt.DESK_RESUMED: "Tiếp tục.",
+        Prompt.DESK_PAUSED: "Tạm nghỉ. Máy bàn tạm ngưng nhận cuộc gọi.",
+        Prompt.DESK_RESUMED: "Tiếp tục. Máy bàn nhận cuộc gọi trở lại.",
     }
 
 
