@@ -131,6 +131,12 @@ class InMemoryCallLog:
             for event in self._events.get(call_id, [])
         ]
 
+    async def count_calls_from(self, number: str, *, since: datetime, excluding: str) -> int:
+        since = as_utc(since, "since")
+        return sum(1 for c in self._calls.values()
+                   if c.caller_number == number and c.started_at >= since
+                   and c.call_id != excluding)
+
     async def list_calls(
         self,
         *,

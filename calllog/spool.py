@@ -456,6 +456,10 @@ class SpooledCallLog:
     async def events(self, call_id: str) -> list[CallEvent]:
         return await self._store.events(call_id)
 
+    async def count_calls_from(self, number: str, *, since: datetime, excluding: str) -> int:
+        """From the database: calls still in the journal are not counted."""
+        return await self._store.count_calls_from(number, since=since, excluding=excluding)
+
     async def list_calls(
         self,
         *,

@@ -92,6 +92,10 @@ class CallLog(Protocol):
     ) -> list[CallRecord]:
         """Calls with `since <= started_at < until`, newest first, at most `limit`."""
 
+    async def count_calls_from(self, number: str, *, since: datetime, excluding: str) -> int:
+        """How many calls from `number` started at or after `since`, not counting the call
+        `excluding` (the one asking): a repeat caller shows on the desk's display."""
+
     async def close_if_open(self, call: CallRecord) -> None:
         """Save `call` only if the log has no row for it or its row is still open
         (see `CloseIfOpen`)."""
@@ -289,6 +293,13 @@ class CallLogStore:
         async with self._sessionmaker() as session:
             rows = await session.scalars(query)
             return [event_from_row(row) for row in rows]
+
+    async def count_calls_from(self, number: str, *, since: datetime, excluding: str) -> int:
+        query = select(func.count()).select_from(CallRow).where(
+            CallRow.caller_number == number, CallRow.started_at >= as_utc(since, "since"),
+            CallRow.call_id != excluding)
+        async with self._sessionmaker() as session:
+            return int(await session.scalar(query) or 0)
 
     async def list_calls(
         self,

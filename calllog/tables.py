@@ -470,7 +470,7 @@ class ReportCountsRow(Base):
 
 
 class AnnouncementRow(Base):
-    """One switch of the announcement override (revision 0019), on or off: who, when,
+    """One switch of the announcement override (revision 0018), on or off: who, when,
     what. Append-only; the newest row says what callers hear."""
 
     __tablename__ = "announcements"
@@ -483,6 +483,25 @@ class AnnouncementRow(Base):
     text: Mapped[str | None] = mapped_column(Text)
     media: Mapped[str | None] = mapped_column(String(128))
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+class DeskPresenceRow(Base):
+    """A desk's presence (revision 0017): logged in or out and paused, as the desk's
+    feature codes or the console set them, and what the service keeps after each call
+    (wrap-up, calls today, last call's end). A desk with no row is logged in and free."""
+
+    __tablename__ = "desk_presence"
+
+    extension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    logged_in: Mapped[bool] = mapped_column(Boolean)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    pause_reason: Mapped[str | None] = mapped_column(String(4))
+    wrap_up_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    calls_day: Mapped[date | None] = mapped_column(Date)
+    calls_today: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_call_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(Text)
+    """Who last logged it in/out or paused it: `desk` (its codes) or a console user."""
 
 
 metadata = Base.metadata

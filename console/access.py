@@ -15,6 +15,7 @@
 | Zalo surveys, ZNS | yes   | yes      | -             | -      |
 | announcements     | yes   | yes      | -             | -      |
 | review recordings | yes   | yes      | -             | -      |
+| desks' presence   | yes   | yes      | -             | -      |
 
 Review recordings (both sides of a conversation, for quality review) are the operating
 team's: they hold the citizen's voice and judge the desk's staff, so an agency user who
@@ -46,6 +47,7 @@ class Action(StrEnum):
     RUN_CAMPAIGNS = "run_campaigns"
     ANNOUNCE = "announce"
     PLAY_REVIEW_RECORDINGS = "play_review_recordings"
+    MANAGE_DESKS = "manage_desks"
 
 
 RULES: dict[Role, frozenset[Action]] = {

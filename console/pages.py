@@ -51,6 +51,8 @@ SECTIONS = (
             "Số liệu theo kỳ, tải về md, csv, xlsx, biểu đồ."),
     Section("/config", "Cấu hình", Action.VIEW_CONFIG,
             "Lĩnh vực, cơ quan, máy bàn, giờ làm việc, ngày nghỉ."),
+    Section("/desks", "Máy bàn", Action.MANAGE_DESKS,
+            "Đăng nhập, đăng xuất, tạm nghỉ từng máy bàn."),
     Section("/users", "Người dùng", Action.MANAGE_USERS,
             "Tài khoản và vai trò."),
     Section("/campaigns", "Khảo sát Zalo", Action.RUN_CAMPAIGNS,
@@ -117,6 +119,7 @@ def routes() -> list[BaseRoute]:
         campaigns,
         cases,
         config_page,
+        desks_page,
         reports_page,
         users_page,
         zalo_chat,
@@ -136,5 +139,6 @@ def routes() -> list[BaseRoute]:
         *reports_page.routes(),
         *config_page.routes(),
         *users_page.routes(),
+        *desks_page.routes(),
         *campaigns.routes(),
     ]

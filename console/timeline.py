@@ -57,6 +57,10 @@ def _int(value: object) -> int | None:
         return None
 
 
+DESK_AWAY_LABELS = {"logged_out": "đã đăng xuất", "paused": "đang tạm nghỉ",
+                    "wrap_up": "vừa xong cuộc gọi trước"}
+
+
 def _desk_result(d: EventDetail) -> tuple[str, bool]:
     status = str(d.get("dialstatus") or "")
     words = DIALSTATUS_LABELS.get(status, status.lower())
@@ -150,6 +154,8 @@ def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
             detail, failed = _queue(event.kind, d)
         case "adopted" if d.get("queued") is not None:
             detail = f"người gọi vẫn chờ trong hàng đợi lĩnh vực {d.get('queued')}"
+        case "desk_away":
+            detail = f"máy {d.get('desk')} — {DESK_AWAY_LABELS.get(str(d.get('reason')), '')}"
         case "bridged" | "adopted" | "complaint_flagged":
             detail = f"máy {d.get('desk')}" if d.get("desk") else ""
         case "complaint_flag_failed":

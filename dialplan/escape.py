@@ -28,6 +28,7 @@ from routing.hours import WEEKDAYS
 EXTENSION = re.compile(r"[0-9]{2,8}")
 DIAL_NUMBER = re.compile(r"\+?[0-9]{3,15}")
 TIME_ZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+FEATURE_CODE = re.compile(r"\*[0-9]{2,3}")
 SOUNDS_DIR = re.compile(r"/?[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/?")
 CALLERID_NAME = str.maketrans({'"': "'", "\\": "/", "<": "(", ">": ")", ";": "\\;"})
 
@@ -66,6 +67,8 @@ def refuse_unsafe(config: HotlineConfig, sounds_dir: str | None = None) -> None:
         _integer(branch.ring_timeout_seconds, f"branches[{i}].ring_timeout_seconds")
         for j, desk_ext in enumerate(branch.desks):
             _token(desk_ext, EXTENSION, f"branches[{i}].desks[{j}]")
+    _token(config.presence.login_code, FEATURE_CODE, "presence.login_code")
+    _token(config.presence.pause_code, FEATURE_CODE, "presence.pause_code")
     menu, voicemail = config.menu, config.voicemail
     _integer(menu.max_attempts, "menu.max_attempts")
     if menu.default_branch is not None:

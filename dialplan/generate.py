@@ -35,6 +35,7 @@ from routing.trail import (
     HOURS_CONTEXT,
     MESSAGE_EVENT,
     NO_SELECTION_EVENT,
+    PRESENCE_ARG,
     PUBLIC_CONTEXT,
     RECORDING_PREFIX,
     STATION_CONTEXT,
@@ -123,11 +124,25 @@ exten => i,1,Hangup(1)
 exten => _[0-9*#+].,1,Hangup(1)
 
 [{DESK_CONTEXT}]
+{render_feature_codes(config)}
 include => hotline-internal
 
 [{STATION_CONTEXT}]
 include => hotline-internal
 """
+
+
+def render_feature_codes(config: HotlineConfig) -> str:
+    """A desk's presence codes go to the service (log in/out; pause/resume, optionally
+    with one reason digit): they reach nothing but our Stasis app."""
+    login, pause = config.presence.login_code, config.presence.pause_code
+    return f"""; Desk presence: {login} log in/out, {pause} (+ a reason digit) pause/resume.
+exten => {login},1,Stasis({STASIS_APP},{PRESENCE_ARG},login)
+ same => n,Hangup()
+exten => {pause},1,Stasis({STASIS_APP},{PRESENCE_ARG},pause)
+ same => n,Hangup()
+exten => _{pause}X,1,Stasis({STASIS_APP},{PRESENCE_ARG},pause,${{EXTEN:{len(pause)}}})
+ same => n,Hangup()"""
 
 
 def render_fallback(config: HotlineConfig, sounds_dir: str) -> str:

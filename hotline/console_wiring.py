@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from calllog.announcements import AnnouncementStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.followup import CallbackActions
+from calllog.presence import PresenceStore
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.users import UserStore
@@ -30,6 +31,7 @@ from console.announce import AnnouncePage, AudioRefused, install_announce_page
 from console.app import create_app
 from console.campaigns import install_campaign_pages
 from console.casework import FollowupWork, agencies_of
+from console.desks_page import install_desk_pages
 from console.live_feed import WallboardFeed
 from console.wallboard import today_counts
 from hotline.announce import (
@@ -103,6 +105,7 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
             install_campaign_pages(app, app.state.zns.campaigns, app.state.zns.outbox,
                                    read_campaign_file)
             install_announce_page(app, announce_page(settings, sessions))
+            install_desk_pages(app, PresenceStore(sessions))
             yield app
     finally:
         await engine.dispose()

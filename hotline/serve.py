@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,6 +14,7 @@ import structlog
 
 from calllog.announcements import AnnouncementStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.presence import PresenceStore
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
 from hotline.clock import SystemClock
@@ -29,6 +31,7 @@ from ivr.ari.events import EventStream
 from ivr.ari.models import Event
 from ivr.live import DeskPresence
 from ivr.override import OverrideSource
+from ivr.presence import DeskBoard
 from ivr.prompts import PromptLibrary
 from ivr.recovery import CallTrail, recover
 from routing.config import HotlineConfig
@@ -45,6 +48,9 @@ batch is applied every DB_BATCH_LINGER_SECONDS); short, as each round also looks
 again at the bridged calls waiting to be adopted."""
 SCHEMA_UPGRADE_SECONDS = 30.0
 WATCHDOG_SECONDS = 30.0
+PRESENCE_POLL_SECONDS = 2.0
+"""How often the desks' presence is re-read from the database (the console writes it
+there): a console change reaches calls within this long."""
 # The call log off the call's path: journal lines are written (one write + fsync) every
 # 100 ms, and reach the database in one transaction a second (fewer syscalls and thread
 # hand-offs per call; a process kill loses at most 100 ms, which the CEL import covers).
@@ -109,8 +115,12 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                               ari_latency=ari_latency,
                               max_ari_latency=settings.max_ari_latency_ms / 1000,
                               monotonic=clock.monotonic)
+            desks = DeskBoard(PresenceStore(make_sessionmaker(engine)), clock)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(desks.refresh(), PRESENCE_POLL_SECONDS)
             app = HotlineApp(
                 ari=ari, config=holder, prompts=PromptLibrary(settings.prompts_dir),
+                desks=desks,
                 calllog=calllog, fallback_context=FALLBACK_CONTEXT,
                 on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
                 admit=guard, clock=clock,
@@ -196,6 +206,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 asyncio.create_task(_every(WATCHDOG_SECONDS, app.reconcile), name="watchdog"),
                 asyncio.create_task(guard.run(), name="load-guard"),
                 asyncio.create_task(reviews.run(), name="review-recordings"),
+                asyncio.create_task(desks.watch(PRESENCE_POLL_SECONDS), name="desk-states"),
                 asyncio.create_task(DeskPresence(ari, app.live).run(), name="desk-presence"),
             ]
             background += [asyncio.create_task(s.run(), name=f"ari-rest-{n}")

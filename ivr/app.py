@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Literal
@@ -37,12 +38,14 @@ from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
 from ivr.live import LiveCalls
 from ivr.override import OverrideSource
+from ivr.presence import DeskBoard, feature_code
 from ivr.prompts import PromptLibrary
 from ivr.queue import QueueRoom
 from ivr.recovery import Adoption, QueuedAdoption
 from ivr.session import CallSession
 from routing.clock import Clock
 from routing.config import HotlineConfig
+from routing.trail import PRESENCE_ARG
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +75,7 @@ class HotlineApp:
         admit: Callable[[], tuple[Admission, str]] = lambda: ("take", ""),
         live: LiveCalls | None = None,
         override: OverrideSource | None = None,
+        desks: DeskBoard | None = None,
     ) -> None:
         self._ari = ari
         self._override = override
@@ -90,6 +94,7 @@ class HotlineApp:
         self._desk_states = DeskStates(clock)
         self.queue = QueueRoom()
         """The branches' queues, shared by the calls."""
+        self._desks = desks
         self.live = live if live is not None else LiveCalls(clock, config)
         """The calls in progress, step by step, for the wallboard."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
@@ -153,6 +158,9 @@ class HotlineApp:
             log.error("another connection took over the ARI application: no more events "
                       "reach this service", app=event.application)
             return
+        if isinstance(event, StasisStart) and event.args[:1] == [PRESENCE_ARG]:
+            self._feature_code(event)
+            return
         if isinstance(event, StasisStart) and self._is_new_call(event):
             if self._draining:
                 self._shed(event, "service stopping")
@@ -198,6 +206,36 @@ class HotlineApp:
         ctx.caller_as_given = given
         self._spawn(handle_call(ctx), ctx)
 
+    def _feature_code(self, event: StasisStart) -> None:
+        """A desk dialled its log in/out or pause code (not a citizen's call)."""
+        channel = event.channel
+        extension = extension_of(channel.name)
+        if self._desks is None or channel.id in self._calls:
+            return
+        if self._config().desk(extension) is None:
+            log.warning("feature code from a phone that is no desk", channel=channel.name)
+            self._background(self._hangup_quietly(channel.id))
+            return
+        session = CallSession(channel.id, self._clock, routes=self._calls)
+        self._calls[channel.id] = session
+
+        async def run() -> None:
+            assert self._desks is not None
+            try:
+                await feature_code(ari=self._ari, session=session, channel=channel,
+                                   args=event.args, board=self._desks, prompts=self._prompts,
+                                   clock=self._clock, extension=extension)
+            except Exception:
+                log.exception("desk feature code failed", channel=channel.id)
+            finally:
+                self._calls.pop(channel.id, None)
+
+        self._background(run(), name=f"presence-{channel.id}")
+
+    async def _hangup_quietly(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(channel_id)
+
     def _context(self, session: CallSession, record: CallRecord) -> CallContext:
         return CallContext(
             ari=self._ari,
@@ -213,6 +251,7 @@ class HotlineApp:
             live=self.live,
             override=self._override,
             queue=self.queue,
+            desks=self._desks,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:

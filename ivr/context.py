@@ -20,6 +20,7 @@ from routing.live import Step
 
 if TYPE_CHECKING:
     from ivr.override import OverrideSource
+    from ivr.presence import DeskBoard
     from ivr.queue import QueueRoom
 
 
@@ -50,6 +51,8 @@ class CallContext:
     """The branch queues, shared by the calls (None: no queueing, busy means a message)."""
     desk_results: dict[str, str] = field(default_factory=dict)
     """Each desk's dial status in the last ring of the branch (busy ones may queue)."""
+    desks: DeskBoard | None = None
+    """The desks' presence (None: every desk taken as logged in and free)."""
 
     @property
     def channel_id(self) -> str:

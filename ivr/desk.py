@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from calllog.callers import CALLER_NUMBER
 from calllog.model import Case, CaseChange, CaseStatus, Outcome
 from ivr.ari.errors import AriError, AriHttpError, ChannelGone, NotFound
 from ivr.ari.models import (
@@ -25,13 +26,15 @@ from ivr.review import record_bridge
 from ivr.session import ChannelVanished
 from routing.clock import Clock
 from routing.config import Branch
-from routing.desks import plan_desks
+from routing.desks import DeskPlan, plan_desks, repeat_label
 from routing.trail import BRIDGE_ID, BRIDGE_NAME_PREFIX, DESK_LEG_ID
 
 RINGBACK = "tone:ring"
 DESK_BEEP = "sound:beep"
 # Our own guard beyond Asterisk's dial timeout, in case its end is never reported.
 GUARD_SECONDS = 3.0
+# The repeat-caller count is skipped when the database is slower than this.
+REPEAT_LOOKUP_S = 1.0
 # Removed from what goes into a `"name" <number>` caller id string.
 CALLERID_DELIMITERS = str.maketrans("", "", '"<>\\')
 # Q.850 cause of a failed desk leg -> the dial status a telephony engineer expects.
@@ -63,12 +66,14 @@ async def ring_branch(
         branch = branch.model_copy(update={"desks": [d for d in branch.desks if d not in skip]})
         if not branch.desks:
             return None
-    states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
-    plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)))
-    for extension in plan.skipped:
-        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
-    if not plan.waves:
-        return None
+    times = asyncio.create_task(_times_called(ctx))  # beside the registration checks
+    try:
+        plan = await _plan(ctx, branch)
+        if not plan.waves:
+            return None
+        shown = _shown_to_desk(ctx.record.caller_number, branch, await times)
+    finally:
+        times.cancel()  # done by now, unless the call ended or nothing is rung
     # Started once the first desk is dialled: the desk's INVITE is not held up by it.
     ringback = _Ringback("", ctx.clock.monotonic() + ctx.config.menu.still_trying_after_seconds)
     overall = ctx.clock.monotonic() + branch.max_wait_seconds
@@ -78,7 +83,7 @@ async def ring_branch(
             if remaining < 1:
                 await ctx.note("desk_wait_limit", seconds=branch.max_wait_seconds)
                 break
-            leg = await _ring_wave(ctx, branch, wave, min(branch.ring_timeout_seconds, remaining),
+            leg = await _ring_wave(ctx, shown, wave, min(branch.ring_timeout_seconds, remaining),
                                    ringback)
             if leg is not None:
                 return leg
@@ -86,6 +91,19 @@ async def ring_branch(
     finally:
         if ringback.playback_id:
             await ctx.ari.stop_playback(ringback.playback_id)
+
+
+async def _plan(ctx: CallContext, branch: Branch) -> DeskPlan:
+    """The desks to ring: registered, available (presence); the rest noted with why."""
+    states = await asyncio.gather(*(_is_registered(ctx, ext) for ext in branch.desks))
+    presence = ctx.desks.snapshot() if ctx.desks is not None else {}
+    plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)), presence,
+                      ctx.clock.now())
+    for extension, why in plan.away.items():
+        await ctx.note("desk_away", desk=extension, reason=why)
+    for extension in plan.skipped:
+        await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
+    return plan
 
 
 async def _is_registered(ctx: CallContext, extension: str) -> bool:
@@ -107,7 +125,7 @@ async def _is_registered(ctx: CallContext, extension: str) -> bool:
 
 
 async def _ring_wave(
-    ctx: CallContext, branch: Branch, extensions: list[str], ring_timeout: float,
+    ctx: CallContext, shown: str, extensions: list[str], ring_timeout: float,
     ringback: _Ringback,
 ) -> DeskLeg | None:
     """Ring `extensions` together; return the one that answers, hang up the rest."""
@@ -117,7 +135,7 @@ async def _ring_wave(
         for extension in extensions:
             channel_id = new_id(DESK_LEG_ID)
             pending[channel_id] = extension  # owned before it exists: never leaked
-            if not await _dial_desk(ctx, branch, extension, channel_id, int(ring_timeout)):
+            if not await _dial_desk(ctx, shown, extension, channel_id, int(ring_timeout)):
                 pending.pop(channel_id)
         if pending and not ringback.playback_id:
             ringback.playback_id = await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK)
@@ -160,7 +178,7 @@ async def _ring_wave(
 
 
 async def _dial_desk(
-    ctx: CallContext, branch: Branch, extension: str, channel_id: str, ring_timeout: int
+    ctx: CallContext, shown: str, extension: str, channel_id: str, ring_timeout: int
 ) -> bool:
     """Dial the desk (one originate); False when Asterisk refused it (already recorded)."""
     ctx.session.own(channel_id)
@@ -173,7 +191,7 @@ async def _dial_desk(
             app_args=f"desk,{ctx.channel_id}",
             channel_id=channel_id,
             originator=ctx.channel_id,
-            caller_id=_shown_to_desk(ctx.record.caller_number, branch),
+            caller_id=shown,
             timeout=max(1, ring_timeout),
         )
     except AriHttpError as exc:
@@ -200,10 +218,28 @@ async def _attempt_ended(
         ctx.log.info("desk did not answer", desk=extension, dialstatus=dialstatus, cause=cause)
 
 
-def _shown_to_desk(caller_number: str, branch: Branch) -> str:
+async def _times_called(ctx: CallContext) -> int:
+    """This call's rank among the number's calls in the repeat window (1: the first)."""
+    number = ctx.record.caller_number
+    if not CALLER_NUMBER.fullmatch(number):
+        return 1
+    since = ctx.clock.now() - timedelta(days=ctx.config.presence.repeat_caller_days)
+    try:
+        async with asyncio.timeout(REPEAT_LOOKUP_S):
+            earlier = await ctx.calllog.count_calls_from(number, since=since,
+                                                         excluding=ctx.record.call_id)
+    except Exception:
+        # The display is a courtesy: the desk rings without it.
+        ctx.log.warning("could not count the caller's earlier calls")
+        return 1
+    return earlier + 1
+
+
+def _shown_to_desk(caller_number: str, branch: Branch, times: int = 1) -> str:
     """What the desk phone shows (the caller id and connected line of its leg, which
-    make the INVITE's From): the citizen's number and the branch."""
-    name = f"{branch.key}. {branch.name}".translate(CALLERID_DELIMITERS)
+    make the INVITE's From): the citizen's number and the branch, and how many times
+    the number called lately when it called before."""
+    name = f"{branch.key}. {branch.name}{repeat_label(times)}".translate(CALLERID_DELIMITERS)
     number = caller_number.translate(CALLERID_DELIMITERS) or "anonymous"
     return f'"{name}" <{number}>'
 
@@ -252,11 +288,21 @@ async def talk(ctx: CallContext, leg: DeskLeg, bridge_id: str | None = None) -> 
         if not leave_talking:
             if ctx.record.bridged_at is not None:
                 ctx.record.talk_ended_at = ctx.clock.now()
+                await _desk_freed(ctx, leg.extension)
             hangup = _hangup_quietly(ctx, leg.channel_id, "normal")
             if bridge_id is None:
                 await hangup
             else:  # independent: one write, one wait
                 await asyncio.gather(hangup, ctx.ari.destroy_bridge(bridge_id))
+
+
+async def _desk_freed(ctx: CallContext, extension: str) -> None:
+    """The desk's call is over: its wrap-up starts, its calls today and idle time move."""
+    if ctx.desks is None:
+        return
+    key = ctx.record.branch_key
+    branch = ctx.config.branch(key) if key is not None else None
+    await ctx.desks.call_ended(extension, branch.wrap_up_seconds if branch else 0)
 
 
 async def _bridge(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:

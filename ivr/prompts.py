@@ -33,6 +33,10 @@ class Prompt(StrEnum):
     SURVEY_INVALID = "survey_invalid"
     SURVEY_THANKS = "survey_thanks"
     RECORDING_NOTICE = "recording_notice"
+    DESK_LOGGED_IN = "desk_logged_in"
+    DESK_LOGGED_OUT = "desk_logged_out"
+    DESK_PAUSED = "desk_paused"
+    DESK_RESUMED = "desk_resumed"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -58,6 +62,10 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.SURVEY_INVALID: survey.invalid,
         Prompt.SURVEY_THANKS: survey.thanks,
         Prompt.RECORDING_NOTICE: config.recording.notice,
+        Prompt.DESK_LOGGED_IN: "Đã đăng nhập.",
+        Prompt.DESK_LOGGED_OUT: "Đã đăng xuất.",
+        Prompt.DESK_PAUSED: "Tạm nghỉ. Máy bàn tạm ngưng nhận cuộc gọi.",
+        Prompt.DESK_RESUMED: "Tiếp tục. Máy bàn nhận cuộc gọi trở lại.",
     }
 
 

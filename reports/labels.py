@@ -87,6 +87,7 @@ EVENT_LABELS: dict[str, str] = {
     "branch": "Chọn lĩnh vực",
     "desk_wait_limit": "Hết thời gian chờ cán bộ",
     "desk_dial": "Gọi máy cán bộ",
+    "desk_away": "Bỏ qua máy cán bộ",
     "still_trying": "Báo người gọi vẫn đang kết nối",
     "desk_result": "Kết quả gọi máy cán bộ",
     "queue_joined": "Vào hàng đợi (mọi cán bộ đều bận)",

@@ -148,6 +148,17 @@ class RecordingConfig(_Strict):
         "Cuộc gọi có thể được ghi âm để phục vụ việc nâng cao chất lượng. "
         "Xin cảm ơn quý vị."
     )
+FeatureCode = Annotated[str, StringConstraints(pattern=r"^\*[0-9]{2,3}$")]
+
+
+class PresenceConfig(_Strict):
+    """The codes a desk dials to log in or out and to pause or resume (`pause_code` may be
+    followed by one reason digit)."""
+
+    login_code: FeatureCode = "*45"
+    pause_code: FeatureCode = "*46"
+    repeat_caller_days: int = Field(default=7, ge=1, le=90)
+    """A number that called this many days back or less counts as a repeat caller."""
 
 
 class HoursOverride(_Strict):
@@ -172,7 +183,7 @@ class QueueConfig(_Strict):
     """Between announcements: a generated soft tone (`hotline.prompts`), or silence."""
 
 
-Strategy = Literal["sequential", "ringall"]
+Strategy = Literal["sequential", "ringall", "least_recent", "fewest_calls"]
 StationKind = Literal["department", "district", "commune", "other"]
 
 
@@ -192,6 +203,8 @@ class Branch(_Strict):
     record_calls: bool = False
     """Record its calls (both sides) for quality review; the caller is told first."""
     queue: QueueConfig = QueueConfig()
+    wrap_up_seconds: int = Field(default=0, ge=0, le=600)
+    """After each call, the desk that took it is not offered another for this long."""
 
 
 class Desk(_Strict):
@@ -247,6 +260,7 @@ class HotlineConfig(_Strict):
     complaints: ComplaintConfig = ComplaintConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
     recording: RecordingConfig = RecordingConfig()
+    presence: PresenceConfig = PresenceConfig()
     hours: Calendar = Calendar()
     branches: list[Branch] = Field(min_length=1, max_length=9)
     desks: list[Desk] = Field(min_length=1)

@@ -43,6 +43,11 @@ USER_EVENTS: Final = frozenset({
 USER_EVENT_PREFIX: Final = "hotline_"
 """Every name above starts so (the importer picks the call's user events by it)."""
 
+# --- Stasis args the dialplan gives --------------------------------------------------
+
+PRESENCE_ARG: Final = "presence"
+"""A desk's presence code: `Stasis(hotline,presence,login|pause[,reason digit])`."""
+
 # --- ids and names the service gives Asterisk's objects ---------------------------------
 
 DESK_LEG_ID: Final = "desk"

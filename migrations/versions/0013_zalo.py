@@ -6,7 +6,7 @@ signed webhook events, one row per event key, processed later; `zalo_sends` the 
 sends by our tracking id.
 
 Revision ID: 0013
-Revises: 0011 (the lead re-chains it after 0012 at merge)
+Revises: 0012
 Create Date: 2026-12-08
 """
 

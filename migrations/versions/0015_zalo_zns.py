@@ -7,7 +7,7 @@ when Zalo delivered it. `zalo_zns_switches` keeps when each notification was swi
 campaigns; `zalo_ratings` the answers of the rating template (`user_feedback`).
 
 Revision ID: 0015
-Revises: 0013 (the lead re-chains it after 0014 at merge)
+Revises: 0014
 Create Date: 2026-12-09
 """
 

@@ -35,13 +35,30 @@ def test_public_callers_reach_only_the_hotline_number() -> None:
 
 def test_desks_and_stations_reach_each_other_and_the_hotline_only() -> None:
     ctx = contexts(render_extensions(CONFIG, "/s"))
-    assert ctx["hotline-desks"] == ["include => hotline-internal"]
+    assert ctx["hotline-desks"][-1] == "include => hotline-internal"
     assert ctx["hotline-stations"] == ["include => hotline-internal"]
     dials = {m.group(1) for line in ctx["hotline-internal"]
              if (m := re.search(r"Dial\(PJSIP/(\d+),", line))}
     internal = {d.extension for d in CONFIG.desks} | {s.extension for s in CONFIG.stations}
     assert dials == internal
     assert not any(re.search(r"Dial\((?!PJSIP/\d+,)", line) for line in ctx["hotline-internal"])
+
+
+def test_desk_presence_codes_reach_only_our_stasis_app() -> None:
+    desks = contexts(render_extensions(CONFIG, "/s"))["hotline-desks"][:-1]
+    assert desks == [
+        "exten => *45,1,Stasis(hotline,presence,login)", "same => n,Hangup()",
+        "exten => *46,1,Stasis(hotline,presence,pause)", "same => n,Hangup()",
+        "exten => _*46X,1,Stasis(hotline,presence,pause,${EXTEN:3})", "same => n,Hangup()",
+    ]
+
+
+def test_presence_codes_follow_the_yaml() -> None:
+    data = CONFIG.model_dump(mode="json")
+    data["presence"] = {"login_code": "*71", "pause_code": "*720"}
+    desks = contexts(render_extensions(type(CONFIG).model_validate(data), "/s"))["hotline-desks"]
+    assert "exten => *71,1,Stasis(hotline,presence,login)" in desks
+    assert "exten => _*720X,1,Stasis(hotline,presence,pause,${EXTEN:4})" in desks
 
 
 def test_fallback_ivr_rings_each_branch_desks_in_the_configured_order() -> None:

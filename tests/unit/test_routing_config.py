@@ -185,7 +185,7 @@ FIELD_ERRORS = [
         "branches[1].colour",
         'colour: "xanh"',
         "unknown key (not one of: key, name, agency, desks, strategy, ring_timeout_seconds, "
-        "max_wait_seconds, hours, survey, record_calls, queue)",
+        "max_wait_seconds, hours, survey, record_calls, queue, wrap_up_seconds)",
         id="unknown-field",
     ),
     pytest.param(
@@ -481,7 +481,7 @@ UNKNOWN_KEYS = [
         "voicemai",
         "voicemai:",
         "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, "
-        "recording, hours, "
+        "recording, presence, hours, "
         "branches, desks, stations, zalo)",
         id="top-level",
     ),

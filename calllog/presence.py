@@ -1,0 +1,126 @@
+"""Desks' presence as stored: the service reads it at start and keeps it current, the
+console writes it. Two writers, each with its own columns, so neither undoes the other:
+log in/out and pause (`set_state`: the desk's codes or the console) and what a call
+leaves behind (`record_call_end`: the service).
+
+`PresenceStore` is the SQL repository (table `desk_presence`, revision 0017);
+`InMemoryPresenceStore` the fake for unit tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calllog.model import as_utc
+from calllog.tables import DeskPresenceRow
+
+
+@dataclass(frozen=True)
+class DeskStatus:
+    extension: str
+    logged_in: bool = True
+    paused: bool = False
+    pause_reason: str | None = None
+    wrap_up_until: datetime | None = None
+    calls_day: date | None = None
+    calls_today: int = 0
+    last_call_ended_at: datetime | None = None
+    changed_at: datetime | None = None
+    changed_by: str = ""
+
+
+class PresenceRepository(Protocol):
+    async def all(self) -> list[DeskStatus]: ...
+
+    async def set_state(self, extension: str, *, logged_in: bool, paused: bool,
+                        pause_reason: str | None, at: datetime, by: str) -> None:
+        """Log the desk in or out, pause or resume it (`by`: "desk" or a console user)."""
+
+    async def record_call_end(self, extension: str, *, wrap_up_until: datetime | None,
+                              calls_day: date, calls_today: int,
+                              last_call_ended_at: datetime) -> None:
+        """What a call the desk answered leaves behind."""
+
+
+class PresenceStore:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def all(self) -> list[DeskStatus]:
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(select(DeskPresenceRow)
+                                         .order_by(DeskPresenceRow.extension))
+            return [_status(row) for row in rows]
+
+    async def set_state(self, extension: str, *, logged_in: bool, paused: bool,
+                        pause_reason: str | None, at: datetime, by: str) -> None:
+        values = {"logged_in": logged_in, "paused": paused, "pause_reason": pause_reason,
+                  "changed_at": as_utc(at, "at"), "changed_by": by}
+        await self._upsert(extension, values, values)
+
+    async def record_call_end(self, extension: str, *, wrap_up_until: datetime | None,
+                              calls_day: date, calls_today: int,
+                              last_call_ended_at: datetime) -> None:
+        ended = as_utc(last_call_ended_at, "last_call_ended_at")
+        values: dict[str, Any] = {"wrap_up_until": wrap_up_until, "calls_day": calls_day,
+                                  "calls_today": calls_today, "last_call_ended_at": ended}
+        new_row = {**values, "logged_in": True, "paused": False, "changed_at": ended,
+                   "changed_by": "desk"}
+        await self._upsert(extension, new_row, values)
+
+    async def _upsert(self, extension: str, row: dict[str, Any],
+                      update: dict[str, Any]) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            table: Table = DeskPresenceRow.__table__  # type: ignore[assignment]
+            if dialect in ("postgresql", "sqlite"):
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                stmt = insert(table).values(extension=extension, **row)
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=[table.c.extension], set_=update))
+                return
+            existing = await session.get(DeskPresenceRow, extension)
+            if existing is None:
+                session.add(DeskPresenceRow(extension=extension, **row))
+            else:
+                for name, value in update.items():
+                    setattr(existing, name, value)
+
+
+class InMemoryPresenceStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, DeskStatus] = {}
+
+    async def all(self) -> list[DeskStatus]:
+        return [self.rows[e] for e in sorted(self.rows)]
+
+    async def set_state(self, extension: str, *, logged_in: bool, paused: bool,
+                        pause_reason: str | None, at: datetime, by: str) -> None:
+        current = self.rows.get(extension, DeskStatus(extension))
+        self.rows[extension] = replace(current, logged_in=logged_in, paused=paused,
+                                       pause_reason=pause_reason, changed_at=at, changed_by=by)
+
+    async def record_call_end(self, extension: str, *, wrap_up_until: datetime | None,
+                              calls_day: date, calls_today: int,
+                              last_call_ended_at: datetime) -> None:
+        current = self.rows.get(extension, DeskStatus(extension, changed_at=last_call_ended_at,
+                                                      changed_by="desk"))
+        self.rows[extension] = replace(current, wrap_up_until=wrap_up_until,
+                                       calls_day=calls_day, calls_today=calls_today,
+                                       last_call_ended_at=last_call_ended_at)
+
+
+def _status(row: DeskPresenceRow) -> DeskStatus:
+    return DeskStatus(
+        extension=row.extension, logged_in=row.logged_in, paused=row.paused,
+        pause_reason=row.pause_reason, wrap_up_until=row.wrap_up_until,
+        calls_day=row.calls_day, calls_today=row.calls_today,
+        last_call_ended_at=row.last_call_ended_at, changed_at=row.changed_at,
+        changed_by=row.changed_by,
+    )
