@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from calllog.announcements import OverrideMode
@@ -30,7 +31,7 @@ async def handle_call(ctx: CallContext) -> None:
     station = ctx.config.station(record.caller_number)
     record.caller_agency = station.agency if station else None
     ctx.log.info("call started", caller=record.caller_number, agency=record.caller_agency)
-    try:
+    async with _to_its_end(ctx):
         ctx.step("answering")
         await ctx.save()
         if ctx.caller_as_given is not None:
@@ -58,6 +59,14 @@ async def handle_call(ctx: CallContext) -> None:
             await recording_notice(ctx)
         leg = await reach_desk(ctx, branch)
         await _connect(ctx, branch, leg)
+
+
+@contextlib.asynccontextmanager
+async def _to_its_end(ctx: CallContext) -> AsyncIterator[None]:
+    """However the call's steps end (the caller gone, a fault, our stop), it gets an
+    outcome and its row is closed."""
+    try:
+        yield
     except CallerHungUp as exc:
         _caller_hung_up(ctx, exc)
     except ChannelGone as exc:
@@ -101,26 +110,12 @@ def _desk_in_use(ctx: CallContext, leg: DeskLeg) -> contextlib.AbstractContextMa
 
 async def resume_queued(ctx: CallContext, branch: Branch, joined_at: datetime) -> None:
     """A caller waiting in a queue before our process restarted: back in their place."""
-    try:
+    async with _to_its_end(ctx):
         await ctx.save()
         ctx.log.info("queued caller adopted after a restart", branch=branch.key)
         await ctx.note("adopted", queued=branch.key)
         leg = await wait_in_queue(ctx, branch, joined_at)
         await _connect(ctx, branch, leg)
-    except CallerHungUp as exc:
-        _caller_hung_up(ctx, exc)
-    except ChannelGone as exc:
-        if exc.channel_id not in (None, ctx.channel_id):
-            await _safety_net(ctx)
-        else:
-            _caller_hung_up(ctx, exc)
-    except Exception:
-        await _safety_net(ctx)
-    except asyncio.CancelledError:
-        await _service_stopping(ctx)
-        raise
-    finally:
-        await _wrap_up(ctx)
 
 
 async def resume_call(ctx: CallContext, leg: DeskLeg, bridge_id: str) -> None:
