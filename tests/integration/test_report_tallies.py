@@ -31,7 +31,7 @@ from calllog.model import Callback, CallRecord, Case, CaseStatus, CloseIfOpen, O
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.tables import CaseRow, ReportHourRow
-from reports import DETAILED, FORMATS, ReportPeriod, build, build_from_data, render
+from reports import DETAILED, FORMATS, PeriodReport, ReportPeriod, build, build_from_data, render
 from scripts import synthetic_month
 from tests.console_client import hotline_config
 
@@ -165,17 +165,7 @@ async def queries(store: CallLogStore) -> CallQueries:
 
 
 async def test_the_tallied_report_is_the_report_of_the_records(queries: CallQueries) -> None:
-    config = hotline_config()
-    since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
-    records = await queries.period_records(since=since, until=until)
-    from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks,
-                         records.channels)
-    tallied = build_from_data(await queries.period_data(since=since, until=until,
-                                                        details=True), SEPTEMBER, config)
-    assert tallied.figures == from_records.figures
-    assert tallied.tables == from_records.tables
-    for fmt in FORMATS:
-        assert render(tallied, fmt) == render(from_records, fmt), fmt
+    tallied = await assert_tallied_report_is_the_records_report(queries)
 
     figures = tallied.figures
     facts = {f.call_id: f for f in figures.calls}
@@ -206,7 +196,9 @@ async def test_without_details_the_figures_are_the_same_and_no_call_is_read(
         render(figures_only, "details")
 
 
-async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> None:
+async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> PeriodReport:
+    """September from the stored tallies and from every record: the same figures, tables
+    and files. The tallied one is returned."""
     config = hotline_config()
     since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
     records = await queries.period_records(since=since, until=until)
@@ -215,8 +207,10 @@ async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> N
     tallied = build_from_data(await queries.period_data(since=since, until=until,
                                                         details=True), SEPTEMBER, config)
     assert tallied.figures == from_records.figures
+    assert tallied.tables == from_records.tables
     for fmt in FORMATS:
         assert render(tallied, fmt) == render(from_records, fmt), fmt
+    return tallied
 
 
 async def stale_hours(store: CallLogStore) -> list[str]:
