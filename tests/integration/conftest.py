@@ -11,6 +11,9 @@ Debian's binaries (``/usr/lib/postgresql/15/bin``, or ``HOTLINE_TEST_PG_BINDIR``
 
 `stoppable_pg` is a cluster of the test's own that it may stop and start again (the
 spool's outage test); it is skipped when ``HOTLINE_TEST_PG_URL`` names the server.
+
+`clock` (stopped at a Monday 9:00 ICT), `fake` (the fake Zalo on it) and `http` (a
+client whose requests go to the fake) serve the Zalo tests.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
@@ -29,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.store import CallLogStore
+from tests.clock import MONDAY_9AM_ICT, FakeClock
 from tests.pg import PG_URL_ENV, StoppablePostgres, pg_bindir
+from tests.zalo_fake import FakeZalo
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +109,19 @@ def stoppable_pg() -> Iterator[StoppablePostgres]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(MONDAY_9AM_ICT, running=False)
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> FakeZalo:
+    return FakeZalo(clock)
+
+
+@pytest.fixture
+async def http(fake: FakeZalo) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        yield client

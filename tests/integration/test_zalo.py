@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,22 +67,6 @@ from zalo.window import OutsideReplyWindow
 
 class Crash(BaseException):
     """The process dies here: nothing after it runs (not even `except Exception`)."""
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MONDAY_9AM_ICT, running=False)
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> FakeZalo:
-    return FakeZalo(clock)
-
-
-@pytest.fixture
-async def http(fake: FakeZalo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake.transport()) as client:
-        yield client
 
 
 class Sleeps:

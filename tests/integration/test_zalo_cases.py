@@ -24,11 +24,6 @@ OTHER_USER = "9999888877776666555"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MONDAY_9AM_ICT, running=False)
-
-
-@pytest.fixture
 async def env(sessions: async_sessionmaker[AsyncSession],
               clock: FakeClock) -> AsyncIterator[ZaloEnv]:
     fake = FakeZalo(clock)

@@ -6,7 +6,6 @@ from the recorded webhook events, the campaigns' counts and `/metrics`."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
 import httpx
@@ -20,7 +19,7 @@ from calllog.tables import ZaloSendRow
 from calllog.zalo import SendStatus, ZaloTokenStore
 from calllog.zns import NoticeKind, ZnsOutbox
 from routing.config import ZnsConfig, ZnsNotice
-from tests.clock import MONDAY_9AM_ICT, FakeClock
+from tests.clock import FakeClock
 from tests.zalo_fake import APP_ID, APP_SECRET, FakeZalo, event_body
 from zalo.client import Backoff, ZaloClient, ZaloCredentials, ZaloEndpoints
 from zalo.feedback import ZnsEvents
@@ -35,22 +34,6 @@ ON = ZnsConfig(case_opened=ZnsNotice(template_id="300001"),
                call_rating=ZnsNotice(template_id="300003", max_attempts=3),
                campaign_rating=ZnsNotice(template_id="300003"))
 MOBILE = "0912345678"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(MONDAY_9AM_ICT, running=False)
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> FakeZalo:
-    return FakeZalo(clock)
-
-
-@pytest.fixture
-async def http(fake: FakeZalo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake.transport()) as client:
-        yield client
 
 
 async def worker_for(
