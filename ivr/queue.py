@@ -30,6 +30,7 @@ from ivr.desk import DeskLeg, ring_branch
 from ivr.queue_prompts import announcement
 from ivr.session import CallSession
 from routing.config import Branch
+from routing.presence import any_available
 from routing.queue import (
     TAKEN,
     BranchQueues,
@@ -80,6 +81,13 @@ class QueueRoom:
                     if desk in desks:
                         self._offer(branch)
 
+    def desk_available(self, desk: str) -> None:
+        """A desk came back (wrap-up over, logged in, unpaused): offer it to the head
+        of each queue it serves."""
+        for branch, desks in self._desks.items():
+            if desk in desks and desk not in self.queues.taken():
+                self._offer(branch)
+
     def _offer(self, branch: int) -> None:
         head = self.queues.head(branch)
         session = self._sessions.get(head) if head is not None else None
@@ -105,6 +113,17 @@ async def reach_desk(ctx: CallContext, branch: Branch) -> DeskLeg | None:
 async def _ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> DeskLeg | None:
     ctx.desk_results.clear()
     return await ring_branch(ctx, branch, skip=room.queues.taken())
+
+
+def _may_ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> bool:
+    """The queued call may ring now and one of the free desks is available (else the
+    caller keeps the music: a paused or wrapping-up desk is offered when it is back)."""
+    if not room.queues.may_ring(branch.key, branch.desks, ctx.record.call_id):
+        return False
+    if ctx.desks is None:
+        return True
+    return any_available(room.queues.free_desks(branch.desks), ctx.desks.snapshot(),
+                         ctx.clock.now())
 
 
 def _results(ctx: CallContext, room: QueueRoom, branch: Branch) -> dict[str, str]:
@@ -141,7 +160,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 return None
             if ctx.clock.monotonic() >= next_announce and not just_failed:
                 offered = True  # each tick tries the desks again (one may be free)
-            if offered and room.queues.may_ring(branch.key, branch.desks, call_id):
+            if offered and _may_ring(ctx, room, branch):
                 offered = False
                 if playback is not None:
                     await ctx.ari.stop_playback(playback)

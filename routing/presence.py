@@ -7,7 +7,7 @@ wrapping-up desks are not rung. Pure: "now" and the states are parameters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -51,6 +51,28 @@ def available_now(presence: DeskPresence | None, now: datetime) -> bool:
     """The "desk available now" decision (also the queue's: a desk that becomes
     available may be offered to the head of its branch's queue)."""
     return unavailable_reason(presence, now) is None
+
+
+def any_available(desks: Iterable[str], presence: Mapping[str, DeskPresence],
+                  now: datetime) -> bool:
+    """Whether presence lets any of `desks` be offered a call now (a queued caller
+    keeps its music rather than ringing nobody)."""
+    return any(available_now(presence.get(d), now) for d in desks)
+
+
+def became_available(before: DeskPresence | None, after: DeskPresence | None,
+                     now: datetime) -> bool:
+    """The desk may be offered a call now and could not before (logged in, unpaused):
+    the head of its branch's queue is offered it at once."""
+    return not available_now(before, now) and available_now(after, now)
+
+
+def back_from_wrap_up_at(presence: DeskPresence | None, now: datetime) -> datetime | None:
+    """When the desk becomes available by itself (its wrap-up ends), if it will: None
+    when it is available already, or paused or logged out (someone must act)."""
+    if presence is None or unavailable_reason(presence, now) != "wrap_up":
+        return None
+    return presence.wrap_up_until
 
 
 def calls_today(presence: DeskPresence | None, now: datetime) -> int:
