@@ -108,6 +108,11 @@ async def _plan(ctx: CallContext, branch: Branch) -> DeskPlan:
     return plan
 
 
+async def any_registered(ctx: CallContext, desks: Collection[str]) -> bool:
+    """Whether one of `desks` has a registered phone (Asterisk asked, or recently seen)."""
+    return any(await asyncio.gather(*(_is_registered(ctx, ext) for ext in desks)))
+
+
 async def _is_registered(ctx: CallContext, extension: str) -> bool:
     states = ctx.desk_states
     known = states.get(extension) if states is not None else None

@@ -26,11 +26,11 @@ from calllog.model import Outcome
 from ivr.ari.errors import AriError
 from ivr.ari.models import Event, PlaybackFinished
 from ivr.context import CallContext, new_id
-from ivr.desk import DeskLeg, ring_branch
+from ivr.desk import DeskLeg, any_registered, ring_branch
 from ivr.queue_prompts import announcement
 from ivr.session import CallSession
 from routing.config import Branch
-from routing.presence import any_available
+from routing.presence import available_now
 from routing.queue import (
     TAKEN,
     BranchQueues,
@@ -115,15 +115,17 @@ async def _ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> DeskLeg | 
     return await ring_branch(ctx, branch, skip=room.queues.taken())
 
 
-def _may_ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> bool:
-    """The queued call may ring now and one of the free desks is available (else the
-    caller keeps the music: a paused or wrapping-up desk is offered when it is back)."""
+async def _may_ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> bool:
+    """The queued call may ring now and one of the free desks could answer: available
+    (presence) and registered. Else the caller keeps the music: a desk in wrap-up,
+    paused or away is offered to the head of the queue when it is back."""
     if not room.queues.may_ring(branch.key, branch.desks, ctx.record.call_id):
         return False
-    if ctx.desks is None:
-        return True
-    return any_available(room.queues.free_desks(branch.desks), ctx.desks.snapshot(),
-                         ctx.clock.now())
+    free = room.queues.free_desks(branch.desks)
+    if ctx.desks is not None:
+        presence, now = ctx.desks.snapshot(), ctx.clock.now()
+        free = [d for d in free if available_now(presence.get(d), now)]
+    return await any_registered(ctx, free)
 
 
 def _results(ctx: CallContext, room: QueueRoom, branch: Branch) -> dict[str, str]:
@@ -160,7 +162,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 return None
             if ctx.clock.monotonic() >= next_announce and not just_failed:
                 offered = True  # each tick tries the desks again (one may be free)
-            if offered and _may_ring(ctx, room, branch):
+            if offered and await _may_ring(ctx, room, branch):
                 offered = False
                 if playback is not None:
                     await ctx.ari.stop_playback(playback)
