@@ -3,8 +3,8 @@ and music, and is put through when their turn comes (`routing.queue` decides).
 
 `QueueRoom` is the service's one set of queues, shared by the calls: it knows which
 desks our calls talk on, and wakes the head of a branch's queue (an event in its
-call's session) when one of the branch's desks becomes free or the head before it
-leaves. `reach_desk` replaces a plain `ring_branch` in the call: ring when the call
+call's session) when one of the branch's desks becomes free, or comes back (its wrap-up
+over, logged in, resumed: `DeskBoard.on_available`), or the head before it leaves. `reach_desk` replaces a plain `ring_branch` in the call: ring when the call
 may, else (or when the ring found the desks busy) wait in the queue until a desk
 answers or `max_wait_seconds` pass (then the call goes on to the message path).
 

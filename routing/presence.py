@@ -7,7 +7,7 @@ wrapping-up desks are not rung. Pure: "now" and the states are parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -51,13 +51,6 @@ def available_now(presence: DeskPresence | None, now: datetime) -> bool:
     """The "desk available now" decision (also the queue's: a desk that becomes
     available may be offered to the head of its branch's queue)."""
     return unavailable_reason(presence, now) is None
-
-
-def any_available(desks: Iterable[str], presence: Mapping[str, DeskPresence],
-                  now: datetime) -> bool:
-    """Whether presence lets any of `desks` be offered a call now (a queued caller
-    keeps its music rather than ringing nobody)."""
-    return any(available_now(presence.get(d), now) for d in desks)
 
 
 def became_available(before: DeskPresence | None, after: DeskPresence | None,

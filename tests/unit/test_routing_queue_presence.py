@@ -9,7 +9,6 @@ import pytest
 
 from routing.presence import (
     DeskPresence,
-    any_available,
     back_from_wrap_up_at,
     became_available,
 )
@@ -71,12 +70,3 @@ def test_a_desk_comes_back_by_itself_only_from_wrap_up() -> None:
                                 NOW) is None
     assert back_from_wrap_up_at(DeskPresence("1401", logged_in=False, wrap_up_until=until),
                                 NOW) is None
-
-
-def test_any_available_looks_at_presence_of_the_given_desks_only() -> None:
-    presence = {"1401": DeskPresence("1401", paused=True),
-                "1402": DeskPresence("1402", wrap_up_until=NOW + timedelta(seconds=5))}
-    assert not any_available(["1401", "1402"], presence, NOW)
-    assert any_available(["1401", "1402"], presence, NOW + timedelta(seconds=6))
-    assert any_available(["1403"], presence, NOW)  # nobody touched it: available
-    assert not any_available([], presence, NOW)
