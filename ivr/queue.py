@@ -4,9 +4,10 @@ and music, and is put through when their turn comes (`routing.queue` decides).
 `QueueRoom` is the service's one set of queues, shared by the calls: it knows which
 desks our calls talk on, and wakes the head of a branch's queue (an event in its
 call's session) when one of the branch's desks becomes free, or comes back (its wrap-up
-over, logged in, resumed: `DeskBoard.on_available`), or the head before it leaves. `reach_desk` replaces a plain `ring_branch` in the call: ring when the call
-may, else (or when the ring found the desks busy) wait in the queue until a desk
-answers or `max_wait_seconds` pass (then the call goes on to the message path).
+over, logged in, resumed: `DeskBoard.on_available`), or the head before it leaves.
+`reach_desk` replaces a plain `ring_branch` in the call: ring when the call may, else
+(or when the ring found the desks busy, paused or in wrap-up) wait in the queue until a
+desk answers or `max_wait_seconds` pass (then the call goes on to the message path).
 
 Every step is in the call's timeline: `queue_joined` (branch, position, when),
 `queue_position` (each announcement), `queue_left` (why: answered, max_wait,
