@@ -192,6 +192,15 @@ class PeriodData:
 
 
 @dataclass(frozen=True)
+class CallerHistory:
+    """What the desk's user sees while talking to a caller: the number's earlier calls
+    (newest first) and its open cases (newest first)."""
+
+    calls: list[CallRecord]
+    open_cases: list[CaseView]
+
+
+@dataclass(frozen=True)
 class CallFilter:
     """A calls search: every filter given must match (`since <= started_at < until`)."""
 
@@ -454,6 +463,32 @@ class CallQueries:
         """The case's Zalo messages in and out, oldest first."""
         async with self._sessionmaker() as session:
             return await conversation(session, case_id)
+
+    async def caller_history(self, call_id: str, *, since: datetime, limit: int = 10,
+                             agency: str | None = None) -> CallerHistory:
+        """The caller of `call_id`: their calls since `since` before this one (at most
+        `limit`) and their open cases (a case of one of their calls, or naming their
+        number); with `agency`, only what belongs to that agency (an agency user)."""
+        check_limit(limit)
+        async with self._sessionmaker() as session:
+            number = await session.scalar(select(CallRow.caller_number)
+                                          .where(CallRow.call_id == call_id))
+            if not number or number == "unknown":
+                return CallerHistory([], [])
+            calls = (select(CallRow)
+                     .where(*_call_conditions(CallFilter(since=since, number=number,
+                                                         agency=agency)),
+                            CallRow.call_id != call_id)
+                     .order_by(CallRow.started_at.desc(), CallRow.call_id.desc()).limit(limit))
+            theirs = select(CallRow.call_id).where(CallRow.caller_number == number)
+            cases = (select(CaseRow)
+                     .where(or_(CaseRow.call_id.in_(theirs), CaseRow.citizen_phone == number),
+                            CaseRow.status.in_([s.value for s in OPEN_STATUSES]),
+                            *([CaseRow.agency == agency] if agency is not None else []))
+                     .order_by(CaseRow.opened_at.desc(), CaseRow.id.desc()).limit(limit))
+            return CallerHistory(
+                [record_from_row(r) for r in await session.scalars(calls)],
+                [_case_view(r, ()) for r in await session.scalars(cases)])
 
 
 def call_search_statements(

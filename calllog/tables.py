@@ -250,6 +250,8 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    desk: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)
+    """The desk extension the user works at (revision 0019): one user per desk."""
 
 
 class AuditRow(Base):

@@ -8,7 +8,8 @@ arrive already made (argon2, by the console): this module never sees a password.
     CallLogError
     ├── UnknownUserError     (also a LookupError) no user with that name
     ├── DuplicateUserError   (also a ValueError) the name is taken
-    └── LastAdminError       (also a ValueError) the change would leave no active admin
+    ├── LastAdminError       (also a ValueError) the change would leave no active admin
+    └── DeskTakenError       (also a ValueError) another user works at that desk
 
 The last active admin can never be disabled or given another role, whoever asks (the
 console or the CLI): someone must always be able to manage the users.
@@ -57,6 +58,13 @@ class LastAdminError(CallLogError, ValueError):
         self.username = username
 
 
+class DeskTakenError(CallLogError, ValueError):
+    def __init__(self, desk: str, holder: str | None) -> None:
+        super().__init__(f"desk {desk} is {holder!r}'s already")
+        self.desk = desk
+        self.holder = holder
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -67,6 +75,8 @@ class User:
     active: bool
     created_at: datetime
     changed_at: datetime
+    desk: str | None = None
+    """The desk extension the user works at (at most one user per desk)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,9 @@ class Users(Protocol):
     async def set_active(self, username: str, active: bool, *, at: datetime) -> None: ...
     async def set_role(self, username: str, role: Role, agency: str | None, *,
                        at: datetime) -> None: ...
+    async def set_desk(self, username: str, desk: str | None, *, at: datetime) -> None:
+        """Bind the user to `desk` (None: to none); `DeskTakenError` if another has it."""
+        ...
     async def audit(self, entry: AuditEntry) -> None: ...
     async def recent_audit(self, limit: int = 100, *, actions: Collection[str] | None = None,
                            excluding: Collection[str] = ()) -> list[AuditEntry]:
@@ -162,6 +175,15 @@ class UserStore:
         check_role(role, agency)
         await self._update(username, keeps_admin=role is Role.ADMIN, role=role.value,
                            agency=agency, changed_at=as_utc(at, "at"))
+
+    async def set_desk(self, username: str, desk: str | None, *, at: datetime) -> None:
+        try:
+            await self._update(username, desk=desk, changed_at=as_utc(at, "at"))
+        except IntegrityError as exc:  # the unique index on the desk
+            async with self._sessions() as session:
+                holder = await session.scalar(select(UserRow.username)
+                                              .where(UserRow.desk == desk))
+            raise DeskTakenError(desk or "", holder) from exc
 
     async def _update(self, username: str, *, keeps_admin: bool = True,
                       **values: object) -> None:
@@ -268,6 +290,14 @@ class InMemoryUserStore:
         self._users[username] = replace(self._users[username], role=role, agency=agency,
                                         changed_at=at)
 
+    async def set_desk(self, username: str, desk: str | None, *, at: datetime) -> None:
+        self._known(username)
+        holder = next((u.username for u in self._users.values()
+                       if desk is not None and u.desk == desk and u.username != username), None)
+        if holder is not None:
+            raise DeskTakenError(desk or "", holder)
+        self._users[username] = replace(self._users[username], desk=desk, changed_at=at)
+
     def _known(self, username: str, *, keeps_admin: bool = True) -> str:
         if username not in self._users:
             raise UnknownUserError(username)
@@ -294,5 +324,5 @@ class InMemoryUserStore:
 
 def _user(row: UserRow) -> User:
     return User(row.id, row.username, Role(row.role), row.agency, row.password_hash,
-                row.active, row.created_at, row.changed_at)
+                row.active, row.created_at, row.changed_at, row.desk)
 

@@ -16,6 +16,9 @@
 | announcements     | yes   | yes      | -             | -      |
 | review recordings | yes   | yes      | -             | -      |
 | desks' presence   | yes   | yes      | -             | -      |
+| own desk (/my-desk) | a user bound to a desk (admin, operator, agency): its call |
+|                   | in progress, that caller's calls and open cases (agency: own  |
+|                   | agency's), and its own presence                              |
 
 Review recordings (both sides of a conversation, for quality review) are the operating
 team's: they hold the citizen's voice and judge the desk's staff, so an agency user who
@@ -85,6 +88,14 @@ def may_see_agency(user: User, agency: str | None) -> bool:
     """An agency user sees only what belongs to its agency (nothing unassigned)."""
     scope = agency_scope(user)
     return scope is None or (agency is not None and agency == scope)
+
+
+def require_desk(user: User) -> str:
+    """The desk the user works at (the "my desk" page and its actions): Forbidden to a
+    user with no desk, or who may not see calls (a viewer bound to a desk sees none)."""
+    if user.desk is None or not may(user, Action.VIEW_CALLS):
+        raise Forbidden(user, "use a desk")
+    return user.desk
 
 
 def require_agency(user: User, agency: str | None) -> None:

@@ -6,6 +6,7 @@ user, never without an active admin):
 - a password follows `console.passwords.weakness` (10 to 256 characters, not only spaces,
   not the user name) and is typed twice the same;
 - an agency user belongs to an agency of the YAML; the other roles to none;
+- a user works at a desk of the YAML, and at most one user at each desk;
 - an admin neither disables nor changes the role of their own account (another admin
   does), so nobody locks themself out by a slip.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from calllog.users import (
+    DeskTakenError,
     DuplicateUserError,
     LastAdminError,
     Role,
@@ -96,6 +98,21 @@ class Accounts:
             raise _last_admin(target.username) from exc
         except UnknownUserError as exc:
             raise Refused("Không tìm thấy người dùng này.") from exc
+
+    async def set_desk(self, target: User, *, desk: str, desks: Collection[str],
+                       at: datetime) -> str | None:
+        """Bind `target` to `desk` (empty: to no desk); the desk bound."""
+        wanted = desk.strip() or None
+        if wanted is not None and wanted not in desks:
+            raise Refused(f"Bàn «{wanted}» không có trong cấu hình.")
+        try:
+            await self.users.set_desk(target.username, wanted, at=at)
+        except DeskTakenError as exc:
+            raise Refused(f"Bàn {wanted} đã được gán cho người dùng «{exc.holder}»; hãy bỏ "
+                          "gán ở người đó trước.") from exc
+        except UnknownUserError as exc:
+            raise Refused("Không tìm thấy người dùng này.") from exc
+        return wanted
 
 
 def _role(raw: str) -> Role:

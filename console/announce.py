@@ -31,6 +31,7 @@ from calllog.users import User
 from console.access import Action, require
 from console.auth import csrf_token
 from console.pages import SECTIONS, sections_for
+from routing.clock import Clock
 from routing.override import override_in_force
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ async def switch_on(request: Request) -> Response:
                               detail=f"{mode.value} until {until.isoformat()}: "
                                      f"{(text_kept or 'recording ' + media)[:200]}")
     log.info("announcement switched on", by=user.username, mode=mode.value, media=media)
+    _banner_changed(console)
     return RedirectResponse("/announce", status_code=303)
 
 
@@ -124,7 +126,14 @@ async def switch_off(request: Request) -> Response:
         OverrideSwitch(at=console.clock.now(), by=user.username, on=False))
     await console.auth.record(request, "announcement_off", username=user.username)
     log.info("announcement switched off", by=user.username)
+    _banner_changed(console)
     return RedirectResponse("/announce", status_code=303)
+
+
+def _banner_changed(console: Console) -> None:
+    """The wallboards show the switch within a second, not at the feed's next read."""
+    if console.wallboard is not None:
+        console.wallboard.nudge()
 
 
 async def _render(request: Request, console: Console, user: User, status: int = 200, *,
@@ -144,9 +153,16 @@ async def active_announcement(request: Request) -> OverrideSwitch | None:
     page: AnnouncePage | None = getattr(request.app.state, "announce_page", None)
     if page is None:
         return None
-    latest = await page.store.latest()
-    now = _console(request).clock.now()
-    return latest if latest and override_in_force(latest.on, latest.until, now) else None
+    return await announcement_in_force(page.store, _console(request).clock)
+
+
+async def announcement_in_force(store: AnnouncementStore,
+                                clock: Clock) -> OverrideSwitch | None:
+    """The newest switch when it is on and not expired (the wallboard's live banner reads
+    this through its feed, `console.live_feed`)."""
+    latest = await store.latest()
+    return latest if latest and override_in_force(latest.on, latest.until, clock.now()) \
+        else None
 
 
 def routes() -> list[BaseRoute]:

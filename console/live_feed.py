@@ -28,6 +28,7 @@ import httpx
 import structlog
 from pydantic import ValidationError
 
+from calllog.announcements import OverrideSwitch
 from calllog.today import DayCounts
 from routing.clock import Clock
 from routing.live import LiveSnapshot
@@ -63,9 +64,12 @@ class Board:
     figures_at: datetime | None = None
     figures_failed: bool = False
     """The last read of today's figures failed (the figures shown are older)."""
+    announcement: OverrideSwitch | None = None
+    """The announcement override in force (read with the figures), for the banner."""
 
 
 FiguresSource = Callable[[], Awaitable[DayCounts]]
+AnnouncementSource = Callable[[], Awaitable[OverrideSwitch | None]]
 
 
 class WallboardFeed:
@@ -74,11 +78,13 @@ class WallboardFeed:
         figures: FiguresSource | None = None, *, wait: float = WAIT_S,
         retry: float = RETRY_S, figures_every: float = FIGURES_EVERY_S,
         figures_min_gap: float = FIGURES_MIN_GAP_S,
+        announcement: AnnouncementSource | None = None,
     ) -> None:
         self.service_url = service_url.rstrip("/")
         self._client = client
         self._clock = clock
         self._figures = figures
+        self._announcement = announcement
         self._wait = wait
         self._retry = retry
         self._figures_every = figures_every
@@ -93,6 +99,11 @@ class WallboardFeed:
     @property
     def board(self) -> Board:
         return self._board
+
+    @property
+    def follows_announcement(self) -> bool:
+        """Whether the boards carry the announcement in force (kept current)."""
+        return self._announcement is not None
 
     async def changes(self) -> AsyncIterator[Board]:
         """The current board at once, then each newer one (the latest, when several
@@ -115,7 +126,7 @@ class WallboardFeed:
         """Follow the service and refresh the figures until cancelled."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.follow())
-            if self._figures is not None:
+            if self._figures is not None or self._announcement is not None:
                 tasks.create_task(self.refresh_figures())
 
     async def follow(self) -> None:
@@ -154,22 +165,39 @@ class WallboardFeed:
             down = ServiceDown(reason, self._clock.now())
         self._publish(down=replace(down, reason=reason))
 
+    def nudge(self) -> None:
+        """Read the figures and the announcement again soon (something just changed)."""
+        self._live_changed.set()
+
     async def refresh_figures(self) -> None:
-        assert self._figures is not None
         while True:
             self._live_changed.clear()
-            try:
-                counts = await self._figures()
-            except Exception as exc:  # the database is down or slow: keep the last ones
-                log.warning("today's figures unreadable", error=repr(exc))
-                self._publish(figures_failed=True)
-            else:
-                self._publish(figures=counts, figures_at=self._clock.now(),
-                              figures_failed=False)
+            if self._figures is not None:
+                await self._read_figures(self._figures)
+            if self._announcement is not None:
+                await self._read_announcement(self._announcement)
             await asyncio.sleep(self._figures_min_gap)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, self._figures_every - self._figures_min_gap)):
                     await self._live_changed.wait()
+
+    async def _read_figures(self, figures: FiguresSource) -> None:
+        try:
+            counts = await figures()
+        except Exception as exc:  # the database is down or slow: keep the last ones
+            log.warning("today's figures unreadable", error=repr(exc))
+            self._publish(figures_failed=True)
+        else:
+            self._publish(figures=counts, figures_at=self._clock.now(), figures_failed=False)
+
+    async def _read_announcement(self, announcement: AnnouncementSource) -> None:
+        try:
+            switch = await announcement()
+        except Exception as exc:  # keep the banner as it was
+            log.warning("the announcement in force is unreadable", error=repr(exc))
+            return
+        if switch != self._board.announcement:
+            self._publish(announcement=switch)
 
     def _publish(self, **changes: object) -> None:
         self._board = replace(self._board, generation=self._board.generation + 1,

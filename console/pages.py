@@ -120,6 +120,7 @@ def routes() -> list[BaseRoute]:
         cases,
         config_page,
         desks_page,
+        my_desk,
         reports_page,
         users_page,
         zalo_chat,
@@ -140,5 +141,6 @@ def routes() -> list[BaseRoute]:
         *config_page.routes(),
         *users_page.routes(),
         *desks_page.routes(),
+        *my_desk.routes(),
         *campaigns.routes(),
     ]

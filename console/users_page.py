@@ -7,6 +7,8 @@ GET  /users/{id}               one user: a new password, role and agency, disabl
 POST /users/{id}/password      set their password (their open sessions end)
 POST /users/{id}/role          change their role and agency
 POST /users/{id}/active        disable (`active=0`) or re-enable (`active=1`) them
+POST /users/{id}/desk          bind them to a desk of the YAML (empty: to none); their
+                               console then shows the call that desk answers (/my-desk)
 
 Every route asks `Action.MANAGE_USERS` (others get the 403 page); every change and every
 refused change is written to the audit log, which the list page shows in two lists, so
@@ -53,6 +55,7 @@ AUDIT_LABELS = {
     "user_disabled": "Vô hiệu hóa người dùng",
     "user_enabled": "Kích hoạt lại người dùng",
     "user_change_refused": "Từ chối thay đổi người dùng",
+    "desk_bound": "Gán bàn làm việc",
     "callback_recorded": "Ghi nhận gọi lại",
     "case_opened": "Mở phản ánh",
     "case_changed": "Cập nhật phản ánh",
@@ -68,6 +71,7 @@ NOTICES = {
     "disabled": "Đã vô hiệu hóa. Người dùng này không đăng nhập được nữa; phiên đang mở "
                 "kết thúc ở lần tải trang tới.",
     "enabled": "Đã kích hoạt lại. Người dùng này đăng nhập lại được.",
+    "desk": "Đã cập nhật bàn làm việc.",
 }
 
 
@@ -87,6 +91,12 @@ async def _agencies(console: Console) -> tuple[str, ...]:
     event loop, so the wallboard's streams do not stall."""
     config, _, _ = await asyncio.to_thread(config_in_force, console)
     return agencies_of(config)
+
+
+async def _desks(console: Console) -> tuple[str, ...]:
+    """The desk extensions of the YAML in force now (off the event loop, as `_agencies`)."""
+    config, _, _ = await asyncio.to_thread(config_in_force, console)
+    return tuple(d.extension for d in config.desks)
 
 
 async def _admin(request: Request) -> tuple[Console, User]:
@@ -152,7 +162,8 @@ async def _one(request: Request, console: Console, admin: User, target: User | N
     return console.render(
         request, "user.html", status, user=admin, section=SECTION,
         sections=sections_for(admin), csrf=csrf_token(request), person=target,
-        roles=list(Role), agencies=await _agencies(console), min_length=MIN_LENGTH,
+        roles=list(Role), agencies=await _agencies(console), desks=await _desks(console),
+        min_length=MIN_LENGTH,
         itself=target is not None and target.id == admin.id, error=error,
         form=form or {}, notice=NOTICES.get(request.query_params.get("done", "")))
 
@@ -220,6 +231,24 @@ async def set_active(request: Request) -> Response:
     return RedirectResponse(f"/users/{target.id}?done={done}", status_code=303)
 
 
+async def set_desk(request: Request) -> Response:
+    console, admin = await _admin(request)
+    target = await _target(console, request)
+    if target is None:
+        return await _one(request, console, admin, None)
+    form = await read_form(request)
+    try:
+        desk = await Accounts(console.auth.users).set_desk(
+            target, desk=_text(form, "desk"), desks=await _desks(console),
+            at=console.clock.now())
+    except Refused as exc:
+        await _refused(request, console, admin, f"desk of {target.username}", exc)
+        return await _one(request, console, admin, target, 400, str(exc))
+    await console.auth.record(request, "desk_bound", username=admin.username,
+                              detail=f"{target.username}: {target.desk or '-'} -> {desk or '-'}")
+    return RedirectResponse(f"/users/{target.id}?done=desk", status_code=303)
+
+
 async def _refused(request: Request, console: Console, admin: User, what: str,
                    exc: Refused) -> None:
     await console.auth.record(request, "user_change_refused", username=admin.username,
@@ -236,4 +265,5 @@ def routes() -> list[BaseRoute]:
         Route("/users/{user_id:int}/role", set_role, methods=["POST"], name="user_role"),
         Route("/users/{user_id:int}/active", set_active, methods=["POST"],
               name="user_active"),
+        Route("/users/{user_id:int}/desk", set_desk, methods=["POST"], name="user_desk"),
     ]

@@ -134,7 +134,7 @@ def _console(request: Request) -> Console:
 def render_board(console: Console, board: Board) -> str:
     template = console.templates.env.get_template("wallboard_board.html")
     return template.render(
-        board=board, live=board.live,
+        board=board, live=board.live, announcement=board.announcement,
         figures=None if board.figures is None else day_figures(board.figures),
         shown_steps=SHOWN_STEPS, step_labels=STEP_LABELS, desk_labels=DESK_STATE_LABELS,
         step_count=step_count, masked=masked, seconds=seconds, call_desks=call_desks,
@@ -151,12 +151,15 @@ async def page(request: Request) -> Response:
 
     feed = console.wallboard
     board = Board() if feed is None else feed.board
+    # The banner comes with the board when the feed follows the announcement (then it
+    # changes live); otherwise it is read for the page, as it is at load.
+    carried = feed is not None and feed.follows_announcement
     return console.render(
         request, "wallboard.html", user=user, sections=sections_for(user),
         section=next(s for s in SECTIONS if s.path == "/wallboard"), csrf=csrf_token(request),
         board_html=render_board(console, board), live=feed is not None,
         kiosk=request.query_params.get("kiosk") == "1",
-        announcement=await active_announcement(request))
+        announcement=None if carried else await active_announcement(request))
 
 
 async def events(request: Request) -> Response:

@@ -27,7 +27,12 @@ from calllog.presence import PresenceStore
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.users import UserStore
-from console.announce import AnnouncePage, AudioRefused, install_announce_page
+from console.announce import (
+    AnnouncePage,
+    AudioRefused,
+    announcement_in_force,
+    install_announce_page,
+)
 from console.app import create_app
 from console.campaigns import install_campaign_pages
 from console.casework import FollowupWork, agencies_of
@@ -87,8 +92,11 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
             overdue_at = callback_overdue_at(config)
             zalo = zalo_parts(settings, sessions, clock, http=zalo_http,
                               case_deadline=case_deadline(config))
+            announcements = AnnouncementStore(sessions)
             feed = WallboardFeed(service, settings.service_url, clock,
-                                 figures=lambda: today_counts(queries, clock, overdue_at))
+                                 figures=lambda: today_counts(queries, clock, overdue_at),
+                                 announcement=lambda: announcement_in_force(announcements,
+                                                                            clock))
             app = create_app(users=UserStore(sessions), config=config,
                              clock=clock, secret=secret,
                              secure_cookies=settings.console_secure_cookies,

@@ -222,6 +222,7 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
             await calllog.close()  # drains the journal for a few seconds, then stops
             for task in background:
                 task.cancel()
+            desks.close()  # its wrap-up timers
             await asyncio.gather(*background, return_exceptions=True)
             if health is not None:
                 health.close()

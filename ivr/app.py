@@ -95,6 +95,8 @@ class HotlineApp:
         self.queue = QueueRoom()
         """The branches' queues, shared by the calls."""
         self._desks = desks
+        if desks is not None:
+            desks.on_available(self.queue.desk_available)
         self.live = live if live is not None else LiveCalls(clock, config)
         """The calls in progress, step by step, for the wallboard."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()

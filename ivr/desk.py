@@ -27,6 +27,7 @@ from ivr.session import ChannelVanished
 from routing.clock import Clock
 from routing.config import Branch
 from routing.desks import DeskPlan, plan_desks, repeat_label
+from routing.queue import AWAY_STATUS
 from routing.trail import BRIDGE_ID, BRIDGE_NAME_PREFIX, DESK_LEG_ID
 
 RINGBACK = "tone:ring"
@@ -100,10 +101,16 @@ async def _plan(ctx: CallContext, branch: Branch) -> DeskPlan:
     plan = plan_desks(branch, dict(zip(branch.desks, states, strict=True)), presence,
                       ctx.clock.now())
     for extension, why in plan.away.items():
+        ctx.desk_results[extension] = AWAY_STATUS[why]  # whether to queue depends on why
         await ctx.note("desk_away", desk=extension, reason=why)
     for extension in plan.skipped:
         await _attempt_ended(ctx, extension, "CHANUNAVAIL", None, "not registered")
     return plan
+
+
+async def any_registered(ctx: CallContext, desks: Collection[str]) -> bool:
+    """Whether one of `desks` has a registered phone (Asterisk asked, or recently seen)."""
+    return any(await asyncio.gather(*(_is_registered(ctx, ext) for ext in desks)))
 
 
 async def _is_registered(ctx: CallContext, extension: str) -> bool:

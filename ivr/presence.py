@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
+from datetime import datetime
 
 import structlog
 
@@ -30,6 +31,9 @@ from routing.presence import (
     DeskPresence,
     PresenceChange,
     after_call,
+    available_now,
+    back_from_wrap_up_at,
+    became_available,
     toggle_login,
     toggle_pause,
 )
@@ -42,6 +46,7 @@ CONFIRMATION = {
     "paused": Prompt.DESK_PAUSED, "resumed": Prompt.DESK_RESUMED,
 }
 CONFIRMATION_LIMIT_S = 10.0
+WAKE_MARGIN_S = 0.05
 
 
 class DeskBoard:
@@ -54,6 +59,15 @@ class DeskBoard:
         self._pending: set[asyncio.Task[None]] = set()
         self._writes = 0
         """Bumped by each change made here: a re-read begun before one is dropped."""
+        self._listeners: list[Callable[[str], None]] = []
+        self._wakes: dict[str, asyncio.Task[None]] = {}
+        """Per desk in wrap-up: the timer that tells the listeners when it ends."""
+
+    def on_available(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(extension)` whenever a desk becomes available: its wrap-up
+        ended, it logged in or was unpaused (here or, at the next re-read, from the
+        console). The queues offer it to the head of its branch's queue."""
+        self._listeners.append(listener)
 
     def snapshot(self) -> dict[str, DeskPresence]:
         return dict(self._desks)
@@ -71,7 +85,10 @@ class DeskBoard:
             log.warning("could not read the desks' presence; keeping the last known")
             return
         if writes == self._writes:
-            self._desks = {row.extension: _presence(row) for row in rows}
+            before, self._desks = self._desks, {row.extension: _presence(row) for row in rows}
+            for extension, state in self._desks.items():
+                if state != before.get(extension):
+                    self._changed(before.get(extension), state)
 
     async def watch(self, every_seconds: float) -> None:
         """Re-read the stored states for ever (the console's changes reach calls so)."""
@@ -122,7 +139,40 @@ class DeskBoard:
 
     def _put(self, state: DeskPresence) -> None:
         self._writes += 1
+        before = self._desks.get(state.extension)
         self._desks[state.extension] = state
+        self._changed(before, state)
+
+    def _changed(self, before: DeskPresence | None, after: DeskPresence) -> None:
+        now = self._clock.now()
+        if became_available(before, after, now):
+            self._tell(after.extension)
+        wake = self._wakes.pop(after.extension, None)
+        if wake is not None:
+            wake.cancel()
+        until = back_from_wrap_up_at(after, now)
+        if until is not None:
+            self._wakes[after.extension] = asyncio.create_task(
+                self._wrap_up_ends(after.extension, until), name=f"wrap-up-{after.extension}")
+
+    async def _wrap_up_ends(self, extension: str, until: datetime) -> None:
+        # A hair late rather than early: the wall clock and the loop's may differ.
+        await asyncio.sleep((until - self._clock.now()).total_seconds() + WAKE_MARGIN_S)
+        if self._wakes.get(extension) is asyncio.current_task():
+            del self._wakes[extension]
+        if available_now(self._desks.get(extension), self._clock.now()):
+            log.debug("desk back from wrap-up", desk=extension)
+            self._tell(extension)
+
+    def _tell(self, extension: str) -> None:
+        for listener in self._listeners:
+            listener(extension)
+
+    def close(self) -> None:
+        """Stop the wrap-up timers (a stopping service)."""
+        for wake in self._wakes.values():
+            wake.cancel()
+        self._wakes.clear()
 
 
 def _presence(row: DeskStatus) -> DeskPresence:

@@ -3,10 +3,11 @@ and music, and is put through when their turn comes (`routing.queue` decides).
 
 `QueueRoom` is the service's one set of queues, shared by the calls: it knows which
 desks our calls talk on, and wakes the head of a branch's queue (an event in its
-call's session) when one of the branch's desks becomes free or the head before it
-leaves. `reach_desk` replaces a plain `ring_branch` in the call: ring when the call
-may, else (or when the ring found the desks busy) wait in the queue until a desk
-answers or `max_wait_seconds` pass (then the call goes on to the message path).
+call's session) when one of the branch's desks becomes free, or comes back (its wrap-up
+over, logged in, resumed: `DeskBoard.on_available`), or the head before it leaves.
+`reach_desk` replaces a plain `ring_branch` in the call: ring when the call may, else
+(or when the ring found the desks busy, paused or in wrap-up) wait in the queue until a
+desk answers or `max_wait_seconds` pass (then the call goes on to the message path).
 
 Every step is in the call's timeline: `queue_joined` (branch, position, when),
 `queue_position` (each announcement), `queue_left` (why: answered, max_wait,
@@ -26,10 +27,11 @@ from calllog.model import Outcome
 from ivr.ari.errors import AriError
 from ivr.ari.models import Event, PlaybackFinished
 from ivr.context import CallContext, new_id
-from ivr.desk import DeskLeg, ring_branch
+from ivr.desk import DeskLeg, any_registered, ring_branch
 from ivr.queue_prompts import announcement
 from ivr.session import CallSession
 from routing.config import Branch
+from routing.presence import available_now
 from routing.queue import (
     TAKEN,
     BranchQueues,
@@ -80,6 +82,13 @@ class QueueRoom:
                     if desk in desks:
                         self._offer(branch)
 
+    def desk_available(self, desk: str) -> None:
+        """A desk came back (wrap-up over, logged in, unpaused): offer it to the head
+        of each queue it serves."""
+        for branch, desks in self._desks.items():
+            if desk in desks and desk not in self.queues.taken():
+                self._offer(branch)
+
     def _offer(self, branch: int) -> None:
         head = self.queues.head(branch)
         session = self._sessions.get(head) if head is not None else None
@@ -105,6 +114,19 @@ async def reach_desk(ctx: CallContext, branch: Branch) -> DeskLeg | None:
 async def _ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> DeskLeg | None:
     ctx.desk_results.clear()
     return await ring_branch(ctx, branch, skip=room.queues.taken())
+
+
+async def _may_ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> bool:
+    """The queued call may ring now and one of the free desks could answer: available
+    (presence) and registered. Else the caller keeps the music: a desk in wrap-up,
+    paused or away is offered to the head of the queue when it is back."""
+    if not room.queues.may_ring(branch.key, branch.desks, ctx.record.call_id):
+        return False
+    free = room.queues.free_desks(branch.desks)
+    if ctx.desks is not None:
+        presence, now = ctx.desks.snapshot(), ctx.clock.now()
+        free = [d for d in free if available_now(presence.get(d), now)]
+    return await any_registered(ctx, free)
 
 
 def _results(ctx: CallContext, room: QueueRoom, branch: Branch) -> dict[str, str]:
@@ -141,7 +163,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 return None
             if ctx.clock.monotonic() >= next_announce and not just_failed:
                 offered = True  # each tick tries the desks again (one may be free)
-            if offered and room.queues.may_ring(branch.key, branch.desks, call_id):
+            if offered and await _may_ring(ctx, room, branch):
                 offered = False
                 if playback is not None:
                     await ctx.ari.stop_playback(playback)

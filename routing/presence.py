@@ -53,6 +53,21 @@ def available_now(presence: DeskPresence | None, now: datetime) -> bool:
     return unavailable_reason(presence, now) is None
 
 
+def became_available(before: DeskPresence | None, after: DeskPresence | None,
+                     now: datetime) -> bool:
+    """The desk may be offered a call now and could not before (logged in, unpaused):
+    the head of its branch's queue is offered it at once."""
+    return not available_now(before, now) and available_now(after, now)
+
+
+def back_from_wrap_up_at(presence: DeskPresence | None, now: datetime) -> datetime | None:
+    """When the desk becomes available by itself (its wrap-up ends), if it will: None
+    when it is available already, or paused or logged out (someone must act)."""
+    if presence is None or unavailable_reason(presence, now) != "wrap_up":
+        return None
+    return presence.wrap_up_until
+
+
 def calls_today(presence: DeskPresence | None, now: datetime) -> int:
     if presence is None or presence.calls_day != now.astimezone(LOCAL_TZ).date():
         return 0

@@ -19,10 +19,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from routing.presence import Unavailable
+
 HISTORY_SIZE = 20
 """Answered queued calls the expected wait is averaged over (per branch)."""
 TAKEN = "TAKEN"
 """A desk's dial status when it was not rung because it talks in another of our calls."""
+PAUSED = "PAUSED"
+WRAP_UP = "WRAP_UP"
+LOGGED_OUT = "LOGGED_OUT"
+AWAY_STATUS: dict[Unavailable, str] = {
+    "paused": PAUSED, "wrap_up": WRAP_UP, "logged_out": LOGGED_OUT}
+"""A desk's "dial status" when presence kept it from being rung, by the reason."""
+COMING_BACK = frozenset({"BUSY", TAKEN, PAUSED, WRAP_UP})
+"""Statuses of a desk that will take calls again without anyone doing anything at
+the desk's phone: it talks, or it rests (paused, in wrap-up). A logged-out desk, an
+unregistered phone or one that rang out does not count: nobody is there."""
 
 
 @dataclass(frozen=True, order=True)
@@ -149,10 +161,11 @@ class BranchQueues:
 
 
 def should_queue(results: Mapping[str, str]) -> bool:
-    """After ringing a branch found nobody: queue when a desk was busy (it answered
-    busy, or talks in one of our calls); not when every desk was away, rang out or
-    failed (nobody is there to free up: the message path)."""
-    return any(status in ("BUSY", TAKEN) for status in results.values())
+    """After ringing a branch found nobody: queue when a desk will be back (it answered
+    busy, talks in one of our calls, is paused or in wrap-up); not when every desk was
+    logged out, unregistered, rang out or failed (nobody is there to free up: the
+    message path)."""
+    return any(status in COMING_BACK for status in results.values())
 
 
 def queue_mark(branch: int, joined_at: datetime) -> str:

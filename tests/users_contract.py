@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from calllog.users import LastAdminError, Role, UnknownUserError, Users
+from calllog.users import DeskTakenError, LastAdminError, Role, UnknownUserError, Users
 from tests.clock import MONDAY_9AM_ICT
 
 AT = MONDAY_9AM_ICT
@@ -70,9 +70,28 @@ async def the_last_active_admin_is_never_disabled_or_demoted(users: Users) -> No
         await users.set_active("minh", False, at=LATER)
 
 
+async def a_desk_has_at_most_one_user(users: Users) -> None:
+    await users.add("an", Role.OPERATOR, None, "h", at=AT)
+    await users.add("binh", Role.AGENCY, TU_PHAP, "h", at=AT)
+    await users.set_desk("an", "1401", at=LATER)
+    user = await users.by_name("an")
+    assert user is not None and (user.desk, user.changed_at) == ("1401", LATER)
+    with pytest.raises(DeskTakenError) as taken:
+        await users.set_desk("binh", "1401", at=LATER)
+    assert taken.value.holder == "an"
+    await users.set_desk("an", "1401", at=LATER)  # again: no change, no error
+    await users.set_desk("an", None, at=LATER)
+    await users.set_desk("binh", "1401", at=LATER)
+    assert [(u.username, u.desk) for u in await users.all_users()] == [
+        ("an", None), ("binh", "1401")]
+    with pytest.raises(UnknownUserError):
+        await users.set_desk("khong-co", "1402", at=LATER)
+
+
 SCENARIOS: list[Callable[[Users], Awaitable[None]]] = [
     users_are_listed_by_name,
     a_role_change_sets_role_agency_and_change_time,
     a_role_change_keeps_the_agency_rule,
     the_last_active_admin_is_never_disabled_or_demoted,
+    a_desk_has_at_most_one_user,
 ]
