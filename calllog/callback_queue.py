@@ -23,7 +23,7 @@ from calllog.tables import CallbackQueueRow, CallRow
 
 
 @dataclass(frozen=True)
-class PendingCallback:
+class QueuedCallback:
     call_id: str
     number: str
     branch: int | None
@@ -36,17 +36,17 @@ class PendingCallback:
 
 
 class CallbackQueue(Protocol):
-    async def add(self, entry: PendingCallback) -> None:
+    async def add(self, entry: QueuedCallback) -> None:
         """Add or replace the call's entry."""
 
-    async def request(self, entry: PendingCallback) -> bool:
+    async def request(self, entry: QueuedCallback) -> bool:
         """An operator's request (`entry.desk` set); False when the call's call back is
         not pending (done meanwhile, or never owed)."""
 
-    async def waiting(self) -> list[PendingCallback]:
+    async def waiting(self) -> list[QueuedCallback]:
         """Keep-your-place entries (no desk), oldest place first."""
 
-    async def take_requests(self, at: datetime) -> list[PendingCallback]:
+    async def take_requests(self, at: datetime) -> list[QueuedCallback]:
         """Operators' requests not yet taken; each is marked taken (returned once)."""
 
     async def release_taken(self) -> None:
@@ -65,13 +65,13 @@ class CallbackQueueStore:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def add(self, entry: PendingCallback) -> None:
+    async def add(self, entry: QueuedCallback) -> None:
         async with self._sessionmaker.begin() as session:
             await session.execute(delete(CallbackQueueRow)
                                   .where(CallbackQueueRow.call_id == entry.call_id))
             await session.execute(insert(CallbackQueueRow).values(_values(entry)))
 
-    async def request(self, entry: PendingCallback) -> bool:
+    async def request(self, entry: QueuedCallback) -> bool:
         async with self._sessionmaker.begin() as session:
             pending = await session.scalar(select(CallRow.callback)
                                            .where(CallRow.call_id == entry.call_id))
@@ -85,15 +85,15 @@ class CallbackQueueStore:
                 row.requested_at, row.taken_at = as_utc(entry.requested_at, "at"), None
         return True
 
-    async def waiting(self) -> list[PendingCallback]:
+    async def waiting(self) -> list[QueuedCallback]:
         async with self._sessionmaker() as session:
             rows = await session.scalars(select(CallbackQueueRow)
                                          .where(CallbackQueueRow.desk.is_(None))
                                          .order_by(CallbackQueueRow.joined_at))
             return [_entry(row) for row in rows]
 
-    async def take_requests(self, at: datetime) -> list[PendingCallback]:
-        taken: list[PendingCallback] = []
+    async def take_requests(self, at: datetime) -> list[QueuedCallback]:
+        taken: list[QueuedCallback] = []
         async with self._sessionmaker.begin() as session:
             rows = list(await session.scalars(
                 select(CallbackQueueRow).where(CallbackQueueRow.desk.is_not(None),
@@ -138,7 +138,7 @@ class CallbackQueueStore:
                                   .execution_options(synchronize_session=False))
 
 
-def _values(entry: PendingCallback) -> dict[str, object]:
+def _values(entry: QueuedCallback) -> dict[str, object]:
     return {
         "call_id": entry.call_id, "number": entry.number, "branch": entry.branch,
         "joined_at": as_utc(entry.joined_at, "joined_at"), "desk": entry.desk,
@@ -148,8 +148,8 @@ def _values(entry: PendingCallback) -> dict[str, object]:
     }
 
 
-def _entry(row: CallbackQueueRow) -> PendingCallback:
-    return PendingCallback(call_id=row.call_id, number=row.number, branch=row.branch,
+def _entry(row: CallbackQueueRow) -> QueuedCallback:
+    return QueuedCallback(call_id=row.call_id, number=row.number, branch=row.branch,
                            joined_at=row.joined_at, requested_by=row.requested_by,
                            requested_at=row.requested_at, desk=row.desk,
                            attempts=row.attempts, next_at=row.next_at)
@@ -159,16 +159,16 @@ class InMemoryCallbackQueue:
     """The fake: entries in a dict; `pending` says which calls owe a call back."""
 
     def __init__(self, pending: set[str] | None = None) -> None:
-        self.entries: dict[str, PendingCallback] = {}
+        self.entries: dict[str, QueuedCallback] = {}
         self.taken: set[str] = set()
         self.pending = pending
         self.refused: dict[str, str] = {}
 
-    async def add(self, entry: PendingCallback) -> None:
+    async def add(self, entry: QueuedCallback) -> None:
         self.entries[entry.call_id] = entry
         self.taken.discard(entry.call_id)
 
-    async def request(self, entry: PendingCallback) -> bool:
+    async def request(self, entry: QueuedCallback) -> bool:
         if self.pending is not None and entry.call_id not in self.pending:
             return False
         old = self.entries.get(entry.call_id)
@@ -178,11 +178,11 @@ class InMemoryCallbackQueue:
         self.taken.discard(entry.call_id)
         return True
 
-    async def waiting(self) -> list[PendingCallback]:
+    async def waiting(self) -> list[QueuedCallback]:
         return sorted((e for e in self.entries.values() if e.desk is None),
                       key=lambda e: e.joined_at)
 
-    async def take_requests(self, at: datetime) -> list[PendingCallback]:
+    async def take_requests(self, at: datetime) -> list[QueuedCallback]:
         new = [e for e in self.entries.values()
                if e.desk is not None and e.call_id not in self.taken]
         self.taken.update(e.call_id for e in new)

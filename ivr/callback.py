@@ -27,7 +27,7 @@ from datetime import datetime
 
 import structlog
 
-from calllog.callback_queue import CallbackQueue, PendingCallback
+from calllog.callback_queue import CallbackQueue, QueuedCallback
 from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord, Outcome
 from ivr.ari.errors import AriError, AriHttpError
@@ -72,7 +72,7 @@ async def keep_place(ctx: CallContext, branch: Branch, chosen: CallbackChosen) -
     record.outcome = Outcome.DESK_UNREACHABLE  # not served on this call: a call back owed
     record.callback = Callback.PENDING
     await ctx.save()
-    entry = PendingCallback(call_id=record.call_id, number=number, branch=branch.key,
+    entry = QueuedCallback(call_id=record.call_id, number=number, branch=branch.key,
                             joined_at=chosen.joined_at, requested_by="caller",
                             requested_at=ctx.clock.now())
     await ctx.note("callback_chosen", number=number, branch=branch.key,
@@ -114,7 +114,7 @@ class Callbacks:
         for task in self._tasks:
             task.cancel()
 
-    async def keep(self, entry: PendingCallback) -> None:
+    async def keep(self, entry: QueuedCallback) -> None:
         """A queued caller's call back: stored first (a restart finds it), then run."""
         try:
             await self.store.add(entry)
@@ -134,7 +134,7 @@ class Callbacks:
         for entry in await self.store.take_requests(self._clock.now()):
             self._start(entry)
 
-    def _start(self, entry: PendingCallback) -> None:
+    def _start(self, entry: QueuedCallback) -> None:
         key = f"{entry.call_id}:{entry.desk or ''}"
         if key in self._running:
             return
@@ -160,7 +160,7 @@ class Callbacks:
         task.add_done_callback(self._tasks.discard)
 
 
-async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: PendingCallback) -> None:
+async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallback) -> None:
     settings = ctx.config.callback
     verdict = check_number(entry.number, settings.allowed)
     if not settings.enabled or not verdict.allowed:
@@ -202,7 +202,7 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: PendingCallb
 
 
 async def _operator_call_back(
-    ctx: CallContext, callbacks: Callbacks, entry: PendingCallback, number: str,
+    ctx: CallContext, callbacks: Callbacks, entry: QueuedCallback, number: str,
 ) -> None:
     """An operator's request: their desk rings first (once), then the citizen (once)."""
     assert entry.desk is not None

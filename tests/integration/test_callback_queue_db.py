@@ -9,14 +9,14 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from calllog.callback_queue import CallbackQueueStore, PendingCallback
+from calllog.callback_queue import CallbackQueueStore, QueuedCallback
 from calllog.store import CallLogStore
 from tests.calllog_contract import T0, new_call
 
 
-def entry(call_id: str, minutes: int = 0, desk: str | None = None) -> PendingCallback:
+def entry(call_id: str, minutes: int = 0, desk: str | None = None) -> QueuedCallback:
     at = T0 + timedelta(minutes=minutes)
-    return PendingCallback(call_id=call_id, number="0901234567", branch=4, joined_at=at,
+    return QueuedCallback(call_id=call_id, number="0901234567", branch=4, joined_at=at,
                            requested_by="caller" if desk is None else "vanhanh1",
                            requested_at=at, desk=desk)
 

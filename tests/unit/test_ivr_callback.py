@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from calllog.callback_queue import InMemoryCallbackQueue, PendingCallback
+from calllog.callback_queue import InMemoryCallbackQueue, QueuedCallback
 from calllog.model import CallRecord, Outcome
 from ivr.callback import Callbacks
 from ivr.context import CallContext
@@ -132,7 +132,7 @@ async def test_a_citizen_who_does_not_answer_is_retried_then_left_on_the_list() 
     ari.desks[f"{CALLER_NUMBER}@pstn"] = "busy"
     await call.ctx.save()  # the call's row, as the call left it
     now = call.ctx.clock.now()
-    await store.add(PendingCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
                                     joined_at=now, requested_by="caller", requested_at=now,
                                     attempts=1, next_at=None))
     await callbacks.resume()
@@ -163,7 +163,7 @@ async def test_a_planted_premium_or_international_caller_id_is_never_dialled() -
             await finished(task)
         # Even stored (e.g. by an operator), the number is refused before any desk rings.
         now = call.ctx.clock.now()
-        await store.add(PendingCallback(call_id=CALLER_ID, number=planted, branch=4,
+        await store.add(QueuedCallback(call_id=CALLER_ID, number=planted, branch=4,
                                         joined_at=now, requested_by="caller",
                                         requested_at=now))
         await callbacks.resume()
@@ -181,7 +181,7 @@ async def test_an_operator_request_rings_their_desk_first_then_the_citizen() -> 
     callbacks, store, attempts, ari = with_callbacks(call, room)
     await call.ctx.save()
     now = call.ctx.clock.now()
-    assert await store.request(PendingCallback(
+    assert await store.request(QueuedCallback(
         call_id=CALLER_ID, number=CALLER_NUMBER, branch=None, joined_at=now,
         requested_by="vanhanh1", requested_at=now, desk="1901"))
     await callbacks.poll_requests()
