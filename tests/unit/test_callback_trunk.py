@@ -74,3 +74,14 @@ def test_defaults() -> None:
     settings = with_callback(trunk="pstn").callback
     assert (settings.key, settings.attempts, settings.retry_seconds) == ("1", 3, 120)
     assert settings.allowed == [r"0[35789][0-9]{8}", r"02[0-9]{9}"]
+
+
+def test_hotline_check_names_the_trunk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hotline.cli import main
+
+    data = yaml.safe_load(Path(SHIPPED).read_text(encoding="utf-8"))
+    data["callback"] = {"trunk": "pstn", "contact": "sip:10.0.0.9"}
+    path = tmp_path / "hotline.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["config", "check", str(path)]) == 0
+    assert "call-backs through trunk pstn (key 1, 3 tries)" in capsys.readouterr().out

@@ -195,3 +195,26 @@ async def test_an_operator_request_rings_their_desk_first_then_the_citizen() -> 
     await callbacks.poll_requests()  # taken once
     assert len(ari.dialled()) == 2
     callbacks.stop()
+
+
+async def test_a_desk_hanging_up_while_the_citizen_rings_ends_that_leg_and_keeps_the_place(
+) -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, attempts, ari = with_callbacks(call, room)
+    ari.desks[f"{CALLER_NUMBER}@pstn"] = "ring"
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    with room.desk_in_use("other-b", "1402"):
+        await callbacks.resume()
+        await ari.until("originate", 2)
+        desk, citizen = (c.args["channel_id"] for c in ari.called("originate"))
+        ari.desk_hangs_up(desk)
+        await call.calllog.until_noted("callback_desk_left")
+        await call.calllog.until_noted("callback_queued", 2)  # back in its place
+        assert citizen in ari.hung_up()
+        assert attempts.made == [], "not a try at the citizen"
+        assert [e.call_id for e in await store.waiting()] == [CALLER_ID]
+    callbacks.stop()
