@@ -154,6 +154,10 @@ class Callbacks:
                 for channel_id in session.channel_ids - {entry.call_id}:
                     self._routes.pop(channel_id, None)
                 self._running.discard(key)
+                if entry.desk is None:
+                    # However it ended (made, given up, refused, failed), the place is
+                    # free: a kept place left behind would hold up the branch's queue.
+                    self.room.leave(entry.call_id)
 
         task = asyncio.create_task(run(), name=f"callback-{entry.call_id}")
         self._tasks.add(task)

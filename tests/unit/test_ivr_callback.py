@@ -218,3 +218,20 @@ async def test_a_desk_hanging_up_while_the_citizen_rings_ends_that_leg_and_keeps
         assert attempts.made == [], "not a try at the citizen"
         assert [e.call_id for e in await store.waiting()] == [CALLER_ID]
     callbacks.stop()
+
+
+async def test_a_kept_place_refused_later_does_not_hold_up_the_queue() -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, attempts, ari = with_callbacks(call, room)
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    room.queues.join(4, CALLER_ID, now)  # the place its call kept
+    room.queues.join(4, "behind", now)
+    await callbacks.keep(QueuedCallback(call_id=CALLER_ID, number="19001080", branch=4,
+                                        joined_at=now, requested_by="caller",
+                                        requested_at=now))
+    await call.calllog.until_noted("callback_refused")
+    await asyncio.sleep(0.01)
+    assert room.queues.waiting(4) == ["behind"]
+    assert ari.dialled() == []
