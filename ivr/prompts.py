@@ -70,8 +70,8 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.DESK_RESUMED: "Tiếp tục. Máy bàn nhận cuộc gọi trở lại.",
         Prompt.CALLBACK_OFFER: "Nếu muốn được gọi lại mà vẫn giữ nguyên thứ tự, xin nhấn "
                                f"phím {config.callback.key}.",
-        Prompt.CALLBACK_CONFIRMED: "Tổng đài đã ghi nhận. Khi đến lượt, cán bộ sẽ gọi lại "
-                                   "cho quý vị. Xin cảm ơn và xin chào.",
+        Prompt.CALLBACK_CONFIRMED: "Đã ghi nhận. Đến lượt quý vị, cán bộ sẽ gọi lại. "
+                                   "Xin cảm ơn.",
     }
 
 

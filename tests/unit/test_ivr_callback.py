@@ -223,7 +223,7 @@ async def test_a_desk_hanging_up_while_the_citizen_rings_ends_that_leg_and_keeps
 async def test_a_kept_place_refused_later_does_not_hold_up_the_queue() -> None:
     call = new_call(TRUNK_CONFIG)
     room = call.ctx.queue = QueueRoom()
-    callbacks, store, attempts, ari = with_callbacks(call, room)
+    callbacks, _store, _attempts, ari = with_callbacks(call, room)
     await call.ctx.save()
     now = call.ctx.clock.now()
     room.queues.join(4, CALLER_ID, now)  # the place its call kept
