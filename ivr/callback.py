@@ -31,7 +31,13 @@ from calllog.callback_queue import CallbackQueue, QueuedCallback
 from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord, Outcome
 from ivr.ari.errors import AriError, AriHttpError
-from ivr.ari.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from ivr.ari.models import (
+    ChannelDestroyed,
+    ChannelHangupRequest,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
 from ivr.callback_offer import CallbackChosen
 from ivr.context import CallContext, new_id
 from ivr.desk import CALLERID_DELIMITERS, RINGBACK
@@ -59,6 +65,8 @@ SERVICE_BY = "tổng đài (tự động)"
 TICK_SECONDS = 5.0
 """A waiting call back looks for a free desk at least this often (an offer may be lost)."""
 GUARD_SECONDS = 3.0
+TELL_DESK_SECONDS = 8.0
+"""At most this long for the desk to hear that the citizen did not answer."""
 OPERATOR_DESK_RING_SECONDS = 30
 DESK_LEG_ID = f"{CALLBACK_PREFIX}desk"
 CITIZEN_LEG_ID = f"{CALLBACK_PREFIX}citizen"
@@ -328,19 +336,19 @@ async def _ring_citizen(
                                     timeout=settings.ring_seconds)
         except AriHttpError as exc:
             await ctx.note("callback_result", result="unreachable", detail=f"HTTP {exc.status}")
-            return "unreachable"
+            return await _tell_desk(ctx, desk, ringing, "unreachable")
         deadline = ctx.clock.monotonic() + settings.ring_seconds + GUARD_SECONDS
         while True:
             event = await ctx.session.events_until(deadline)
             if event is None:
                 await ctx.note("callback_result", result="no_answer", detail="ring timeout")
-                return "no_answer"
+                return await _tell_desk(ctx, desk, ringing, "no_answer")
             if isinstance(event, StasisStart) and event.channel.id == citizen:
                 break
             if isinstance(event, ChannelDestroyed) and event.channel.id == citizen:
                 result = citizen_result(event.cause)
                 await ctx.note("callback_result", result=result, cause=event.cause)
-                return result
+                return await _tell_desk(ctx, desk, ringing, result)
             if _gone(event, desk):
                 await ctx.note("callback_desk_left", desk=legs.desk)
                 return None
@@ -376,6 +384,22 @@ async def _ring_citizen(
         if bridge_id is not None:
             with contextlib.suppress(AriError):
                 await ctx.ari.destroy_bridge(bridge_id)
+
+
+async def _tell_desk(
+    ctx: CallContext, desk: str, ringing: str, result: CitizenResult,
+) -> CitizenResult:
+    """The citizen did not answer: the desk hears so (not just a hang-up), then goes."""
+    with contextlib.suppress(AriError):
+        await ctx.ari.stop_playback(ringing)
+        told = new_id("callback-told")
+        await ctx.ari.play(desk, ctx.media(Prompt.CALLBACK_NOT_REACHED), playback_id=told)
+        deadline = ctx.clock.monotonic() + TELL_DESK_SECONDS
+        while (event := await ctx.session.events_until(deadline)) is not None:
+            if _gone(event, desk) or (isinstance(event, PlaybackFinished)
+                                      and event.playback.id == told):
+                break
+    return result
 
 
 def _gone(event: object, channel_id: str) -> bool:

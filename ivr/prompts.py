@@ -39,6 +39,7 @@ class Prompt(StrEnum):
     DESK_RESUMED = "desk_resumed"
     CALLBACK_OFFER = "callback_offer"
     CALLBACK_CONFIRMED = "callback_confirmed"
+    CALLBACK_NOT_REACHED = "callback_not_reached"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -72,6 +73,7 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
                                f"phím {config.callback.key}.",
         Prompt.CALLBACK_CONFIRMED: "Đã ghi nhận. Đến lượt quý vị, cán bộ sẽ gọi lại. "
                                    "Xin cảm ơn.",
+        Prompt.CALLBACK_NOT_REACHED: "Người dân không nghe máy. Kết quả đã được ghi lại.",
     }
 
 

@@ -14,6 +14,7 @@ import structlog
 
 from calllog.callback_queue import InMemoryCallbackQueue, QueuedCallback
 from calllog.model import CallRecord, Outcome
+from ivr.ari.models import PlaybackFinished, PlaybackStarted
 from ivr.callback import Callbacks
 from ivr.context import CallContext
 from ivr.prompts import Prompt
@@ -44,8 +45,10 @@ class RoutedAri(FakeAri):
 
     def _deliver(self, event_type: str, **fields: Any) -> None:
         event = ari_event(event_type, **fields)
-        owner = next((self.routes[c] for c in event.channel_ids() if c in self.routes),
-                     self.session)
+        about = set(event.channel_ids())
+        if isinstance(event, PlaybackStarted | PlaybackFinished):
+            about.add(event.playback.target_uri.removeprefix("channel:"))
+        owner = next((self.routes[c] for c in about if c in self.routes), self.session)
         owner.deliver(event)
 
 
@@ -140,6 +143,9 @@ async def test_a_citizen_who_does_not_answer_is_retried_then_left_on_the_list() 
     assert ari.dialled() == ["PJSIP/1401", f"PJSIP/{CALLER_NUMBER}@pstn"]
     assert attempts.made[0]["result"] == "not_reached"
     assert attempts.made[0]["note"] == "Máy bận sau 2 lần gọi lại tự động"
+    desk = ari.called("originate")[0].args["channel_id"]
+    told = [c.args for c in ari.called("play") if c.args["channel_id"] == desk]
+    assert told[-1]["media"] == [PROMPTS.media(Prompt.CALLBACK_NOT_REACHED)]
     assert await store.waiting() == []
     callbacks.stop()
 
