@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -241,3 +241,21 @@ async def test_a_kept_place_refused_later_does_not_hold_up_the_queue() -> None:
     await asyncio.sleep(0.01)
     assert room.queues.waiting(4) == ["behind"]
     assert ari.dialled() == []
+
+
+async def test_a_kept_place_comes_back_after_a_restart_ahead_of_later_callers() -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()  # the new process's queues
+    callbacks, store, _attempts, _ari = with_callbacks(call, room)
+    await call.ctx.save()
+    joined = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=joined, requested_by="caller",
+                                   requested_at=joined))
+    room.queues.join(4, "later", joined + timedelta(seconds=30))  # put back before it
+    with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
+        await callbacks.resume()
+        await call.calllog.until_noted("callback_queued")
+        assert room.queues.waiting(4) == [CALLER_ID, "later"]
+        assert (await call.details("callback_queued"))[0]["position"] == 1
+    callbacks.stop()
