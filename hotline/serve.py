@@ -51,10 +51,10 @@ again at the bridged calls waiting to be adopted."""
 SCHEMA_UPGRADE_SECONDS = 30.0
 WATCHDOG_SECONDS = 30.0
 PRESENCE_POLL_SECONDS = 2.0
-CALLBACK_POLL_SECONDS = 2.0
-"""How soon an operator's "Gọi lại" in the console reaches the service (a request row)."""
 """How often the desks' presence is re-read from the database (the console writes it
 there): a console change reaches calls within this long."""
+CALLBACK_POLL_SECONDS = 2.0
+"""How soon an operator's "Gọi lại" in the console reaches the service (a request row)."""
 # The call log off the call's path: journal lines are written (one write + fsync) every
 # 100 ms, and reach the database in one transaction a second (fewer syscalls and thread
 # hand-offs per call; a process kill loses at most 100 ms, which the CEL import covers).
