@@ -49,6 +49,10 @@ class CallbackQueue(Protocol):
     async def take_requests(self, at: datetime) -> list[QueuedCallback]:
         """Operators' requests not yet taken; each is marked taken (returned once)."""
 
+    async def kept(self, call_id: str) -> bool:
+        """Whether the call's keep-your-place call back is still the service's to make
+        (not made, given up, or taken over by an operator's request)."""
+
     async def release_taken(self) -> None:
         """Requests taken by a service that stopped: to be taken again."""
 
@@ -91,6 +95,13 @@ class CallbackQueueStore:
                                          .where(CallbackQueueRow.desk.is_(None))
                                          .order_by(CallbackQueueRow.joined_at))
             return [_entry(row) for row in rows]
+
+    async def kept(self, call_id: str) -> bool:
+        async with self._sessionmaker() as session:
+            desk = await session.execute(select(CallbackQueueRow.desk)
+                                         .where(CallbackQueueRow.call_id == call_id))
+            row = desk.first()
+            return row is not None and row[0] is None
 
     async def take_requests(self, at: datetime) -> list[QueuedCallback]:
         taken: list[QueuedCallback] = []
@@ -181,6 +192,10 @@ class InMemoryCallbackQueue:
     async def waiting(self) -> list[QueuedCallback]:
         return sorted((e for e in self.entries.values() if e.desk is None),
                       key=lambda e: e.joined_at)
+
+    async def kept(self, call_id: str) -> bool:
+        entry = self.entries.get(call_id)
+        return entry is not None and entry.desk is None
 
     async def take_requests(self, at: datetime) -> list[QueuedCallback]:
         new = [e for e in self.entries.values()

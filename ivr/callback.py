@@ -115,6 +115,8 @@ class Callbacks:
         self._clock, self._context, self._routes = clock, context, routes
         self._running: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.unstored: set[str] = set()
+        """Kept places the database did not take: this process makes them anyway."""
 
     def stop(self) -> None:
         """The service stops: waiting call backs stay stored (the next start resumes
@@ -129,6 +131,7 @@ class Callbacks:
         except Exception:
             # The place is kept in this process anyway; only a restart would lose it.
             log.exception("could not store a call back", call_id=entry.call_id)
+            self.unstored.add(entry.call_id)
         self._start(entry)
 
     async def resume(self) -> None:
@@ -193,7 +196,10 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallba
     if entry.next_at is not None:
         await _sleep_until(ctx, entry.next_at)
     while True:
-        legs = await _wait_for_desk(ctx, callbacks.room, branch, verdict.number, entry.joined_at)
+        legs = await _wait_for_desk(ctx, callbacks, branch, verdict.number, entry.joined_at)
+        if legs is None:
+            await ctx.note("callback_taken_over")
+            return
         with callbacks.room.desk_in_use(entry.call_id, legs.desk):
             result = await _ring_citizen(ctx, legs, verdict.number, branch.wrap_up_seconds)
         if result is None:  # the desk hung up before the citizen answered: wait again
@@ -233,16 +239,20 @@ async def _operator_call_back(
 
 
 async def _wait_for_desk(
-    ctx: CallContext, room: QueueRoom, branch: Branch, number: str, joined_at: datetime,
-) -> _Legs:
-    """Wait in the branch's queue in the call's place until a desk answers for it."""
-    call_id = ctx.record.call_id
+    ctx: CallContext, callbacks: Callbacks, branch: Branch, number: str, joined_at: datetime,
+) -> _Legs | None:
+    """Wait in the branch's queue in the call's place until a desk answers for it; None
+    when the call back is no longer ours to make (an operator took it over, or it was
+    made meanwhile)."""
+    call_id, room = ctx.record.call_id, callbacks.room
     room.join(branch, ctx.session, joined_at)
     await ctx.note("callback_queued", branch=branch.key,
                    position=room.queues.position(call_id), joined_at=joined_at.isoformat())
     try:
         while True:
             if room.queues.may_ring(branch.key, branch.desks, call_id):
+                if not await _still_kept(ctx, callbacks):
+                    return None
                 waves = await _free_desks(ctx, room, branch)
                 legs = await _ring_desks(ctx, waves, number, branch.ring_timeout_seconds)
                 if legs is not None:
@@ -253,6 +263,17 @@ async def _wait_for_desk(
                 ctx.log.debug("event while waiting for a desk", type=event.type)
     finally:
         room.leave(call_id)
+
+
+async def _still_kept(ctx: CallContext, callbacks: Callbacks) -> bool:
+    if ctx.record.call_id in callbacks.unstored:
+        return True
+    try:
+        return await callbacks.store.kept(ctx.record.call_id)
+    except Exception:
+        ctx.log.warning("could not check the call back is still ours; making it",
+                        exc_info=True)
+        return True
 
 
 async def _free_desks(ctx: CallContext, room: QueueRoom, branch: Branch) -> list[list[str]]:
@@ -277,7 +298,6 @@ async def _ring_desks(
     shown = f'"{desk_display(number).translate(CALLERID_DELIMITERS)}" <{number}>'
     for wave in waves:
         pending: dict[str, str] = {}
-        answered: _Legs | None = None
         try:
             for extension in wave:
                 channel_id = new_id(DESK_LEG_ID)
@@ -300,8 +320,7 @@ async def _ring_desks(
                 if isinstance(event, StasisStart) and event.channel.id in pending:
                     extension = pending.pop(event.channel.id)
                     await ctx.note("callback_desk_result", desk=extension, result="answered")
-                    answered = _Legs(extension, event.channel.id)
-                    return answered
+                    return _Legs(extension, event.channel.id)
                 if isinstance(event, ChannelDestroyed) and event.channel.id in pending:
                     extension = pending.pop(event.channel.id)
                     await ctx.note("callback_desk_result", desk=extension,

@@ -130,6 +130,7 @@ EVENT_LABELS: dict[str, str] = {
     "callback_retry": "Gọi lại: sẽ thử lại",
     "callback_done": "Gọi lại: kết quả",
     "callback_refused": "Gọi lại: không gọi số này",
+    "callback_taken_over": "Gọi lại: cán bộ đã nhận gọi lại từ trang quản trị",
 }
 """Every kind of event the call flow (ivr/) and the CEL import (ivr/cel.py) write."""
 

@@ -63,3 +63,15 @@ async def test_a_refused_call_back_stays_pending_with_the_reason(
     call = await store.get("planted")
     assert call is not None and call.callback == "pending"
     assert call.callback_note == "Số quốc tế: không gọi lại"
+
+
+async def test_a_kept_place_is_no_longer_kept_once_an_operator_takes_it_over(
+    sessions: async_sessionmaker[AsyncSession], store: CallLogStore,
+) -> None:
+    await store.save(new_call("x", callback="pending"))
+    queue = CallbackQueueStore(sessions)
+    assert not await queue.kept("x")
+    await queue.add(entry("x"))
+    assert await queue.kept("x")
+    assert await queue.request(entry("x", desk="1901"))
+    assert not await queue.kept("x")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from dialplan.generate import render_extensions, render_pjsip_desks
+from hotline import cli
 from routing.config import ConfigError, HotlineConfig, load_config, parse_config
 from routing.trail import CALLBACK_TRUNK_CONTEXT
 from tests.unit.test_dialplan_generate import contexts
@@ -76,12 +77,18 @@ def test_defaults() -> None:
     assert settings.allowed == [r"0[35789][0-9]{8}", r"02[0-9]{9}"]
 
 
-def test_hotline_check_names_the_trunk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from hotline.cli import main
-
+def test_hotline_check_names_the_trunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # As tests/unit/test_routing_config.py's `check`: no structlog set-up (it would keep
+    # pytest's captured output after the test) and a clean environment.
+    for name in ("HOTLINE_CONFIG", "HOTLINE_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOTLINE_SECRETS_FILE", str(tmp_path / "no-secrets.env"))
+    monkeypatch.setattr(cli, "_configure_logging", lambda level: None)
     data = yaml.safe_load(Path(SHIPPED).read_text(encoding="utf-8"))
     data["callback"] = {"trunk": "pstn", "contact": "sip:10.0.0.9"}
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    assert main(["config", "check", str(path)]) == 0
+    assert cli.main(["config", "check", str(path)]) == 0
     assert "call-backs through trunk pstn (key 1, 3 tries)" in capsys.readouterr().out

@@ -259,3 +259,23 @@ async def test_a_kept_place_comes_back_after_a_restart_ahead_of_later_callers() 
         assert room.queues.waiting(4) == [CALLER_ID, "later"]
         assert (await call.details("callback_queued"))[0]["position"] == 1
     callbacks.stop()
+
+
+async def test_a_kept_place_taken_over_by_an_operator_is_not_called_twice() -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, _attempts, ari = with_callbacks(call, room)
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    kept = QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4, joined_at=now,
+                          requested_by="caller", requested_at=now)
+    with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
+        await callbacks.keep(kept)
+        await call.calllog.until_noted("callback_queued")
+        # An operator presses "Gọi lại" meanwhile (the console's request row).
+        assert await store.request(QueuedCallback(
+            call_id=CALLER_ID, number=CALLER_NUMBER, branch=4, joined_at=now,
+            requested_by="vanhanh1", requested_at=now, desk="1901"))
+    await call.calllog.until_noted("callback_taken_over")
+    assert ari.dialled() == [] and room.queues.waiting(4) == []
+    callbacks.stop()
