@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -200,15 +200,19 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallba
         if legs is None:
             await ctx.note("callback_taken_over")
             return
-        with callbacks.room.desk_in_use(entry.call_id, legs.desk):
-            result = await _ring_citizen(ctx, legs, verdict.number, branch.wrap_up_seconds)
-        if result is None:  # the desk hung up before the citizen answered: wait again
-            continue
         attempts += 1
+        with callbacks.room.desk_in_use(entry.call_id, legs.desk):
+            result = await _ring_citizen(
+                ctx, legs, verdict.number, branch.wrap_up_seconds,
+                reached=_reached(ctx, callbacks, entry.call_id, SERVICE_BY, attempts))
+        if result == "answered":
+            return
+        if result is None:  # the desk hung up before the citizen answered: wait again
+            attempts -= 1
+            continue
         step = after_attempt(result, attempts, attempts=settings.attempts,
                              retry_seconds=settings.retry_seconds, now=ctx.clock.now())
-        await _record(ctx, callbacks, entry.call_id, result, SERVICE_BY,
-                      "" if result == "answered" else step.reason)
+        await _record(ctx, callbacks, entry.call_id, result, SERVICE_BY, step.reason)
         if not step.retry:
             await ctx.note("callback_done", result=result, attempts=attempts, reason=step.reason)
             await callbacks.store.remove(entry.call_id)
@@ -230,12 +234,26 @@ async def _operator_call_back(
         await ctx.note("callback_desk_unanswered", desk=entry.desk)
     else:
         with callbacks.room.desk_in_use(entry.call_id, legs.desk):
-            result = await _ring_citizen(ctx, legs, number, 0)
-        if result is not None:
-            reason = "" if result == "answered" else RESULT_TEXT[result]
+            result = await _ring_citizen(
+                ctx, legs, number, 0,
+                reached=_reached(ctx, callbacks, entry.call_id, entry.requested_by, 1))
+        if result is not None and result != "answered":
+            reason = RESULT_TEXT[result]
             await _record(ctx, callbacks, entry.call_id, result, entry.requested_by, reason)
             await ctx.note("callback_done", result=result, attempts=1, reason=reason)
     await callbacks.store.remove(entry.call_id)
+
+
+def _reached(
+    ctx: CallContext, callbacks: Callbacks, call_id: str, by: str, attempts: int,
+) -> Callable[[], Awaitable[None]]:
+    """What the citizen answering settles, at once (not when the talk ends: a service
+    restarting meanwhile must not call them again): reached, off both lists."""
+    async def settle() -> None:
+        await _record(ctx, callbacks, call_id, "answered", by, "")
+        await ctx.note("callback_done", result="answered", attempts=attempts, reason="")
+        await callbacks.store.remove(call_id)
+    return settle
 
 
 async def _wait_for_desk(
@@ -332,7 +350,8 @@ async def _ring_desks(
 
 
 async def _ring_citizen(
-    ctx: CallContext, legs: _Legs, number: str, wrap_up_seconds: int,
+    ctx: CallContext, legs: _Legs, number: str, wrap_up_seconds: int, *,
+    reached: Callable[[], Awaitable[None]],
 ) -> CitizenResult | None:
     """The desk answered: it hears ringing while the citizen's phone rings through the
     trunk; bridged once the citizen answers. The result of the try, None when the desk
@@ -379,6 +398,7 @@ async def _ring_citizen(
         await ctx.ari.add_channel(bridge_id, desk, citizen)
         await ctx.note("callback_bridged", desk=legs.desk, bridge=bridge_id)
         ctx.log.info("call back bridged", desk=legs.desk, number=number)
+        await reached()
         while True:
             event = await ctx.session.next_event(None)
             if _gone(event, desk):

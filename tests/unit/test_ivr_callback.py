@@ -114,11 +114,15 @@ async def test_pressing_1_keeps_the_place_then_the_desk_and_the_citizen_are_brid
     assert bridged == [desk["channel_id"], citizen["channel_id"]]
     assert room.queues.taken() == frozenset({"1401"})
 
-    ari.desk_hangs_up(desk["channel_id"])
+    # Reached as soon as the citizen answers (a restart while they talk must not call
+    # them again): recorded, and off the service's list.
     await call.calllog.until_noted("callback_done")
     assert attempts.made == [{"call_id": CALLER_ID, "by": "tổng đài (tự động)",
                               "result": "reached", "note": ""}]
     assert await store.waiting() == []
+    ari.desk_hangs_up(desk["channel_id"])
+    await call.calllog.until_noted("callback_ended")
+    await asyncio.sleep(0.01)
     assert room.queues.taken() == frozenset() and room.queues.waiting(4) == []
     kinds = await call.kinds()
     assert kinds.index("callback_chosen") < kinds.index("callback_queued") < kinds.index(
@@ -194,10 +198,11 @@ async def test_an_operator_request_rings_their_desk_first_then_the_citizen() -> 
     await call.calllog.until_noted("callback_bridged")
     assert ari.dialled() == ["PJSIP/1901", f"PJSIP/{CALLER_NUMBER}@pstn"]
     desk = ari.called("originate")[0].args["channel_id"]
-    ari.desk_hangs_up(desk)
     await call.calllog.until_noted("callback_done")
     assert attempts.made == [{"call_id": CALLER_ID, "by": "vanhanh1", "result": "reached",
                               "note": ""}]
+    ari.desk_hangs_up(desk)
+    await call.calllog.until_noted("callback_ended")
     await callbacks.poll_requests()  # taken once
     assert len(ari.dialled()) == 2
     callbacks.stop()
