@@ -83,11 +83,12 @@ def test_keep_your_place_rings_the_desk_then_the_citizen_and_bridges_them(
                    "the desk and the citizen to be bridged")
     audio_flows(sip, called_back, desk_call, tones, tmp_path)
     called_back.hangup_now()
-    sip.wait_until(lambda: "callback_done" in _events(hotline, citizen), 10,
-                   "the call back's result")
+    sip.wait_until(lambda: "callback_ended" in _events(hotline, citizen), 10,
+                   "the end of the call back")
     record = hotline.call_record(citizen.user)
     assert record is not None and record.callback == "done"  # reached: off the list
     kinds = _events(hotline, citizen)
     assert kinds.index("callback_chosen") < kinds.index("callback_desk_dial") < kinds.index(
-        "callback_dial") < kinds.index("callback_bridged") < kinds.index("callback_ended")
+        "callback_dial") < kinds.index("callback_bridged") < kinds.index(
+        "callback_done") < kinds.index("callback_ended")
 
