@@ -506,4 +506,27 @@ class DeskPresenceRow(Base):
     """Who last logged it in/out or paused it: `desk` (its codes) or a console user."""
 
 
+class CallbackQueueRow(Base):
+    """A call back the service still has to make (revision 0019): kept while the citizen
+    waits for it, so the place (`joined_at`) survives a restart of the service."""
+
+    __tablename__ = "callback_queue"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The call's id (no foreign key: the call's row may still be in the journal)."""
+    number: Mapped[str] = mapped_column(Text)
+    """The national number to dial (`routing.callback.check_number`)."""
+    branch: Mapped[int | None] = mapped_column(Integer)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    desk: Mapped[str | None] = mapped_column(String(16))
+    """Set by the console: the operator's desk, rung first (None: the branch's queue)."""
+    requested_by: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the service took a console request (None: not yet)."""
+
+
 metadata = Base.metadata
+

@@ -2,6 +2,12 @@
 
 GET /callbacks                 the pending list (overdue ones marked) and the latest handled
 POST /callbacks/{call_id}      record one call back: result and note, by the logged-in user
+POST /callbacks/{call_id}/dial ask the service to ring the operator's desk, then the citizen
+
+"Gọi lại" writes a request row (`callback_queue`) that the service picks up within a
+couple of seconds (`ivr.callback`): the console and the service share the database
+already, the request survives either restarting, and the console needs no way into the
+service's process.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console.access import Action, may, require
+from console.access import Action, may, require, require_agency
 from console.auth import csrf_token
 from console.casework import FollowupWork, Refused
 from console.csrf import read_form
@@ -32,6 +38,8 @@ NOTICES = {
     "wrong_number": "Đã ghi nhận: sai số, cuộc gọi rời danh sách chờ.",
     "not_reached": "Đã ghi nhận lần gọi không liên lạc được; cuộc gọi vẫn chờ gọi lại.",
     "stale": "Cuộc gọi này không còn chờ gọi lại (có thể người khác vừa ghi nhận).",
+    "dialling": "Tổng đài đang đổ chuông máy bàn của quý vị; khi nhấc máy, tổng đài gọi "
+                "người dân và nối máy. Kết quả được ghi tự động.",
 }
 
 
@@ -76,6 +84,7 @@ async def callbacks_page(request: Request) -> Response:
         results=CALLBACK_RESULT_LABELS, outcomes=OUTCOME_LABELS, age=duration_vn,
         overdue_hours=console.config.callbacks.overdue_after_working_hours,
         may_handle=may(user, Action.HANDLE_CALLBACKS),
+        may_dial=console.config.callback.enabled, desks=console.config.desks,
         next_offset=offset + PENDING_PAGE if offset + PENDING_PAGE < pending.total else None,
         previous_offset=max(0, offset - PENDING_PAGE) if offset else None)
 
@@ -102,6 +111,33 @@ async def record_callback(request: Request) -> Response:
     return RedirectResponse(f"/callbacks?done={done}", status_code=303)
 
 
+async def dial_callback(request: Request) -> Response:
+    console = _console(request)
+    user = await console.auth.signed_in(request)
+    require(user, Action.HANDLE_CALLBACKS)
+    assert console.queries is not None, "the console was built without the call log"
+    call_id = request.path_params["call_id"]
+    detail = await console.queries.call(call_id)
+    if detail is None:
+        return RedirectResponse("/callbacks?done=stale", status_code=303)
+    require_agency(user, detail.view.call.agency)
+    form = await read_form(request)
+    desk = form.get("desk")  # the user's own desk once console users have one (item 4)
+    try:
+        requested = await _work(console).request_callback(
+            detail.view.call, desk=desk if isinstance(desk, str) else "", by=user.username,
+            at=console.clock.now(), config=console.config)
+    except Refused as exc:
+        return console.render(request, "refused.html", 400, user=user,
+                              sections=sections_for(user), csrf=csrf_token(request),
+                              message=str(exc))
+    if requested:
+        await console.auth.record(request, "callback_dialled", username=user.username,
+                                  detail=f"call {call_id}: desk {desk}")
+    return RedirectResponse(f"/callbacks?done={'dialling' if requested else 'stale'}",
+                            status_code=303)
+
+
 def _offset(raw: str | None) -> int:
     try:
         return max(0, int(raw or 0))
@@ -114,4 +150,6 @@ def routes() -> list[BaseRoute]:
         Route("/callbacks", callbacks_page, methods=["GET"], name="callbacks"),
         Route("/callbacks/{call_id}", record_callback, methods=["POST"],
               name="record_callback"),
+        Route("/callbacks/{call_id}/dial", dial_callback, methods=["POST"],
+              name="dial_callback"),
     ]

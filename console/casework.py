@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from calllog.callback_queue import CallbackQueue, QueuedCallback
 from calllog.cases import CaseTransitionError, UnknownCaseError, allowed_next
 from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import CallRecord, Case, CaseChange, CaseStatus
 from reports.labels import CASE_STATUS_LABELS
+from routing.callback import check_number
 from routing.config import HotlineConfig
 
 DEFAULT_CATEGORY = "Chung"
@@ -61,6 +63,23 @@ class FollowupWork:
     callbacks: CallbackActions
     cases: CaseStore
     agencies: tuple[str, ...]
+    callback_queue: CallbackQueue | None = None
+    """Where an operator's "Gọi lại" goes for the service to make (None: not offered)."""
+
+    async def request_callback(self, call: CallRecord, *, desk: str, by: str, at: datetime,
+                               config: HotlineConfig) -> bool:
+        """Ask the service to ring `desk`, then call the citizen back through the trunk.
+        False if the call back is no longer pending."""
+        if self.callback_queue is None or not config.callback.enabled:
+            raise Refused("Chưa cấu hình đường gọi ra: hãy gọi lại bằng điện thoại.")
+        if config.desk(desk) is None:
+            raise Refused("Hãy chọn máy bàn của quý vị trong danh sách.")
+        verdict = check_number(call.caller_number, config.callback.allowed)
+        if not verdict.allowed:
+            raise Refused(f"Không thể gọi lại số {call.caller_number}: {verdict.reason}.")
+        return await self.callback_queue.request(QueuedCallback(
+            call_id=call.call_id, number=verdict.number, branch=call.branch_key,
+            joined_at=call.started_at, requested_by=by, requested_at=at, desk=desk))
 
     async def record_callback(self, call_id: str, *, result: str, note: str, by: str,
                               at: datetime) -> bool:

@@ -127,6 +127,45 @@ def _queue(kind: str, d: EventDetail) -> tuple[str, bool]:
     return said, reason != "answered"
 
 
+CALLBACK_RESULT_WORDS = {"answered": "người dân đã nghe máy", "busy": "máy bận",
+                         "no_answer": "không nghe máy", "unreachable": "không liên lạc được",
+                         "wrong_number": "số máy không tồn tại"}
+
+
+def _callback(kind: str, d: EventDetail) -> tuple[str, bool]:
+    """A call back's step (`ivr.callback`) in words; whether it is a failure."""
+    result = str(d.get("result") or "")
+    match kind:
+        case "callback_chosen" | "callback_dial":
+            return f"số {d.get('number')}", False
+        case "callback_queued":
+            return f"lĩnh vực {d.get('branch')}, vị trí thứ {d.get('position')}", False
+        case "callback_requested":
+            return f"{d.get('by')}, máy {d.get('desk')}", False
+        case "callback_desk_dial" | "callback_desk_unanswered" | "callback_desk_left":
+            return f"máy {d.get('desk')}", kind != "callback_desk_dial"
+        case "callback_desk_result":
+            words = "nhấc máy" if result == "answered" else result
+            return f"máy {d.get('desk')} — {words}", result != "answered"
+        case "callback_bridged":
+            return f"máy {d.get('desk')}", False
+        case "callback_ended":
+            by = str(d.get("hangup_by") or "")
+            return f"{'Người dân' if by == 'citizen' else HANGUP_BY_LABELS.get(by, by)} gác máy", \
+                False
+        case "callback_result":
+            return CALLBACK_RESULT_WORDS.get(result, result), True
+        case "callback_retry":
+            return f"sau lần thứ {d.get('attempts')}", False
+        case "callback_done":
+            words = CALLBACK_RESULT_WORDS.get(result, result)
+            return (f"{words} ({d.get('reason')})" if d.get("reason") else words,
+                    result != "answered")
+        case "callback_refused":
+            return f"số {d.get('number')}: {d.get('reason')}", True
+    return "", False
+
+
 def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
     d = event.detail
     failed = False
@@ -178,6 +217,8 @@ def describe(event: CallEvent, config: HotlineConfig) -> TimelineLine:
             detail, failed = "", True
         case "ended":
             detail = _ended(d)
+        case kind if kind.startswith("callback_"):
+            detail, failed = _callback(kind, d)
         case "cel_incomplete":
             detail, failed = "tổng đài dừng khi cuộc gọi chưa kết thúc", True
         case "reconciled":

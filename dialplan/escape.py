@@ -30,6 +30,8 @@ DIAL_NUMBER = re.compile(r"\+?[0-9]{3,15}")
 TIME_ZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
 FEATURE_CODE = re.compile(r"\*[0-9]{2,3}")
 SOUNDS_DIR = re.compile(r"/?[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/?")
+TRUNK_NAME = re.compile(r"[a-z][a-z0-9_-]{1,30}")
+SIP_CONTACT = re.compile(r"sips?:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 CALLERID_NAME = str.maketrans({'"': "'", "\\": "/", "<": "(", ">": ")", ";": "\\;"})
 
 
@@ -69,6 +71,10 @@ def refuse_unsafe(config: HotlineConfig, sounds_dir: str | None = None) -> None:
             _token(desk_ext, EXTENSION, f"branches[{i}].desks[{j}]")
     _token(config.presence.login_code, FEATURE_CODE, "presence.login_code")
     _token(config.presence.pause_code, FEATURE_CODE, "presence.pause_code")
+    if config.callback.trunk is not None:
+        _token(config.callback.trunk, TRUNK_NAME, "callback.trunk")
+    if config.callback.contact is not None:
+        _token(config.callback.contact, SIP_CONTACT, "callback.contact")
     menu, voicemail = config.menu, config.voicemail
     _integer(menu.max_attempts, "menu.max_attempts")
     if menu.default_branch is not None:

@@ -9,7 +9,9 @@
   application is down (``STASISSTATUS=FAILED``), a static fallback that rings
   the general desk. Desks land in ``hotline-desks``, which reaches desks and the
   hotline number; stations land in ``hotline-stations``, which reaches stations,
-  desks and the hotline. Nothing else is dialable: no route leaves the PBX.
+  desks and the hotline. Nothing else is dialable: no route leaves the PBX. The
+  call-back trunk (``callback.trunk``) is dialled by the service alone, through ARI;
+  its own context, ``hotline-callback-trunk``, only hangs up.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from routing.hours import WEEKDAYS
 from routing.trail import (
     BRANCH_CONTEXT,
     BRANCH_EVENT,
+    CALLBACK_TRUNK_CONTEXT,
     CLOSED_EVENT,
     DESK_CONTEXT,
     FALLBACK_CONTEXT,
@@ -59,7 +62,46 @@ def render_pjsip_desks(config: HotlineConfig, secret: str) -> str:
         blocks.append(_phone(desk.extension, desk.name, DESK_CONTEXT, secret))
     for station in config.stations:
         blocks.append(_phone(station.extension, station.agency, STATION_CONTEXT, secret))
+    if config.callback.trunk is not None:
+        blocks.append(_callback_trunk(config, secret))
     return "".join(blocks)
+
+
+def _callback_trunk(config: HotlineConfig, secret: str) -> str:
+    """The outgoing trunk for call-backs. Only the service dials it (ARI originate): no
+    dialplan context names it, and what comes in from it reaches a hang-up only. With
+    `contact`, the provider's address is fixed; without, the provider registers with
+    the trunk's name and its password (derived like a desk's)."""
+    name, contact = config.callback.trunk, config.callback.contact
+    assert name is not None
+    reach = (f"contact = {contact}\n" if contact is not None
+             else "max_contacts = 1\nremove_existing = yes\n")
+    auth = "" if contact is not None else f"""auth = {name}-auth
+
+[{name}-auth]
+type = auth
+auth_type = userpass
+username = {name}
+password = {desk_password(secret, name)}
+"""
+    return f"""
+; The call-back trunk (callback.trunk): dialled by the service only.
+[{name}](hotline-media)
+type = endpoint
+context = {CALLBACK_TRUNK_CONTEXT}
+disallow = all
+allow = ulaw,alaw
+dtmf_mode = rfc4733
+language = vi
+aors = {name}
+callerid = "{callerid_name(config.hotline.name)}" <{config.hotline.number}>
+rtp_symmetric = yes
+direct_media = no
+{auth}
+[{name}]
+type = aor
+{reach}qualify_frequency = 0
+"""
 
 
 def _phone(ext: str, label: str, context: str, secret: str) -> str:
@@ -129,6 +171,12 @@ include => hotline-internal
 
 [{STATION_CONTEXT}]
 include => hotline-internal
+
+[{CALLBACK_TRUNK_CONTEXT}]
+; Calls from the call-back trunk: nothing to reach (the service dials out through it).
+exten => s,1,Hangup(21)
+exten => i,1,Hangup(21)
+exten => _[0-9*#+].,1,Hangup(21)
 """
 
 

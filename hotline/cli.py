@@ -208,6 +208,9 @@ def _config_check(path: Path) -> int:
         return 2
     print(f"{path}: OK — {len(config.branches)} branches, {len(config.desks)} desks, "
           f"{len(config.stations)} stations, hotline {config.hotline.number}")
+    if config.callback.trunk is not None:
+        print(f"  call-backs through trunk {config.callback.trunk} (key "
+              f"{config.callback.key}, {config.callback.attempts} tries)")
     return 0
 
 
@@ -279,6 +282,8 @@ def _secrets(command: str, settings: Settings) -> int:
     config = load_config(settings.config)
     logins = [(d.extension, d.name) for d in config.desks]
     logins += [(s.extension, s.agency) for s in config.stations]
+    if config.callback.trunk is not None and config.callback.contact is None:
+        logins.append((config.callback.trunk, "call-back trunk (the provider registers)"))
     for extension, label in logins:
         print(f"{extension}\t{desk_password(_sip_secret(settings), extension)}\t{label}")
     return 0

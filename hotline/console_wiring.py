@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from calllog.announcements import AnnouncementStore
+from calllog.callback_queue import CallbackQueueStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
 from calllog.followup import CallbackActions
 from calllog.presence import PresenceStore
@@ -105,7 +106,7 @@ async def console_app(settings: Settings, clock: Clock) -> AsyncIterator[Starlet
                              followup=FollowupWork(
                                  CallbackActions(sessions),
                                  CallLogStore(sessions, case_deadline=case_deadline(config)),
-                                 agencies_of(config)),
+                                 agencies_of(config), CallbackQueueStore(sessions)),
                              config_path=settings.config,
                              zalo_replies=None if zalo is None else zalo.replies)
             app.state.zalo = zalo

@@ -13,7 +13,9 @@ import httpx
 import structlog
 
 from calllog.announcements import AnnouncementStore
+from calllog.callback_queue import CallbackQueueStore
 from calllog.db import make_engine, make_sessionmaker, upgrade_async
+from calllog.followup import CallbackActions
 from calllog.presence import PresenceStore
 from calllog.spool import SpooledCallLog
 from calllog.store import CallLogStore
@@ -51,6 +53,8 @@ WATCHDOG_SECONDS = 30.0
 PRESENCE_POLL_SECONDS = 2.0
 """How often the desks' presence is re-read from the database (the console writes it
 there): a console change reaches calls within this long."""
+CALLBACK_POLL_SECONDS = 2.0
+"""How soon an operator's "Gọi lại" in the console reaches the service (a request row)."""
 # The call log off the call's path: journal lines are written (one write + fsync) every
 # 100 ms, and reach the database in one transaction a second (fewer syscalls and thread
 # hand-offs per call; a process kill loses at most 100 ms, which the CEL import covers).
@@ -125,6 +129,8 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                 on_left_open=lambda call_id: trail.watch(call_id) if trail else None,
                 admit=guard, clock=clock,
                 override=OverrideSource(announcements.latest, clock),
+                callbacks=(CallbackQueueStore(make_sessionmaker(engine)),
+                           CallbackActions(make_sessionmaker(engine))),
             )
             trail = CallTrail(
                 ari=ari, calllog=calllog, config=holder, cel_db=settings.cel_db,
@@ -166,6 +172,12 @@ async def serve(settings: Settings, config: HotlineConfig) -> None:
                         await applier.reconcile(holder())
                     except Exception:
                         log.exception("could not apply the config to Asterisk at start")
+                    if app.callbacks is not None:
+                        background.append(asyncio.create_task(
+                            _retrying("call backs", app.callbacks.resume), name="callbacks"))
+                        background.append(asyncio.create_task(
+                            _every(CALLBACK_POLL_SECONDS, app.callbacks.poll_requests),
+                            name="callback-requests"))
                 await app.reconcile()
                 background.append(asyncio.create_task(recover_left_behind(), name="recovery"))
 

@@ -16,7 +16,9 @@ from typing import Literal
 
 import structlog
 
+from calllog.callback_queue import CallbackQueue
 from calllog.callers import callback_for, number_as_given, stored_caller_number
+from calllog.followup import CallbackActions
 from calllog.model import CallEvent, CallRecord, EventDetail, Outcome
 from calllog.store import CallLog
 from ivr.ari.client import AriClient
@@ -33,6 +35,7 @@ from ivr.ari.models import (
     StasisStart,
 )
 from ivr.call import handle_call, resume_call, resume_queued
+from ivr.callback import Callbacks
 from ivr.cel import extension_of
 from ivr.context import CallContext, DeskStates
 from ivr.desk import DeskLeg
@@ -76,6 +79,7 @@ class HotlineApp:
         live: LiveCalls | None = None,
         override: OverrideSource | None = None,
         desks: DeskBoard | None = None,
+        callbacks: tuple[CallbackQueue, CallbackActions] | None = None,
     ) -> None:
         self._ari = ari
         self._override = override
@@ -100,6 +104,10 @@ class HotlineApp:
         self.live = live if live is not None else LiveCalls(clock, config)
         """The calls in progress, step by step, for the wallboard."""
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
+        self.callbacks = None if callbacks is None else Callbacks(
+            store=callbacks[0], actions=callbacks[1], room=self.queue, clock=clock,
+            context=self._context, routes=self._calls)
+        """Keep-your-place and operators' call backs (None: not offered)."""
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open
 
@@ -254,6 +262,7 @@ class HotlineApp:
             override=self._override,
             queue=self.queue,
             desks=self._desks,
+            callbacks=self.callbacks,
         )
 
     def _spawn(self, flow: Coroutine[None, None, None], ctx: CallContext) -> None:
@@ -357,6 +366,8 @@ class HotlineApp:
         `timeout` s, then stop the rest (each hands its caller to the fallback
         dialplan; bridged calls are left talking in Asterisk)."""
         self._draining = True
+        if self.callbacks is not None:
+            self.callbacks.stop()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in self._tasks - self._handovers:

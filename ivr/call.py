@@ -12,6 +12,8 @@ from datetime import datetime
 from calllog.announcements import OverrideMode
 from calllog.model import Outcome
 from ivr.ari.errors import AriError, ChannelGone
+from ivr.callback import keep_place
+from ivr.callback_offer import CallbackChosen
 from ivr.context import CallContext
 from ivr.desk import DeskLeg, DeskLost, talk
 from ivr.menu import choose_branch, play_and_collect
@@ -57,7 +59,11 @@ async def handle_call(ctx: CallContext) -> None:
             return
         if branch.record_calls:
             await recording_notice(ctx)
-        leg = await reach_desk(ctx, branch)
+        try:
+            leg = await reach_desk(ctx, branch)
+        except CallbackChosen as chosen:
+            await keep_place(ctx, branch, chosen)
+            return
         await _connect(ctx, branch, leg)
 
 
@@ -114,7 +120,11 @@ async def resume_queued(ctx: CallContext, branch: Branch, joined_at: datetime) -
         await ctx.save()
         ctx.log.info("queued caller adopted after a restart", branch=branch.key)
         await ctx.note("adopted", queued=branch.key)
-        leg = await wait_in_queue(ctx, branch, joined_at)
+        try:
+            leg = await wait_in_queue(ctx, branch, joined_at)
+        except CallbackChosen as chosen:
+            await keep_place(ctx, branch, chosen)
+            return
         await _connect(ctx, branch, leg)
 
 

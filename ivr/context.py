@@ -19,6 +19,7 @@ from routing.config import HotlineConfig
 from routing.live import Step
 
 if TYPE_CHECKING:
+    from ivr.callback import Callbacks
     from ivr.override import OverrideSource
     from ivr.presence import DeskBoard
     from ivr.queue import QueueRoom
@@ -53,6 +54,8 @@ class CallContext:
     """Each desk's dial status in the last ring of the branch (busy ones may queue)."""
     desks: DeskBoard | None = None
     """The desks' presence (None: every desk taken as logged in and free)."""
+    callbacks: Callbacks | None = None
+    """Keep-your-place call backs (None: the call-back key is not offered)."""
 
     @property
     def channel_id(self) -> str:

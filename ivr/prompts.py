@@ -37,6 +37,9 @@ class Prompt(StrEnum):
     DESK_LOGGED_OUT = "desk_logged_out"
     DESK_PAUSED = "desk_paused"
     DESK_RESUMED = "desk_resumed"
+    CALLBACK_OFFER = "callback_offer"
+    CALLBACK_CONFIRMED = "callback_confirmed"
+    CALLBACK_NOT_REACHED = "callback_not_reached"
 
 
 def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
@@ -66,6 +69,11 @@ def prompt_texts(config: HotlineConfig) -> dict[Prompt, str]:
         Prompt.DESK_LOGGED_OUT: "Đã đăng xuất.",
         Prompt.DESK_PAUSED: "Tạm nghỉ. Máy bàn tạm ngưng nhận cuộc gọi.",
         Prompt.DESK_RESUMED: "Tiếp tục. Máy bàn nhận cuộc gọi trở lại.",
+        Prompt.CALLBACK_OFFER: "Nếu muốn được gọi lại mà vẫn giữ nguyên thứ tự, xin nhấn "
+                               f"phím {config.callback.key}.",
+        Prompt.CALLBACK_CONFIRMED: "Đã ghi nhận. Đến lượt quý vị, cán bộ sẽ gọi lại. "
+                                   "Xin cảm ơn.",
+        Prompt.CALLBACK_NOT_REACHED: "Người dân không nghe máy. Kết quả đã được ghi lại.",
     }
 
 

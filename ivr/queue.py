@@ -25,7 +25,8 @@ from datetime import datetime
 
 from calllog.model import Outcome
 from ivr.ari.errors import AriError
-from ivr.ari.models import Event, PlaybackFinished
+from ivr.ari.models import ChannelDtmfReceived, Event, PlaybackFinished
+from ivr.callback_offer import CallbackChosen, offer_media, offers_callback
 from ivr.context import CallContext, new_id
 from ivr.desk import DeskLeg, any_registered, ring_branch
 from ivr.queue_prompts import announcement
@@ -191,6 +192,10 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 offered = True
             elif isinstance(event, PlaybackFinished) and event.playback.id == playback:
                 playback = None
+            elif (isinstance(event, ChannelDtmfReceived) and event.channel.id == ctx.channel_id
+                  and event.digit == ctx.config.callback.key and offers_callback(ctx)):
+                left = "callback"  # the place is kept: the call back waits in it
+                raise CallbackChosen(joined_at)
     except asyncio.CancelledError:
         # The service stops: the caller stays in Stasis with the music playing, and
         # keeps their place (the next start puts them back: `ivr.recovery`).
@@ -198,7 +203,8 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
         room.left_waiting.add(call_id)
         raise
     finally:
-        room.leave(call_id)
+        if left != "callback":
+            room.leave(call_id)
         if not stopping:
             await _left(ctx, branch, left, joined_at, playback)
 
@@ -222,7 +228,7 @@ async def _announce(ctx: CallContext, branch: Branch, position: int, joined: boo
     minutes = expected_minutes(ctx.queue.queues.expected_seconds(branch.key, position)
                                if ctx.queue is not None else None)
     media = announcement(ctx.prompts, position, minutes, joined=joined,
-                         music=branch.queue.music == "tone")
+                         music=branch.queue.music == "tone", offer=offer_media(ctx))
     playback_id = new_id("queue")
     await ctx.note("queue_position", position=position, minutes=minutes, playback=playback_id)
     await ctx.note("prompt", playback=playback_id, prompts="queue_position")

@@ -41,15 +41,16 @@ def clip(library: PromptLibrary, name: str) -> str:
 
 def announcement(
     library: PromptLibrary, position: int, minutes: int | None, *, joined: bool, music: bool,
+    offer: list[str] | None = None,
 ) -> list[str]:
     """The media of one announcement: (on joining, why the caller waits), the position,
-    the expected wait when known, then the music."""
+    the expected wait when known, the call-back `offer` if any, then the music."""
     names = [QUEUE_JOINED] if joined else []
     names += [QUEUE_POSITION, *(NUMBER_PREFIX + c for c in ordinal_clips(position))]
     if minutes is not None:
         names += [QUEUE_WAIT, *(NUMBER_PREFIX + c for c in number_clips(minutes)),
                   QUEUE_MINUTES]
-    media = [clip(library, n) for n in names]
+    media = [clip(library, n) for n in names] + (offer or [])
     if music:
         media += [clip(library, QUEUE_MUSIC)] * MUSIC_REPEATS
     return media

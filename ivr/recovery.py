@@ -53,7 +53,13 @@ from ivr.calltrail import CallTrail, closed_from_cel
 from ivr.cel import extension_of
 from routing.clock import Clock
 from routing.queue import read_queue_mark
-from routing.trail import BRIDGE_NAME_PREFIX, BRIDGE_PREFIX, DESK_LEG_PREFIX, QUEUE_VARIABLE
+from routing.trail import (
+    BRIDGE_NAME_PREFIX,
+    BRIDGE_PREFIX,
+    CALLBACK_PREFIX,
+    DESK_LEG_PREFIX,
+    QUEUE_VARIABLE,
+)
 
 __all__ = ["Adoption", "CallTrail", "QueuedAdoption", "RecoveryHooks", "closed_from_cel",
            "queued_since", "recover"]
@@ -216,6 +222,8 @@ async def _take_over(
     for channel in ours.values():
         if channel.id in handled:
             continue
+        if channel.id.startswith(CALLBACK_PREFIX):
+            continue  # a call back's leg (`ivr.callback`): no caller of ours waits in it
         if channel.id.startswith(DESK_LEG_PREFIX):
             log.info("desk leg left ringing while we were down: hanging up", channel=channel.id)
             await _hangup(ari, channel.id)

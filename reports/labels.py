@@ -116,6 +116,21 @@ EVENT_LABELS: dict[str, str] = {
     "ended": "Kết thúc cuộc gọi",
     "cel_incomplete": "Nhật ký của tổng đài (CEL) thiếu phần cuối cuộc gọi",
     "reconciled": "Đối soát lại sau khi dịch vụ khởi động",
+    "callback_chosen": "Người gọi chọn được gọi lại, giữ nguyên thứ tự",
+    "callback_queued": "Gọi lại: chờ đến lượt trong hàng đợi",
+    "callback_requested": "Gọi lại: cán bộ yêu cầu từ trang quản trị",
+    "callback_desk_dial": "Gọi lại: đổ chuông máy cán bộ",
+    "callback_desk_result": "Gọi lại: kết quả gọi máy cán bộ",
+    "callback_desk_unanswered": "Gọi lại: máy cán bộ không nhấc máy",
+    "callback_dial": "Gọi lại: gọi người dân qua đường trung kế",
+    "callback_result": "Gọi lại: người dân không nghe máy",
+    "callback_desk_left": "Gọi lại: cán bộ gác máy trước khi người dân nghe",
+    "callback_bridged": "Gọi lại: cán bộ đã nói chuyện với người dân",
+    "callback_ended": "Gọi lại: kết thúc cuộc nói chuyện",
+    "callback_retry": "Gọi lại: sẽ thử lại",
+    "callback_done": "Gọi lại: kết quả",
+    "callback_refused": "Gọi lại: không gọi số này",
+    "callback_taken_over": "Gọi lại: cán bộ đã nhận gọi lại từ trang quản trị",
 }
 """Every kind of event the call flow (ivr/) and the CEL import (ivr/cel.py) write."""
 

@@ -22,6 +22,8 @@ BRANCH_CONTEXT: Final = "hotline-fallback-branch"
 HOURS_CONTEXT: Final = "hotline-fallback-hours"
 HOLIDAY_CONTEXT: Final = "hotline-fallback-holidays"
 WORKDAY_CONTEXT: Final = "hotline-fallback-workdays"
+CALLBACK_TRUNK_CONTEXT: Final = "hotline-callback-trunk"
+"""The call-back trunk's own context: whatever comes in from it is hung up."""
 
 # --- CEL user events the fallback dialplan raises (`CELGenUserEvent(name[,extra])`) ----
 
@@ -58,6 +60,10 @@ BRIDGE_ID: Final = "bridge"
 BRIDGE_PREFIX: Final = f"{BRIDGE_ID}-"
 BRIDGE_NAME_PREFIX: Final = "hotline-"
 """A call's bridge is named `hotline-<caller channel id>`."""
+CALLBACK_PREFIX: Final = "callback-"
+"""A call back's desk and citizen legs and its bridge: `callback-desk-<hex>`,
+`callback-citizen-<hex>`, `callback-bridge-<hex>` (left alone by recovery: talking
+legs of a call back talk on; nothing else of a caller's waits in them)."""
 QUEUE_VARIABLE: Final = "HOTLINE_QUEUE"
 """Set on a caller's channel while it waits in a queue: `<branch key>,<joined at, ISO>`
 (empty once it left), so a restarted service finds its queued callers in Asterisk

@@ -120,3 +120,18 @@ def test_voice_messages_are_read_from_the_embedded_pbxs_spool_unless_set() -> No
     chosen = load_settings({"HOTLINE_SECRETS_FILE": "/nonexistent",
                             "HOTLINE_CONSOLE_RECORDINGS_DIR": "/var/spool/asterisk/recording"})
     assert recordings_dir(chosen) == Path("/var/spool/asterisk/recording")
+
+
+def test_a_call_backs_steps_are_said_in_words() -> None:
+    assert said("callback_chosen", number="0912345678") == (
+        "09:00:05 Người gọi chọn được gọi lại, giữ nguyên thứ tự: số 0912345678")
+    assert said("callback_desk_result", desk="1401", result="answered") == (
+        "09:00:05 Gọi lại: kết quả gọi máy cán bộ: máy 1401 — nhấc máy")
+    assert said("callback_done", result="busy", attempts=3,
+                reason="Máy bận sau 3 lần gọi lại tự động") == (
+        "09:00:05 Gọi lại: kết quả: máy bận (Máy bận sau 3 lần gọi lại tự động)")
+    assert said("callback_refused", number="19001080",
+                reason="Số dịch vụ 1900/1800: không gọi lại") == (
+        "09:00:05 Gọi lại: không gọi số này: số 19001080: Số dịch vụ 1900/1800: không gọi lại")
+    assert said("callback_ended", hangup_by="citizen") == (
+        "09:00:05 Gọi lại: kết thúc cuộc nói chuyện: Người dân gác máy")

@@ -481,7 +481,7 @@ UNKNOWN_KEYS = [
         "voicemai",
         "voicemai:",
         "unknown key (not one of: hotline, menu, voicemail, survey, complaints, callbacks, "
-        "recording, presence, hours, "
+        "callback, recording, presence, hours, "
         "branches, desks, stations, zalo)",
         id="top-level",
     ),
