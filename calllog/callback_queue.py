@@ -1,4 +1,4 @@
-"""The call backs the service still has to make (`callback_queue`, revision 0019).
+"""The call backs the service still has to make (`callback_queue`, revision 0020).
 
 Two writers: the service adds a keep-your-place call back when a queued caller presses
 the key (with the join time that is their place), counts its tries and removes it when

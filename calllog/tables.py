@@ -507,7 +507,7 @@ class DeskPresenceRow(Base):
 
 
 class CallbackQueueRow(Base):
-    """A call back the service still has to make (revision 0019): kept while the citizen
+    """A call back the service still has to make (revision 0020): kept while the citizen
     waits for it, so the place (`joined_at`) survives a restart of the service."""
 
     __tablename__ = "callback_queue"

@@ -122,7 +122,8 @@ async def dial_callback(request: Request) -> Response:
         return RedirectResponse("/callbacks?done=stale", status_code=303)
     require_agency(user, detail.view.call.agency)
     form = await read_form(request)
-    desk = form.get("desk")  # the user's own desk once console users have one (item 4)
+    # The user's own desk rings first; a user with none (a shared office) names one.
+    desk = user.desk or form.get("desk")
     try:
         requested = await _work(console).request_callback(
             detail.view.call, desk=desk if isinstance(desk, str) else "", by=user.username,

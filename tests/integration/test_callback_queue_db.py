@@ -1,4 +1,4 @@
-"""`callback_queue` (revision 0019) on real SQLite and PostgreSQL: keep-your-place call
+"""`callback_queue` (revision 0020) on real SQLite and PostgreSQL: keep-your-place call
 backs survive a restart in the order of their places, an operator's request is taken
 once, and a refused call back stays on the list with its reason."""
 

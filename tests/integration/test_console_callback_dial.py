@@ -32,6 +32,7 @@ class Env:
     app: Starlette
     store: CallLogStore
     queue: CallbackQueueStore
+    users: UserStore
 
     async def as_user(self, username: str) -> httpx.AsyncClient:
         http = client(self.app)
@@ -57,7 +58,7 @@ async def env(db_url: str) -> AsyncIterator[Env]:
                                ("xem", Role.VIEWER, None)]:
         await add_user(users, clock, name, role, agency)
     try:
-        yield Env(app, store, queue)
+        yield Env(app, store, queue, users)
     finally:
         await engine.dispose()
 
@@ -75,6 +76,18 @@ async def test_goi_lai_asks_the_service_to_ring_the_operators_desk_then_the_citi
     [request] = await env.queue.take_requests(T0)
     assert (request.call_id, request.desk, request.number, request.requested_by) == (
         "x", "1901", "0901000001", "lan")
+
+
+async def test_a_user_bound_to_a_desk_has_their_own_desk_rung_first(env: Env) -> None:
+    await env.users.set_desk("lan", "1101", at=T0)
+    await env.store.save(call("x", 0, "+84901000001", callback="pending", branch_key=4))
+    http = await env.as_user("lan")
+    page = await http.get("/callbacks")
+    assert "Máy bàn của tôi: 1101" in page.text and '<select name="desk"' not in page.text
+    answer = await post(http, "/callbacks/x/dial", {"desk": "1901"}, "/callbacks")
+    assert answer.headers["location"] == "/callbacks?done=dialling"
+    [request] = await env.queue.take_requests(T0)
+    assert request.desk == "1101"
 
 
 async def test_goi_lai_is_refused_for_an_unknown_desk_or_a_number_not_allowed(
