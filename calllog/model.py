@@ -48,6 +48,17 @@ class Callback(StrEnum):
 EventDetail = dict[str, str | int | None]
 
 
+class QueueResult(StrEnum):
+    """Why a caller left a branch's queue (`CallRecord.queue_result`)."""
+
+    ANSWERED = "answered"
+    """A desk answered: the caller was put through."""
+    MAX_WAIT = "max_wait"
+    """`max_wait_seconds` passed: on to the message path."""
+    ABANDONED = "abandoned"
+    """The caller hung up while waiting."""
+
+
 class SurveyResult(StrEnum):
     ANSWERED = "answered"
     SKIPPED = "skipped"
@@ -99,6 +110,13 @@ class CallRecord:
     """The caller's rating after the desk hung up (1..scale), None if not given."""
     survey: SurveyResult | None = None
     """How the post-call survey ended; None when it was not offered."""
+    queue_joined_at: datetime | None = None
+    """When the caller joined the branch's queue (None: never queued)."""
+    queue_left_at: datetime | None = None
+    """When the caller left the queue (None: never queued, or still waiting)."""
+    queue_result: str | None = None
+    """Why the caller left the queue: `QueueResult` ("answered", "max_wait",
+    "abandoned"), or another reason a newer service writes."""
 
 
 class CaseStatus(StrEnum):
@@ -332,6 +350,9 @@ def normalised_record(call: CallRecord) -> CallRecord:
         talk_ended_at=_opt_utc(call.talk_ended_at, "talk_ended_at"),
         survey_score=call.survey_score,
         survey=None if call.survey is None else SurveyResult(call.survey),
+        queue_joined_at=_opt_utc(call.queue_joined_at, "queue_joined_at"),
+        queue_left_at=_opt_utc(call.queue_left_at, "queue_left_at"),
+        queue_result=call.queue_result,
     )
 
 

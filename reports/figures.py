@@ -70,11 +70,14 @@ from calllog.period import (
 )
 from calllog.queries import CallbackFigures
 from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
+from reports.measures import MEDIAN, P90
+from reports.measures import rank as _rank
+from reports.measures import ratio as ratio
+from reports.measures import seconds_between as _seconds
+from reports.queue_figures import DeskRow, QueueStats, desk_rows, queue_stats, queue_tallies
 
 NO_BRANCH = "Chưa chọn nhánh"
 NO_CASE_AGENCY = "Chưa chuyển cơ quan xử lý"
-MEDIAN = Fraction(1, 2)
-P90 = Fraction(9, 10)
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,10 @@ class Report:
     """Whether `calls` and `cases.cases` were read: the details files need them."""
     channels: ChannelStats | None = None
     """Figures by channel (phone, Zalo); None when the call log does not count them."""
+    queue: QueueStats | None = None
+    """Service level, queue wait, abandoned in queue (`reports.queue_figures`)."""
+    desks: tuple[DeskRow, ...] = ()
+    """Per desk: calls answered, talk time, pause time."""
 
 
 def compute_report(
@@ -292,16 +299,18 @@ def compute_report(
     period: ReportPeriod,
     callbacks: CallbackFigures | None = None,
     channels: ChannelTallies | None = None,
+    pauses: Mapping[str, int] | None = None,
 ) -> Report:
     """The report of `period` from plain records, with the facts of every call (details);
     calls and cases outside it are ignored. `callbacks`: the period's call-back figures
     as `CallQueries.callback_figures` reads them; `channels`: its figures by channel as
-    `calllog.channels.channel_tallies` counts them."""
+    `calllog.channels.channel_tallies` counts them; `pauses`: each desk's pause time in
+    the period (`queue_figures.pause_seconds`)."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
     opened = None if cases is None else [c for c in cases if start <= c.opened_at < end]
     return report_from_tallies(tally_records(inside, opened, callbacks), setup, period,
-                               calls=inside, cases=opened, channels=channels)
+                               calls=inside, cases=opened, channels=channels, pauses=pauses)
 
 
 def tally_records(
@@ -316,6 +325,7 @@ def tally_records(
     groups = Counter((c.branch_key, c.branch_name, c.agency, c.outcome) for c in rows)
     surveys = Counter((c.survey, c.survey_score) for c in rows)
     states = Counter(Callback(c.callback) for c in rows if c.callback is not None)
+    queue_waits, queue_connected, desk_talk = queue_tallies(rows)
     return PeriodTallies(
         hours=tuple(HourTally(h, chose, outcome, n) for (h, chose, outcome), n in hours.items()),
         groups=tuple(GroupTally(*group, n) for group, n in groups.items()),
@@ -330,6 +340,7 @@ def tally_records(
                 [max(0, t // timedelta(seconds=1)) for t in callbacks.times_to_callback],
                 MEDIAN)),
         cases=None if cases is None else dict(Counter((c.agency, c.status) for c in cases)),
+        queue_waits=queue_waits, queue_connected=queue_connected, desk_talk=desk_talk,
     )
 
 
@@ -341,10 +352,12 @@ def report_from_tallies(
     calls: Iterable[CallRecord] | None = None,
     cases: Iterable[Case] | None = None,
     channels: ChannelTallies | None = None,
+    pauses: Mapping[str, int] | None = None,
 ) -> Report:
     """The report of `period` from its tallies: every figure is computed here. `calls` and
     `cases` (the period's records) only give `Report.calls` and `CaseStats.cases`, the
-    details; without `calls` the report has none (`Report.details` is False)."""
+    details; without `calls` the report has none (`Report.details` is False). `pauses`:
+    each desk's pause time, None when the presence history was not read."""
     zone = _whole_hour_zone(setup.timezone, period)
     by_day: dict[date, list[HourTally]] = {day: [] for day in period.days()}
     for tally in tallies.hours:
@@ -357,6 +370,9 @@ def report_from_tallies(
         by_agency.setdefault(agency, []).append(group)
     facts = () if calls is None else tuple(sorted(
         (call_facts(c, setup) for c in calls), key=lambda f: (f.started_at, f.call_id)))
+    outcomes: Counter[Outcome | None] = Counter()
+    for tally in tallies.hours:
+        outcomes[tally.outcome] += tally.calls
     return Report(
         period=period,
         setup=setup,
@@ -367,10 +383,7 @@ def report_from_tallies(
         by_branch=_grouped(by_branch, _branch_order(setup)),
         by_agency=_grouped(by_agency, _agency_order(setup)),
         by_day=tuple((day, _counts(hours)) for day, hours in by_day.items()),
-        outcomes=tuple(
-            (outcome, sum(t.calls for t in tallies.hours if t.outcome == outcome))
-            for outcome in OUTCOME_LABELS
-        ),
+        outcomes=tuple((outcome, outcomes[outcome]) for outcome in OUTCOME_LABELS),
         wait=histogram_stats(tallies.wait),
         talk=histogram_stats(tallies.talk),
         callbacks=_callback_stats(tallies.callbacks, tallies.callback_results),
@@ -381,6 +394,8 @@ def report_from_tallies(
         channels=None if channels is None else channel_stats(
             channels, setup.survey_scale, phone_received=sum(t.calls for t in tallies.hours),
             phone_scores=_scores(tallies.surveys)),
+        queue=queue_stats(outcomes, tallies.queue_waits, tallies.queue_connected),
+        desks=desk_rows(tallies.desk_talk, pauses),
     )
 
 
@@ -463,26 +478,9 @@ def histogram_stats(histogram: Mapping[int, int]) -> DurationStats:
                          total=sum(value * n for value, n in histogram.items()))
 
 
-def _rank(histogram: Mapping[int, int], p: Fraction) -> int | None:
-    """The p-th percentile, nearest rank, of the values `histogram` counts (value -> n):
-    the value at rank ceil(p * n) in sorted order; None if it counts none."""
-    if not 0 < p <= 1:
-        raise ValueError(f"percentile must be in (0, 1], got {p}")
-    wanted, seen = math.ceil(p * sum(histogram.values())), 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= wanted and seen:
-            return value
-    return None
-
-
 def nearest_rank(values: Sequence[int], p: Fraction) -> int | None:
     """The p-th percentile of `values` (nearest rank: sorted, rank ceil(p*n)); None if empty."""
     return _rank(Counter(values), p)
-
-
-def ratio(part: int, whole: int) -> Fraction | None:
-    return Fraction(part, whole) if whole else None
 
 
 def satisfied_scores(scale: int) -> tuple[int, int]:
@@ -582,12 +580,6 @@ def _statuses(found: Mapping[CaseStatus, int]) -> dict[CaseStatus, int]:
 
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return None if value is None else value.astimezone(zone)
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, (end - start) // timedelta(seconds=1))
 
 
 ZALO_SCALE = 5
