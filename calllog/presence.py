@@ -49,6 +49,16 @@ class PresenceChange:
     by: str = ""
 
 
+@dataclass(frozen=True)
+class PresenceHistory:
+    """The desks' changes a period's pause time is counted from (`presence_changes`)."""
+
+    changes: tuple[PresenceChange, ...]
+    as_of: datetime | None = None
+    """When they were read: a pause still running counts up to here (None: to the end
+    of the period)."""
+
+
 class PresenceRepository(Protocol):
     async def all(self) -> list[DeskStatus]: ...
 

@@ -35,6 +35,7 @@ from calllog.model import (
     parse_case_status,
 )
 from calllog.period import PeriodTallies
+from calllog.presence import PresenceHistory, presence_changes
 from calllog.rollup import period_tallies
 from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
@@ -176,6 +177,8 @@ class PeriodRecords:
     cases: list[Case]
     callbacks: CallbackFigures
     channels: ChannelTallies | None = None
+    presence: PresenceHistory | None = None
+    """The desks' presence changes, for their pause time."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class PeriodData:
     cases: list[Case] | None = None
     channels: ChannelTallies | None = None
     """The figures by channel (phone, Zalo)."""
+    presence: PresenceHistory | None = None
+    """The desks' presence changes, for their pause time."""
 
 
 @dataclass(frozen=True)
@@ -355,25 +360,40 @@ class CallQueries:
         )
 
     async def period_data(
-        self, *, since: datetime, until: datetime, details: bool = False
+        self, *, since: datetime, until: datetime, details: bool = False,
+        now: datetime | None = None,
     ) -> PeriodData:
         """What the period report of `since <= t < until` reads, the one read behind
         `hotline report` and the console's reports page: the tallies (a few GROUP BY
-        queries), and with `details` every call and case of the period as well."""
-        tallies, channels = await asyncio.gather(
+        queries), the desks' presence changes (a pause still running counts up to `now`),
+        and with `details` every call and case of the period as well."""
+        tallies, channels, presence = await asyncio.gather(
             period_tallies(self._sessionmaker, since=since, until=until),
-            channel_tallies(self._sessionmaker, since=since, until=until))
+            channel_tallies(self._sessionmaker, since=since, until=until),
+            self.presence_history(since=since, until=until, now=now))
         if not details:
-            return PeriodData(tallies, channels=channels)
+            return PeriodData(tallies, channels=channels, presence=presence)
         calls, cases = await self._period_calls_and_cases(since, until)
-        return PeriodData(tallies, calls, cases, channels)
+        return PeriodData(tallies, calls, cases, channels, presence)
 
-    async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
+    async def period_records(
+        self, *, since: datetime, until: datetime, now: datetime | None = None,
+    ) -> PeriodRecords:
         """The calls started in `since <= t < until`, the cases opened in it and its call
         backs' figures, as records (`reports.compute_report` counts them)."""
         calls, cases = await self._period_calls_and_cases(since, until)
         return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until),
-                             await channel_tallies(self._sessionmaker, since=since, until=until))
+                             await channel_tallies(self._sessionmaker, since=since, until=until),
+                             await self.presence_history(since=since, until=until, now=now))
+
+    async def presence_history(
+        self, *, since: datetime, until: datetime, now: datetime | None = None,
+    ) -> PresenceHistory:
+        """The desks' presence changes of `since <= t < until` (and each desk's last one
+        before), as of `now`."""
+        end = until if now is None else max(since, min(until, now))
+        return PresenceHistory(tuple(await presence_changes(self._sessionmaker, since, end)),
+                               as_of=now)
 
     async def _period_calls_and_cases(
         self, since: datetime, until: datetime

@@ -68,13 +68,21 @@ from calllog.period import (
     PeriodTallies,
     SurveyTally,
 )
+from calllog.presence import PresenceHistory
 from calllog.queries import CallbackFigures
 from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
 from reports.measures import MEDIAN, P90
 from reports.measures import rank as _rank
 from reports.measures import ratio as ratio
 from reports.measures import seconds_between as _seconds
-from reports.queue_figures import DeskRow, QueueStats, desk_rows, queue_stats, queue_tallies
+from reports.queue_figures import (
+    DeskRow,
+    QueueStats,
+    desk_rows,
+    pause_seconds,
+    queue_stats,
+    queue_tallies,
+)
 
 NO_BRANCH = "Chưa chọn nhánh"
 NO_CASE_AGENCY = "Chưa chuyển cơ quan xử lý"
@@ -299,18 +307,19 @@ def compute_report(
     period: ReportPeriod,
     callbacks: CallbackFigures | None = None,
     channels: ChannelTallies | None = None,
-    pauses: Mapping[str, int] | None = None,
+    presence: PresenceHistory | None = None,
 ) -> Report:
     """The report of `period` from plain records, with the facts of every call (details);
     calls and cases outside it are ignored. `callbacks`: the period's call-back figures
     as `CallQueries.callback_figures` reads them; `channels`: its figures by channel as
-    `calllog.channels.channel_tallies` counts them; `pauses`: each desk's pause time in
-    the period (`queue_figures.pause_seconds`)."""
+    `calllog.channels.channel_tallies` counts them; `presence`: the desks' presence
+    changes (`CallQueries.presence_history`), for their pause time."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
     opened = None if cases is None else [c for c in cases if start <= c.opened_at < end]
     return report_from_tallies(tally_records(inside, opened, callbacks), setup, period,
-                               calls=inside, cases=opened, channels=channels, pauses=pauses)
+                               calls=inside, cases=opened, channels=channels,
+                               presence=presence)
 
 
 def tally_records(
@@ -352,12 +361,12 @@ def report_from_tallies(
     calls: Iterable[CallRecord] | None = None,
     cases: Iterable[Case] | None = None,
     channels: ChannelTallies | None = None,
-    pauses: Mapping[str, int] | None = None,
+    presence: PresenceHistory | None = None,
 ) -> Report:
     """The report of `period` from its tallies: every figure is computed here. `calls` and
     `cases` (the period's records) only give `Report.calls` and `CaseStats.cases`, the
-    details; without `calls` the report has none (`Report.details` is False). `pauses`:
-    each desk's pause time, None when the presence history was not read."""
+    details; without `calls` the report has none (`Report.details` is False). `presence`:
+    the desks' presence changes, None when they were not read (no pause time then)."""
     zone = _whole_hour_zone(setup.timezone, period)
     by_day: dict[date, list[HourTally]] = {day: [] for day in period.days()}
     for tally in tallies.hours:
@@ -395,7 +404,8 @@ def report_from_tallies(
             channels, setup.survey_scale, phone_received=sum(t.calls for t in tallies.hours),
             phone_scores=_scores(tallies.surveys)),
         queue=queue_stats(outcomes, tallies.queue_waits, tallies.queue_connected),
-        desks=desk_rows(tallies.desk_talk, pauses),
+        desks=desk_rows(tallies.desk_talk, None if presence is None else pause_seconds(
+            presence.changes, *period.bounds(setup.timezone), now=presence.as_of)),
     )
 
 

@@ -193,6 +193,13 @@ DESK_STATE_LABELS: dict[DeskState, str] = {
 }
 
 
+QUEUE_RESULT_LABELS: dict[str, str] = {
+    "answered": "được cán bộ trả lời",
+    "abandoned": "người gọi gác máy khi đang chờ",
+    "max_wait": "chờ quá thời gian tối đa (chuyển để lại lời nhắn)",
+}
+"""Why a caller left a queue (`calllog.model.QueueResult`); others show as stored."""
+
 CHANNEL_LABELS: dict[str, str] = {
     "phone": "Điện thoại",
     "zalo": "Zalo",

@@ -196,12 +196,3 @@ class _QueueRecord(Protocol):
     queue_joined_at: datetime | None
     queue_left_at: datetime | None
     queue_result: str | None
-
-
-def format_seconds(seconds: int | None) -> str:
-    """`1:05:03`, `4:07`, `0:09`; "-" for None."""
-    if seconds is None:
-        return "-"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

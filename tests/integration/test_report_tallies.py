@@ -28,6 +28,7 @@ import calllog.tables
 from calllog.db import downgrade_async, upgrade_async
 from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord, Case, CaseStatus, CloseIfOpen, Outcome, SurveyResult
+from calllog.presence import PresenceStore
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.tables import CaseRow, ReportHourRow
@@ -178,6 +179,21 @@ async def stored_september(store: CallLogStore) -> None:
                                  if c.call_id.endswith("3") else CallbackResult.REACHED)
     for case in tricky_cases():
         await store.create_case(case)
+    presence = PresenceStore(store._sessionmaker)
+    for extension, when, paused, logged_in in PAUSES:
+        await presence.set_state(extension, logged_in=logged_in, paused=paused,
+                                 pause_reason="1" if paused else None, at=at(when), by="desk")
+
+
+PAUSES = (
+    # paused before the period, resumed in it: counts from its start (30 min)
+    ("1401", "2026-08-31 23:00:00", True, True), ("1401", "2026-09-01 00:30:00", False, True),
+    # 15 min 30.5 s, then logged out while paused (the pause ends), then 10 min
+    ("1402", "2026-09-12 09:00:00", True, True), ("1402", "2026-09-12 09:15:30.5", True, False),
+    ("1402", "2026-09-20 10:00:00", True, True), ("1402", "2026-09-20 10:10:00", False, True),
+    # paused at the period's end: counts to it (60 s)
+    ("1403", "2026-09-30 23:59:00", True, True),
+)
 
 
 @pytest.fixture
@@ -209,6 +225,8 @@ async def test_the_tallied_report_is_the_report_of_the_records(queries: CallQuer
         assert level.offered > level.within
     desks = {d.extension: d for d in figures.desks}
     assert desks["1402"].calls >= 1 and desks["1401"].talk_seconds >= 4 * 61
+    assert {e: desks[e].pause_seconds for e in ("1401", "1402", "1403")} == {
+        "1401": 30 * 60, "1402": 15 * 60 + 30 + 10 * 60, "1403": 60}
 
 
 async def test_without_details_the_figures_are_the_same_and_no_call_is_read(
@@ -236,7 +254,7 @@ async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> P
     since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
     records = await queries.period_records(since=since, until=until)
     from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks,
-                         records.channels)
+                         records.channels, records.presence)
     tallied = build_from_data(await queries.period_data(since=since, until=until,
                                                         details=True), SEPTEMBER, config)
     assert tallied.figures == from_records.figures
