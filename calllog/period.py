@@ -81,6 +81,8 @@ class CallbackTally:
     median_seconds: int | None = None
     """Call to the call back that closed it, whole seconds (floored, at least 0),
     nearest-rank median over the done calls that have the time."""
+    by_result: Mapping[str, int] = field(default_factory=dict)
+    """Pending and done calls by their last call back's result (`callback_result`)."""
 
 
 @dataclass(frozen=True)
@@ -371,12 +373,15 @@ def _sums(rows: Sequence[_Group], key: Callable[[_Group], tuple[Any, ...]]
 
 def _callback_tally(rows: Sequence[_Group], median: int | None) -> CallbackTally:
     reached = wrong = attempts = 0
+    by_result: dict[str, int] = {}
     for r in rows:
         if r.callback not in CALLED_BACK:
             continue
         attempts += int(r.attempts)
+        if r.callback_result is not None:
+            by_result[r.callback_result] = by_result.get(r.callback_result, 0) + r.n
         if r.callback == Callback.DONE.value:
             reached += r.n if r.callback_result == "reached" else 0
             wrong += r.n if r.callback_result == "wrong_number" else 0
     return CallbackTally(reached=reached, wrong_number=wrong, attempts=attempts,
-                         median_seconds=median)
+                         median_seconds=median, by_result=by_result)

@@ -10,6 +10,7 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -156,6 +157,10 @@ class CallbackFigures:
     """Call backs made for these calls, not_reached ones included."""
     times_to_callback: list[timedelta] = field(default_factory=list)
     """Call to the call back that closed it, one per done call back, shortest first."""
+    by_result: dict[str, int] = field(default_factory=dict)
+    """Pending and done calls by the result of their last call back (`callback_result`:
+    `calllog.followup.CallbackResult` or what the service's call-backs write); calls
+    never called back yet are left out."""
 
     @property
     def median_time_to_callback(self) -> timedelta | None:
@@ -357,6 +362,8 @@ class CallQueries:
             wrong_number=sum(r.callback_result == "wrong_number" for r in done),
             attempts=sum(r.callback_attempts or 0 for r in rows),
             times_to_callback=times,
+            by_result=dict(Counter(r.callback_result for r in rows
+                                   if r.callback_result is not None)),
         )
 
     async def period_data(

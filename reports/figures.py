@@ -207,6 +207,9 @@ class CallbackResults:
     """Call backs made, those that did not reach the caller included."""
     median_seconds: int | None
     """From the call to the call back that closed it, nearest-rank median, whole seconds."""
+    by_result: Mapping[str, int] = field(default_factory=dict)
+    """Calls needing a call back by their last call back's result: the known results
+    (`CALLBACK_RESULTS`) first, zeros included, then any other met; never-tried left out."""
 
 
 @dataclass(frozen=True)
@@ -347,7 +350,7 @@ def tally_records(
             reached=callbacks.reached, wrong_number=callbacks.wrong_number,
             attempts=callbacks.attempts, median_seconds=nearest_rank(
                 [max(0, t // timedelta(seconds=1)) for t in callbacks.times_to_callback],
-                MEDIAN)),
+                MEDIAN), by_result=callbacks.by_result),
         cases=None if cases is None else dict(Counter((c.agency, c.status) for c in cases)),
         queue_waits=queue_waits, queue_connected=queue_connected, desk_talk=desk_talk,
     )
@@ -529,7 +532,17 @@ def _callback_stats(
     return CallbackStats(needed=done + pending, done=done, pending=pending, results=None
                          if results is None else CallbackResults(
                              reached=results.reached, wrong_number=results.wrong_number,
-                             attempts=results.attempts, median_seconds=results.median_seconds))
+                             attempts=results.attempts, median_seconds=results.median_seconds,
+                             by_result=_by_result(results.by_result)))
+
+
+CALLBACK_RESULTS = ("reached", "not_reached", "wrong_number")
+"""`calllog.followup.CallbackResult`'s values, in the report's order."""
+
+
+def _by_result(found: Mapping[str, int]) -> dict[str, int]:
+    return {**{r: found.get(r, 0) for r in CALLBACK_RESULTS},
+            **{r: found[r] for r in sorted(found) if r not in CALLBACK_RESULTS}}
 
 
 def _scores(tallies: Iterable[SurveyTally]) -> Counter[int]:

@@ -18,6 +18,7 @@ from reports.figures import CaseStats, Counts, RatingStats, Report, ratio, satis
 from reports.labels import (
     BUCKET_LABELS,
     BUCKET_OF,
+    CALLBACK_RESULT_LABELS,
     CASE_STATUS_LABELS,
     CHANNEL_LABELS,
     OUTCOME_LABELS,
@@ -167,7 +168,9 @@ def _callback_table(report: Report) -> Table:
         rows += [("Đã gọi lại: liên lạc được với người dân", results.reached),
                  ("Đã gọi lại: sai số điện thoại", results.wrong_number),
                  ("Số lần gọi lại (kể cả không liên lạc được)", results.attempts),
-                 ("Thời gian đến khi gọi lại, trung vị (giây)", Secs(results.median_seconds))]
+                 ("Thời gian đến khi gọi lại, trung vị (giây)", Secs(results.median_seconds)),
+                 *((f"Kết quả lần gọi lại gần nhất: {CALLBACK_RESULT_LABELS.get(r, r)}", n)
+                   for r, n in results.by_result.items())]
     return Table("goi_lai", "Gọi lại", "6. Gọi lại cho người dân", ("Chỉ tiêu", "Số liệu"),
                  tuple(rows))
 
