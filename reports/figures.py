@@ -161,6 +161,11 @@ class CallFacts:
     satisfied: bool | None
     non_working_day: bool
     day_note: str
+    desk_answered: str | None = None
+    queue_result: str | None = None
+    """Why the caller left a branch's queue (None: never queued, or still waiting)."""
+    queue_wait_seconds: int | None = None
+    """`queue_joined_at` to `queue_left_at`, whole seconds (`reports.queue_figures`)."""
 
 
 @dataclass(frozen=True)
@@ -444,6 +449,9 @@ def call_facts(call: CallRecord, setup: ReportSetup) -> CallFacts:
         satisfied=None if score is None else score >= low,
         non_working_day=day in setup.non_working_days,
         day_note=setup.day_notes.get(day, ""),
+        desk_answered=call.desk_answered,
+        queue_result=call.queue_result,
+        queue_wait_seconds=_seconds(call.queue_joined_at, call.queue_left_at),
     )
 
 
