@@ -6,6 +6,7 @@ reports convert them to Asia/Ho_Chi_Minh.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -295,6 +296,21 @@ class ConfigReload:
 Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload | Case
 """One write to the call log: a call row to upsert, an event to append, a row to close
 if still open, a config reload to record, a case to open (`CallLog.open_case`)."""
+
+
+def close_queue(row: CallRecord, closing: CallRecord) -> CallRecord:
+    """`closing` (a close from outside the call's flow, `CloseIfOpen`) with the queue
+    fields of the open `row` it closes kept: it knows nothing of the queue. A caller
+    still queued in `row` when the call ended (`closing.ended_at`) hung up waiting."""
+    queued = row.queue_joined_at is not None and row.queue_left_at is None
+    ended = closing.ended_at
+    return dataclasses.replace(
+        closing,
+        queue_joined_at=closing.queue_joined_at or row.queue_joined_at,
+        queue_left_at=closing.queue_left_at or (ended if queued else row.queue_left_at),
+        queue_result=closing.queue_result or (
+            QueueResult.ABANDONED.value if queued and ended is not None else row.queue_result),
+    )
 
 
 def as_utc(value: datetime, what: str) -> datetime:
