@@ -36,6 +36,7 @@ from calllog.model import (
     as_utc,
     check_limit,
     check_offset,
+    close_queue,
     normalised_case,
     normalised_event,
     normalised_record,
@@ -97,8 +98,10 @@ class InMemoryCallLog:
 
     def _close_if_open(self, call: CallRecord) -> None:
         existing = self._calls.get(call.call_id)
-        if existing is None or existing.ended_at is None:
+        if existing is None:
             self._save(call)
+        elif existing.ended_at is None:
+            self._save(close_queue(existing, call))
 
     def _save(self, call: CallRecord) -> None:
         existing = self._calls.get(call.call_id)

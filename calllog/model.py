@@ -6,6 +6,7 @@ reports convert them to Asia/Ho_Chi_Minh.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -46,6 +47,19 @@ class Callback(StrEnum):
 
 
 EventDetail = dict[str, str | int | None]
+
+
+class QueueResult(StrEnum):
+    """Why a caller left a branch's queue (`CallRecord.queue_result`)."""
+
+    ANSWERED = "answered"
+    """A desk answered: the caller was put through."""
+    MAX_WAIT = "max_wait"
+    """`max_wait_seconds` passed: on to the message path."""
+    ABANDONED = "abandoned"
+    """The caller hung up while waiting."""
+    CALLBACK = "callback"
+    """The caller pressed the call-back key: hung up, their place kept for a call back."""
 
 
 class SurveyResult(StrEnum):
@@ -99,6 +113,13 @@ class CallRecord:
     """The caller's rating after the desk hung up (1..scale), None if not given."""
     survey: SurveyResult | None = None
     """How the post-call survey ended; None when it was not offered."""
+    queue_joined_at: datetime | None = None
+    """When the caller joined the branch's queue (None: never queued)."""
+    queue_left_at: datetime | None = None
+    """When the caller left the queue (None: never queued, or still waiting)."""
+    queue_result: str | None = None
+    """Why the caller left the queue: `QueueResult` ("answered", "max_wait",
+    "abandoned"), or another reason a newer service writes."""
 
 
 class CaseStatus(StrEnum):
@@ -279,6 +300,21 @@ Write = CallRecord | CallEvent | CloseIfOpen | ConfigReload | Case
 if still open, a config reload to record, a case to open (`CallLog.open_case`)."""
 
 
+def close_queue(row: CallRecord, closing: CallRecord) -> CallRecord:
+    """`closing` (a close from outside the call's flow, `CloseIfOpen`) with the queue
+    fields of the open `row` it closes kept: it knows nothing of the queue. A caller
+    still queued in `row` when the call ended (`closing.ended_at`) hung up waiting."""
+    queued = row.queue_joined_at is not None and row.queue_left_at is None
+    ended = closing.ended_at
+    return dataclasses.replace(
+        closing,
+        queue_joined_at=closing.queue_joined_at or row.queue_joined_at,
+        queue_left_at=closing.queue_left_at or (ended if queued else row.queue_left_at),
+        queue_result=closing.queue_result or (
+            QueueResult.ABANDONED.value if queued and ended is not None else row.queue_result),
+    )
+
+
 def as_utc(value: datetime, what: str) -> datetime:
     """Return `value` converted to UTC; refuse naive datetimes (their zone is a guess)."""
     if value.tzinfo is UTC:
@@ -332,6 +368,9 @@ def normalised_record(call: CallRecord) -> CallRecord:
         talk_ended_at=_opt_utc(call.talk_ended_at, "talk_ended_at"),
         survey_score=call.survey_score,
         survey=None if call.survey is None else SurveyResult(call.survey),
+        queue_joined_at=_opt_utc(call.queue_joined_at, "queue_joined_at"),
+        queue_left_at=_opt_utc(call.queue_left_at, "queue_left_at"),
+        queue_result=call.queue_result,
     )
 
 

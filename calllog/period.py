@@ -4,8 +4,9 @@ docs/benchmarks.md).
 
 `PeriodTallies` is what `reports.figures` computes every figure from: calls per UTC hour
 (the report maps hours to its local days), per branch and agency as the calls recorded
-them, histograms of whole seconds of waiting and talk, survey answers, call-back states
-and the cases' statuses. The definitions are `reports/figures.py`'s; this module only
+them, histograms of whole seconds of waiting and talk (also in a branch's queue, by why
+the caller left it, and talk by desk), survey answers, call-back states and the cases'
+statuses. The definitions are `reports/figures.py`'s; this module only
 counts them in SQL, per UTC hour (`count_hours`: additive, so `calllog.rollup` can keep
 each hour's counts and add them up), and `tests/integration/test_report_tallies.py`
 checks that it counts what the records give.
@@ -80,6 +81,8 @@ class CallbackTally:
     median_seconds: int | None = None
     """Call to the call back that closed it, whole seconds (floored, at least 0),
     nearest-rank median over the done calls that have the time."""
+    by_result: Mapping[str, int] = field(default_factory=dict)
+    """Pending and done calls by their last call back's result (`callback_result`)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ class PeriodTallies:
     """None when the call log keeps no call-back results (the in-memory log)."""
     cases: Mapping[tuple[str | None, CaseStatus], int] | None = field(default=None)
     """Cases opened in the period by (agency, status); None: the log keeps no cases."""
+    queue_waits: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    """Why callers left a queue (`queue_result`) -> whole seconds waited -> calls, of the
+    calls that joined one and left it (`queue_joined_at` to `queue_left_at`)."""
+    queue_connected: Mapping[int, int] = field(default_factory=dict)
+    """Whole seconds waited in a queue -> connected calls that had queued."""
+    desk_talk: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    """Desk that answered -> whole seconds talked -> connected calls."""
 
 
 # --- the dialect-specific expressions ------------------------------------------------
@@ -160,6 +170,11 @@ callback_result, as stored."""
 WAIT, TALK, CALLBACK_TIME = "wait", "talk", "callback"
 """The histograms' kinds: seconds waited and talked by connected calls, and from a call
 to the call back that closed it (done calls with the time)."""
+QUEUE_CONNECTED = "queue_connected"
+"""Seconds waited in a queue by connected calls that queued."""
+QUEUE_PREFIX, DESK_PREFIX = "queue:", "desk:"
+"""Kinds made of a value: "queue:<queue_result>" (seconds waited in the queue, by why
+the caller left it) and "desk:<extension>" (seconds talked, by the desk that answered)."""
 
 
 @dataclass
@@ -226,13 +241,22 @@ async def count_hours(
     grouped = (CallRow.branch_key, CallRow.branch_name, CallRow.agency, CallRow.outcome,
                CallRow.survey, CallRow.survey_score, CallRow.callback, CallRow.callback_result)
     attempts = func.coalesce(func.sum(CallRow.callback_attempts), 0).label("attempts")
-    histograms = {
-        WAIT: (whole_seconds(CallRow.started_at, CallRow.bridged_at), connected),
-        TALK: (whole_seconds(CallRow.bridged_at, talk_end),
-               and_(connected, talk_end.is_not(None))),
+    queued = and_(CallRow.queue_joined_at.is_not(None), CallRow.queue_left_at.is_not(None))
+    waited = whole_seconds(CallRow.queue_joined_at, CallRow.queue_left_at)
+    talked = whole_seconds(CallRow.bridged_at, talk_end)
+    histograms: dict[str, tuple[Any, Any, Any]] = {
+        # kind (or prefix): seconds, which calls, the column whose value ends the kind
+        WAIT: (whole_seconds(CallRow.started_at, CallRow.bridged_at), connected, None),
+        TALK: (talked, and_(connected, talk_end.is_not(None)), None),
         CALLBACK_TIME: (whole_seconds(CallRow.started_at, CallRow.callback_done_at),
                         and_(CallRow.callback == Callback.DONE.value,
-                             CallRow.callback_done_at.is_not(None))),
+                             CallRow.callback_done_at.is_not(None)), None),
+        QUEUE_CONNECTED: (waited, and_(connected, queued), None),
+        QUEUE_PREFIX: (waited, and_(queued, CallRow.queue_result.is_not(None)),
+                       CallRow.queue_result),
+        DESK_PREFIX: (talked, and_(connected, talk_end.is_not(None),
+                                   CallRow.desk_answered.is_not(None)),
+                      CallRow.desk_answered),
     }
 
     async def read(query: Executable) -> Sequence[Any]:
@@ -240,9 +264,12 @@ async def count_hours(
             return (await session.execute(query)).all()
 
     def histogram(kind: str) -> Executable:
-        seconds, which = histograms[kind]
+        seconds, which, by = histograms[kind]
         s = seconds.label("s")
-        return select(hour, s, n).where(calls_in, which).group_by(hour, s)
+        if by is None:
+            return select(hour, s, n).where(calls_in, which).group_by(hour, s)
+        value = by.label("value")
+        return select(hour, s, n, value).where(calls_in, which).group_by(hour, s, value)
 
     # Each read goes over the hours' rows: side by side, on connections of their own,
     # they take about the longest one's time instead of the sum (docs/benchmarks.md).
@@ -255,10 +282,14 @@ async def count_hours(
     )
     return HourCounts(
         groups={(r.hour, tuple(r[1:9])): (r.n, int(r.attempts)) for r in groups},
-        durations={(r.hour, kind, int(r.s)): r.n
+        durations={(r.hour, _kind(kind, r), int(r.s)): r.n
                    for kind, rows in zip(histograms, durations, strict=True) for r in rows},
         cases={(r.hour, r.agency, r.status): r.n for r in cases},
     )
+
+
+def _kind(kind: str, row: Any) -> str:
+    return kind + str(row.value) if kind in (QUEUE_PREFIX, DESK_PREFIX) else kind
 
 
 def tallies(counts: PeriodCounts) -> PeriodTallies:
@@ -268,6 +299,13 @@ def tallies(counts: PeriodCounts) -> PeriodTallies:
 
     def histogram(kind: str) -> dict[int, int]:
         return {s: n for (k, s), n in counts.durations.items() if k == kind}
+
+    def histograms(prefix: str) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {}
+        for (kind, s), n in counts.durations.items():
+            if kind.startswith(prefix):
+                found.setdefault(kind.removeprefix(prefix), {})[s] = n
+        return found
 
     return PeriodTallies(
         hours=tuple(HourTally(_hour(hour), chose, _outcome(outcome), n)
@@ -287,6 +325,9 @@ def tallies(counts: PeriodCounts) -> PeriodTallies:
             lambda r: (Callback(str(r.callback)),)).items()},
         callback_results=_callback_tally(groups, _median(histogram(CALLBACK_TIME))),
         cases={(agency, CaseStatus(status)): n for (agency, status), n in counts.cases.items()},
+        queue_waits=histograms(QUEUE_PREFIX),
+        queue_connected=histogram(QUEUE_CONNECTED),
+        desk_talk=histograms(DESK_PREFIX),
     )
 
 
@@ -332,12 +373,15 @@ def _sums(rows: Sequence[_Group], key: Callable[[_Group], tuple[Any, ...]]
 
 def _callback_tally(rows: Sequence[_Group], median: int | None) -> CallbackTally:
     reached = wrong = attempts = 0
+    by_result: dict[str, int] = {}
     for r in rows:
         if r.callback not in CALLED_BACK:
             continue
         attempts += int(r.attempts)
+        if r.callback_result is not None:
+            by_result[r.callback_result] = by_result.get(r.callback_result, 0) + r.n
         if r.callback == Callback.DONE.value:
             reached += r.n if r.callback_result == "reached" else 0
             wrong += r.n if r.callback_result == "wrong_number" else 0
     return CallbackTally(reached=reached, wrong_number=wrong, attempts=attempts,
-                         median_seconds=median)
+                         median_seconds=median, by_result=by_result)

@@ -3,8 +3,9 @@ console writes it. Two writers, each with its own columns, so neither undoes the
 log in/out and pause (`set_state`: the desk's codes or the console) and what a call
 leaves behind (`record_call_end`: the service).
 
-`PresenceStore` is the SQL repository (table `desk_presence`, revision 0017);
-`InMemoryPresenceStore` the fake for unit tests.
+`PresenceStore` is the SQL repository (table `desk_presence`, revision 0017; every
+`set_state` is also kept in `desk_presence_changes`, revision 0021, for the pause time
+of a period); `InMemoryPresenceStore` the fake for unit tests.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.model import as_utc
-from calllog.tables import DeskPresenceRow
+from calllog.tables import DeskPresenceChangeRow, DeskPresenceRow
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,28 @@ class DeskStatus:
     last_call_ended_at: datetime | None = None
     changed_at: datetime | None = None
     changed_by: str = ""
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """One log in/out or pause/resume of a desk."""
+
+    extension: str
+    at: datetime
+    logged_in: bool
+    paused: bool
+    pause_reason: str | None = None
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class PresenceHistory:
+    """The desks' changes a period's pause time is counted from (`presence_changes`)."""
+
+    changes: tuple[PresenceChange, ...]
+    as_of: datetime | None = None
+    """When they were read: a pause still running counts up to here (None: to the end
+    of the period)."""
 
 
 class PresenceRepository(Protocol):
@@ -62,7 +86,12 @@ class PresenceStore:
                         pause_reason: str | None, at: datetime, by: str) -> None:
         values = {"logged_in": logged_in, "paused": paused, "pause_reason": pause_reason,
                   "changed_at": as_utc(at, "at"), "changed_by": by}
-        await self._upsert(extension, values, values)
+        change = {"extension": extension, "at": as_utc(at, "at"), "logged_in": logged_in,
+                  "paused": paused, "pause_reason": pause_reason, "by": by}
+        await self._upsert(extension, values, values, change=change)
+
+    async def changes(self, since: datetime, until: datetime) -> list[PresenceChange]:
+        return await presence_changes(self._sessionmaker, since, until)
 
     async def record_call_end(self, extension: str, *, wrap_up_until: datetime | None,
                               calls_day: date, calls_today: int,
@@ -75,8 +104,10 @@ class PresenceStore:
         await self._upsert(extension, new_row, values)
 
     async def _upsert(self, extension: str, row: dict[str, Any],
-                      update: dict[str, Any]) -> None:
+                      update: dict[str, Any], change: dict[str, Any] | None = None) -> None:
         async with self._sessionmaker() as session, session.begin():
+            if change is not None:
+                await session.execute(sql_insert(DeskPresenceChangeRow).values(**change))
             dialect = session.get_bind().dialect.name
             table: Table = DeskPresenceRow.__table__  # type: ignore[assignment]
             if dialect in ("postgresql", "sqlite"):
@@ -96,6 +127,7 @@ class PresenceStore:
 class InMemoryPresenceStore:
     def __init__(self) -> None:
         self.rows: dict[str, DeskStatus] = {}
+        self.history: list[PresenceChange] = []
 
     async def all(self) -> list[DeskStatus]:
         return [self.rows[e] for e in sorted(self.rows)]
@@ -105,6 +137,15 @@ class InMemoryPresenceStore:
         current = self.rows.get(extension, DeskStatus(extension))
         self.rows[extension] = replace(current, logged_in=logged_in, paused=paused,
                                        pause_reason=pause_reason, changed_at=at, changed_by=by)
+        self.history.append(PresenceChange(extension, at, logged_in, paused, pause_reason, by))
+
+    async def changes(self, since: datetime, until: datetime) -> list[PresenceChange]:
+        before: dict[str, PresenceChange] = {}
+        for c in self.history:
+            if c.at < since:
+                before[c.extension] = c
+        inside = [c for c in self.history if since <= c.at < until]
+        return sorted([*before.values(), *inside], key=lambda c: c.at)
 
     async def record_call_end(self, extension: str, *, wrap_up_until: datetime | None,
                               calls_day: date, calls_today: int,
@@ -114,6 +155,24 @@ class InMemoryPresenceStore:
         self.rows[extension] = replace(current, wrap_up_until=wrap_up_until,
                                        calls_day=calls_day, calls_today=calls_today,
                                        last_call_ended_at=last_call_ended_at)
+
+
+async def presence_changes(
+    sessionmaker: async_sessionmaker[AsyncSession], since: datetime, until: datetime,
+) -> list[PresenceChange]:
+    """Each desk's changes in `[since, until)`, oldest first, after its last change
+    before `since` (the state it was in when the period began)."""
+    since, until = as_utc(since, "since"), as_utc(until, "until")
+    t = DeskPresenceChangeRow
+    last_before = (select(func.max(t.id)).where(t.at < since).group_by(t.extension)
+                   .scalar_subquery())
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(t).where(t.id.in_(last_before) | ((t.at >= since) & (t.at < until)))
+            .order_by(t.at, t.id))
+        return [PresenceChange(extension=r.extension, at=r.at, logged_in=r.logged_in,
+                               paused=r.paused, pause_reason=r.pause_reason, by=r.by)
+                for r in rows]
 
 
 def _status(row: DeskPresenceRow) -> DeskStatus:

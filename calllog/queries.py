@@ -10,6 +10,7 @@ overdue) are passed in as callables by the wiring: this package imports nothing 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from calllog.model import (
     parse_case_status,
 )
 from calllog.period import PeriodTallies
+from calllog.presence import PresenceHistory, presence_changes
 from calllog.rollup import period_tallies
 from calllog.store import case_from_row, event_from_row, record_from_row
 from calllog.tables import (
@@ -155,6 +157,10 @@ class CallbackFigures:
     """Call backs made for these calls, not_reached ones included."""
     times_to_callback: list[timedelta] = field(default_factory=list)
     """Call to the call back that closed it, one per done call back, shortest first."""
+    by_result: dict[str, int] = field(default_factory=dict)
+    """Pending and done calls by the result of their last call back (`callback_result`:
+    `calllog.followup.CallbackResult` or what the service's call-backs write); calls
+    never called back yet are left out."""
 
     @property
     def median_time_to_callback(self) -> timedelta | None:
@@ -176,6 +182,8 @@ class PeriodRecords:
     cases: list[Case]
     callbacks: CallbackFigures
     channels: ChannelTallies | None = None
+    presence: PresenceHistory | None = None
+    """The desks' presence changes, for their pause time."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,8 @@ class PeriodData:
     cases: list[Case] | None = None
     channels: ChannelTallies | None = None
     """The figures by channel (phone, Zalo)."""
+    presence: PresenceHistory | None = None
+    """The desks' presence changes, for their pause time."""
 
 
 @dataclass(frozen=True)
@@ -361,28 +371,45 @@ class CallQueries:
             wrong_number=sum(r.callback_result == "wrong_number" for r in done),
             attempts=sum(r.callback_attempts or 0 for r in rows),
             times_to_callback=times,
+            by_result=dict(Counter(r.callback_result for r in rows
+                                   if r.callback_result is not None)),
         )
 
     async def period_data(
-        self, *, since: datetime, until: datetime, details: bool = False
+        self, *, since: datetime, until: datetime, details: bool = False,
+        now: datetime | None = None,
     ) -> PeriodData:
         """What the period report of `since <= t < until` reads, the one read behind
         `hotline report` and the console's reports page: the tallies (a few GROUP BY
-        queries), and with `details` every call and case of the period as well."""
-        tallies, channels = await asyncio.gather(
+        queries), the desks' presence changes (a pause still running counts up to `now`),
+        and with `details` every call and case of the period as well."""
+        tallies, channels, presence = await asyncio.gather(
             period_tallies(self._sessionmaker, since=since, until=until),
-            channel_tallies(self._sessionmaker, since=since, until=until))
+            channel_tallies(self._sessionmaker, since=since, until=until),
+            self.presence_history(since=since, until=until, now=now))
         if not details:
-            return PeriodData(tallies, channels=channels)
+            return PeriodData(tallies, channels=channels, presence=presence)
         calls, cases = await self._period_calls_and_cases(since, until)
-        return PeriodData(tallies, calls, cases, channels)
+        return PeriodData(tallies, calls, cases, channels, presence)
 
-    async def period_records(self, *, since: datetime, until: datetime) -> PeriodRecords:
+    async def period_records(
+        self, *, since: datetime, until: datetime, now: datetime | None = None,
+    ) -> PeriodRecords:
         """The calls started in `since <= t < until`, the cases opened in it and its call
         backs' figures, as records (`reports.compute_report` counts them)."""
         calls, cases = await self._period_calls_and_cases(since, until)
         return PeriodRecords(calls, cases, await self.callback_figures(since=since, until=until),
-                             await channel_tallies(self._sessionmaker, since=since, until=until))
+                             await channel_tallies(self._sessionmaker, since=since, until=until),
+                             await self.presence_history(since=since, until=until, now=now))
+
+    async def presence_history(
+        self, *, since: datetime, until: datetime, now: datetime | None = None,
+    ) -> PresenceHistory:
+        """The desks' presence changes of `since <= t < until` (and each desk's last one
+        before), as of `now`."""
+        end = until if now is None else max(since, min(until, now))
+        return PresenceHistory(tuple(await presence_changes(self._sessionmaker, since, end)),
+                               as_of=now)
 
     async def _period_calls_and_cases(
         self, since: datetime, until: datetime

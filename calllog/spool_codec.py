@@ -36,7 +36,8 @@ from calllog.model import (
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 _RECORD_TIMES = frozenset(
-    {"started_at", "answered_at", "ended_at", "bridged_at", "callback_done_at", "talk_ended_at"}
+    {"started_at", "answered_at", "ended_at", "bridged_at", "callback_done_at", "talk_ended_at",
+     "queue_joined_at", "queue_left_at"}
 )
 _EVENT_FIELDS = ("call_id", "at", "kind", "detail", "key")
 _RELOAD_FIELDS = tuple(f.name for f in dataclasses.fields(ConfigReload))

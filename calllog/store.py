@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Select, Table, case, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.base import Executable
@@ -46,11 +58,13 @@ from calllog.model import (
     CloseIfOpen,
     ConfigReload,
     Outcome,
+    QueueResult,
     SurveyResult,
     Write,
     as_utc,
     check_limit,
     check_offset,
+    close_queue,
     normalised_case,
     normalised_write,
     parse_case_status,
@@ -525,6 +539,21 @@ async def _existing_calls(session: AsyncSession, call_ids: set[str]) -> set[str]
     return set(await session.scalars(query))
 
 
+def _queue_kept(new: Any, row: Any) -> dict[str, ColumnElement[Any]]:
+    """A close from outside the call's flow (CEL, recovery) knows nothing of its queue:
+    the row's wait is kept, and a caller still queued when the call ended without us hung
+    up while waiting (`calllog.model.close_queue`)."""
+    queued = and_(row.queue_joined_at.is_not(None), row.queue_left_at.is_(None))
+    return {
+        "queue_joined_at": func.coalesce(new.queue_joined_at, row.queue_joined_at),
+        "queue_left_at": func.coalesce(new.queue_left_at, case(
+            (queued, new.ended_at), else_=row.queue_left_at)),
+        "queue_result": func.coalesce(new.queue_result, case(
+            (queued & new.ended_at.is_not(None), literal(QueueResult.ABANDONED.value)),
+            else_=row.queue_result)),
+    }
+
+
 @functools.cache
 def _upsert_statement(dialect: str, only_if_open: bool = False) -> Executable:
     """One INSERT .. ON CONFLICT DO UPDATE for every save (compiled once, run with one
@@ -543,6 +572,8 @@ def _upsert_statement(dialect: str, only_if_open: bool = False) -> Executable:
         if name in _CALLBACK_FIELDS:  # the table's columns are the row as it was
             new = case((done, existing[name]), else_=new)
         set_[name] = new
+    if only_if_open:
+        set_ |= _queue_kept(stmt.excluded, existing)
     return stmt.on_conflict_do_update(
         index_elements=[existing.call_id], set_=set_,
         where=existing.ended_at.is_(None) if only_if_open else None,
@@ -568,6 +599,8 @@ async def _upsert_call(
     row = await session.get(CallRow, call.call_id)
     if only_if_open and row is not None and row.ended_at is not None:
         return
+    if only_if_open and row is not None:
+        values = _row_values(close_queue(record_from_row(row), call))
     if row is not None and row.callback == Callback.DONE.value:
         values.update({name: getattr(row, name) for name in _CALLBACK_FIELDS})
     await session.merge(CallRow(**values))

@@ -124,6 +124,10 @@ class CallRow(Base):
     talk_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     survey_score: Mapped[int | None] = mapped_column(Integer)
     survey: Mapped[str | None] = mapped_column(String(16))
+    # The queue (revision 0021): the wait is on the row, the timeline is too slow to read
+    queue_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queue_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queue_result: Mapped[str | None] = mapped_column(String(32))
     # Staff's follow-up (revision 0010), written only by `calllog.followup`: not part of
     # `CallRecord`, so the call flow's saves never touch them.
     callback_by: Mapped[str | None] = mapped_column(Text)
@@ -526,6 +530,23 @@ class CallbackQueueRow(Base):
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the service took a console request (None: not yet)."""
+
+
+class DeskPresenceChangeRow(Base):
+    """Every log in/out and pause/resume of a desk (revision 0021), append-only, written
+    with `desk_presence` by `calllog.presence.set_state`: the pause time of a period is
+    read from it (`desk_presence` keeps only the current state)."""
+
+    __tablename__ = "desk_presence_changes"
+    __table_args__ = (Index(None, "at"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    extension: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    logged_in: Mapped[bool] = mapped_column(Boolean)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    pause_reason: Mapped[str | None] = mapped_column(String(4))
+    by: Mapped[str] = mapped_column(Text)
 
 
 metadata = Base.metadata

@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.model import Callback, CaseStatus, Outcome, as_utc
+from calllog.period import PeriodCounts, PeriodTallies, count_hours, tallies
+from calllog.presence import DeskStatus, PresenceHistory, PresenceStore, presence_changes
 from calllog.tables import CallRow, CaseRow
 
 OPEN_CASES = (CaseStatus.RECEIVED, CaseStatus.FORWARDED, CaseStatus.VERIFYING)
@@ -42,6 +44,12 @@ class DayCounts:
     """Open cases whose deadline has passed at `now`."""
     callbacks_overdue: int = 0
     """Of the call backs pending, those overdue at `now` (0 when no policy was given)."""
+    tallies: PeriodTallies | None = None
+    """The day's tallies as the period report counts them (the queue and desk figures)."""
+    presence: PresenceHistory | None = None
+    """The desks' presence changes of the day up to `now` (their pause time)."""
+    desks: tuple[DeskStatus, ...] = ()
+    """Every desk's stored presence now (a desk with none is logged in and free)."""
 
     @property
     def received(self) -> int:
@@ -67,10 +75,17 @@ async def day_counts(
         callbacks = await session.scalar(pending)
         cases = await session.scalar(overdue)
         late = 0 if overdue_at is None else await overdue_callbacks(session, now, overdue_at)
+    counted = PeriodCounts()
+    # counted from the day's calls, not stored (`calllog.rollup`): the wallboard reads
+    # every few seconds, and the current hour changes with nearly every call
+    counted.add(await count_hours(sessionmaker, [(since, until)]))
+    changes = await presence_changes(sessionmaker, since, max(since, min(until, now)))
     return DayCounts(
         by_outcome={(None if o is None else Outcome(o)): int(n) for o, n in rows},
         chose_branch=int(chose_branch or 0), callbacks_pending=int(callbacks or 0),
-        cases_overdue=int(cases or 0), callbacks_overdue=late)
+        cases_overdue=int(cases or 0), callbacks_overdue=late, tallies=tallies(counted),
+        presence=PresenceHistory(tuple(changes), as_of=now),
+        desks=tuple(await PresenceStore(sessionmaker).all()))
 
 
 async def overdue_callbacks(session: AsyncSession, now: datetime, overdue_at: OverdueAt) -> int:

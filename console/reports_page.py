@@ -118,7 +118,8 @@ async def period_report(
     if console.queries is None:
         raise RuntimeError("the console has no call log")
     since, until = period.bounds(console.config.calendar().timezone)
-    data = await console.queries.period_data(since=since, until=until, details=details)
+    data = await console.queries.period_data(since=since, until=until, details=details,
+                                             now=console.clock.now())
     return build_from_data(data, period, console.config)
 
 

@@ -20,15 +20,23 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from calllog.period import CallbackTally
 from calllog.queries import CallQueries
 from calllog.today import DayCounts, OverdueAt
 from console.access import Action, may, require
 from console.auth import csrf_token
 from console.fmt import LOCAL
 from console.live_feed import Board
-from reports.labels import BUCKET_OF, DESK_STATE_LABELS, STEP_LABELS, Bucket
+from reports.labels import (
+    BUCKET_OF,
+    DESK_STATE_LABELS,
+    PRESENCE_STATE_LABELS,
+    STEP_LABELS,
+    Bucket,
+)
+from reports.queue_figures import QueueStats, desk_rows, pause_seconds, queue_stats
 from routing.clock import Clock
-from routing.live import STEPS, LiveCall, LiveSnapshot, Step
+from routing.live import STEPS, LiveCall, LiveSnapshot, PresenceState, Step, presence_state
 
 if TYPE_CHECKING:
     from console.app import Console
@@ -59,6 +67,22 @@ class DayFigures:
     callbacks_overdue: int
     """Of those pending, the ones waiting past the YAML's limit (`callbacks:`)."""
     cases_overdue: int
+    queue: QueueStats | None = None
+    """Service level, queue wait, abandoned in queue (`reports.queue_figures`)."""
+    callbacks: CallbackTally | None = None
+    """The call backs of today's calls: by result, time to call back."""
+
+
+@dataclass(frozen=True)
+class DeskFigures:
+    """One desk row of the board: its state now, its calls, talk and pause time today."""
+
+    extension: str
+    name: str
+    state: PresenceState
+    calls: int
+    talk_seconds: int
+    pause_seconds: int
 
 
 def day_figures(counts: DayCounts) -> DayFigures:
@@ -66,12 +90,37 @@ def day_figures(counts: DayCounts) -> DayFigures:
     for outcome, n in counts.by_outcome.items():
         buckets[BUCKET_OF[outcome]] += n
     connected = buckets[Bucket.CONNECTED]
+    tallied = counts.tallies
     return DayFigures(
         received=counts.received, connected=connected, missed=buckets[Bucket.MISSED],
         abandoned=buckets[Bucket.MENU],
         answer_rate=connected / counts.chose_branch if counts.chose_branch else None,
         callbacks_pending=counts.callbacks_pending, callbacks_overdue=counts.callbacks_overdue,
-        cases_overdue=counts.cases_overdue)
+        cases_overdue=counts.cases_overdue,
+        queue=None if tallied is None else queue_stats(
+            counts.by_outcome, tallied.queue_waits, tallied.queue_connected),
+        callbacks=None if tallied is None else tallied.callback_results)
+
+
+def desk_figures(live: LiveSnapshot, counts: DayCounts | None) -> tuple[DeskFigures, ...]:
+    """The configured desks (as the live state lists them) with their state as of the
+    snapshot and, when today's figures were read, their calls, talk and pause time."""
+    stored = {} if counts is None else {d.extension: d for d in counts.desks}
+    rows = {} if counts is None or counts.tallies is None else {r.extension: r for r in desk_rows(
+        counts.tallies.desk_talk, None if counts.presence is None else pause_seconds(
+            counts.presence.changes, *local_day(live.at), now=counts.presence.as_of))}
+    shown = []
+    for desk in live.desks:
+        status, row = stored.get(desk.extension), rows.get(desk.extension)
+        state = presence_state(desk.state, now=live.at) if status is None else presence_state(
+            desk.state, logged_in=status.logged_in, paused=status.paused,
+            wrap_up_until=status.wrap_up_until, now=live.at)
+        shown.append(DeskFigures(
+            extension=desk.extension, name=desk.name, state=state,
+            calls=0 if row is None else row.calls,
+            talk_seconds=0 if row is None else row.talk_seconds,
+            pause_seconds=0 if row is None else row.pause_seconds or 0))
+    return tuple(shown)
 
 
 def local_day(now: datetime) -> tuple[datetime, datetime]:
@@ -136,6 +185,8 @@ def render_board(console: Console, board: Board) -> str:
     return template.render(
         board=board, live=board.live, announcement=board.announcement,
         figures=None if board.figures is None else day_figures(board.figures),
+        desk_rows=() if board.live is None else desk_figures(board.live, board.figures),
+        presence_labels=PRESENCE_STATE_LABELS,
         shown_steps=SHOWN_STEPS, step_labels=STEP_LABELS, desk_labels=DESK_STATE_LABELS,
         step_count=step_count, masked=masked, seconds=seconds, call_desks=call_desks,
         mmss=mmss, time_vn=time_vn, percent=percent,

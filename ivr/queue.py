@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 
-from calllog.model import Outcome
+from calllog.model import Outcome, QueueResult
 from ivr.ari.errors import AriError
 from ivr.ari.models import ChannelDtmfReceived, Event, PlaybackFinished
 from ivr.callback_offer import CallbackChosen, offer_media, offers_callback
@@ -146,11 +146,12 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
     assert room is not None
     settings, call_id = branch.queue, ctx.record.call_id
     position = joined_position = room.join(branch, ctx.session, joined_at)
+    ctx.record.queue_joined_at, ctx.record.queue_left_at = joined_at, None
     waited = (ctx.clock.now() - joined_at).total_seconds()
     deadline = ctx.clock.monotonic() + settings.max_wait_seconds - waited
     next_announce = ctx.clock.monotonic()
     playback: str | None = None
-    first, left = True, "abandoned"
+    first, left = True, QueueResult.ABANDONED
     stopping, offered, just_failed = False, False, True
     try:
         await ctx.note("queue_joined", branch=branch.key, position=position,
@@ -160,7 +161,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                                    queue_mark(branch.key, joined_at))
         while True:
             if ctx.clock.monotonic() >= deadline:
-                left = "max_wait"
+                left = QueueResult.MAX_WAIT
                 return None
             if ctx.clock.monotonic() >= next_announce and not just_failed:
                 offered = True  # each tick tries the desks again (one may be free)
@@ -176,7 +177,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                     room.queues.take(leg.extension, call_id)
                     waited = (ctx.clock.now() - joined_at).total_seconds()
                     room.queues.answered(branch.key, waited, joined_position)
-                    left = "answered"
+                    left = QueueResult.ANSWERED
                     return leg
                 ctx.step("queued")
                 just_failed, next_announce = True, ctx.clock.monotonic()
@@ -194,7 +195,7 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 playback = None
             elif (isinstance(event, ChannelDtmfReceived) and event.channel.id == ctx.channel_id
                   and event.digit == ctx.config.callback.key and offers_callback(ctx)):
-                left = "callback"  # the place is kept: the call back waits in it
+                left = QueueResult.CALLBACK  # the place is kept: the call back waits in it
                 raise CallbackChosen(joined_at)
     except asyncio.CancelledError:
         # The service stops: the caller stays in Stasis with the music playing, and
@@ -203,23 +204,26 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
         room.left_waiting.add(call_id)
         raise
     finally:
-        if left != "callback":
+        if left != QueueResult.CALLBACK:
             room.leave(call_id)
         if not stopping:
             await _left(ctx, branch, left, joined_at, playback)
 
 
 async def _left(
-    ctx: CallContext, branch: Branch, why: str, joined_at: datetime, playback: str | None,
+    ctx: CallContext, branch: Branch, why: QueueResult, joined_at: datetime,
+    playback: str | None,
 ) -> None:
-    if why == "abandoned":
+    if why == QueueResult.ABANDONED:
         ctx.record.outcome = ctx.record.outcome or Outcome.ABANDONED_WHILE_RINGING
     else:
         with contextlib.suppress(AriError):
             if playback is not None:
                 await ctx.ari.stop_playback(playback)
             await ctx.ari.set_variable(ctx.channel_id, QUEUE_VARIABLE, "")
-    waited = (ctx.clock.now() - joined_at).total_seconds()
+    # on the row for the figures (the call's next save carries them)
+    ctx.record.queue_left_at, ctx.record.queue_result = ctx.clock.now(), why
+    waited = (ctx.record.queue_left_at - joined_at).total_seconds()
     await ctx.note("queue_left", branch=branch.key, reason=why, waited=round(waited))
 
 

@@ -54,7 +54,7 @@ def render_details(report: Report) -> str:
         "call_id", "day", "weekday", "day_note", "non_working_day", "started_at", "bridged_at",
         "ended_at", "branch_key", "branch", "agency", "outcome", "outcome_label", "bucket",
         "bucket_label", "chose_branch", "wait_seconds", "talk_seconds", "callback", "survey",
-        "survey_score", "satisfied",
+        "survey_score", "satisfied", "desk_answered", "queue_result", "queue_wait_seconds",
     ))
     for f in report.calls:
         writer.writerow((
@@ -63,7 +63,8 @@ def render_details(report: Report) -> str:
             _opt(f.branch_key), f.branch, f.agency, f.outcome or "", OUTCOME_LABELS[f.outcome],
             f.bucket.value, BUCKET_LABELS[f.bucket], _flag(f.chose_branch), _opt(f.wait_seconds),
             _opt(f.talk_seconds), f.callback or "", f.survey or "", _opt(f.survey_score),
-            _flag(f.satisfied),
+            _flag(f.satisfied), f.desk_answered or "", f.queue_result or "",
+            _opt(f.queue_wait_seconds),
         ))
     return out.getvalue()
 

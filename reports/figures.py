@@ -68,13 +68,24 @@ from calllog.period import (
     PeriodTallies,
     SurveyTally,
 )
+from calllog.presence import PresenceHistory
 from calllog.queries import CallbackFigures
 from reports.labels import BUCKET_OF, OUTCOME_LABELS, Bucket
+from reports.measures import MEDIAN, P90
+from reports.measures import rank as _rank
+from reports.measures import ratio as ratio
+from reports.measures import seconds_between as _seconds
+from reports.queue_figures import (
+    DeskRow,
+    QueueStats,
+    desk_rows,
+    pause_seconds,
+    queue_stats,
+    queue_tallies,
+)
 
 NO_BRANCH = "Chưa chọn nhánh"
 NO_CASE_AGENCY = "Chưa chuyển cơ quan xử lý"
-MEDIAN = Fraction(1, 2)
-P90 = Fraction(9, 10)
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,11 @@ class CallFacts:
     satisfied: bool | None
     non_working_day: bool
     day_note: str
+    desk_answered: str | None = None
+    queue_result: str | None = None
+    """Why the caller left a branch's queue (None: never queued, or still waiting)."""
+    queue_wait_seconds: int | None = None
+    """`queue_joined_at` to `queue_left_at`, whole seconds (`reports.queue_figures`)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,9 @@ class CallbackResults:
     """Call backs made, those that did not reach the caller included."""
     median_seconds: int | None
     """From the call to the call back that closed it, nearest-rank median, whole seconds."""
+    by_result: Mapping[str, int] = field(default_factory=dict)
+    """Calls needing a call back by their last call back's result: the known results
+    (`CALLBACK_RESULTS`) first, zeros included, then any other met; never-tried left out."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +302,10 @@ class Report:
     """Whether `calls` and `cases.cases` were read: the details files need them."""
     channels: ChannelStats | None = None
     """Figures by channel (phone, Zalo); None when the call log does not count them."""
+    queue: QueueStats | None = None
+    """Service level, queue wait, abandoned in queue (`reports.queue_figures`)."""
+    desks: tuple[DeskRow, ...] = ()
+    """Per desk: calls answered, talk time, pause time."""
 
 
 def compute_report(
@@ -292,16 +315,19 @@ def compute_report(
     period: ReportPeriod,
     callbacks: CallbackFigures | None = None,
     channels: ChannelTallies | None = None,
+    presence: PresenceHistory | None = None,
 ) -> Report:
     """The report of `period` from plain records, with the facts of every call (details);
     calls and cases outside it are ignored. `callbacks`: the period's call-back figures
     as `CallQueries.callback_figures` reads them; `channels`: its figures by channel as
-    `calllog.channels.channel_tallies` counts them."""
+    `calllog.channels.channel_tallies` counts them; `presence`: the desks' presence
+    changes (`CallQueries.presence_history`), for their pause time."""
     start, end = period.bounds(setup.timezone)
     inside = [c for c in calls if start <= c.started_at < end]
     opened = None if cases is None else [c for c in cases if start <= c.opened_at < end]
     return report_from_tallies(tally_records(inside, opened, callbacks), setup, period,
-                               calls=inside, cases=opened, channels=channels)
+                               calls=inside, cases=opened, channels=channels,
+                               presence=presence)
 
 
 def tally_records(
@@ -316,6 +342,7 @@ def tally_records(
     groups = Counter((c.branch_key, c.branch_name, c.agency, c.outcome) for c in rows)
     surveys = Counter((c.survey, c.survey_score) for c in rows)
     states = Counter(Callback(c.callback) for c in rows if c.callback is not None)
+    queue_waits, queue_connected, desk_talk = queue_tallies(rows)
     return PeriodTallies(
         hours=tuple(HourTally(h, chose, outcome, n) for (h, chose, outcome), n in hours.items()),
         groups=tuple(GroupTally(*group, n) for group, n in groups.items()),
@@ -328,8 +355,9 @@ def tally_records(
             reached=callbacks.reached, wrong_number=callbacks.wrong_number,
             attempts=callbacks.attempts, median_seconds=nearest_rank(
                 [max(0, t // timedelta(seconds=1)) for t in callbacks.times_to_callback],
-                MEDIAN)),
+                MEDIAN), by_result=callbacks.by_result),
         cases=None if cases is None else dict(Counter((c.agency, c.status) for c in cases)),
+        queue_waits=queue_waits, queue_connected=queue_connected, desk_talk=desk_talk,
     )
 
 
@@ -341,10 +369,12 @@ def report_from_tallies(
     calls: Iterable[CallRecord] | None = None,
     cases: Iterable[Case] | None = None,
     channels: ChannelTallies | None = None,
+    presence: PresenceHistory | None = None,
 ) -> Report:
     """The report of `period` from its tallies: every figure is computed here. `calls` and
     `cases` (the period's records) only give `Report.calls` and `CaseStats.cases`, the
-    details; without `calls` the report has none (`Report.details` is False)."""
+    details; without `calls` the report has none (`Report.details` is False). `presence`:
+    the desks' presence changes, None when they were not read (no pause time then)."""
     zone = _whole_hour_zone(setup.timezone, period)
     by_day: dict[date, list[HourTally]] = {day: [] for day in period.days()}
     for tally in tallies.hours:
@@ -357,6 +387,9 @@ def report_from_tallies(
         by_agency.setdefault(agency, []).append(group)
     facts = () if calls is None else tuple(sorted(
         (call_facts(c, setup) for c in calls), key=lambda f: (f.started_at, f.call_id)))
+    outcomes: Counter[Outcome | None] = Counter()
+    for tally in tallies.hours:
+        outcomes[tally.outcome] += tally.calls
     return Report(
         period=period,
         setup=setup,
@@ -367,10 +400,7 @@ def report_from_tallies(
         by_branch=_grouped(by_branch, _branch_order(setup)),
         by_agency=_grouped(by_agency, _agency_order(setup)),
         by_day=tuple((day, _counts(hours)) for day, hours in by_day.items()),
-        outcomes=tuple(
-            (outcome, sum(t.calls for t in tallies.hours if t.outcome == outcome))
-            for outcome in OUTCOME_LABELS
-        ),
+        outcomes=tuple((outcome, outcomes[outcome]) for outcome in OUTCOME_LABELS),
         wait=histogram_stats(tallies.wait),
         talk=histogram_stats(tallies.talk),
         callbacks=_callback_stats(tallies.callbacks, tallies.callback_results),
@@ -381,6 +411,9 @@ def report_from_tallies(
         channels=None if channels is None else channel_stats(
             channels, setup.survey_scale, phone_received=sum(t.calls for t in tallies.hours),
             phone_scores=_scores(tallies.surveys)),
+        queue=queue_stats(outcomes, tallies.queue_waits, tallies.queue_connected),
+        desks=desk_rows(tallies.desk_talk, None if presence is None else pause_seconds(
+            presence.changes, *period.bounds(setup.timezone), now=presence.as_of)),
     )
 
 
@@ -416,6 +449,9 @@ def call_facts(call: CallRecord, setup: ReportSetup) -> CallFacts:
         satisfied=None if score is None else score >= low,
         non_working_day=day in setup.non_working_days,
         day_note=setup.day_notes.get(day, ""),
+        desk_answered=call.desk_answered,
+        queue_result=call.queue_result,
+        queue_wait_seconds=_seconds(call.queue_joined_at, call.queue_left_at),
     )
 
 
@@ -463,26 +499,9 @@ def histogram_stats(histogram: Mapping[int, int]) -> DurationStats:
                          total=sum(value * n for value, n in histogram.items()))
 
 
-def _rank(histogram: Mapping[int, int], p: Fraction) -> int | None:
-    """The p-th percentile, nearest rank, of the values `histogram` counts (value -> n):
-    the value at rank ceil(p * n) in sorted order; None if it counts none."""
-    if not 0 < p <= 1:
-        raise ValueError(f"percentile must be in (0, 1], got {p}")
-    wanted, seen = math.ceil(p * sum(histogram.values())), 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= wanted and seen:
-            return value
-    return None
-
-
 def nearest_rank(values: Sequence[int], p: Fraction) -> int | None:
     """The p-th percentile of `values` (nearest rank: sorted, rank ceil(p*n)); None if empty."""
     return _rank(Counter(values), p)
-
-
-def ratio(part: int, whole: int) -> Fraction | None:
-    return Fraction(part, whole) if whole else None
 
 
 def satisfied_scores(scale: int) -> tuple[int, int]:
@@ -521,7 +540,17 @@ def _callback_stats(
     return CallbackStats(needed=done + pending, done=done, pending=pending, results=None
                          if results is None else CallbackResults(
                              reached=results.reached, wrong_number=results.wrong_number,
-                             attempts=results.attempts, median_seconds=results.median_seconds))
+                             attempts=results.attempts, median_seconds=results.median_seconds,
+                             by_result=_by_result(results.by_result)))
+
+
+CALLBACK_RESULTS = ("reached", "not_reached", "wrong_number")
+"""`calllog.followup.CallbackResult`'s values, in the report's order."""
+
+
+def _by_result(found: Mapping[str, int]) -> dict[str, int]:
+    return {**{r: found.get(r, 0) for r in CALLBACK_RESULTS},
+            **{r: found[r] for r in sorted(found) if r not in CALLBACK_RESULTS}}
 
 
 def _scores(tallies: Iterable[SurveyTally]) -> Counter[int]:
@@ -582,12 +611,6 @@ def _statuses(found: Mapping[CaseStatus, int]) -> dict[CaseStatus, int]:
 
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return None if value is None else value.astimezone(zone)
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return max(0, (end - start) // timedelta(seconds=1))
 
 
 ZALO_SCALE = 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from calllog.model import CaseStatus, Outcome, SurveyResult
-from routing.live import DeskState, Step
+from routing.live import DeskState, PresenceState, Step
 
 
 class Bucket(StrEnum):
@@ -207,6 +207,26 @@ DESK_STATE_LABELS: dict[DeskState, str] = {
     "unknown": "Chưa rõ",
 }
 
+
+PRESENCE_STATE_LABELS: dict[PresenceState, str] = {
+    "talking": "Đang nghe máy",
+    "ringing": "Đang đổ chuông",
+    "logged_out": "Đã đăng xuất",
+    "paused": "Tạm nghỉ",
+    "wrap_up": "Hoàn tất sau cuộc gọi",
+    "free": "Sẵn sàng",
+    "unregistered": "Chưa đăng ký",
+    "unknown": "Chưa rõ",
+}
+"""The wallboard's desk rows (`routing.live.presence_state`)."""
+
+QUEUE_RESULT_LABELS: dict[str, str] = {
+    "answered": "được cán bộ trả lời",
+    "abandoned": "người gọi gác máy khi đang chờ",
+    "max_wait": "chờ quá thời gian tối đa (chuyển để lại lời nhắn)",
+    "callback": "chọn được gọi lại, giữ chỗ trong hàng chờ",
+}
+"""Why a caller left a queue (`calllog.model.QueueResult`); others show as stored."""
 
 CHANNEL_LABELS: dict[str, str] = {
     "phone": "Điện thoại",

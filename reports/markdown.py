@@ -77,9 +77,30 @@ def render_markdown(report: Report, tables: Sequence[Table]) -> str:
         f"## {by_key['theo_ngay'].title}", f"![Số cuộc gọi theo ngày]({DAY_CHART})",
         _md_table(by_key["theo_ngay"]),
         *_channel_parts(report, by_key),
+        *_queue_parts(report, by_key),
         "## Cách tính", _NOTES,
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _queue_parts(report: Report, by_key: Mapping[str, Table]) -> list[str]:
+    queue = report.queue
+    if queue is None or "hang_cho" not in by_key:
+        return []
+    levels = ", ".join(f"{level.seconds} giây **{fmt_pct(level.rate)}**"
+                       for level in queue.service_levels)
+    return [
+        f"## {by_key['hang_cho'].title}",
+        f"Mức phục vụ (tỷ lệ cuộc gọi được trả lời trong vòng T giây kể từ khi vào hàng "
+        f"chờ): {levels}. **{fmt_int(queue.queued)}** cuộc gọi phải vào hàng chờ, chờ trung "
+        f"vị **{fmt_duration(queue.wait.median)}** (90% không quá "
+        f"{fmt_duration(queue.wait.p90)}); **{fmt_int(queue.abandoned)}** người gọi gác máy "
+        "khi đang chờ.",
+        _md_table(by_key["hang_cho"]),
+        f"## {by_key['theo_may_le'].title}",
+        _md_table(by_key["theo_may_le"]) if report.desks
+        else "_Không có máy lẻ nào trả lời cuộc gọi hay tạm nghỉ trong kỳ._",
+    ]
 
 
 def _channel_parts(report: Report, by_key: Mapping[str, Table]) -> list[str]:
@@ -132,6 +153,16 @@ _NOTES = "\n".join((
     "đã khép việc gọi lại; số lần gọi lại gồm cả lần không liên lạc được; thời gian đến khi "
     "gọi lại tính từ lúc cuộc gọi bắt đầu đến lần gọi lại đã khép việc, trung vị theo hạng "
     "gần nhất.",
+    "- Hàng chờ: cuộc gọi đến cán bộ hoặc hàng chờ là các cuộc đã kết nối, nhỡ hoặc không "
+    "có cán bộ (đã đến bước đổ chuông cán bộ hoặc vào hàng chờ). Mức phục vụ T giây = số "
+    "cuộc được trả lời trong vòng T giây kể từ khi vào hàng chờ / số cuộc gọi đến cán bộ "
+    "hoặc hàng chờ; cuộc được trả lời không phải vào hàng chờ tính là đạt. Thời gian chờ "
+    "trong hàng chờ: từ lúc vào đến lúc rời hàng chờ (được trả lời, gác máy, hoặc quá thời "
+    "gian chờ tối đa), tính bằng giây, làm tròn xuống. Gác máy khi đang chờ: người gọi gác "
+    "máy lúc đang ở hàng chờ.",
+    "- Theo máy lẻ: cuộc gọi đã trả lời và thời gian đàm thoại của các cuộc máy lẻ đó đã "
+    "nghe; thời gian tạm nghỉ: thời gian máy lẻ đăng nhập nhưng tạm nghỉ (mã *46 hoặc bảng "
+    "điều khiển) trong kỳ.",
     f"- Cuộc gọi chưa chọn nhánh được tính vào dòng \"{NO_BRANCH}\". Gọi lại, phản ánh, "
     "kiến nghị: tình trạng tại thời điểm lập báo cáo. Danh sách từng cuộc gọi và nhóm được "
     "tính: `hotline report ... --details` (details.csv).",

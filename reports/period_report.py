@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from calllog.channels import ChannelTallies
 from calllog.model import CallRecord, Case
+from calllog.presence import PresenceHistory
 from calllog.queries import CallbackFigures, PeriodData
 from reports.charts import BRANCH_CHART, DAY_CHART, render_chart
 from reports.csv_files import render_case_details, render_csv, render_details
@@ -97,6 +98,7 @@ def build(
     config: HotlineConfig,
     callbacks: CallbackFigures | None = None,
     channels: ChannelTallies | None = None,
+    presence: PresenceHistory | None = None,
 ) -> PeriodReport:
     """The report of `period` (local days, both included) from the call log's records.
 
@@ -105,7 +107,7 @@ def build(
     backs' results; None for a log that keeps none. Records outside the period are
     ignored."""
     return PeriodReport.of(compute_report(
-        records, cases, report_setup(config, period), period, callbacks, channels))
+        records, cases, report_setup(config, period), period, callbacks, channels, presence))
 
 
 def build_from_data(data: PeriodData, period: ReportPeriod, config: HotlineConfig) -> PeriodReport:
@@ -114,7 +116,7 @@ def build_from_data(data: PeriodData, period: ReportPeriod, config: HotlineConfi
     it read them."""
     return PeriodReport.of(report_from_tallies(
         data.tallies, report_setup(config, period), period, calls=data.calls, cases=data.cases,
-        channels=data.channels))
+        channels=data.channels, presence=data.presence))
 
 
 DETAILED = frozenset({"details", "case-details", "zip"})

@@ -18,9 +18,11 @@ from reports.figures import CaseStats, Counts, RatingStats, Report, ratio, satis
 from reports.labels import (
     BUCKET_LABELS,
     BUCKET_OF,
+    CALLBACK_RESULT_LABELS,
     CASE_STATUS_LABELS,
     CHANNEL_LABELS,
     OUTCOME_LABELS,
+    QUEUE_RESULT_LABELS,
     SURVEY_LABELS,
     Bucket,
 )
@@ -84,7 +86,44 @@ def report_tables(report: Report) -> list[Table]:
     ]
     if report.cases is not None:
         tables.append(_case_table(report.cases))
-    return [*tables, *_survey_tables(report), _day_table(report), *_channel_tables(report)]
+    return [*tables, *_survey_tables(report), _day_table(report), *_channel_tables(report),
+            *_queue_tables(report)]
+
+
+def service_level_label(seconds: int) -> str:
+    """The service level's name with its definition (`reports.queue_figures`)."""
+    return (f"Mức phục vụ {seconds} giây: trả lời trong {seconds} giây kể từ khi vào hàng "
+            "chờ (không phải chờ: tính là đạt) / cuộc gọi đến cán bộ hoặc hàng chờ")
+
+
+def _queue_tables(report: Report) -> list[Table]:
+    """The queue's figures (service level, wait, abandoned) and the desks' (calls, talk
+    and pause time)."""
+    queue = report.queue
+    if queue is None:
+        return []
+    rows: list[tuple[Cell, ...]] = [
+        ("Cuộc gọi đến cán bộ hoặc hàng chờ", queue.offered, ""),
+        ("Cuộc gọi được trả lời", queue.answered, Pct(ratio(queue.answered, queue.offered))),
+        *((service_level_label(level.seconds), level.within, Pct(level.rate))
+          for level in queue.service_levels),
+        ("Cuộc gọi vào hàng chờ", queue.queued, Pct(ratio(queue.queued, queue.offered))),
+        *((f"Rời hàng chờ: {QUEUE_RESULT_LABELS.get(result, result)}", n,
+           Pct(ratio(n, queue.queued))) for result, n in queue.by_result.items()),
+        ("Thời gian chờ trong hàng chờ, trung vị (giây)", Secs(queue.wait.median), ""),
+        ("Thời gian chờ trong hàng chờ, phân vị 90 (giây)", Secs(queue.wait.p90), ""),
+    ]
+    desks = tuple(
+        (desk.extension, desk.calls, Secs(desk.talk_seconds),
+         "—" if desk.pause_seconds is None else Secs(desk.pause_seconds))
+        for desk in report.desks)
+    return [
+        Table("hang_cho", "Hàng chờ", "13. Hàng chờ và mức phục vụ",
+              ("Chỉ tiêu", "Số cuộc gọi", "Tỷ lệ"), tuple(rows)),
+        Table("theo_may_le", "Theo máy lẻ", "14. Theo máy lẻ của cán bộ",
+              ("Máy lẻ", "Cuộc gọi đã trả lời", "Thời gian đàm thoại (giây)",
+               "Thời gian tạm nghỉ (giây)"), desks),
+    ]
 
 
 def _channel_tables(report: Report) -> list[Table]:
@@ -129,7 +168,9 @@ def _callback_table(report: Report) -> Table:
         rows += [("Đã gọi lại: liên lạc được với người dân", results.reached),
                  ("Đã gọi lại: sai số điện thoại", results.wrong_number),
                  ("Số lần gọi lại (kể cả không liên lạc được)", results.attempts),
-                 ("Thời gian đến khi gọi lại, trung vị (giây)", Secs(results.median_seconds))]
+                 ("Thời gian đến khi gọi lại, trung vị (giây)", Secs(results.median_seconds)),
+                 *((f"Kết quả lần gọi lại gần nhất: {CALLBACK_RESULT_LABELS.get(r, r)}", n)
+                   for r, n in results.by_result.items())]
     return Table("goi_lai", "Gọi lại", "6. Gọi lại cho người dân", ("Chỉ tiêu", "Số liệu"),
                  tuple(rows))
 

@@ -167,3 +167,32 @@ def _registration(seen: bool | None) -> DeskState:
     if seen is None:
         return "unknown"
     return "registered" if seen else "unregistered"
+
+
+PresenceState = Literal["talking", "ringing", "logged_out", "paused", "wrap_up", "free",
+                        "unregistered", "unknown"]
+"""A desk as the wallboard's desk rows show it: its call first (`talking`, `ringing`),
+then its presence (`logged_out`, `paused`, `wrap_up` until `wrap_up_until`), then its
+phone (`unregistered`, `unknown` when not asked lately), else `free`."""
+PRESENCE_STATES: tuple[PresenceState, ...] = get_args(PresenceState)
+
+
+def presence_state(
+    live: DeskState | None, *, logged_in: bool = True, paused: bool = False,
+    wrap_up_until: datetime | None = None, now: datetime,
+) -> PresenceState:
+    """The desk's state on the wallboard from its live state (None: no snapshot) and its
+    stored presence (a desk with none is logged in, not paused, not in wrap-up)."""
+    if live == "busy":
+        return "talking"
+    if live == "ringing":
+        return "ringing"
+    if not logged_in:
+        return "logged_out"
+    if paused:
+        return "paused"
+    if wrap_up_until is not None and now < wrap_up_until:
+        return "wrap_up"
+    if live in ("unregistered", "unknown"):
+        return live
+    return "free"

@@ -364,6 +364,17 @@ async def close_if_open_fills_in_or_closes_a_row_but_never_rewrites_a_closed_one
     await log.close_if_open(dataclasses.replace(done, outcome=Outcome.FAILED,
                                                 ended_at=T0 + timedelta(hours=1)))
     assert await log.get("done") == done
+    # A caller still queued when the service stopped, gone before it came back: the
+    # close (from CEL, which knows no queue) keeps the wait and says they gave up
+    joined = T0 + timedelta(seconds=20)
+    await log.save(dataclasses.replace(new_call("queued"), queue_joined_at=joined))
+    await log.close_if_open(dataclasses.replace(
+        new_call("queued"), ended_at=T0 + timedelta(seconds=80),
+        outcome=Outcome.ABANDONED_WHILE_RINGING))
+    row = await log.get("queued")
+    assert row is not None
+    assert (row.queue_joined_at, row.queue_left_at, row.queue_result) == (
+        joined, T0 + timedelta(seconds=80), "abandoned")
     # Events may follow a close, as after a save.
     await log.append_event(CallEvent("fb", T0, "fallback", {"source": "cel"}, key="cel:fb:1"))
     assert [e.kind for e in await log.events("fb")] == ["fallback"]

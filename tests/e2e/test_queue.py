@@ -72,6 +72,7 @@ def test_second_caller_hears_position_one_and_reaches_the_desk_when_the_first_ca
     assert positions and positions[0] == 1
     left = next(e for e in events if e.kind == "queue_left")
     assert left.detail["reason"] == "answered"
+    assert record.queue_result == "answered" and record.queue_left_at is not None
     kinds = [e.kind for e in events]
     assert kinds.index("queue_joined") < kinds.index("queue_left") < kinds.index("bridged")
 

@@ -117,6 +117,10 @@ def test_the_wallboard_shows_a_real_call_moving_from_menu_to_talking_to_gone(
     expect(page.locator(row)).to_contain_text("Đang đàm thoại")
     expect(page.locator(row)).to_contain_text("4. Cải cách thủ tục hành chính")
     expect(page.get_by_test_id("step-talking")).not_to_have_text("0")
+    # the desk rows (state from presence and the call) and today's queue figures
+    expect(page.get_by_test_id("desk-row-1401")).to_have_attribute("data-presence", "talking")
+    expect(page.get_by_test_id("desk-row-1401")).to_contain_text("Đang nghe máy")
+    expect(page.get_by_test_id("service-level-20")).to_be_visible()
     screenshot(page, "wallboard")
     call.hangup_now()
     sip.wait_until(lambda: step_shown() is None, 15, "the call gone from the wallboard")

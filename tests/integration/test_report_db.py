@@ -86,4 +86,5 @@ async def test_the_report_shows_what_staff_call_backs_achieved(store: CallLogSto
     results = compute_report(records.calls, records.cases, SETUP, PERIOD,
                              records.callbacks).callbacks.results
     assert results == CallbackResults(reached=1, wrong_number=1, attempts=3,
-                                      median_seconds=5 * 3600)
+                                      median_seconds=5 * 3600, by_result={
+                                          "reached": 1, "not_reached": 0, "wrong_number": 1})

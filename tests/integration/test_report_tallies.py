@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import calllog.rollup
@@ -28,6 +28,7 @@ import calllog.tables
 from calllog.db import downgrade_async, upgrade_async
 from calllog.followup import CallbackActions, CallbackResult
 from calllog.model import Callback, CallRecord, Case, CaseStatus, CloseIfOpen, Outcome, SurveyResult
+from calllog.presence import PresenceStore
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.tables import CaseRow, ReportHourRow
@@ -117,7 +118,29 @@ def tricky_calls() -> list[CallRecord]:
         tricky(24, "2026-09-20 08:00:00", Outcome.CLOSED, None, callback="done",
                callback_done_at=at("2026-09-20 07:59:00")),
         tricky(25, "2026-09-20 08:00:00", Outcome.CLOSED, None, callback="no_number"),
+        # the queue: answered after exactly 20 s, 20.999999 s (20 whole), 21 s and 30 s;
+        # abandoned and out of patience; a wait "before" it began (a clock step): 0 s;
+        # still waiting (no left time); a reason a newer service writes
+        *(queued(26 + i, wait, Outcome.CONNECTED, "answered", desk="1401")
+          for i, wait in enumerate((20.0, 20.999999, 21.0, 30.0))),
+        queued(30, 45.5, Outcome.ABANDONED_WHILE_RINGING, "abandoned"),
+        queued(31, 120.0, Outcome.DESK_UNREACHABLE, "max_wait"),
+        queued(32, -3.0, Outcome.CONNECTED, "answered", desk="1402"),
+        queued(33, None, None, None),
+        queued(34, 7.25, Outcome.ABANDONED_WHILE_RINGING, "callback_requested"),
     ]
+
+
+def queued(n: int, wait: float | None, outcome: Outcome | None, result: str | None,
+           desk: str | None = None) -> CallRecord:
+    joined = at("2026-09-22 09:00:10.500000") + timedelta(minutes=n)
+    left = None if wait is None else joined + timedelta(seconds=wait)
+    call = tricky(n, "2026-09-22 09:00:00", outcome, queue_joined_at=joined,
+                  queue_left_at=left, queue_result=result)
+    if outcome == Outcome.CONNECTED:
+        call.desk_answered, call.bridged_at = desk, left
+        call.ended_at = None if left is None else left + timedelta(seconds=61.5)
+    return call
 
 
 def tricky_cases() -> list[Case]:
@@ -156,6 +179,21 @@ async def stored_september(store: CallLogStore) -> None:
                                  if c.call_id.endswith("3") else CallbackResult.REACHED)
     for case in tricky_cases():
         await store.create_case(case)
+    presence = PresenceStore(store._sessionmaker)
+    for extension, when, paused, logged_in in PAUSES:
+        await presence.set_state(extension, logged_in=logged_in, paused=paused,
+                                 pause_reason="1" if paused else None, at=at(when), by="desk")
+
+
+PAUSES = (
+    # paused before the period, resumed in it: counts from its start (30 min)
+    ("1401", "2026-08-31 23:00:00", True, True), ("1401", "2026-09-01 00:30:00", False, True),
+    # 15 min 30.5 s, then logged out while paused (the pause ends), then 10 min
+    ("1402", "2026-09-12 09:00:00", True, True), ("1402", "2026-09-12 09:15:30.5", True, False),
+    ("1402", "2026-09-20 10:00:00", True, True), ("1402", "2026-09-20 10:10:00", False, True),
+    # paused at the period's end: counts to it (60 s)
+    ("1403", "2026-09-30 23:59:00", True, True),
+)
 
 
 @pytest.fixture
@@ -176,6 +214,19 @@ async def test_the_tallied_report_is_the_report_of_the_records(queries: CallQuer
     assert [facts[f"tricky-0{n}"].talk_seconds for n in (5, 6, 7, 8)] == [59, 2, 59, 0]
     assert figures.callbacks.results is not None
     assert figures.cases is not None and figures.cases.total > 3
+    queue = figures.queue
+    assert queue is not None
+    assert queue.by_result["abandoned"] == queue.abandoned == 1
+    assert queue.by_result["callback_requested"] == 1
+    assert queue.queued == 8  # the one still waiting has no wait yet
+    late = {20: 2, 30: 0}  # of the connected calls that queued: 21 s and 30 s; 30 s
+    for level in queue.service_levels:
+        assert level.within == queue.answered - late[level.seconds]
+        assert level.offered > level.within
+    desks = {d.extension: d for d in figures.desks}
+    assert desks["1402"].calls >= 1 and desks["1401"].talk_seconds >= 4 * 61
+    assert {e: desks[e].pause_seconds for e in ("1401", "1402", "1403")} == {
+        "1401": 30 * 60, "1402": 15 * 60 + 30 + 10 * 60, "1403": 60}
 
 
 async def test_without_details_the_figures_are_the_same_and_no_call_is_read(
@@ -203,7 +254,7 @@ async def assert_tallied_report_is_the_records_report(queries: CallQueries) -> P
     since, until = SEPTEMBER.bounds("Asia/Ho_Chi_Minh")
     records = await queries.period_records(since=since, until=until)
     from_records = build(records.calls, records.cases, SEPTEMBER, config, records.callbacks,
-                         records.channels)
+                         records.channels, records.presence)
     tallied = build_from_data(await queries.period_data(since=since, until=until,
                                                         details=True), SEPTEMBER, config)
     assert tallied.figures == from_records.figures
@@ -254,6 +305,11 @@ async def test_changes_by_every_writer_after_a_report_are_in_the_next_report(
     await store.save(replace(calls["tricky-19"], outcome=Outcome.CONNECTED,
                              ended_at=at("2026-09-18 11:05:00")))
     await store.save(replace(calls["tricky-09"], survey=SurveyResult.ANSWERED, survey_score=5))
+    # the queue's columns and the desk that answered
+    await store.save(replace(calls["tricky-27"], queue_left_at=calls["tricky-27"].queue_left_at
+                             + timedelta(seconds=40)))
+    await store.save(replace(calls["tricky-30"], queue_result="max_wait"))
+    await store.save(replace(calls["tricky-26"], desk_answered="1403"))
     await store.save(replace(calls["tricky-05"], call_id="new-in-a-counted-hour",
                              started_at=calls["tricky-05"].started_at + timedelta(seconds=30)))
     # a call moved to another hour (a corrected start)
@@ -353,9 +409,9 @@ async def test_down_to_0015_drops_the_triggers_and_up_again_counts_afresh(
 ) -> None:
     await assert_tallied_report_is_the_records_report(queries)
     await downgrade_async(db_url, "0015")
-    call = await store.get("tricky-17")
-    assert call is not None
-    await store.save(replace(call, survey_score=1))  # no trigger left to fail
+    async with store._sessionmaker.begin() as session:  # no trigger left to fail
+        await session.execute(update(calllog.tables.CallRow).where(
+            calllog.tables.CallRow.call_id == "tricky-17").values(survey_score=1))
     await upgrade_async(db_url)
     assert await stale_hours(store) == []  # nothing counted yet: no hour known
     await assert_tallied_report_is_the_records_report(queries)

@@ -17,13 +17,14 @@ from starlette.applications import Starlette
 
 from calllog.db import make_engine, make_sessionmaker
 from calllog.model import CallRecord, Case, CaseStatus, Outcome
+from calllog.presence import PresenceStore
 from calllog.queries import CallQueries
 from calllog.store import CallLogStore
 from calllog.today import latest_overdue_start
 from calllog.users import InMemoryUserStore, Role
 from console.app import create_app
 from console.live_feed import WallboardFeed
-from console.wallboard import RECHECK_S, local_day, masked, today_counts
+from console.wallboard import RECHECK_S, day_figures, local_day, masked, today_counts
 from routing.deadlines import callback_overdue_at
 from tests.clock import FakeClock
 from tests.console_client import SECRET, add_user, client, hotline_config, log_in
@@ -258,3 +259,31 @@ async def test_an_open_stream_ends_once_its_user_may_no_longer_see_the_board(
             while not stream.events.empty():
                 sent.append(stream.events.get_nowait())
             assert not any("Đang đàm thoại" in event for event in sent)
+
+
+async def test_todays_figures_bring_the_queue_waits_desks_talk_and_pauses(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    store = CallLogStore(sessions)
+    joined = MIDNIGHT + timedelta(hours=9)
+    await store.save(call("queued", joined - timedelta(seconds=30), Outcome.CONNECTED,
+                          queue_joined_at=joined, queue_left_at=joined + timedelta(seconds=25),
+                          queue_result="answered", desk_answered="1401",
+                          bridged_at=joined + timedelta(seconds=25),
+                          ended_at=joined + timedelta(seconds=85)))
+    await store.save(call("gave-up", joined, Outcome.ABANDONED_WHILE_RINGING,
+                          queue_joined_at=joined, queue_left_at=joined + timedelta(seconds=50),
+                          queue_result="abandoned"))
+    presence = PresenceStore(sessions)
+    await presence.set_state("1402", logged_in=True, paused=True, pause_reason="2",
+                             at=NOW - timedelta(minutes=20), by="desk")
+    since, until = local_day(NOW)
+    counts = await CallQueries(sessions).today_figures(since=since, until=until, now=NOW)
+
+    figures = day_figures(counts)
+    assert figures.queue is not None
+    assert (figures.queue.queued, figures.queue.abandoned) == (2, 1)
+    assert [(s.seconds, s.within) for s in figures.queue.service_levels] == [(20, 0), (30, 1)]
+    assert counts.tallies is not None and counts.tallies.desk_talk == {"1401": {60: 1}}
+    assert [d.extension for d in counts.desks if d.paused] == ["1402"]
+    assert counts.presence is not None and len(counts.presence.changes) == 1

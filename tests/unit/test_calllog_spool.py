@@ -23,6 +23,7 @@ from calllog.errors import UnknownCallError
 from calllog.memory import InMemoryCallLog
 from calllog.model import CallEvent, CallRecord, Outcome, Write
 from calllog.spool import SpooledCallLog, database_unavailable
+from calllog.spool_codec import decode, encode
 
 # for this folder; asserts in the shared scenarios should report values like ours.
 from tests.calllog_contract import (
@@ -574,3 +575,10 @@ async def test_off_the_call_path_a_calls_first_save_still_waits_for_the_disk(
         assert [e.kind for e in await store.events("c1")] == ["step0"]
     else:
         assert [e["op"] for e in journal(directory)][-2:] == ["event", "save"]
+
+
+def test_a_journal_line_carries_the_queue_wait() -> None:
+    call = CallRecord(call_id="q1", caller_number="0911000000", started_at=T0,
+                      queue_joined_at=T0 + timedelta(seconds=20),
+                      queue_left_at=T0 + timedelta(seconds=45.5), queue_result="abandoned")
+    assert decode(encode(3, call)).write == call

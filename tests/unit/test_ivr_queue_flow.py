@@ -41,6 +41,9 @@ async def test_a_caller_finding_every_desk_talking_waits_and_gets_the_first_desk
     joined = (await call.details("queue_joined"))[0]
     assert (joined["branch"], joined["position"]) == (4, 1)
     assert (await call.details("queue_left"))[0]["reason"] == "answered"
+    # the wait is on the row for the figures, up to the desk's answer
+    assert record.queue_result == "answered" and record.queue_joined_at is not None
+    assert record.queue_joined_at <= record.queue_left_at <= record.bridged_at  # type: ignore[operator]
     assert call.ari.variables[(CALLER_ID, QUEUE_VARIABLE)] == ""  # no longer marked queued
     assert room.queues.waiting(4) == [] and room.queues.taken() == frozenset()
     assert room.queues.expected_seconds(4, 1) is not None  # its wait is history now
@@ -59,6 +62,7 @@ async def test_a_caller_hanging_up_in_the_queue_is_abandoned_while_waiting() -> 
     record = await call.record()
     assert record.outcome is Outcome.ABANDONED_WHILE_RINGING
     assert (await call.details("queue_left"))[0]["reason"] == "abandoned"
+    assert record.queue_result == "abandoned" and record.queue_left_at is not None
     assert room.queues.waiting(4) == []
 
 
@@ -98,5 +102,6 @@ async def test_waiting_past_max_wait_leads_to_the_message_and_call_back() -> Non
     record = await call.record()
     assert (record.outcome, record.callback) == (Outcome.DESK_UNREACHABLE, "pending")
     assert (await call.details("queue_left"))[0]["reason"] == "max_wait"
+    assert record.queue_result == "max_wait" and record.queue_left_at is not None
     assert call.ari.dialled() == []
     assert room.queues.waiting(4) == []

@@ -339,7 +339,8 @@ def test_callback_values_read_back_as_the_enum() -> None:
 def test_call_back_results_are_a_table_row_each_and_a_sentence() -> None:
     figures = CallbackFigures(needed=3, pending=1, done=2, reached=1, wrong_number=1,
                               attempts=4, times_to_callback=[timedelta(hours=2),
-                                                             timedelta(hours=30)])
+                                                             timedelta(hours=30)],
+                              by_result={"wrong_number": 1, "reached": 1, "no_answer": 1})
     report = compute_report(sample_calls(), None, SETUP, PERIOD, figures)
     assert report.callbacks.results is not None
     assert report.callbacks.results.median_seconds == 2 * 3600  # nearest rank: the lower
@@ -347,8 +348,14 @@ def test_call_back_results_are_a_table_row_each_and_a_sentence() -> None:
     assert [row[0] for row in table.rows][3:] == [
         "Đã gọi lại: liên lạc được với người dân", "Đã gọi lại: sai số điện thoại",
         "Số lần gọi lại (kể cả không liên lạc được)",
-        "Thời gian đến khi gọi lại, trung vị (giây)"]
+        "Thời gian đến khi gọi lại, trung vị (giây)",
+        # by the last call back's result: the known ones, zeros included, then others
+        "Kết quả lần gọi lại gần nhất: Đã liên lạc được",
+        "Kết quả lần gọi lại gần nhất: Không liên lạc được",
+        "Kết quả lần gọi lại gần nhất: Sai số",
+        "Kết quả lần gọi lại gần nhất: no_answer"]
     assert [row[1] for row in table.rows][3:6] == [1, 1, 4]
+    assert [row[1] for row in table.rows][7:] == [1, 0, 1, 1]
     assert "**1** cuộc liên lạc được với người dân" in render_markdown(
         report, report_tables(report))
 

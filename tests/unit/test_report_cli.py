@@ -18,6 +18,7 @@ from calllog.channels import ChannelTallies, channel_tallies
 from calllog.db import make_engine, make_sessionmaker
 from calllog.memory import InMemoryCallLog
 from calllog.model import CallRecord, Case
+from calllog.presence import PresenceHistory
 from calllog.queries import CallbackFigures, CallQueries
 from hotline import cli
 from routing.config import load_config
@@ -122,7 +123,8 @@ def test_the_cli_writes_what_the_reports_package_renders_for_the_same_calls(
 
     report = reports.build(records, kept_cases, period, config,
                            asyncio.run(callback_figures(period)),
-                           asyncio.run(channel_figures(period)))
+                           asyncio.run(channel_figures(period)),
+                           PresenceHistory(()))  # the CLI read it: no desk paused
     assert report.figures.total.received == len(records) > 200
     for fmt in ("md", "csv", "xlsx", "day-chart", "branch-chart", "details", "case-details"):
         written = env / "cli" / reports.FORMATS[fmt].filename

@@ -157,7 +157,8 @@ def test_xlsx_has_one_sheet_per_table_with_numbers(written: list[Path]) -> None:
     workbook = openpyxl.load_workbook(path)
     assert workbook.sheetnames == [
         "Tổng quan", "Theo nhánh", "Theo cơ quan", "Kết quả cuộc gọi", "Thời gian", "Gọi lại",
-        "Phản ánh, kiến nghị", "Hài lòng", "Khảo sát", "Theo ngày"]
+        "Phản ánh, kiến nghị", "Hài lòng", "Khảo sát", "Theo ngày",
+        "Hàng chờ", "Theo máy lẻ"]
     sheet = workbook["Theo nhánh"]
     assert sheet["A1"].value == "2. Kết quả theo nhánh (từ ngày 01/09/2026 đến ngày 03/09/2026)"
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
