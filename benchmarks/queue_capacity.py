@@ -343,6 +343,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _positions(check: PositionCheck) -> dict[str, Any]:
     return {
         "checked": check.checked, "wrong": len(check.wrong), "unplaced": check.unplaced,
+        "after_someone_ahead_left": check.moved_up,
         "first_wrong": [{**asdict(m), "at": m.at.isoformat()} for m in check.wrong[:10]],
     }
 
@@ -366,7 +367,8 @@ def summary(report: dict[str, Any]) -> str:
         f"{report['rss_kib_idle']['asterisk']} -> {report['rss_kib_peak']['asterisk']}",
         f"announcements: {w['announcements']} in the window, "
         f"{report['announcements_total']} in the run",
-        f"positions: {p['checked']} checked, {p['wrong']} wrong, {p['unplaced']} outside a stay",
+        f"positions: {p['checked']} checked ({p['after_someone_ahead_left']} after a caller "
+        f"ahead had left), {p['wrong']} wrong, {p['unplaced']} outside a stay",
         f"callers: {c['placed']} placed, {c['answered']} answered, {c['queued']} queued, "
         f"{c['hung_up_by_themselves']} hung up themselves; left the queue {c['queue_left']}; "
         f"outcomes {c['outcomes']}; channels left {c['channels_left_after']}",

@@ -47,6 +47,9 @@ class PositionCheck:
     wrong: list[Mismatch] = field(default_factory=list)
     unplaced: int = 0
     """Announcements outside any stay in a queue (no `queue_joined` before them)."""
+    moved_up: int = 0
+    """Checked announcements made after a caller who was ahead on joining had left
+    (the ones that prove the service follows the queue, not just the arrivals)."""
 
 
 @dataclass
@@ -85,15 +88,22 @@ def check_positions(events: Iterable[QueueEvent]) -> PositionCheck:
         if stay is None:
             result.unplaced += 1
             continue
-        ahead = sum(
-            1 for other in stays
-            if other.branch == stay.branch and other.call_id != stay.call_id
-            and (other.joined_at, other.call_id) < (stay.joined_at, stay.call_id)
-            and other.waiting_at(event.at)
-        )
+        ahead = _ahead(stays, stay, event.at)
         result.checked += 1
+        if ahead < _ahead(stays, stay, stay.entered):
+            result.moved_up += 1
         announced = int(event.detail["position"])
         if announced != ahead + 1:
             result.wrong.append(Mismatch(event.call_id, event.at, stay.branch, announced,
                                          ahead + 1))
     return result
+
+
+def _ahead(stays: list[_Stay], stay: _Stay, at: datetime) -> int:
+    """The callers of `stay`'s branch before it in the queue and waiting at `at`."""
+    return sum(
+        1 for other in stays
+        if other.branch == stay.branch and other.call_id != stay.call_id
+        and (other.joined_at, other.call_id) < (stay.joined_at, stay.call_id)
+        and other.waiting_at(at)
+    )

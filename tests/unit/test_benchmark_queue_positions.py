@@ -39,6 +39,7 @@ def test_positions_follow_the_callers_ahead_who_are_still_waiting() -> None:
     result = check_positions(events)
 
     assert (result.checked, result.wrong, result.unplaced) == (6, [], 0)
+    assert result.moved_up == 3  # c twice and b once, after a (and b) left
 
 
 def test_a_position_that_counts_a_caller_who_already_left_is_wrong() -> None:
