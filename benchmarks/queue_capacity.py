@@ -5,17 +5,19 @@ Every desk of the nine branches is registered by one SIPp UAS that answers every
 INVITE 486 Busy Here (`sipp/busy_desk.xml`), so each caller finds the branch busy
 and queues (`routing.queue.should_queue`). Nine SIPp UACs, one per branch key
 (`sipp/queued_caller.xml`), call the hotline, wait out the menu, press the key as
-RFC 4733 events, and stay on the line for `--hold` s plus up to `--spread` s more
-(uniform), then hang up; arrivals are spread evenly over the branches at `--rate`
-calls/s until `--callers` are placed. Branch queues announce every
-`--announce-every` s (`max_wait_seconds` 3600: nobody is sent to the message path).
+RFC 4733 events, and stay on the line until the steady window is over, plus up
+to `--spread` s more (uniform), then hang up; arrivals are spread evenly over the
+branches at `--rate` calls/s until `--callers` are placed. Branch queues announce
+every `--announce-every` s (`max_wait_seconds` 3600: nobody is sent to the message
+path), with the branch's music (`--music`) in between.
 
 Measured over a steady window of `--steady` s with every caller waiting: CPU
 (utime+stime from /proc/<pid>/stat) of the service and of Asterisk, as CPU seconds
 per waiting caller per minute; their RSS; the announcements played; the load
 average. Then, from the call log after everyone hung up: whether every announced
 position was right (`benchmarks.queue_positions`), how the callers left the queue,
-callers the hotline hung up on, and errors in the service's log.
+callers the hotline hung up on, and warnings and errors in the service's and
+Asterisk's logs.
 Prints a summary, writes JSON. Numbers only, no assertions:
 
     .venv/bin/python -m benchmarks.queue_capacity [--callers 200] [--steady 180]
@@ -68,11 +70,13 @@ from tests.e2e.conftest import throwaway_settings
 RESULTS = Path(__file__).resolve().parent / "results"
 RTP_START = 20000
 """Below the ephemeral range; e2e sessions use 10000-19999 (as `benchmarks.load`)."""
+LATE_S = 60.0
+"""How long past the ramp and `--settle` the window waits for every caller to queue."""
 CALLER_PREFIX = "0977"
 """Caller numbers: 0977 + branch key + 0 + SIPp's call number."""
 
 
-def queue_config(out: Path, announce_every: int) -> Path:
+def queue_config(out: Path, announce_every: int, music: str) -> Path:
     """The shipped YAML, open round the clock, survey off, every branch queueing with
     announcements every `announce_every` s and a wait nobody reaches in the run."""
     data = yaml.safe_load((REPO / "config" / "hotline.yaml").read_text(encoding="utf-8"))
@@ -81,7 +85,7 @@ def queue_config(out: Path, announce_every: int) -> Path:
     for branch in data["branches"]:
         branch["survey"] = False
         branch["queue"] = {"enabled": True, "announce_every_seconds": announce_every,
-                           "max_wait_seconds": 3600, "music": "tone"}
+                           "max_wait_seconds": 3600, "music": music}
     out.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return out
 
@@ -90,14 +94,16 @@ class QueueBench(LoadBench):
     """`LoadBench`'s PBX and service, with every desk of every branch registered by
     one SIPp UAS (started by `busy_desks`) that answers busy."""
 
-    def __init__(self, *, announce_every: int, rtp_ports: int, keep: bool) -> None:
+    def __init__(self, *, announce_every: int, music: str, rtp_ports: int, keep: bool) -> None:
         super().__init__(rtp_ports=rtp_ports, keep=keep)
         self.announce_every = announce_every
+        self.music = music
 
     def start(self) -> None:
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # Asterisk: 2 sockets per leg
-        config_path = queue_config(self.tmp / "hotline.yaml", self.announce_every)
+        config_path = queue_config(self.tmp / "hotline.yaml", self.announce_every,
+                                   self.music)
         self.config = load_config(config_path)
         self.desks = [desk for branch in self.config.branches for desk in branch.desks]
         settings = throwaway_settings(config_path, self.tmp)
@@ -204,16 +210,31 @@ def log_problems(path: Path) -> Counter[str]:
     return found
 
 
+def asterisk_problems(path: Path) -> Counter[str]:
+    """Asterisk's WARNING and ERROR lines, by source and message (numbers and paths cut)."""
+    found: Counter[str] = Counter()
+    if not path.is_file():
+        return found
+    for line in path.read_text(errors="replace").splitlines():
+        match = re.match(r"\[[^]]*\] (WARNING|ERROR)\[\d+\](?:\[[^]]*\])?:? (\S+) (.{0,80})", line)
+        if match:
+            message = re.sub(r"[\d.]+: |/\S+", "", match.group(3)).strip()
+            found[f"{match.group(1)} {match.group(2)} {message}"] += 1
+    return found
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     keys = list(range(1, 10))
     per_branch = {k: args.callers // 9 + (1 if k <= args.callers % 9 else 0) for k in keys}
     period_ms = round(9000 / args.rate)  # each branch's SIPp: one call per period
     ramp_s = max(per_branch.values()) * period_ms / 1000
-    hold_min_ms = round((ramp_s + args.settle + args.steady + 20) * 1000)
+    # Nobody hangs up before the window can have closed (it may open `LATE_S` late).
+    hold_min_ms = round((ramp_s + args.settle + LATE_S + args.steady + 20) * 1000)
     hold_ms = (hold_min_ms, hold_min_ms + round(args.spread * 1000))
     started = datetime.now(UTC)
-    with QueueBench(announce_every=args.announce_every, rtp_ports=args.rtp_ports,
-                    keep=args.keep) as bench:
+    bench = QueueBench(announce_every=args.announce_every, music=args.music,
+                       rtp_ports=args.rtp_ports, keep=args.keep)
+    with bench:
         assert bench.pbx is not None
         desk = bench.busy_desks()
         procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -239,14 +260,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(max(0.0, t0 + i * period_ms / 9000 - time.monotonic()))
                 procs[key] = bench.callers(key, per_branch[key], period_ms, hold_ms)
 
-            # The steady window opens once every caller is in a queue (or the ramp
-            # plus the settling time is over: then fewer are waiting, and it says so).
-            deadline = t0 + ramp_s + args.settle
+            # The steady window opens once every caller is in a queue (at the latest
+            # `LATE_S` after the ramp and the settling time: then fewer are waiting,
+            # and it says so).
+            deadline = t0 + ramp_s + args.settle + LATE_S
             waiting = 0
-            while time.monotonic() < deadline + 60:
+            while time.monotonic() < deadline:
                 _calls, events = asyncio.run(read_log(bench.settings.database_url, started))
                 waiting = waiting_now(events)
-                if waiting >= args.callers or (time.monotonic() >= deadline and waiting > 0):
+                if waiting >= args.callers:
                     break
                 time.sleep(2)
             bench.say(f"{waiting} waiting after {time.monotonic() - t0:.0f} s: "
@@ -289,6 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         calls, events = asyncio.run(read_log(bench.settings.database_url, started))
         service_log = bench.tmp / "service.log"
         problems = log_problems(service_log)
+        pbx_problems = asterisk_problems(bench.pbx.host_dir / "log" / "messages.log")
         caller_logs = {}
         for key in keys:
             caller_logs.update(_parse_log(bench.tmp / f"callers-{key}.log",
@@ -308,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": {
             "callers": args.callers, "per_branch": per_branch, "rate_per_s": args.rate,
             "announce_every_seconds": args.announce_every, "max_wait_seconds": 3600,
+            "music": args.music,
             "hold_seconds": [hold_ms[0] / 1000, hold_ms[1] / 1000],
             "steady_seconds": args.steady, "rtp_ports": args.rtp_ports,
         },
@@ -336,6 +360,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "announcements_total": sum(1 for e in events if e.kind == "queue_position"),
         "positions": _positions(check),
         "service_log_problems": dict(problems.most_common(20)),
+        "asterisk_log_problems": dict(pbx_problems.most_common(20)),
         "workdir": workdir if args.keep else None,
     }
 
@@ -373,6 +398,7 @@ def summary(report: dict[str, Any]) -> str:
         f"{c['hung_up_by_themselves']} hung up themselves; left the queue {c['queue_left']}; "
         f"outcomes {c['outcomes']}; channels left {c['channels_left_after']}",
         f"service log warnings/errors: {report['service_log_problems'] or 'none'}",
+        f"Asterisk log warnings/errors: {report['asterisk_log_problems'] or 'none'}",
     ])
 
 
@@ -387,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", type=float, default=60.0,
                         help="hang-ups spread uniformly over this many seconds")
     parser.add_argument("--announce-every", type=int, default=15)
+    parser.add_argument("--music", choices=["tone", "silence"], default="tone",
+                        help="the branches' queue music (silence: the announcements only)")
     parser.add_argument("--rtp-ports", type=int, default=2000)
     parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results/"
                         "<date>-queue-capacity.json)")

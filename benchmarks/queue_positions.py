@@ -72,10 +72,10 @@ def check_positions(events: Iterable[QueueEvent]) -> PositionCheck:
     announcements: list[tuple[QueueEvent, _Stay | None]] = []
     for event in ordered:
         if event.kind == "queue_joined":
-            stay = _Stay(event.call_id, int(event.detail["branch"]),
-                         datetime.fromisoformat(str(event.detail["joined_at"])), event.at)
-            stays.append(stay)
-            open_stay[event.call_id] = stay
+            joined = _Stay(event.call_id, int(event.detail["branch"]),
+                           datetime.fromisoformat(str(event.detail["joined_at"])), event.at)
+            stays.append(joined)
+            open_stay[event.call_id] = joined
         elif event.kind == "queue_left":
             left = open_stay.pop(event.call_id, None)
             if left is not None:
