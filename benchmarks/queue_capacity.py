@@ -304,6 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(3)  # the last queue_left events
             sampler.stop()
             channels_after = bench.active_channels()
+            admissions = bench.admissions()
         finally:
             for proc in procs.values():
                 _stop_sipp(proc)
@@ -354,6 +355,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "queued_more_than_once": sum(1 for n in joined.values() if n > 1),
             "outcomes": dict(Counter(str(c.outcome) for c in calls)),
             "queue_left": dict(left),
+            "shed_to_fallback_ivr": admissions["shed"], "refused": admissions["refused"],
             "sipp_exit_codes": exits,
             "channels_left_after": channels_after,
         },
@@ -395,7 +397,8 @@ def summary(report: dict[str, Any]) -> str:
         f"positions: {p['checked']} checked ({p['after_someone_ahead_left']} after a caller "
         f"ahead had left), {p['wrong']} wrong, {p['unplaced']} outside a stay",
         f"callers: {c['placed']} placed, {c['answered']} answered, {c['queued']} queued, "
-        f"{c['hung_up_by_themselves']} hung up themselves; left the queue {c['queue_left']}; "
+        f"{c['hung_up_by_themselves']} hung up themselves, {c['shed_to_fallback_ivr']} shed to "
+        f"the fallback IVR, {c['refused']} refused (overload); left the queue {c['queue_left']}; "
         f"outcomes {c['outcomes']}; channels left {c['channels_left_after']}",
         f"service log warnings/errors: {report['service_log_problems'] or 'none'}",
         f"Asterisk log warnings/errors: {report['asterisk_log_problems'] or 'none'}",
