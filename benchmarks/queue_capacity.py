@@ -203,7 +203,7 @@ def log_problems(path: Path) -> Counter[str]:
         if "Traceback" in line:
             found["Traceback"] += 1
             continue
-        match = re.search(r"\[(warning|error|critical)\s*\]\s*(.{0,60})", line) or \
+        match = re.search(r"\[(warning|error|critical)\s*\]\s*(.{0,60}?)(?:\s+\w+=|$)", line) or \
             re.search(r'"level": "(warning|error|critical)".*?"event": "([^"]{0,60})', line)
         if match:
             found[f"{match.group(1)}: {match.group(2).strip()}"] += 1
