@@ -182,9 +182,10 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 ctx.step("queued")
                 just_failed, next_announce = True, ctx.clock.monotonic()
             if ctx.clock.monotonic() >= next_announce:
-                position = room.queues.position(call_id) or position
                 if playback is not None:
                     await ctx.ari.stop_playback(playback)
+                # Read after the await: a caller ahead may have left meanwhile.
+                position = room.queues.position(call_id) or position
                 playback = await _announce(ctx, branch, position, first)
                 first, just_failed = False, False
                 next_announce = ctx.clock.monotonic() + settings.announce_every_seconds
