@@ -65,6 +65,10 @@ class CallSession:
         """Queue `event` for the call; `about` are the channels it names."""
         if about:
             self.seen.update(about & self.channel_ids)
+        if isinstance(event, ChannelDestroyed):
+            # Known to be gone: the reconciliation has nothing more to tell about it
+            # (a queued caller's many desk legs would be reported gone every round).
+            self.seen.discard(event.channel.id)
         self.events.put_nowait(event)
 
     def vanished(self, channel_id: str) -> None:

@@ -315,6 +315,27 @@ async def test_a_desk_leg_not_yet_heard_of_is_not_reconciled_away() -> None:
     await app.drain(0)
 
 
+async def test_a_desk_leg_destroyed_while_connected_is_not_reported_again() -> None:
+    """A desk leg whose ChannelDestroyed arrived is gone and known to be: the watchdog's
+    rounds do not report it vanished (a queued caller rings many such legs)."""
+    ari, calllog = ReconcileAri(), InMemoryCallLog()
+    app = await caller_in_menu(ari, calllog)
+    app._calls[CALLER].own(DESK)
+    app.on_event(parse_event({"type": "ChannelCreated", "channel": channel(DESK, "1101"),
+                              "application": "hotline"}))
+    assert DESK in app._calls[CALLER].seen
+    app.on_event(parse_event({"type": "ChannelDestroyed", "cause": 16, "cause_txt": "Normal",
+                              "channel": channel(DESK, "1101"), "application": "hotline"}))
+    assert DESK not in app._calls[CALLER].seen
+    ari.live = [CALLER]
+    await app.reconcile()
+    kinds = []
+    while not app._calls[CALLER].events.empty():
+        kinds.append(app._calls[CALLER].events.get_nowait().type)
+    assert "ChannelVanished" not in kinds
+    await app.drain(0)
+
+
 async def test_a_desk_legs_events_reach_its_call_from_the_moment_it_is_owned() -> None:
     ari, calllog = ReconcileAri(), InMemoryCallLog()
     app = await caller_in_menu(ari, calllog)
