@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import math
 import os
@@ -88,18 +89,39 @@ class Hotline:
 
     @contextlib.contextmanager
     def reconfigured(self, change: Callable[[dict[str, Any]], None]) -> Iterator[HotlineConfig]:
-        """Run the service on a changed copy of the e2e YAML, then back on the original."""
-        data = yaml.safe_load(Path(self.settings.config).read_text(encoding="utf-8"))
+        """The running service on a changed copy of the e2e YAML, then on the original
+        again. Each is taken the way an admin's edit is (`hotline.reload`: the file
+        rewritten, SIGHUP, applied to Asterisk and prompts, then to new calls): a
+        second or two, where stopping and starting the service took two starts."""
+        path = Path(self.settings.config)
+        original = path.read_bytes()
+        data = yaml.safe_load(original.decode("utf-8"))
         change(data)
-        path = self.tmp / f"hotline-{self.restarts + 1}.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        self.stop_service()
-        self.start_service(path)
+        self._reload(path, yaml.safe_dump(data, allow_unicode=True).encode("utf-8"))
         try:
             yield self.config
         finally:
-            self.stop_service()
-            self.start_service(Path(self.settings.config))
+            self._reload(path, original)
+
+    def _reload(self, path: Path, content: bytes) -> None:
+        """Replace the service's YAML with `content` and wait until it is in force."""
+        assert self.service is not None, "no service to reload"
+        staged = path.with_name(path.name + ".new")
+        staged.write_bytes(content)
+        staged.replace(path)  # atomic: the service's 2 s poll never reads half a file
+        self.service.send_signal(signal.SIGHUP)
+        sha256 = hashlib.sha256(content).hexdigest()
+        deadline = time.monotonic() + 30
+        while True:
+            reloads = self.config_reloads()
+            last = reloads[-1] if reloads else None
+            if last is not None and last.sha256 == sha256:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the service never recorded the reload of {path}")
+            time.sleep(0.1)
+        assert (last.status, last.problems, last.pbx_error) == ("applied", "", None), last
+        self.config = load_config(path)
 
     def callbacks_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOTLINE_SECRETS_FILE": "/nonexistent",
@@ -162,8 +184,22 @@ class Hotline:
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+SHORT_PROMPTS = {
+    "closed": "Ngoài giờ làm việc.",
+    "holiday": "Hôm nay nghỉ lễ.",
+    "desk_unreachable": "Cán bộ đang bận.",
+    "leave_message": "Mời để lại lời nhắn sau tiếng bíp.",
+    "message_saved": "Đã ghi lời nhắn.",
+    "message_failed": "Chưa ghi được lời nhắn, cán bộ sẽ gọi lại.",
+    "message_failed_no_number": "Chưa ghi được lời nhắn.",
+    "goodbye": "Xin chào.",
+}
+"""Prompts a call must sit through before what a test waits for (the beep, the hang-up):
+the shipped texts last 4-12 s each, these 1-3 s."""
+
+
 def e2e_config(shipped: Path, out: Path) -> Path:
-    """The shipped YAML with a short greeting, quick timeouts and open round the
+    """The shipped YAML with short prompts, quick timeouts and open round the
     clock (tests that need closed hours change that), so tests run fast at any
     hour. Branches, agencies, desks and stations stay exactly as shipped."""
     data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
@@ -172,11 +208,13 @@ def e2e_config(shipped: Path, out: Path) -> Path:
         intro="Mời chọn.",
         digit_timeout_seconds=2,
         max_attempts=2,
+        **SHORT_PROMPTS,
     )
     data["hours"].update(days=ALL_DAYS, periods=["00:00-24:00"], holidays=[],
                          extra_working_days=[])
     data["voicemail"] = {"max_seconds": 20, "max_silence_seconds": 4}
-    data["survey"] = {"question": "Mời đánh giá từ 1 đến {scale}.", "timeout_seconds": 3}
+    data["survey"] = {"question": "Mời đánh giá từ 1 đến {scale}.", "timeout_seconds": 3,
+                      "thanks": "Cảm ơn quý vị."}
     for branch in data["branches"]:
         branch["ring_timeout_seconds"] = 4
         branch["queue"] = {"announce_every_seconds": 10, "max_wait_seconds": 40}

@@ -86,6 +86,9 @@ def test_caller_pressing_nothing_is_logged_no_selection_when_there_is_no_default
 ) -> None:
     def no_default(data: dict[str, Any]) -> None:
         data["menu"].update(default_branch=None, max_attempts=1)
+        # The caller sits through the whole menu, 30 s with nine branches: one branch
+        # says it in 5 (how many options it lists is not what this test is about).
+        data["branches"] = [b for b in data["branches"] if b["key"] == 9]
 
     with hotline.reconfigured(no_default):
         desks = desk_bank.ensure(["1901", "1902"])
