@@ -22,7 +22,7 @@ run: deps venv asterisk
 	exec $(VENV)/bin/hotline serve --embedded
 
 test: deps venv asterisk
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -q -n 2 --dist load
 	$(MAKE) --no-print-directory lint
 
 unit: venv

@@ -5,12 +5,7 @@ import pytest
 # Helpers holding asserts shared by several test files: show values on failure.
 pytest.register_assert_rewrite("tests.calllog_contract", "tests.users_contract", "tests.e2e.phones")
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (`-n 2 --dist loadgroup`): the calls through the
-    session's real PBX and phones stay on one worker, one after another, as they share
-    its desks; every other test goes to whichever worker is free."""
-    for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            item.add_marker(pytest.mark.xdist_group("pbx"))
+# `make test` runs two xdist workers (`-n 2 --dist load`). Each worker that draws an e2e
+# test starts its own embedded Asterisk, service and phones (session fixtures, on free
+# loopback ports), so the two workers' calls never share desks. (An `xdist_group` mark
+# kept them on one worker until pytest 9, whose node ids xdist 3.8 can no longer tag.)
