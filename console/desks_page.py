@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from calllog.presence import DeskStatus, PresenceRepository
+from calllog.users import User
 from console.access import Action, require
 from console.auth import csrf_token
 from console.pages import SECTIONS, sections_for
@@ -47,7 +48,7 @@ def _console(request: Request) -> Console:
     return console
 
 
-def _presence(request: Request) -> PresenceRepository:
+def presence_of(request: Request) -> PresenceRepository:
     presence: PresenceRepository | None = getattr(request.app.state, "presence", None)
     if presence is None:
         raise RuntimeError("the console was built without the desks' presence")
@@ -72,7 +73,7 @@ async def desks_page(request: Request) -> Response:
     console = _console(request)
     user = await console.auth.signed_in(request)
     require(user, Action.MANAGE_DESKS)
-    stored = {s.extension: s for s in await _presence(request).all()}
+    stored = {s.extension: s for s in await presence_of(request).all()}
     talking = _talking(console)
     now = console.clock.now()
     today = now.astimezone(LOCAL_TZ).date()
@@ -117,13 +118,21 @@ async def change_desk(request: Request) -> Response:
         return console.render(request, "refused.html", 400, user=user,
                               sections=sections_for(user), csrf=csrf_token(request),
                               message="Máy bàn hoặc thao tác không hợp lệ.")
-    logged_in, paused = ACTIONS[action]
-    await _presence(request).set_state(extension, logged_in=logged_in, paused=paused,
-                                       pause_reason=None, at=console.clock.now(),
-                                       by=user.username)
-    await console.auth.record(request, "desk_presence", username=user.username,
-                              detail=f"desk {extension}: {action}")
+    await set_presence(request, user, extension, action, f"desk {extension}: {action}")
     return RedirectResponse(f"/desks?done={action}&ext={extension}", status_code=303)
+
+
+async def set_presence(
+    request: Request, user: User, extension: str, action: str, audit: str,
+) -> None:
+    """Carry out `action` (one of `ACTIONS`) on the desk, and keep it in the audit log."""
+    console = _console(request)
+    logged_in, paused = ACTIONS[action]
+    await presence_of(request).set_state(extension, logged_in=logged_in, paused=paused,
+                                         pause_reason=None, at=console.clock.now(),
+                                         by=user.username)
+    await console.auth.record(request, "desk_presence", username=user.username,
+                              detail=audit)
 
 
 def routes() -> list[BaseRoute]:

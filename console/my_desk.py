@@ -28,9 +28,9 @@ from calllog.queries import CallerHistory
 from calllog.users import User
 from console.access import agency_scope, require_desk
 from console.auth import csrf_token
-from console.desks_page import ACTIONS, NOTICES, _presence, state_vn
+from console.desks_page import ACTIONS, NOTICES, presence_of, set_presence, state_vn
 from console.pages import sections_for
-from console.wallboard import SSE_RETRY_MS, _checked
+from console.wallboard import SSE_RETRY_MS, checked_boards
 from reports.labels import CASE_STATUS_LABELS, OUTCOME_LABELS
 from routing.live import LiveCall, LiveSnapshot
 
@@ -94,7 +94,7 @@ def _live(console: Console) -> LiveSnapshot | None:
 
 async def page(request: Request) -> Response:
     console, user, desk = await _desk_user(request)
-    stored = {s.extension: s for s in await _presence(request).all()}
+    stored = {s.extension: s for s in await presence_of(request).all()}
     status = stored.get(desk)
     panel = await panel_for(console, user, desk, talking_call(_live(console), desk))
     done = request.query_params.get("done", "")
@@ -120,7 +120,7 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {SSE_RETRY_MS}\n\n"
         shown: tuple[str | None, bool] | None = None
-        async for board in _checked(feed.changes(), still_allowed, console.clock):
+        async for board in checked_boards(feed.changes(), still_allowed, console.clock):
             call = talking_call(board.live, desk)
             key = (call.call_id if call else None, board.down is not None)
             if key == shown:
@@ -142,12 +142,7 @@ async def change_presence(request: Request) -> Response:
         return console.render(request, "refused.html", 400, user=user,
                               sections=sections_for(user), csrf=csrf_token(request),
                               message="Thao tác không hợp lệ.")
-    logged_in, paused = ACTIONS[action]
-    await _presence(request).set_state(desk, logged_in=logged_in, paused=paused,
-                                       pause_reason=None, at=console.clock.now(),
-                                       by=user.username)
-    await console.auth.record(request, "desk_presence", username=user.username,
-                              detail=f"desk {desk}: {action} (own desk)")
+    await set_presence(request, user, desk, action, f"desk {desk}: {action} (own desk)")
     return RedirectResponse(f"/my-desk?done={action}", status_code=303)
 
 

@@ -227,7 +227,7 @@ async def events(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: {SSE_RETRY_MS}\n\n"
-        async for board in _checked(feed.changes(), still_allowed, console.clock):
+        async for board in checked_boards(feed.changes(), still_allowed, console.clock):
             html = feed.fragment(board, lambda b: render_board(console, b))
             data = "".join(f"data: {line}\n" for line in html.splitlines())
             yield f"event: board\nid: {board.generation}\n{data}\n"
@@ -236,7 +236,7 @@ async def events(request: Request) -> Response:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def _checked(boards: AsyncIterator[Board], allowed: Callable[[], Awaitable[bool]],
+async def checked_boards(boards: AsyncIterator[Board], allowed: Callable[[], Awaitable[bool]],
                    clock: Clock) -> AsyncIterator[Board]:
     """`boards` while `allowed()`, asked again before a board goes out once `RECHECK_S`
     have passed since the last answer, and every `RECHECK_S` while no board comes: a user

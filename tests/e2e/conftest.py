@@ -397,15 +397,27 @@ def desk_bank(hotline: Hotline, sip: SipStack) -> DeskBank:
 _numbers = itertools.count(1)
 
 
-@pytest.fixture
-def caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
-    """A citizen's phone with a number of its own (no registration, like a PSTN caller)."""
-    phone = sip.phone(f"09{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
+def _citizen(hotline: Hotline, sip: SipStack, prefix: str) -> Iterator[Phone]:
+    """A citizen's phone with a mobile number of its own (10 digits starting `prefix`),
+    not registered, like a PSTN caller; its calls hung up and the phone gone after."""
+    phone = sip.phone(f"{prefix}{os.getpid() % 10000:04d}{next(_numbers):04d}",
+                      hotline.registrar)
     yield phone
     for call in phone.calls:
         call.hangup_now() if not call.disconnected else None
     sip.pump(0.3)
     sip.retire(phone)
+
+
+@pytest.fixture
+def caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
+    yield from _citizen(hotline, sip, "09")
+
+
+@pytest.fixture
+def second_caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
+    """Another citizen (08x), e.g. the one who finds the desk busy and waits."""
+    yield from _citizen(hotline, sip, "08")
 
 
 @pytest.fixture(autouse=True)

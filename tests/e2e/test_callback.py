@@ -6,9 +6,6 @@ audio both ways. The trunk is dialled by the service alone: no context reaches i
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,19 +21,11 @@ __all__ = ["yaml_file"]  # the fixture: the YAML put back (and reloaded) after t
 
 pytestmark = pytest.mark.e2e
 
-_numbers = itertools.count(1)
-
 
 @pytest.fixture
-def citizen(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
-    """A caller with a Vietnamese mobile number (10 digits: 07x)."""
-    phone = sip.phone(f"07{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
-    yield phone
-    for call in phone.calls:
-        if not call.disconnected:
-            call.hangup_now()
-    sip.pump(0.3)
-    sip.retire(phone)
+def citizen(second_caller: Phone) -> Phone:
+    """The citizen who waits, asks for a call back and is called (a mobile: 08x)."""
+    return second_caller
 
 
 def _events(hotline: Hotline, phone: Phone) -> list[str]:

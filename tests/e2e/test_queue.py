@@ -4,9 +4,6 @@ place and the music, and is put through when the desk becomes free."""
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +16,6 @@ from tests.e2e.phones import Phone, SipStack
 pytestmark = pytest.mark.e2e
 
 
-_numbers = itertools.count(1)
-
-
-@pytest.fixture
-def second_caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
-    phone = sip.phone(f"08{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
-    yield phone
-    for call in phone.calls:
-        if not call.disconnected:
-            call.hangup_now()
-    sip.pump(0.3)
-    sip.retire(phone)
 
 
 def test_second_caller_hears_position_one_and_reaches_the_desk_when_the_first_call_ends(

@@ -4,9 +4,6 @@ wrap-up, not at the queue's next announcement (a minute later here)."""
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,22 +18,10 @@ pytestmark = pytest.mark.e2e
 WRAP_UP_SECONDS = 2
 ANNOUNCE_EVERY_SECONDS = 60
 
-_numbers = itertools.count(1)
-
-
-@pytest.fixture
-def queued_caller(hotline: Hotline, sip: SipStack) -> Iterator[Phone]:
-    phone = sip.phone(f"07{os.getpid() % 10000:04d}{next(_numbers):04d}", hotline.registrar)
-    yield phone
-    for call in phone.calls:
-        if not call.disconnected:
-            call.hangup_now()
-    sip.pump(0.3)
-    sip.retire(phone)
 
 
 def test_wrap_up_ending_puts_the_head_of_the_queue_through_before_the_next_announcement(
-    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone, queued_caller: Phone,
+    hotline: Hotline, sip: SipStack, desk_bank: DeskBank, caller: Phone, second_caller: Phone,
 ) -> None:
     def short_wrap_up(data: dict[str, Any]) -> None:
         branch = next(b for b in data["branches"] if b["key"] == 4)
@@ -47,11 +32,11 @@ def test_wrap_up_ending_puts_the_head_of_the_queue_through_before_the_next_annou
     with hotline.reconfigured(short_wrap_up):
         desk = desk_bank.ensure(["1401"])["1401"]  # branch 4's other desk, 1402, is away
         first, _ = talking(sip, hotline, caller, desk, 4)
-        waiting = dial(sip, queued_caller, hotline)
+        waiting = dial(sip, second_caller, hotline)
         waiting.send_digits("4")
 
         def queued() -> bool:
-            record = hotline.call_record(queued_caller.user)
+            record = hotline.call_record(second_caller.user)
             return record is not None and any(
                 e.kind == "queue_position" for e in hotline.call_events(record.call_id))
 
@@ -60,9 +45,9 @@ def test_wrap_up_ending_puts_the_head_of_the_queue_through_before_the_next_annou
         # Well before the next announcement (60 s after the first).
         sip.wait_until(lambda: len(desk.calls) >= 2 and desk.calls[-1].confirmed, 20,
                        "the desk to answer the queued caller once its wrap-up ended")
-        bridged(sip, hotline, queued_caller)
+        bridged(sip, hotline, second_caller)
 
-        record = hotline.call_record(queued_caller.user)
+        record = hotline.call_record(second_caller.user)
         ended = hotline.call_record(caller.user)
         assert record is not None and ended is not None
         assert (record.outcome, record.desk_answered) == (Outcome.CONNECTED, "1401")
