@@ -56,13 +56,16 @@ class _Ringback:
     playback_id: str
     still_trying_at: float
     announced: bool = False
+    quiet: bool = False
+    """Play nothing: the caller keeps hearing what plays already (a queue's music)."""
 
 
 async def ring_branch(
-    ctx: CallContext, branch: Branch, skip: Collection[str] = ()
+    ctx: CallContext, branch: Branch, skip: Collection[str] = (), *, ringback: bool = True,
 ) -> DeskLeg | None:
     """Ring the branch's desks per its strategy; the first to answer is returned.
-    `skip`: desks talking in our other calls (not rung, not noted)."""
+    `skip`: desks talking in our other calls (not rung, not noted). Without `ringback`
+    the caller hears no "connecting" and no ring tone (a queued caller keeps the music)."""
     if skip:
         branch = branch.model_copy(update={"desks": [d for d in branch.desks if d not in skip]})
         if not branch.desks:
@@ -76,7 +79,8 @@ async def ring_branch(
     finally:
         times.cancel()  # done by now, unless the call ended or nothing is rung
     # Started once the first desk is dialled: the desk's INVITE is not held up by it.
-    ringback = _Ringback("", ctx.clock.monotonic() + ctx.config.menu.still_trying_after_seconds)
+    tone = _Ringback("", ctx.clock.monotonic() + ctx.config.menu.still_trying_after_seconds,
+                     announced=not ringback, quiet=not ringback)
     overall = ctx.clock.monotonic() + branch.max_wait_seconds
     try:
         for wave in plan.waves:
@@ -85,13 +89,13 @@ async def ring_branch(
                 await ctx.note("desk_wait_limit", seconds=branch.max_wait_seconds)
                 break
             leg = await _ring_wave(ctx, shown, wave, min(branch.ring_timeout_seconds, remaining),
-                                   ringback)
+                                   tone)
             if leg is not None:
                 return leg
         return None
     finally:
-        if ringback.playback_id:
-            await ctx.ari.stop_playback(ringback.playback_id)
+        if tone.playback_id:
+            await ctx.ari.stop_playback(tone.playback_id)
 
 
 async def _plan(ctx: CallContext, branch: Branch) -> DeskPlan:
@@ -144,7 +148,7 @@ async def _ring_wave(
             pending[channel_id] = extension  # owned before it exists: never leaked
             if not await _dial_desk(ctx, shown, extension, channel_id, int(ring_timeout)):
                 pending.pop(channel_id)
-        if pending and not ringback.playback_id:
+        if pending and not ringback.playback_id and not ringback.quiet:
             ringback.playback_id = await ctx.play("ringback", [Prompt.CONNECTING], RINGBACK)
         deadline = ctx.clock.monotonic() + ring_timeout + GUARD_SECONDS
         while pending:

@@ -112,9 +112,11 @@ async def reach_desk(ctx: CallContext, branch: Branch) -> DeskLeg | None:
     return await wait_in_queue(ctx, branch, ctx.clock.now())
 
 
-async def _ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> DeskLeg | None:
+async def _ring(
+    ctx: CallContext, room: QueueRoom, branch: Branch, *, queued: bool = False,
+) -> DeskLeg | None:
     ctx.desk_results.clear()
-    return await ring_branch(ctx, branch, skip=room.queues.taken())
+    return await ring_branch(ctx, branch, skip=room.queues.taken(), ringback=not queued)
 
 
 async def _may_ring(ctx: CallContext, room: QueueRoom, branch: Branch) -> bool:
@@ -167,11 +169,13 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                 offered = True  # each tick tries the desks again (one may be free)
             if offered and await _may_ring(ctx, room, branch):
                 offered = False
-                if playback is not None:
-                    await ctx.ari.stop_playback(playback)
-                    playback = None
-                leg = await _ring(ctx, room, branch)
+                # The caller keeps the music while the desks ring (no "connecting").
+                leg = await _ring(ctx, room, branch, queued=True)
                 if leg is not None:
+                    if playback is not None:
+                        with contextlib.suppress(AriError):
+                            await ctx.ari.stop_playback(playback)
+                        playback = None
                     # Held from now (released when the talk ends, `desk_in_use`): the
                     # next head, woken as this call leaves, must not ring it.
                     room.queues.take(leg.extension, call_id)
@@ -180,7 +184,8 @@ async def wait_in_queue(ctx: CallContext, branch: Branch, joined_at: datetime) -
                     left = QueueResult.ANSWERED
                     return leg
                 ctx.step("queued")
-                just_failed, next_announce = True, ctx.clock.monotonic()
+                if playback is None:  # the music ended meanwhile: the place, then music
+                    just_failed, next_announce = True, ctx.clock.monotonic()
             if ctx.clock.monotonic() >= next_announce:
                 if playback is not None:
                     await ctx.ari.stop_playback(playback)
