@@ -212,9 +212,14 @@ class PhoneCall(pj.Call):  # type: ignore[misc]
         info = self.getInfo()
         self.states.append(info.state)
         self.last_status = info.lastStatusCode
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            # Its media is destroyed: pjmedia aborts the process (not an exception) when
+            # a player is connected to it, and that takes the whole test worker down.
+            self.audio = None
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
+        self.audio = None  # only an active audio stream is played to or recorded
         for index, media in enumerate(info.media):
             if (
                 media.type == pj.PJMEDIA_TYPE_AUDIO
