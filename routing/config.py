@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from routing.callback import DEFAULT_ALLOWED
+from routing.callback import DEFAULT_ALLOWED, PROBE_NUMBERS
 from routing.hours import Calendar, Holiday, Period, Weekday, parse_period
 from routing.text import Name, Prose
 
@@ -168,6 +168,11 @@ class CallbackConfig(_Strict):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"pattern {pattern!r} is no regular expression: {exc}") from None
+            opened = [n for n in PROBE_NUMBERS if re.fullmatch(pattern, n)]
+            if opened:
+                raise ValueError(f"pattern {pattern!r} is too wide: it matches "
+                                 + ", ".join(opened)
+                                 + " (only national numbers 0... of 10-11 digits)")
         return value
 
     @property
