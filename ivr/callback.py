@@ -223,6 +223,12 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallba
     if entry.next_at is not None:
         await _sleep_until(ctx, entry.next_at)
     while True:
+        _config, refusal = await _may_dial(ctx, callbacks, verdict.number, automatic=True)
+        if refusal:  # no desk rings for a call back that would be refused at its turn
+            await ctx.note("callback_refused", number=entry.number, reason=refusal)
+            ctx.log.warning("call back refused", number=entry.number, reason=refusal)
+            await callbacks.store.refuse(entry.call_id, refusal)
+            return
         legs = await _wait_for_desk(ctx, callbacks, branch, verdict.number, entry.joined_at)
         if legs is None:
             await ctx.note("callback_taken_over")
