@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.model import Callback, as_utc
-from calllog.tables import CallbackQueueRow, CallRow
+from calllog.tables import CallbackAttemptRow, CallbackQueueRow, CallRow
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class CallbackQueue(Protocol):
     async def attempted(self, call_id: str, attempts: int, next_at: datetime | None) -> None: ...
 
     async def remove(self, call_id: str) -> None: ...
+
+    async def tries_since(self, number: str, since: datetime, by: str) -> int:
+        """Call-back tries made by `by` (the service) at the national `number` since
+        `since`, from `callback_attempts` (whichever call they were for)."""
 
     async def refuse(self, call_id: str, reason: str) -> None:
         """The service will not make this call back (`reason`, for the operator): the
@@ -137,6 +141,15 @@ class CallbackQueueStore:
             await session.execute(delete(CallbackQueueRow)
                                   .where(CallbackQueueRow.call_id == call_id))
 
+    async def tries_since(self, number: str, since: datetime, by: str) -> int:
+        async with self._sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(CallbackAttemptRow)
+                .join(CallRow, CallRow.call_id == CallbackAttemptRow.call_id)
+                .where(CallRow.caller_number.in_(_forms(number)),
+                       CallbackAttemptRow.by == by,
+                       CallbackAttemptRow.at >= as_utc(since, "since")))
+            return int(count or 0)
 
     async def refuse(self, call_id: str, reason: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -147,6 +160,13 @@ class CallbackQueueStore:
                                          CallRow.callback == Callback.PENDING.value)
                                   .values(callback_note=reason)
                                   .execution_options(synchronize_session=False))
+
+
+def _forms(number: str) -> list[str]:
+    """The caller ids a national number may have come as (`+84...`, `84...`, `0...`)."""
+    if not number.startswith("0"):
+        return [number]
+    return [number, "+84" + number[1:], "84" + number[1:]]
 
 
 def _values(entry: QueuedCallback) -> dict[str, object]:
@@ -174,6 +194,8 @@ class InMemoryCallbackQueue:
         self.taken: set[str] = set()
         self.pending = pending
         self.refused: dict[str, str] = {}
+        self.tries: list[tuple[str, datetime, str]] = []
+        """(number, at, by) of each try, as `callback_attempts` would hold them."""
 
     async def add(self, entry: QueuedCallback) -> None:
         self.entries[entry.call_id] = entry
@@ -214,6 +236,9 @@ class InMemoryCallbackQueue:
     async def remove(self, call_id: str) -> None:
         self.entries.pop(call_id, None)
         self.taken.discard(call_id)
+
+    async def tries_since(self, number: str, since: datetime, by: str) -> int:
+        return sum(1 for n, at, who in self.tries if n == number and at >= since and who == by)
 
     async def refuse(self, call_id: str, reason: str) -> None:
         await self.remove(call_id)

@@ -76,7 +76,12 @@ def _callback_trunk(config: HotlineConfig, secret: str) -> str:
     assert name is not None
     reach = (f"contact = {contact}\n" if contact is not None
              else "max_contacts = 1\nremove_existing = yes\n")
-    auth = "" if contact is not None else f"""auth = {name}-auth
+    # With a fixed contact nothing from outside is ever this endpoint's: not identified
+    # by user name (`endpoint_identifier_order = ip,username` would give it an INVITE
+    # "From: <trunk>@..." from anywhere) and no [identify] (the provider's address may be
+    # the public trunk's too). No inbound `auth` either: Asterisk would challenge the
+    # provider's in-dialog BYE when the citizen hangs up, and it has no credentials.
+    auth = "identify_by = ip\n" if contact is not None else f"""auth = {name}-auth
 
 [{name}-auth]
 type = auth

@@ -106,7 +106,7 @@ class HotlineApp:
         self.calls_by_outcome: collections.Counter[str] = collections.Counter()
         self.callbacks = None if callbacks is None else Callbacks(
             store=callbacks[0], actions=callbacks[1], room=self.queue, clock=clock,
-            context=self._context, routes=self._calls)
+            context=self._context, routes=self._calls, config=self._config)
         """Keep-your-place and operators' call backs (None: not offered)."""
         # A call task ended with its row still open (handed to the fallback dialplan).
         self._on_left_open = on_left_open

@@ -23,7 +23,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
 import structlog
 
@@ -68,6 +69,8 @@ GUARD_SECONDS = 3.0
 TELL_DESK_SECONDS = 8.0
 """At most this long for the desk to hear that the citizen did not answer."""
 OPERATOR_DESK_RING_SECONDS = 30
+DESK_LEFT_TEXT = "Bàn trực gác máy khi đang gọi người dân"
+"""The note of a try the desk left while the citizen's phone rang (it counts as a try)."""
 DESK_LEG_ID = f"{CALLBACK_PREFIX}desk"
 CITIZEN_LEG_ID = f"{CALLBACK_PREFIX}citizen"
 BRIDGE_ID = f"{CALLBACK_PREFIX}bridge"
@@ -86,7 +89,7 @@ async def keep_place(ctx: CallContext, branch: Branch, chosen: CallbackChosen) -
     await ctx.note("callback_chosen", number=number, branch=branch.key,
                    joined_at=chosen.joined_at.isoformat())
     if ctx.callbacks is not None:
-        await ctx.callbacks.keep(entry)
+        await ctx.callbacks.keep(entry, ctx)
     ctx.log.info("caller keeps their place for a call back", number=number)
     await play_and_collect(ctx, [Prompt.CALLBACK_CONFIRMED], timeout=0.5)
     record.hangup_by = "system"
@@ -109,11 +112,16 @@ class Callbacks:
     def __init__(
         self, *, store: CallbackQueue, actions: CallbackActions, room: QueueRoom,
         clock: Clock, context: Callable[[CallSession, CallRecord], CallContext],
-        routes: dict[str, CallSession],
+        routes: dict[str, CallSession], config: Callable[[], HotlineConfig] | None = None,
     ) -> None:
         self.store, self.actions, self.room = store, actions, room
         self._clock, self._context, self._routes = clock, context, routes
+        self.config = config
+        """The current config (reloads included), read again just before the citizen is
+        dialled; None: each call back's own snapshot."""
         self._running: set[str] = set()
+        self._kept_numbers: dict[str, str] = {}
+        """Number -> the call whose kept place waits for it (one kept place per number)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.unstored: set[str] = set()
         """Kept places the database did not take: this process makes them anyway."""
@@ -124,8 +132,22 @@ class Callbacks:
         for task in self._tasks:
             task.cancel()
 
-    async def keep(self, entry: QueuedCallback) -> None:
-        """A queued caller's call back: stored first (a restart finds it), then run."""
+    def keeps(self, number: str) -> bool:
+        """Whether a kept place already waits to call `number` back."""
+        return number in self._kept_numbers
+
+    async def keep(self, entry: QueuedCallback, ctx: CallContext | None = None) -> bool:
+        """A queued caller's call back: stored first (a restart finds it), then run.
+        False when the number already has a kept place (the call stays on the list)."""
+        holder = self._kept_numbers.get(entry.number)
+        if holder is not None and holder != entry.call_id:
+            reason = "Số máy này đã có một lượt giữ chỗ gọi lại đang chờ"
+            if ctx is not None:
+                await ctx.note("callback_refused", number=entry.number, reason=reason)
+            log.warning("second kept place for a number refused", call_id=entry.call_id,
+                        waiting=holder)
+            await self.store.refuse(entry.call_id, reason)
+            return False
         try:
             await self.store.add(entry)
         except Exception:
@@ -133,6 +155,7 @@ class Callbacks:
             log.exception("could not store a call back", call_id=entry.call_id)
             self.unstored.add(entry.call_id)
         self._start(entry)
+        return True
 
     async def resume(self) -> None:
         """At start: the call backs a previous run left, back in their places."""
@@ -150,6 +173,8 @@ class Callbacks:
         if key in self._running:
             return
         self._running.add(key)
+        if entry.desk is None:
+            self._kept_numbers.setdefault(entry.number, entry.call_id)
         session = CallSession(entry.call_id, self._clock, routes=self._routes)
         record = CallRecord(call_id=entry.call_id, caller_number=entry.number,
                             caller_name="", started_at=entry.requested_at)
@@ -165,6 +190,8 @@ class Callbacks:
                 for channel_id in session.channel_ids - {entry.call_id}:
                     self._routes.pop(channel_id, None)
                 self._running.discard(key)
+                if self._kept_numbers.get(entry.number) == entry.call_id:
+                    del self._kept_numbers[entry.number]
                 if entry.desk is None:
                     # However it ended (made, given up, refused, failed), the place is
                     # free: a kept place left behind would hold up the branch's queue.
@@ -196,6 +223,12 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallba
     if entry.next_at is not None:
         await _sleep_until(ctx, entry.next_at)
     while True:
+        _config, refusal = await _may_dial(ctx, callbacks, verdict.number, automatic=True)
+        if refusal:  # no desk rings for a call back that would be refused at its turn
+            await ctx.note("callback_refused", number=entry.number, reason=refusal)
+            ctx.log.warning("call back refused", number=entry.number, reason=refusal)
+            await callbacks.store.refuse(entry.call_id, refusal)
+            return
         legs = await _wait_for_desk(ctx, callbacks, branch, verdict.number, entry.joined_at)
         if legs is None:
             await ctx.note("callback_taken_over")
@@ -203,12 +236,24 @@ async def _call_back(ctx: CallContext, callbacks: Callbacks, entry: QueuedCallba
         attempts += 1
         with callbacks.room.desk_in_use(entry.call_id, legs.desk):
             result = await _ring_citizen(
-                ctx, legs, verdict.number, branch.wrap_up_seconds,
-                reached=_reached(ctx, callbacks, entry.call_id, SERVICE_BY, attempts))
-        if result == "answered":
+                ctx, callbacks, legs, verdict.number, branch.wrap_up_seconds,
+                reached=_reached(ctx, callbacks, entry.call_id, SERVICE_BY, attempts),
+                automatic=True)
+        if result == "answered" or result == "refused":
             return
-        if result is None:  # the desk hung up before the citizen answered: wait again
-            attempts -= 1
+        if result is None:
+            # The desk left while the citizen's phone rang: the citizen was dialled, so it
+            # counts as a try (else a desk hanging up again and again redials them).
+            if attempts >= settings.attempts:
+                reason = f"{DESK_LEFT_TEXT} ({attempts} lần gọi lại tự động)"
+                await _record(ctx, callbacks, entry.call_id, "no_answer", SERVICE_BY, reason)
+                await ctx.note("callback_done", result="desk_left", attempts=attempts,
+                               reason=reason)
+                await callbacks.store.remove(entry.call_id)
+                return
+            await _record(ctx, callbacks, entry.call_id, "no_answer", SERVICE_BY,
+                          DESK_LEFT_TEXT)
+            await callbacks.store.attempted(entry.call_id, attempts, None)
             continue
         step = after_attempt(result, attempts, attempts=settings.attempts,
                              retry_seconds=settings.retry_seconds, now=ctx.clock.now())
@@ -228,6 +273,15 @@ async def _operator_call_back(
 ) -> None:
     """An operator's request: their desk rings first (once), then the citizen (once)."""
     assert entry.desk is not None
+    if ctx.config.desk(entry.desk) is None:
+        # Only the console checks the desk it writes: a row naming anything else (a
+        # number, `x@trunk`) must not be dialled.
+        reason = "Bàn trực yêu cầu gọi lại không có trong cấu hình"
+        await ctx.note("callback_refused", number=entry.number, desk=entry.desk,
+                       reason=reason)
+        ctx.log.warning("operator's call back refused: unknown desk", desk=entry.desk)
+        await callbacks.store.refuse(entry.call_id, reason)
+        return
     await ctx.note("callback_requested", by=entry.requested_by, desk=entry.desk)
     legs = await _ring_desks(ctx, [[entry.desk]], number, OPERATOR_DESK_RING_SECONDS)
     if legs is None:
@@ -235,8 +289,11 @@ async def _operator_call_back(
     else:
         with callbacks.room.desk_in_use(entry.call_id, legs.desk):
             result = await _ring_citizen(
-                ctx, legs, number, 0,
-                reached=_reached(ctx, callbacks, entry.call_id, entry.requested_by, 1))
+                ctx, callbacks, legs, number, 0,
+                reached=_reached(ctx, callbacks, entry.call_id, entry.requested_by, 1),
+                automatic=False)
+        if result == "refused":
+            return
         if result is not None and result != "answered":
             reason = RESULT_TEXT[result]
             await _record(ctx, callbacks, entry.call_id, result, entry.requested_by, reason)
@@ -349,18 +406,58 @@ async def _ring_desks(
     return None
 
 
+async def _may_dial(
+    ctx: CallContext, callbacks: Callbacks, number: str, *, automatic: bool,
+) -> tuple[HotlineConfig, str]:
+    """Just before the citizen is dialled: the config now (a reload may have removed the
+    trunk or narrowed `allowed`) and, for an automatic call back, the number's tries in
+    the last 24 hours. The config to dial with, and the reason to refuse ("" to dial)."""
+    config = callbacks.config() if callbacks.config is not None else ctx.config
+    settings = config.callback
+    if not settings.enabled:
+        return config, "Đường gọi ra (trunk) đã bị tắt trong cấu hình"
+    verdict = check_number(number, settings.allowed)
+    if not verdict.allowed:
+        return config, verdict.reason
+    if automatic:
+        now = ctx.clock.now()
+        try:
+            tries = await callbacks.store.tries_since(number, now - timedelta(days=1),
+                                                      SERVICE_BY)
+        except Exception:
+            ctx.log.warning("could not count the number's call-back tries; not dialling",
+                            exc_info=True)
+            return config, "Không kiểm tra được số lần gọi lại trong ngày"
+        if tries >= settings.max_tries_per_number_per_day:
+            return config, (f"Đã gọi lại tự động số này {tries} lần trong 24 giờ: "
+                            "để điện thoại viên gọi lại")
+    return config, ""
+
+
 async def _ring_citizen(
-    ctx: CallContext, legs: _Legs, number: str, wrap_up_seconds: int, *,
-    reached: Callable[[], Awaitable[None]],
-) -> CitizenResult | None:
+    ctx: CallContext, callbacks: Callbacks, legs: _Legs, number: str, wrap_up_seconds: int,
+    *, reached: Callable[[], Awaitable[None]], automatic: bool,
+) -> CitizenResult | Literal["refused"] | None:
     """The desk answered: it hears ringing while the citizen's phone rings through the
     trunk; bridged once the citizen answers. The result of the try, None when the desk
-    hung up first (the citizen's leg is then hung up too)."""
-    settings, desk = ctx.config.callback, legs.desk_channel
-    assert settings.trunk is not None
+    hung up first (the citizen's leg is then hung up too), "refused" when the current
+    config or the number's tries today no longer allow dialling (refused in the store)."""
+    desk = legs.desk_channel
     ringing = new_id("ringback")
     with contextlib.suppress(AriError):
         await ctx.ari.play(desk, RINGBACK, playback_id=ringing)
+    config, refusal = await _may_dial(ctx, callbacks, number, automatic=automatic)
+    settings = config.callback
+    if refusal or settings.trunk is None:
+        await ctx.note("callback_refused", number=number, reason=refusal)
+        ctx.log.warning("call back refused before dialling the citizen", number=number,
+                        reason=refusal)
+        await callbacks.store.refuse(ctx.record.call_id, refusal)
+        try:
+            await _tell_desk(ctx, desk, ringing, "unreachable")
+        finally:
+            await _hangup_quietly(ctx, desk)
+        return "refused"
     citizen = new_id(CITIZEN_LEG_ID)
     ctx.session.own(citizen)
     await ctx.note("callback_dial", number=number, trunk=settings.trunk, channel=citizen,
@@ -370,7 +467,7 @@ async def _ring_citizen(
         try:
             await ctx.ari.originate(f"PJSIP/{number}@{settings.trunk}", channel_id=citizen,
                                     app_args=f"desk,{ctx.channel_id}",
-                                    caller_id=_hotline_caller_id(ctx.config),
+                                    caller_id=_hotline_caller_id(config),
                                     timeout=settings.ring_seconds)
         except AriHttpError as exc:
             await ctx.note("callback_result", result="unreachable", detail=f"HTTP {exc.status}")

@@ -22,10 +22,13 @@ class CallbackChosen(Exception):
 
 def offers_callback(ctx: CallContext) -> bool:
     """Whether this queued caller is offered a call back: the trunk is configured and
-    their number is one the service may call (`routing.callback.check_number`)."""
+    their number is one the service may call (`routing.callback.check_number`) and has
+    no kept place waiting already (one per number: a planted caller id cannot queue many)."""
     settings = ctx.config.callback
-    return (settings.enabled and ctx.callbacks is not None
-            and check_number(ctx.record.caller_number, settings.allowed).allowed)
+    if not settings.enabled or ctx.callbacks is None:
+        return False
+    verdict = check_number(ctx.record.caller_number, settings.allowed)
+    return verdict.allowed and not ctx.callbacks.keeps(verdict.number)
 
 
 def offer_media(ctx: CallContext) -> list[str]:

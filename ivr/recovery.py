@@ -185,7 +185,9 @@ async def _take_over(
         and c.dialplan.app_data.split(",")[0] == app_name and not hooks.is_active(cid)
     }
     handled: set[str] = set()
-    for bridge in await ari.list_bridges():
+    bridges = await ari.list_bridges()
+    talking = {c for b in bridges if len(b.channels) >= 2 for c in b.channels}
+    for bridge in bridges:
         if not bridge.id.startswith(BRIDGE_PREFIX):
             continue
         if any(hooks.is_active(c) for c in bridge.channels) or hooks.is_active(
@@ -223,7 +225,14 @@ async def _take_over(
         if channel.id in handled:
             continue
         if channel.id.startswith(CALLBACK_PREFIX):
-            continue  # a call back's leg (`ivr.callback`): no caller of ours waits in it
+            # A call back's leg (`ivr.callback`): bridged with the other side, it talks
+            # on; else (ringing, or the other side gone) nothing of ours would ever end
+            # it, and a citizen answering would reach a leg no one drives.
+            if channel.id not in talking:
+                log.info("call back leg left alone while we were down: hanging up",
+                         channel=channel.id)
+                await _hangup(ari, channel.id)
+            continue
         if channel.id.startswith(DESK_LEG_PREFIX):
             log.info("desk leg left ringing while we were down: hanging up", channel=channel.id)
             await _hangup(ari, channel.id)

@@ -4,8 +4,9 @@ A caller id is whatever the caller's side sent, so a number is dialled only when
 is a national number the YAML allows (`callback.allowed`: Vietnamese mobiles and
 landlines by default). `+84`/`84` forms are read as the national `0...` number; an
 international (`00...`) number, anything with a character other than a digit, or a
-number no pattern matches (premium 1900/1800 unless an admin lists them, short codes,
-wrong lengths) is refused with a reason the operator reads on the call-back list.
+number that is not a single `0` and 10-11 digits (premium 1900/1800, short codes, wrong
+lengths: whatever the patterns say) or that no pattern matches is refused with a reason
+the operator reads on the call-back list.
 
 After each try at the citizen, `after_attempt` says whether to try again (and when)
 or to leave the call back on the list. Pure: no I/O, times are parameters.
@@ -26,6 +27,13 @@ LANDLINE: Final = r"02[0-9]{9}"
 DEFAULT_ALLOWED: Final = (MOBILE, LANDLINE)
 MAX_DIGITS: Final = 15
 """E.164's longest: longer input is refused before any pattern sees it."""
+NATIONAL_LENGTHS: Final = range(10, 12)
+"""A national number the service dials has 10 or 11 digits and starts with a single `0`,
+whatever the patterns say: no admin's pattern can open premium 1900/1800 numbers,
+short codes (113, 114, 115) or international numbers."""
+PROBE_NUMBERS: Final = ("19001234", "1900123456", "18001234", "113", "0", "0123",
+                        "0912345678999")
+"""Numbers no `callback.allowed` pattern may match (checked when the config loads)."""
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -66,10 +74,13 @@ def check_number(given: str, allowed: Sequence[str] = DEFAULT_ALLOWED) -> Verdic
     number = national(given)
     if number is None:
         return Verdict(given, False, "Số quốc tế: không gọi lại")
+    if number.removeprefix("0").startswith(("1900", "1800")):  # +841900... too
+        return Verdict(given, False, "Số dịch vụ 1900/1800: không gọi lại")
+    if (not number.startswith("0") or number.startswith("00")
+            or len(number) not in NATIONAL_LENGTHS):
+        return Verdict(given, False, "Số máy không thuộc dạng số trong nước được phép gọi lại")
     if any(re.fullmatch(pattern, number) for pattern in allowed):
         return Verdict(number, True)
-    if number.startswith(("1900", "1800")):
-        return Verdict(given, False, "Số dịch vụ 1900/1800: không gọi lại")
     return Verdict(given, False, "Số máy không thuộc dạng số trong nước được phép gọi lại")
 
 

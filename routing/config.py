@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from routing.callback import DEFAULT_ALLOWED
+from routing.callback import DEFAULT_ALLOWED, PROBE_NUMBERS
 from routing.hours import Calendar, Holiday, Period, Weekday, parse_period
 from routing.text import Name, Prose
 
@@ -157,6 +157,9 @@ class CallbackConfig(_Strict):
     retry_seconds: int = Field(default=120, ge=5, le=3600)
     ring_seconds: int = Field(default=30, ge=5, le=120)
     """How long the citizen's phone rings on each try."""
+    max_tries_per_number_per_day: int = Field(default=3, ge=1, le=10)
+    """Automatic tries at one number in any 24 hours, whatever call they come from; above
+    it the call back is refused and stays on the operators' list."""
     allowed: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED), min_length=1)
     """Regular expressions over the national number (digits only, `0...`)."""
 
@@ -168,6 +171,11 @@ class CallbackConfig(_Strict):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"pattern {pattern!r} is no regular expression: {exc}") from None
+            opened = [n for n in PROBE_NUMBERS if re.fullmatch(pattern, n)]
+            if opened:
+                raise ValueError(f"pattern {pattern!r} is too wide: it matches "
+                                 + ", ".join(opened)
+                                 + " (only national numbers 0... of 10-11 digits)")
         return value
 
     @property

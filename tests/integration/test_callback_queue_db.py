@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calllog.callback_queue import CallbackQueueStore, QueuedCallback
+from calllog.followup import CallbackActions
 from calllog.store import CallLogStore
 from tests.calllog_contract import T0, new_call
 
@@ -75,3 +76,24 @@ async def test_a_kept_place_is_no_longer_kept_once_an_operator_takes_it_over(
     assert await queue.kept("x")
     assert await queue.request(entry("x", desk="1901"))
     assert not await queue.kept("x")
+
+
+async def test_a_numbers_service_tries_are_counted_across_its_calls_for_24_hours(
+    sessions: async_sessionmaker[AsyncSession], store: CallLogStore,
+) -> None:
+    service = "tổng đài (tự động)"
+    for call_id, caller in (("one", "0901234567"), ("two", "+84901234567"),
+                            ("other", "0912345678")):
+        call = new_call(call_id, callback="pending")
+        call.caller_number = caller
+        await store.save(call)
+    actions = CallbackActions(sessions)
+    for call_id, hours, by in (("one", 0, service), ("one", 2, service), ("two", 3, service),
+                               ("two", 4, "vanhanh1"), ("other", 5, service)):
+        assert await actions.record(call_id, at=T0 + timedelta(hours=hours), by=by,
+                                    result="not_reached")
+    queue = CallbackQueueStore(sessions)
+    assert await queue.tries_since("0901234567", T0, service) == 3
+    assert await queue.tries_since("0901234567", T0 + timedelta(hours=1), service) == 2
+    assert await queue.tries_since("0912345678", T0, service) == 1
+    assert await queue.tries_since("0987654321", T0, service) == 0

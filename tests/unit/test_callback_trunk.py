@@ -38,6 +38,10 @@ def test_the_trunk_is_an_endpoint_whose_calls_in_reach_a_hang_up_only() -> None:
     assert f"context = {CALLBACK_TRUNK_CONTEXT}" in section
     assert "contact = sip:10.0.0.9:5060" in section
     assert "pstn-auth" not in pjsip  # a fixed address needs no registration
+    # Nothing from outside is identified as the trunk: not by user name (an INVITE
+    # "From: pstn@..." from anywhere), and no [identify] section.
+    assert "identify_by = ip" in section.split("\n[", 1)[0]
+    assert "type = identify" not in pjsip
     trunk_context = contexts(render_extensions(config, "/s"))[CALLBACK_TRUNK_CONTEXT]
     assert trunk_context == ["exten => s,1,Hangup(21)", "exten => i,1,Hangup(21)",
                              "exten => _[0-9*#+].,1,Hangup(21)"]
@@ -46,6 +50,7 @@ def test_the_trunk_is_an_endpoint_whose_calls_in_reach_a_hang_up_only() -> None:
 def test_without_a_contact_the_provider_registers_with_the_trunk_name() -> None:
     pjsip = render_pjsip_desks(with_callback(trunk="pstn"), "secret")
     assert "auth = pstn-auth" in pjsip and "max_contacts = 1" in pjsip
+    assert "identify_by" not in pjsip  # it registers and authenticates by its name
 
 
 def test_no_dialplan_context_can_dial_the_trunk() -> None:

@@ -15,7 +15,7 @@ import structlog
 from calllog.callback_queue import InMemoryCallbackQueue, QueuedCallback
 from calllog.model import CallRecord, Outcome
 from ivr.ari.models import PlaybackFinished, PlaybackStarted
-from ivr.callback import Callbacks
+from ivr.callback import DESK_LEFT_TEXT, Callbacks
 from ivr.context import CallContext
 from ivr.prompts import Prompt
 from ivr.queue import QueueRoom
@@ -226,8 +226,33 @@ async def test_a_desk_hanging_up_while_the_citizen_rings_ends_that_leg_and_keeps
         await call.calllog.until_noted("callback_desk_left")
         await call.calllog.until_noted("callback_queued", 2)  # back in its place
         assert citizen in ari.hung_up()
-        assert attempts.made == [], "not a try at the citizen"
-        assert [e.call_id for e in await store.waiting()] == [CALLER_ID]
+        assert [a["note"] for a in attempts.made] == [DESK_LEFT_TEXT], "the citizen was dialled"
+        assert [(e.call_id, e.attempts) for e in await store.waiting()] == [(CALLER_ID, 1)]
+    callbacks.stop()
+
+
+async def test_a_desk_hanging_up_again_and_again_does_not_redial_the_citizen_unbounded(
+) -> None:
+    config = CONFIG.model_copy(update={"callback": CallbackConfig(trunk="pstn", attempts=2)})
+    call = new_call(config)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, attempts, ari = with_callbacks(call, room)
+    ari.desks[f"{CALLER_NUMBER}@pstn"] = "ring"
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    with room.desk_in_use("other-b", "1402"):
+        await callbacks.resume()
+        for n in (1, 2):
+            await ari.until("originate", 2 * n)
+            ari.desk_hangs_up(ari.called("originate")[-2].args["channel_id"])
+            await call.calllog.until_noted("callback_desk_left", n)
+        await call.calllog.until_noted("callback_done")
+        await asyncio.sleep(0.05)
+    assert [d for d in ari.dialled() if d.endswith("@pstn")] == [
+        f"PJSIP/{CALLER_NUMBER}@pstn"] * 2
+    assert len(attempts.made) == 2 and await store.waiting() == []
     callbacks.stop()
 
 
@@ -283,4 +308,136 @@ async def test_a_kept_place_taken_over_by_an_operator_is_not_called_twice() -> N
             requested_by="vanhanh1", requested_at=now, desk="1901"))
     await call.calllog.until_noted("callback_taken_over")
     assert ari.dialled() == [] and room.queues.waiting(4) == []
+    callbacks.stop()
+
+
+async def test_an_operator_request_for_a_desk_not_in_the_config_is_refused() -> None:
+    for desk in ("0900123456@vnpt", "9999"):
+        call = new_call(TRUNK_CONFIG)
+        room = call.ctx.queue = QueueRoom()
+        callbacks, store, attempts, ari = with_callbacks(call, room)
+        await call.ctx.save()
+        now = call.ctx.clock.now()
+        assert await store.request(QueuedCallback(
+            call_id=CALLER_ID, number=CALLER_NUMBER, branch=None, joined_at=now,
+            requested_by="vanhanh1", requested_at=now, desk=desk))
+        await callbacks.poll_requests()
+        await call.calllog.until_noted("callback_refused")
+        await asyncio.sleep(0.01)
+        assert ari.dialled() == [], desk
+        assert "Bàn trực" in store.refused[CALLER_ID] and attempts.made == []
+        callbacks.stop()
+
+
+async def test_a_reload_that_narrows_the_allow_list_stops_a_waiting_call_back() -> None:
+    current = {"config": TRUNK_CONFIG}
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, attempts, ari = with_callbacks(call, room)
+    callbacks.config = lambda: current["config"]
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
+        await callbacks.resume()
+        await call.calllog.until_noted("callback_queued")
+        current["config"] = CONFIG.model_copy(update={"callback": CallbackConfig(
+            trunk="pstn", allowed=[r"02[0-9]{9}"])})  # landlines only now
+    await call.calllog.until_noted("callback_refused")
+    await asyncio.sleep(0.05)
+    assert ari.dialled() == ["PJSIP/1401"], "the desk rang, the citizen was not dialled"
+    desk = ari.called("originate")[0].args["channel_id"]
+    assert desk in ari.hung_up()
+    told = [c.args for c in ari.called("play") if c.args["channel_id"] == desk]
+    assert told[-1]["media"] == [PROMPTS.media(Prompt.CALLBACK_NOT_REACHED)]
+    assert store.refused[CALLER_ID] and await store.waiting() == []
+    assert room.queues.waiting(4) == [] and attempts.made == []
+    callbacks.stop()
+
+
+async def test_a_reload_that_removes_the_trunk_stops_a_waiting_call_back() -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, _attempts, ari = with_callbacks(call, room)
+    callbacks.config = lambda: CONFIG  # no trunk any more
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    await callbacks.resume()
+    await call.calllog.until_noted("callback_refused")
+    await asyncio.sleep(0.01)
+    assert not any(d.endswith("@pstn") for d in ari.dialled())
+    assert "trunk" in store.refused[CALLER_ID]
+    callbacks.stop()
+
+
+async def test_one_kept_place_per_number_and_a_second_keep_is_refused() -> None:
+    call = new_call(TRUNK_CONFIG)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, _attempts, ari = with_callbacks(call, room)
+    now = call.ctx.clock.now()
+    for planted in ("planted-0", "planted-1"):
+        await call.calllog.save(CallRecord(call_id=planted, caller_number=CALLER_NUMBER,
+                                           caller_name="", started_at=now))
+    with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
+        assert await callbacks.keep(QueuedCallback(
+            call_id="planted-0", number=CALLER_NUMBER, branch=4, joined_at=now,
+            requested_by="caller", requested_at=now))
+        assert callbacks.keeps(CALLER_NUMBER)
+        assert not await callbacks.keep(QueuedCallback(
+            call_id="planted-1", number=CALLER_NUMBER, branch=4, joined_at=now,
+            requested_by="caller", requested_at=now))
+        assert [e.call_id for e in await store.waiting()] == ["planted-0"]
+        assert "planted-1" in store.refused
+
+        # A caller with the same number waiting in the queue is not offered the key.
+        ari.menu = ["4"]
+        task = await call.run()
+        await call.calllog.until_noted("queue_position")
+        await ari.until("play", 2)
+        assert PROMPTS.media(Prompt.CALLBACK_OFFER) not in ari.played()[-1]
+        ari.press("1")
+        await asyncio.sleep(0.05)
+        assert not task.done() and CALLER_ID not in store.entries
+        ari.caller_hangs_up()
+        await finished(task)
+    callbacks.stop()
+    await asyncio.sleep(0.01)
+    assert not callbacks.keeps(CALLER_NUMBER), "free again once that call back ends"
+
+
+async def test_a_number_tried_too_often_today_is_refused_and_left_to_the_operators() -> None:
+    config = CONFIG.model_copy(update={"callback": CallbackConfig(
+        trunk="pstn", max_tries_per_number_per_day=2)})
+    call = new_call(config)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store, attempts, ari = with_callbacks(call, room)
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    store.tries = [(CALLER_NUMBER, now - timedelta(hours=25), "tổng đài (tự động)"),
+                   (CALLER_NUMBER, now - timedelta(hours=3), "tổng đài (tự động)"),
+                   (CALLER_NUMBER, now - timedelta(hours=2), "vanhanh1"),
+                   ("0912345678", now - timedelta(hours=1), "tổng đài (tự động)")]
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    await callbacks.resume()
+    await call.calllog.until_noted("callback_bridged")  # 1 try in 24 h: dialled
+    callbacks.stop()
+
+    store.tries.append((CALLER_NUMBER, now - timedelta(minutes=5), "tổng đài (tự động)"))
+    call = new_call(config)
+    room = call.ctx.queue = QueueRoom()
+    callbacks, store2, attempts, ari = with_callbacks(call, room)
+    store2.tries = store.tries
+    await call.ctx.save()
+    await store2.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                    joined_at=now, requested_by="caller", requested_at=now))
+    await callbacks.resume()
+    await call.calllog.until_noted("callback_refused")
+    await asyncio.sleep(0.01)
+    assert ari.dialled() == [], "not even a desk rings for it"
+    assert "2 lần trong 24 giờ" in store2.refused[CALLER_ID]
+    assert attempts.made == []
     callbacks.stop()

@@ -384,6 +384,23 @@ async def test_desk_leg_left_ringing_is_hung_up(tmp_path: Path) -> None:
     assert r.ari.changes() == [("hangup", DESK)]
 
 
+async def test_call_back_legs_left_alone_are_hung_up_and_talking_ones_left(
+    tmp_path: Path,
+) -> None:
+    r = restart(tmp_path)
+    ringing = desk_leg("callback-citizen-1", "0939123456@pstn")  # answered after we died
+    lone = desk_leg("callback-desk-2")  # its citizen hung up while we were down
+    talking = [desk_leg("callback-desk-3"), desk_leg("callback-citizen-3", "0912@pstn")]
+    r.ari.has(ringing, lone, *talking)
+    r.ari.bridges["callback-bridge-2"] = [lone.id]
+    r.ari.bridges["callback-bridge-3"] = [c.id for c in talking]
+
+    await r.recover()
+
+    assert sorted(r.ari.changes()) == [("hangup", "callback-citizen-1"),
+                                       ("hangup", "callback-desk-2")]
+
+
 class ListedThenGoneAri(RecoveryAri):
     """Channels hang up between the listing and the next request."""
 

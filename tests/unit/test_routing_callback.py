@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from routing.callback import (
     LANDLINE,
@@ -16,6 +17,7 @@ from routing.callback import (
     desk_display,
     national,
 )
+from routing.config import CallbackConfig
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
@@ -54,11 +56,11 @@ def test_international_numbers_are_never_called_back(number: str) -> None:
 
 
 @pytest.mark.parametrize("number", ["19001080", "1900123456", "18001090", "1800123456"])
-def test_premium_and_free_service_numbers_are_refused_unless_listed(number: str) -> None:
+def test_premium_and_free_service_numbers_are_refused_even_if_a_pattern_lists_them(
+        number: str) -> None:
     verdict = check_number(number)
     assert not verdict.allowed and "1900/1800" in verdict.reason
-    assert check_number(number, [MOBILE, LANDLINE, r"1800[0-9]{4,6}"]).allowed == (
-        number.startswith("1800"))
+    assert not check_number(number, [MOBILE, LANDLINE, r"1[89]00[0-9]{4,6}"]).allowed
 
 
 @pytest.mark.parametrize("number", [
@@ -82,6 +84,27 @@ def test_anything_with_a_non_digit_is_refused(number: str) -> None:
 def test_a_planted_premium_number_in_plus_84_form_is_refused() -> None:
     assert not check_number("+8419001080").allowed
     assert not check_number("8419001080").allowed
+
+
+@pytest.mark.parametrize("given", [
+    "19001234", "1900123456", "18001234", "113", "1", "0", "0123", "0912345678999",
+    "+84190012345", "001234567890", "912345678",
+])
+def test_a_wide_pattern_cannot_open_numbers_that_are_not_national(given: str) -> None:
+    for wide in ([r".*"], [r"\d+"], [r"[0-9]{1,15}"], [r"0[35789][0-9]{8,}"]):
+        assert not check_number(given, wide).allowed, (given, wide)
+    assert check_number("0912345678", [r".*"]).allowed
+
+
+@pytest.mark.parametrize("wide", [
+    r".*", r"\d+", r"[0-9]{1,15}", r"0[35789][0-9]{8,}", r"1900[0-9]{4,6}", r"11[345]",
+    r"0[0-9]*",
+])
+def test_the_config_refuses_a_pattern_that_matches_a_probe_number(wide: str) -> None:
+    with pytest.raises(ValidationError, match="too wide") as raised:
+        CallbackConfig(trunk="pstn", allowed=[MOBILE, wide])
+    assert repr(wide) in str(raised.value)
+    assert CallbackConfig(trunk="pstn", allowed=[MOBILE, LANDLINE, r"0[35789][0-9]{8,9}"])
 
 
 def test_national_form() -> None:
