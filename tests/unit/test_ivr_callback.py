@@ -82,6 +82,15 @@ def with_callbacks(call: Call, room: QueueRoom) -> tuple[Callbacks, InMemoryCall
     return callbacks, store, attempts, ari
 
 
+async def kept_place(call: Call, store: InMemoryCallbackQueue) -> datetime:
+    """The call's row saved as the call left it, and its kept place stored (joined now)."""
+    await call.ctx.save()
+    now = call.ctx.clock.now()
+    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
+                                   joined_at=now, requested_by="caller", requested_at=now))
+    return now
+
+
 async def test_pressing_1_keeps_the_place_then_the_desk_and_the_citizen_are_bridged() -> None:
     call = new_call(TRUNK_CONFIG)
     room = call.ctx.queue = QueueRoom()
@@ -214,10 +223,7 @@ async def test_a_desk_hanging_up_while_the_citizen_rings_ends_that_leg_and_keeps
     room = call.ctx.queue = QueueRoom()
     callbacks, store, attempts, ari = with_callbacks(call, room)
     ari.desks[f"{CALLER_NUMBER}@pstn"] = "ring"
-    await call.ctx.save()
-    now = call.ctx.clock.now()
-    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
-                                   joined_at=now, requested_by="caller", requested_at=now))
+    await kept_place(call, store)
     with room.desk_in_use("other-b", "1402"):
         await callbacks.resume()
         await ari.until("originate", 2)
@@ -238,10 +244,7 @@ async def test_a_desk_hanging_up_again_and_again_does_not_redial_the_citizen_unb
     room = call.ctx.queue = QueueRoom()
     callbacks, store, attempts, ari = with_callbacks(call, room)
     ari.desks[f"{CALLER_NUMBER}@pstn"] = "ring"
-    await call.ctx.save()
-    now = call.ctx.clock.now()
-    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
-                                   joined_at=now, requested_by="caller", requested_at=now))
+    await kept_place(call, store)
     with room.desk_in_use("other-b", "1402"):
         await callbacks.resume()
         for n in (1, 2):
@@ -335,10 +338,7 @@ async def test_a_reload_that_narrows_the_allow_list_stops_a_waiting_call_back() 
     room = call.ctx.queue = QueueRoom()
     callbacks, store, attempts, ari = with_callbacks(call, room)
     callbacks.config = lambda: current["config"]
-    await call.ctx.save()
-    now = call.ctx.clock.now()
-    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
-                                   joined_at=now, requested_by="caller", requested_at=now))
+    await kept_place(call, store)
     with room.desk_in_use("other-a", "1401"), room.desk_in_use("other-b", "1402"):
         await callbacks.resume()
         await call.calllog.until_noted("callback_queued")
@@ -361,10 +361,7 @@ async def test_a_reload_that_removes_the_trunk_stops_a_waiting_call_back() -> No
     room = call.ctx.queue = QueueRoom()
     callbacks, store, _attempts, ari = with_callbacks(call, room)
     callbacks.config = lambda: CONFIG  # no trunk any more
-    await call.ctx.save()
-    now = call.ctx.clock.now()
-    await store.add(QueuedCallback(call_id=CALLER_ID, number=CALLER_NUMBER, branch=4,
-                                   joined_at=now, requested_by="caller", requested_at=now))
+    await kept_place(call, store)
     await callbacks.resume()
     await call.calllog.until_noted("callback_refused")
     await asyncio.sleep(0.01)
